@@ -1,0 +1,34 @@
+"""Chat channels: one small class per platform behind one interface (base.Channel).
+
+``build_channels`` is the one place that knows which class serves which
+config section; each module is imported only when its channel is on, so a
+user without Discord never imports the gateway code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openclaw_connector.channels.base import ChannelDeps
+from openclaw_connector.messages import InboundHandler
+
+
+def build_channels(cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> list:
+    """The enabled channels, in start order (console first: it is the operator's)."""
+    channels: list = []
+    if cfg.console.enabled:
+        from openclaw_connector.channels.console import ConsoleChannel
+        channels.append(ConsoleChannel(cfg.console, on_inbound, deps))
+    if cfg.telegram.on:
+        from openclaw_connector.channels.telegram import TelegramChannel
+        channels.append(TelegramChannel(cfg.telegram, on_inbound, deps))
+    if cfg.discord.on:
+        from openclaw_connector.channels.discord import DiscordChannel
+        channels.append(DiscordChannel(cfg.discord, on_inbound, deps))
+    if cfg.line.on:
+        from openclaw_connector.channels.line import LineChannel
+        channels.append(LineChannel(cfg.line, on_inbound, deps))
+    if cfg.whatsapp.on:
+        from openclaw_connector.channels.whatsapp import WhatsAppChannel
+        channels.append(WhatsAppChannel(cfg.whatsapp, on_inbound, deps))
+    return channels

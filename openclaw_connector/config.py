@@ -1,0 +1,621 @@
+"""Configuration: YAML file + ``OPENCLAW_CONNECTOR_*`` environment + CLI flags.
+
+Precedence, lowest first: defaults < YAML < environment < command line
+(config.md). The result is an immutable tree of frozen dataclasses. Each key
+is declared once, as a dataclass field whose metadata names its environment
+variable, its kind (for parsing and validation) and whether it is a secret.
+Validation collects every problem and reports them together, one line each,
+``file: key.path: what is wrong and the fix``. This module is the only place
+that reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import ipaddress
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+from urllib.parse import urlparse
+
+import yaml
+
+SECRET_MASK = "***"
+
+
+class ConfigError(Exception):
+    """Raised with every problem found; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _key(env: Optional[str], kind: str = "str", *, secret: bool = False,
+         default: Any = None, ids: str = "") -> Any:
+    """Declare one config key: its env variable, kind, secrecy and default."""
+    meta = {"env": env, "kind": kind, "secret": secret, "ids": ids}
+    if isinstance(default, (list, tuple)):
+        return field(default=tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+E = "OPENCLAW_CONNECTOR_"
+
+
+@dataclass(frozen=True)
+class OpenClawConfig:
+    url: str = _key(E + "URL", "url", default="http://127.0.0.1:8188")
+    admin_token: Optional[str] = _key(E + "ADMIN_TOKEN", secret=True)
+    timeout_sec: float = _key(E + "TIMEOUT_SEC", "seconds", default=10.0)
+    # /run retries a 429 budget_exceeded for this long before answering busy.
+    submit_retry_sec: float = _key(E + "SUBMIT_RETRY_SEC", "seconds", default=15.0)
+    # /schedule run blocks the server up to ~30 s (openclaw-api.md 4.4).
+    schedule_run_timeout_sec: float = _key(E + "SCHEDULE_RUN_TIMEOUT_SEC", "seconds",
+                                           default=45.0)
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    file: Optional[str] = _key(E + "LOG_FILE", "path")
+    level: Optional[str] = _key(E + "LOG_LEVEL", "level")
+
+
+@dataclass(frozen=True)
+class ConsoleConfig:
+    enabled: bool = _key(E + "CONSOLE", "bool", default=False)
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """Backoff shared by every reconnecting loop; tests shrink it to milliseconds."""
+
+    initial_sec: float = _key(E + "RETRY_INITIAL_SEC", "seconds", default=1.0)
+    max_sec: float = _key(E + "RETRY_MAX_SEC", "seconds", default=60.0)
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    enabled: Optional[bool] = _key(E + "TELEGRAM_ENABLED", "bool")
+    token: Optional[str] = _key(E + "TELEGRAM_TOKEN", secret=True)
+    allowed_users: tuple[str, ...] = _key(E + "TELEGRAM_ALLOWED_USERS", "ids",
+                                          default=(), ids="telegram_user")
+    allowed_chats: tuple[str, ...] = _key(E + "TELEGRAM_ALLOWED_CHATS", "ids",
+                                          default=(), ids="telegram_chat")
+    api_base: str = _key(E + "TELEGRAM_API_BASE", "url", default="https://api.telegram.org")
+    poll_timeout_sec: int = _key(E + "TELEGRAM_POLL_TIMEOUT_SEC", "poll_timeout", default=30)
+
+    @property
+    def on(self) -> bool:
+        return bool(self.token) and self.enabled is not False
+
+
+@dataclass(frozen=True)
+class DiscordConfig:
+    enabled: Optional[bool] = _key(E + "DISCORD_ENABLED", "bool")
+    token: Optional[str] = _key(E + "DISCORD_TOKEN", secret=True)
+    allowed_users: tuple[str, ...] = _key(E + "DISCORD_ALLOWED_USERS", "ids",
+                                          default=(), ids="snowflake")
+    allowed_channels: tuple[str, ...] = _key(E + "DISCORD_ALLOWED_CHANNELS", "ids",
+                                             default=(), ids="snowflake")
+    api_base: str = _key(E + "DISCORD_API_BASE", "url", default="https://discord.com/api/v10")
+    gateway_url: Optional[str] = _key(E + "DISCORD_GATEWAY_URL", "ws_url")
+    max_file_mb: float = _key(E + "DISCORD_MAX_FILE_MB", "positive", default=8.0)
+
+    @property
+    def on(self) -> bool:
+        return bool(self.token) and self.enabled is not False
+
+
+@dataclass(frozen=True)
+class LineConfig:
+    enabled: Optional[bool] = _key(E + "LINE_ENABLED", "bool")
+    channel_secret: Optional[str] = _key(E + "LINE_CHANNEL_SECRET", secret=True)
+    channel_access_token: Optional[str] = _key(E + "LINE_CHANNEL_ACCESS_TOKEN", secret=True)
+    allowed_users: tuple[str, ...] = _key(E + "LINE_ALLOWED_USERS", "ids",
+                                          default=(), ids="line_user")
+    allowed_groups: tuple[str, ...] = _key(E + "LINE_ALLOWED_GROUPS", "ids",
+                                           default=(), ids="line_group")
+    bind: str = _key(E + "LINE_BIND", "host", default="127.0.0.1")
+    port: int = _key(E + "LINE_PORT", "port", default=8099)
+    path: str = _key(E + "LINE_PATH", "url_path", default="/line/webhook")
+    api_base: str = _key(E + "LINE_API_BASE", "url", default="https://api.line.me")
+
+    @property
+    def on(self) -> bool:
+        return bool(self.channel_secret) and self.enabled is not False
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    enabled: Optional[bool] = _key(E + "WHATSAPP_ENABLED", "bool")
+    access_token: Optional[str] = _key(E + "WHATSAPP_ACCESS_TOKEN", secret=True)
+    verify_token: Optional[str] = _key(E + "WHATSAPP_VERIFY_TOKEN", secret=True)
+    app_secret: Optional[str] = _key(E + "WHATSAPP_APP_SECRET", secret=True)
+    phone_number_id: Optional[str] = _key(E + "WHATSAPP_PHONE_NUMBER_ID", "digits")
+    allowed_users: tuple[str, ...] = _key(E + "WHATSAPP_ALLOWED_USERS", "ids",
+                                          default=(), ids="wa_id")
+    bind: str = _key(E + "WHATSAPP_BIND", "host", default="127.0.0.1")
+    port: int = _key(E + "WHATSAPP_PORT", "port", default=8098)
+    path: str = _key(E + "WHATSAPP_PATH", "url_path", default="/whatsapp/webhook")
+    api_base: str = _key(E + "WHATSAPP_API_BASE", "url",
+                         default="https://graph.facebook.com/v21.0")
+    require_signature: bool = _key(E + "WHATSAPP_REQUIRE_SIGNATURE", "bool", default=False)
+
+    @property
+    def on(self) -> bool:
+        return bool(self.access_token) and self.enabled is not False
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    public_base_url: Optional[str] = _key(E + "PUBLIC_BASE_URL", "https_url")
+    path: str = _key(E + "MEDIA_PATH", "url_path", default="/media")
+    ttl_sec: int = _key(E + "MEDIA_TTL_SEC", "positive_int", default=300)
+    max_mb: float = _key(E + "MEDIA_MAX_MB", "positive", default=8.0)
+
+
+@dataclass(frozen=True)
+class StatusConfig:
+    bind: str = _key(E + "STATUS_BIND", "host", default="127.0.0.1")
+    port: Optional[int] = _key(E + "STATUS_PORT", "port")
+
+
+@dataclass(frozen=True)
+class ResultsConfig:
+    """How finished jobs come back to chat (JobWatcher)."""
+
+    max_images: int = _key(E + "RESULTS_MAX_IMAGES", "positive_int", default=4)
+    max_wait_hours: float = _key(E + "RESULTS_MAX_WAIT_HOURS", "positive", default=24.0)
+    poll_min_sec: float = _key(E + "RESULTS_POLL_MIN_SEC", "seconds", default=1.0)
+    poll_max_sec: float = _key(E + "RESULTS_POLL_MAX_SEC", "seconds", default=30.0)
+    approval_poll_sec: float = _key(E + "RESULTS_APPROVAL_POLL_SEC", "seconds", default=15.0)
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    """Per-sender token bucket for commands."""
+
+    per_minute: float = _key(E + "RATE_LIMIT_PER_MINUTE", "positive", default=10.0)
+    burst: int = _key(E + "RATE_LIMIT_BURST", "positive_int", default=5)
+
+
+@dataclass(frozen=True)
+class Config:
+    openclaw: OpenClawConfig = field(default_factory=OpenClawConfig)
+    admin_users: tuple[str, ...] = _key(E + "ADMIN_USERS", "ids", default=(), ids="admin")
+    debug: bool = _key(E + "DEBUG", "bool", default=False)
+    state_dir: str = _key(E + "STATE_DIR", "path", default="./state")
+    shutdown_grace_sec: float = _key(E + "SHUTDOWN_GRACE_SEC", "seconds", default=10.0)
+    log: LogConfig = field(default_factory=LogConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    discord: DiscordConfig = field(default_factory=DiscordConfig)
+    line: LineConfig = field(default_factory=LineConfig)
+    whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    results: ResultsConfig = field(default_factory=ResultsConfig)
+    rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    # Where the file came from, for messages; not a YAML key.
+    source: str = field(default="", metadata={"internal": True})
+
+    @property
+    def log_level(self) -> str:
+        return (self.log.level or ("debug" if self.debug else "info")).upper()
+
+    def enabled_channels(self) -> list[str]:
+        names = ["console"] if self.console.enabled else []
+        for name in ("telegram", "discord", "line", "whatsapp"):
+            if getattr(self, name).on:
+                names.append(name)
+        return names
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value (for the log redaction filter)."""
+        found = []
+        for _path, value, meta in _walk(self):
+            if meta.get("secret") and value:
+                found.append(str(value))
+        return found
+
+    def to_dict(self, *, mask: bool = True) -> dict:
+        """The effective config as plain data; secrets become ``***``."""
+        return _to_dict(self, mask)
+
+
+# --------------------------------------------------------------------------- schema walking
+
+def _is_section(f: dataclasses.Field) -> bool:
+    return dataclasses.is_dataclass(f.type) or f.default_factory is not dataclasses.MISSING
+
+
+def _sections(cls: type) -> dict[str, type]:
+    hints = {f.name: f for f in dataclasses.fields(cls)}
+    out = {}
+    for name, f in hints.items():
+        if f.default_factory is not dataclasses.MISSING:
+            out[name] = f.default_factory
+    return out
+
+
+def _walk(obj: Any, prefix: str = ""):
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("internal"):
+            continue
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _walk(value, prefix + f.name + ".")
+        else:
+            yield prefix + f.name, value, f.metadata
+
+
+def _to_dict(obj: Any, mask: bool) -> dict:
+    out: dict = {}
+    for f in dataclasses.fields(obj):
+        if f.metadata.get("internal"):
+            continue
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            out[f.name] = _to_dict(value, mask)
+        elif f.metadata.get("secret") and value and mask:
+            out[f.name] = SECRET_MASK
+        elif isinstance(value, tuple):
+            out[f.name] = list(value)
+        else:
+            out[f.name] = value
+    return out
+
+
+def mask_secret(value: Optional[str]) -> str:
+    """Show that a secret is set without showing it (``***1234`` keeps no more than 4)."""
+    if not value:
+        return "(unset)"
+    return SECRET_MASK if len(value) < 16 else SECRET_MASK + value[-4:]
+
+
+# --------------------------------------------------------------------------- value parsing
+
+_ID_RULES = {
+    # rule name: (regex for the bare id, what to tell the user)
+    "telegram_user": (r"\d{1,20}", "a user id (digits)"),
+    "telegram_chat": (r"-?\d{1,20}", "a chat id (digits, negative for groups)"),
+    "snowflake": (r"\d{5,25}", "a Discord id (digits)"),
+    "line_user": (r"U[0-9A-Za-z]{4,64}", "a LINE user id (U followed by hex)"),
+    "line_group": (r"[CR][0-9A-Za-z]{4,64}", "a LINE group or room id (C… or R…)"),
+    "wa_id": (r"\+?\d{5,20}", "a WhatsApp wa_id (the phone number in digits)"),
+    "admin": (r"[A-Za-z0-9_.+-]{1,100}", "a user id, bare or as platform:id"),
+}
+PLATFORMS = ("telegram", "discord", "line", "whatsapp", "console")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_LEVELS = {"debug", "info", "warning", "error", "critical"}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return '"%s"' % value
+    if value is None:
+        return "nothing"
+    return "%s %r" % (type(value).__name__, value)
+
+
+class _Problem(ValueError):
+    pass
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise _Problem("expected true or false (also yes/no, 1/0), got %s" % _describe(value))
+
+
+def _parse_number(value: Any, *, integer: bool) -> float:
+    if isinstance(value, bool):
+        raise _Problem("expected a number, got %s" % _describe(value))
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if not integer else int(value.strip())
+        except ValueError:
+            raise _Problem("expected a %s, got %s" % (
+                "whole number" if integer else "number", _describe(value))) from None
+    if not isinstance(value, (int, float)):
+        raise _Problem("expected a number, got %s" % _describe(value))
+    if integer and (isinstance(value, float) and not value.is_integer()):
+        raise _Problem("expected a whole number, got %s" % _describe(value))
+    return int(value) if integer else float(value)
+
+
+def _parse_id(value: Any, rule: str, *, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _Problem("expected %s, got %s" % (_ID_RULES[rule][1], _describe(value)))
+    text = str(value).strip()
+    pattern, what = _ID_RULES[rule]
+    bare = text
+    if ":" in text:
+        prefix, bare = text.split(":", 1)
+        if prefix not in PLATFORMS:
+            raise _Problem('unknown platform prefix "%s" (use one of %s)' % (
+                prefix, ", ".join(PLATFORMS[:4])))
+        if rule != "admin" and prefix != where:
+            raise _Problem('"%s" names another platform; this list is for %s' % (text, where))
+    if not re.fullmatch(pattern, bare):
+        raise _Problem("expected %s, got %s" % (what, _describe(value)))
+    return text
+
+
+def _check_url(value: str, schemes: tuple[str, ...], what: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        raise _Problem("expected %s, got %s" % (what, _describe(value)))
+    return value.rstrip("/")
+
+
+def _parse_value(value: Any, meta: Mapping, section: str) -> Any:
+    kind = meta["kind"]
+    if kind == "ids":
+        if isinstance(value, str):
+            value = [v for v in (p.strip() for p in value.split(",")) if v]
+        if isinstance(value, (int,)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise _Problem("expected a list of ids, got %s" % _describe(value))
+        out, bad = [], []
+        for i, item in enumerate(value):
+            try:
+                out.append(_parse_id(item, meta["ids"], where=section))
+            except _Problem as exc:
+                bad.append((i, str(exc)))
+        if bad:
+            raise _ListProblem(bad)
+        return tuple(out)
+    if kind == "bool":
+        return _parse_bool(value)
+    if isinstance(value, (dict, list)):
+        raise _Problem("expected a single value, got a %s" % (
+            "mapping" if isinstance(value, dict) else "list"))
+    if kind in ("seconds", "positive"):
+        number = _parse_number(value, integer=False)
+        if number < 0 or (kind == "positive" and number == 0):
+            raise _Problem("expected a positive number, got %s" % _describe(value))
+        return number
+    if kind == "positive_int":
+        number = _parse_number(value, integer=True)
+        if number <= 0:
+            raise _Problem("expected a whole number above 0, got %s" % _describe(value))
+        return number
+    if kind == "port":
+        number = _parse_number(value, integer=True)
+        if not 1 <= number <= 65535:
+            raise _Problem("port out of range (1-65535), got %s" % _describe(value))
+        return number
+    if kind == "poll_timeout":
+        number = _parse_number(value, integer=True)
+        if not 0 <= number <= 50:
+            raise _Problem("expected 0 to 50 seconds (Telegram holds a poll 50 s at most), "
+                           "got %s" % _describe(value))
+        return number
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise _Problem("expected text, got %s" % _describe(value))
+    text = str(value).strip()
+    if kind == "url":
+        return _check_url(text, ("http", "https"), "an http:// or https:// URL")
+    if kind == "https_url":
+        return _check_url(text, ("https",),
+                          "an https:// URL (LINE and WhatsApp fetch media only over HTTPS)")
+    if kind == "ws_url":
+        return _check_url(text, ("ws", "wss"), "a ws:// or wss:// URL")
+    if kind == "url_path":
+        if not text.startswith("/") or "?" in text or " " in text:
+            raise _Problem('expected a URL path starting with "/", got %s' % _describe(value))
+        return text.rstrip("/") or "/"
+    if kind == "host":
+        if not text or " " in text or "/" in text:
+            raise _Problem("expected a host name or IP address, got %s" % _describe(value))
+        return text
+    if kind == "digits":
+        if not text.isdigit():
+            raise _Problem("expected digits, got %s" % _describe(value))
+        return text
+    if kind == "level":
+        if text.lower() not in _LEVELS:
+            raise _Problem("expected one of %s, got %s" % (", ".join(sorted(_LEVELS)),
+                                                          _describe(value)))
+        return text.lower()
+    if kind == "path":
+        return os.path.expanduser(text)
+    return text
+
+
+class _ListProblem(_Problem):
+    def __init__(self, items: list[tuple[int, str]]) -> None:
+        super().__init__(items[0][1])
+        self.items = items
+
+
+# --------------------------------------------------------------------------- loading
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return ' (did you mean "%s"?)' % close[0] if close else ""
+
+
+def _build(cls: type, raw: Mapping, env: Mapping[str, str], prefix: str,
+           problems: list[str], origin: str) -> Any:
+    values = {}
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    for key in raw:
+        if key not in fields:
+            problems.append("%s: %s%s: unknown key%s" % (
+                origin, prefix, key, _suggest(str(key), list(fields))))
+    section = prefix.rstrip(".").split(".")[0] if prefix else ""
+    for name, f in fields.items():
+        path = prefix + name
+        if f.default_factory is not dataclasses.MISSING:
+            sub = raw.get(name)
+            if sub is None:
+                sub = {}
+            if not isinstance(sub, Mapping):
+                problems.append("%s: %s: expected a mapping of keys, got %s" % (
+                    origin, path, _describe(sub)))
+                sub = {}
+            values[name] = _build(f.default_factory, sub, env, path + ".", problems, origin)
+            continue
+        source, value = None, dataclasses.MISSING
+        if name in raw and raw[name] is not None:
+            source, value = origin, raw[name]
+        env_name = f.metadata.get("env")
+        if env_name and env.get(env_name, "").strip() != "":
+            source, value = "environment", env[env_name]
+        if value is dataclasses.MISSING:
+            continue
+        where = path if source == origin else "%s (from %s)" % (path, env_name)
+        try:
+            values[name] = _parse_value(value, f.metadata, section)
+        except _ListProblem as exc:
+            for index, text in exc.items:
+                problems.append("%s: %s[%d]: %s" % (origin, where, index, text))
+        except _Problem as exc:
+            problems.append("%s: %s: %s" % (origin, where, exc))
+    return cls(**values)
+
+
+def _cross_checks(cfg: Config, origin: str) -> list[str]:
+    problems = []
+
+    def need(section: str, key: str, because: str) -> None:
+        if not getattr(getattr(cfg, section), key):
+            problems.append("%s: %s: %s is required when %s is set" % (
+                origin, section, key, because))
+
+    if cfg.line.on:
+        need("line", "channel_access_token", "channel_secret")
+    if cfg.whatsapp.on:
+        need("whatsapp", "phone_number_id", "access_token")
+        need("whatsapp", "verify_token", "access_token")
+        if cfg.whatsapp.require_signature and not cfg.whatsapp.app_secret:
+            problems.append("%s: whatsapp: app_secret is required when require_signature "
+                            "is true" % origin)
+    listeners: dict[tuple[str, int], str] = {}
+    for name in ("line", "whatsapp"):
+        sub = getattr(cfg, name)
+        if sub.on:
+            for other_key, other in listeners.items():
+                if other_key == (sub.bind, sub.port) and other == sub.path:
+                    problems.append("%s: %s.path: %s is already the path of another channel "
+                                    "on %s:%d" % (origin, name, sub.path, *other_key))
+            listeners[(sub.bind, sub.port)] = sub.path
+            if sub.path == cfg.media.path or sub.path == "/healthz":
+                problems.append("%s: %s.path: %s collides with the media or health route" % (
+                    origin, name, sub.path))
+    if cfg.retry.max_sec < cfg.retry.initial_sec:
+        problems.append("%s: retry.max_sec: must be at least retry.initial_sec (%s)" % (
+            origin, cfg.retry.initial_sec))
+    if cfg.results.poll_max_sec < cfg.results.poll_min_sec:
+        problems.append("%s: results.poll_max_sec: must be at least results.poll_min_sec" % (
+            origin))
+    return problems
+
+
+def _read_yaml(path: str) -> tuple[dict, str]:
+    origin = os.path.basename(path) or path
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise ConfigError(["%s: file not found (pass -c with the path of your config; "
+                           "openclaw.yaml.example is a start)" % path]) from None
+    except OSError as exc:
+        raise ConfigError(["%s: cannot read: %s" % (path, exc.strerror)]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else "?"
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(["%s: %s: invalid YAML: %s" % (path, where, what)]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(["%s: the top level must be a mapping of keys, got %s" % (
+            path, type(data).__name__)])
+    return data, origin
+
+
+def load(path: Optional[str], *, env: Optional[Mapping[str, str]] = None,
+         overrides: Optional[Mapping[str, Any]] = None) -> Config:
+    """Load, merge and validate; raise :class:`ConfigError` with every problem.
+
+    ``overrides`` are command-line values keyed by dotted path
+    (``{"console.enabled": True, "log.file": "x.log"}``); they win over all.
+    """
+    env = os.environ if env is None else env
+    raw, origin = _read_yaml(path) if path else ({}, "environment")
+    raw = _apply_overrides(raw, overrides or {})
+    problems: list[str] = []
+    cfg = _build(Config, raw, env, "", problems, origin)
+    if not problems:
+        problems.extend(_cross_checks(cfg, origin))
+    if problems:
+        raise ConfigError(problems)
+    return dataclasses.replace(cfg, source=path or "")
+
+
+def _apply_overrides(raw: dict, overrides: Mapping[str, Any]) -> dict:
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        node = merged
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    return merged
+
+
+def with_overrides(cfg: Config, **sections: Mapping[str, Any]) -> Config:
+    """A copy of ``cfg`` with some keys replaced, e.g. ``with_overrides(cfg, telegram={...})``."""
+    changes = {name: dataclasses.replace(getattr(cfg, name), **vals)
+               for name, vals in sections.items()}
+    return dataclasses.replace(cfg, **changes)
+
+
+def permission_warning(path: str, cfg: Config) -> Optional[str]:
+    """A warning line when a file holding secrets is readable by group or others."""
+    if not path or not cfg.secrets():
+        return None
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return ("config file %s holds secrets and is readable by group or others; "
+                "run: chmod 600 %s" % (path, path))
+    return None
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when ``url`` names this machine (localhost, 127/8, ::1)."""
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def dump_yaml(cfg: Config) -> str:
+    """The effective config as YAML with every secret replaced by ``***``."""
+    return yaml.safe_dump(cfg.to_dict(mask=True), sort_keys=False, default_flow_style=False)

@@ -1,0 +1,138 @@
+"""Logging: one event per line, ``key=value`` fields, no secret ever.
+
+Line format (for ``tail -f`` and grep)::
+
+    2026-11-24T07:00:00.123Z INFO  telegram: poll failed status=502 retry_in=2.0s
+
+Every handler gets a :class:`RedactingFormatter`, which redacts the *whole
+formatted line* — message, arguments and any exception text — so a token
+inside an exception message is caught too. It replaces every configured
+secret, anything shaped like a Telegram bot token, ``Bearer`` values and
+``hub.verify_token=`` query values with ``***``. Tracebacks are printed only
+at debug level; otherwise an exception becomes ``error=Type: message``.
+A file goes through ``WatchedFileHandler`` so logrotate works; SIGHUP also
+calls :func:`reopen`.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+import sys
+import time
+from typing import Iterable, Optional
+
+ROOT = "openclaw_connector"
+
+_TOKEN_PATTERNS = [
+    re.compile(r"\d{6,}:[A-Za-z0-9_-]{30,}"),                       # Telegram bot token
+    re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"),                       # Authorization values
+    re.compile(r"(?i)(bot\s+)[A-Za-z0-9_.-]{40,}"),                  # Discord "Bot <token>"
+    re.compile(r"(?i)(hub\.verify_token=)[^&\s\"']+"),               # WhatsApp verification
+    re.compile(r"(?i)(hub\.challenge=)[^&\s\"']+"),
+    re.compile(r"(?i)([?&](?:sig|access_token|token)=)[^&\s\"']+"),  # signed URLs, query tokens
+]
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace secret values and token-shaped strings in ``text`` with ``***``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    for pattern in _TOKEN_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + "***", text)
+        else:
+            text = pattern.sub("***", text)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats the line described in the module docstring and redacts it."""
+
+    converter = time.gmtime
+
+    def __init__(self, secrets: Iterable[str] = (), *, tracebacks: bool = False) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        self.tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        stamp += ".%03dZ" % (record.msecs,)
+        component = record.name.rsplit(".", 1)[-1] if record.name != ROOT else "daemon"
+        try:
+            message = record.getMessage()
+        except Exception as exc:  # a bad format string must not lose the event
+            message = "%s (log format error: %s)" % (record.msg, exc)
+        line = "%s %-5s %s: %s" % (stamp, record.levelname, component, message)
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            if self.tracebacks:
+                line += "\n" + self.formatException(record.exc_info)
+            elif "error=" not in message:
+                line += " error=%s" % one_line_error(exc)
+        return redact(line, self.secrets)
+
+
+def one_line_error(exc: BaseException) -> str:
+    """``Type: message`` on one line, for ``error=`` fields."""
+    text = str(exc).replace("\n", " ").strip()
+    name = type(exc).__name__
+    return "%s: %s" % (name, text) if text else name
+
+
+_handlers: list[logging.Handler] = []
+
+
+def setup(level: str = "INFO", *, file: Optional[str] = None, secrets: Iterable[str] = (),
+          stream=None) -> logging.Handler:
+    """Install one handler on the root logger (replacing ours from a previous call)."""
+    root = logging.getLogger()
+    for old in _handlers:
+        root.removeHandler(old)
+        old.close()
+    _handlers.clear()
+    if file:
+        handler: logging.Handler = logging.handlers.WatchedFileHandler(file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(stream or sys.stderr)
+    numeric = getattr(logging, level.upper(), logging.INFO)
+    handler.setFormatter(RedactingFormatter(secrets, tracebacks=numeric <= logging.DEBUG))
+    root.addHandler(handler)
+    root.setLevel(numeric)
+    # Tornado's per-request access lines go through our own log function
+    # (web.access_log), and asyncio's debug chatter is not for operators.
+    logging.getLogger("asyncio").setLevel(max(numeric, logging.WARNING))
+    _handlers.append(handler)
+    return handler
+
+
+def reopen() -> None:
+    """Reopen the log file after logrotate moved it (SIGHUP)."""
+    for handler in _handlers:
+        if isinstance(handler, logging.handlers.WatchedFileHandler):
+            handler.acquire()
+            try:
+                if handler.stream:
+                    handler.stream.close()
+                handler.stream = handler._open()
+                handler._statstream()
+            finally:
+                handler.release()
+
+
+def get(component: str) -> logging.Logger:
+    """The logger for one component; its last name part is printed on each line."""
+    return logging.getLogger("%s.%s" % (ROOT, component))
+
+
+def access_log(handler) -> None:
+    """Tornado ``log_function``: method, path (never the query) and status."""
+    status = handler.get_status()
+    request = handler.request
+    level = logging.INFO if status < 400 else logging.WARNING
+    logging.getLogger("%s.http" % ROOT).log(
+        level, "event=http_request method=%s path=%s status=%d took_ms=%.1f",
+        request.method, request.path, status, 1000.0 * request.request_time())

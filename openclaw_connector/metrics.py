@@ -1,0 +1,99 @@
+"""Counters and histograms for ``/metrics`` (Prometheus text format, by hand).
+
+One :class:`Metrics` object is made by the daemon and passed to whoever
+counts; no module-level registry. Names are declared where they are used,
+with ``inc``/``observe``; ``render()`` writes the exposition format 0.0.4.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+def _labels(labels: dict) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in labels.items()))
+
+
+def _fmt_labels(items: Iterable[tuple[str, str]]) -> str:
+    parts = ['%s="%s"' % (k, v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n"))
+             for k, v in items]
+    return "{%s}" % ",".join(parts) if parts else ""
+
+
+class Metrics:
+    """In-memory counters, gauges and histograms keyed by name and labels."""
+
+    PREFIX = "openclaw_connector_"
+
+    def __init__(self) -> None:
+        self._counters: dict[str, dict[tuple, float]] = {}
+        self._gauges: dict[str, dict[tuple, float]] = {}
+        self._hist: dict[str, dict[tuple, list]] = {}
+        self._help: dict[str, str] = {}
+
+    def inc(self, name: str, amount: float = 1.0, *, help: str = "", **labels) -> None:
+        series = self._counters.setdefault(name, {})
+        key = _labels(labels)
+        series[key] = series.get(key, 0.0) + amount
+        if help:
+            self._help.setdefault(name, help)
+
+    def set(self, name: str, value: float, *, help: str = "", **labels) -> None:
+        self._gauges.setdefault(name, {})[_labels(labels)] = value
+        if help:
+            self._help.setdefault(name, help)
+
+    def observe(self, name: str, value: float, *, help: str = "",
+                buckets: tuple = DEFAULT_BUCKETS, **labels) -> None:
+        series = self._hist.setdefault(name, {})
+        key = _labels(labels)
+        entry = series.get(key)
+        if entry is None:
+            entry = series[key] = [buckets, [0] * len(buckets), 0.0, 0]
+        for i, bound in enumerate(entry[0]):
+            if value <= bound:
+                entry[1][i] += 1
+        entry[2] += value
+        entry[3] += 1
+        if help:
+            self._help.setdefault(name, help)
+
+    def value(self, name: str, **labels) -> float:
+        """A counter's or gauge's current value (0 when never touched); for tests."""
+        key = _labels(labels)
+        for table in (self._counters, self._gauges):
+            if name in table and key in table[name]:
+                return table[name][key]
+        return 0.0
+
+    def render(self) -> str:
+        out: list[str] = []
+        for kind, table in (("counter", self._counters), ("gauge", self._gauges)):
+            for name in sorted(table):
+                full = self.PREFIX + name
+                out.append("# HELP %s %s" % (full, self._help.get(name, name)))
+                out.append("# TYPE %s %s" % (full, kind))
+                for key, val in sorted(table[name].items()):
+                    out.append("%s%s %s" % (full, _fmt_labels(key), _num(val)))
+        for name in sorted(self._hist):
+            full = self.PREFIX + name
+            out.append("# HELP %s %s" % (full, self._help.get(name, name)))
+            out.append("# TYPE %s histogram" % full)
+            for key, (buckets, counts, total, count) in sorted(self._hist[name].items()):
+                for bound, c in zip(buckets, counts):
+                    out.append("%s_bucket%s %d" % (full, _fmt_labels(key + (("le", _num(bound)),)), c))
+                out.append("%s_bucket%s %d" % (full, _fmt_labels(key + (("le", "+Inf"),)), count))
+                out.append("%s_sum%s %s" % (full, _fmt_labels(key), _num(total)))
+                out.append("%s_count%s %d" % (full, _fmt_labels(key), count))
+        return "\n".join(out) + "\n"
+
+
+def _num(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf"
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))

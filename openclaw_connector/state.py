@@ -1,0 +1,283 @@
+"""StateStore: what must survive a restart, in one sqlite3 file.
+
+``state_dir/connector.db`` (directory 0700, file 0600), WAL mode with
+``synchronous=NORMAL``: a commit is one small WAL append, fast enough to run
+on the IOLoop (see benchmarks/README.md for the measured figure). Three kinds
+of state, each behind named methods so no SQL lives outside this module:
+
+* key/value (Telegram offset, Discord session, media key);
+* ``seen`` ids per namespace with a TTL (update/message/webhook dedup),
+  bounded per namespace and swept;
+* job watches (filled by the JobWatcher).
+
+A corrupted file is moved aside and recreated. A directory that cannot be
+created or written raises :class:`StateDirError` (a configuration error,
+exit 78). A write that fails while running (disk full) is logged and the
+value kept in memory, so commands are still answered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+log = logging.getLogger("openclaw_connector.state")
+
+SCHEMA_VERSION = 1
+SEEN_LIMIT = 50_000          # rows kept per namespace; the oldest go first
+DB_NAME = "connector.db"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (
+    namespace TEXT NOT NULL, id TEXT NOT NULL, expires REAL NOT NULL,
+    PRIMARY KEY (namespace, id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_expires ON seen (namespace, expires);
+CREATE TABLE IF NOT EXISTS watches (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, ref_id TEXT NOT NULL,
+    template TEXT NOT NULL, chat TEXT NOT NULL, created REAL NOT NULL,
+    state TEXT NOT NULL, updated REAL NOT NULL, data TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS watches_state ON watches (state);
+"""
+
+
+class StateDirError(Exception):
+    """state_dir cannot be created, opened or written (a configuration error)."""
+
+
+@dataclass(frozen=True)
+class WatchRow:
+    """One followed job or approval as stored. ``chat`` is a ChatRef in JSON."""
+
+    key: str
+    kind: str
+    ref_id: str
+    template: str
+    chat: str
+    created: float
+    state: str
+    updated: float
+    data: dict
+
+
+class StateStore:
+    """The one sqlite3 connection; opened in ``start()``, closed last in ``stop()``."""
+
+    def __init__(self, state_dir: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.state_dir = state_dir
+        self.path = os.path.join(state_dir, DB_NAME)
+        self._clock = clock
+        self._db: Optional[sqlite3.Connection] = None
+        self._mem_kv: dict[str, str] = {}
+        self._mem_seen: dict[tuple[str, str], float] = {}
+        self._write_failing = False
+        self._writes_since_sweep = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self.open()
+
+    async def stop(self) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Create the directory and database; move a corrupted file aside."""
+        self._ensure_dir()
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            if not os.path.exists(self.path) or isinstance(exc, sqlite3.OperationalError) \
+                    and "database is locked" in str(exc):
+                raise StateDirError("%s: cannot open the state database: %s" % (
+                    self.path, exc)) from None
+            aside = "%s.corrupt-%d" % (self.path, int(self._clock()))
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(self.path + suffix):
+                    os.replace(self.path + suffix, aside + suffix)
+            log.error("event=state_corrupt path=%s moved_to=%s error=%s; starting with "
+                      "fresh state", self.path, aside, exc)
+            self._db = self._connect()
+        self.sweep()
+
+    def close(self) -> None:
+        if self._db is not None:
+            try:
+                self._db.close()
+            finally:
+                self._db = None
+
+    def _ensure_dir(self) -> None:
+        try:
+            os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise StateDirError("state_dir: cannot create %s: %s (create it or point "
+                                "state_dir at a writable directory)" % (
+                                    self.state_dir, exc.strerror)) from None
+        if not os.access(self.state_dir, os.W_OK | os.X_OK):
+            raise StateDirError("state_dir: %s is not writable by this user (fix its owner "
+                                "or point state_dir elsewhere)" % self.state_dir)
+
+    def _connect(self) -> sqlite3.Connection:
+        fresh = not os.path.exists(self.path)
+        if fresh:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
+            os.close(fd)
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=2.0)
+        except sqlite3.OperationalError as exc:
+            raise StateDirError("state_dir: cannot open %s: %s" % (self.path, exc)) from None
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            row = db.execute("PRAGMA quick_check").fetchone()
+            if row is None or row[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check: %s" % (row and row[0]))
+            db.executescript(_SCHEMA)
+            version = db.execute("SELECT version FROM schema_version").fetchone()
+            if version is None:
+                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            elif version[0] > SCHEMA_VERSION:
+                raise StateDirError("%s was written by a newer version (schema %d); "
+                                    "upgrade openclaw-connector" % (self.path, version[0]))
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "readonly" in str(exc) or "disk" in str(exc) or "unable to open" in str(exc):
+                raise StateDirError("state_dir: %s is not writable: %s" % (
+                    self.path, exc)) from None
+            raise
+        except BaseException:
+            db.close()
+            raise
+        for suffix in ("-wal", "-shm"):
+            if os.path.exists(self.path + suffix):
+                os.chmod(self.path + suffix, 0o600)
+        return db
+
+    # ------------------------------------------------------------------ helpers
+    def _write(self, sql: str, params: tuple = ()) -> bool:
+        """Run one write; on failure log once per streak and report False."""
+        if self._db is None:
+            return False
+        try:
+            self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            if not self._write_failing:
+                log.error("event=state_write_failed path=%s error=%s; keeping state in "
+                          "memory until writes work again", self.path, exc)
+            self._write_failing = True
+            return False
+        if self._write_failing:
+            log.warning("event=state_write_recovered path=%s", self.path)
+            self._write_failing = False
+        return True
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        if self._db is None:
+            return []
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            log.error("event=state_read_failed path=%s error=%s", self.path, exc)
+            return []
+
+    # ------------------------------------------------------------------ key/value
+    def get(self, key: str, default: Optional[str] = None) -> Optional[str]:
+        if key in self._mem_kv:
+            return self._mem_kv[key]
+        rows = self._read("SELECT value FROM kv WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set(self, key: str, value: str) -> None:
+        if self._write("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                       "DO UPDATE SET value = excluded.value", (key, value)):
+            self._mem_kv.pop(key, None)
+        else:
+            self._mem_kv[key] = value
+
+    def delete(self, key: str) -> None:
+        self._mem_kv.pop(key, None)
+        self._write("DELETE FROM kv WHERE key = ?", (key,))
+
+    def get_json(self, key: str) -> Optional[object]:
+        raw = self.get(key)
+        return None if raw is None else json.loads(raw)
+
+    def set_json(self, key: str, value: object) -> None:
+        self.set(key, json.dumps(value, sort_keys=True))
+
+    # ------------------------------------------------------------------ seen ids
+    def is_seen(self, namespace: str, item_id: str) -> bool:
+        """True if ``item_id`` was marked in ``namespace`` and has not expired."""
+        now = self._clock()
+        mem = self._mem_seen.get((namespace, item_id))
+        if mem is not None and mem > now:
+            return True
+        rows = self._read("SELECT expires FROM seen WHERE namespace = ? AND id = ?",
+                          (namespace, item_id))
+        return bool(rows) and rows[0][0] > now
+
+    def mark_seen(self, namespace: str, item_id: str, ttl_sec: float) -> bool:
+        """Remember ``item_id``; return True if it was new (first time seen).
+
+        Check and insert happen in one call on the IOLoop thread, so two
+        concurrent deliveries of the same event cannot both see "new".
+        """
+        if self.is_seen(namespace, item_id):
+            return False
+        expires = self._clock() + ttl_sec
+        if not self._write("INSERT OR REPLACE INTO seen (namespace, id, expires) "
+                           "VALUES (?, ?, ?)", (namespace, item_id, expires)):
+            self._mem_seen[(namespace, item_id)] = expires
+        self._writes_since_sweep += 1
+        if self._writes_since_sweep >= 1000:
+            self.sweep()
+        return True
+
+    def sweep(self) -> None:
+        """Drop expired ids and keep each namespace under SEEN_LIMIT rows."""
+        self._writes_since_sweep = 0
+        now = self._clock()
+        self._write("DELETE FROM seen WHERE expires <= ?", (now,))
+        for (namespace,) in self._read("SELECT namespace FROM seen GROUP BY namespace "
+                                       "HAVING COUNT(*) > ?", (SEEN_LIMIT,)):
+            self._write("DELETE FROM seen WHERE namespace = ? AND id IN (SELECT id FROM seen "
+                        "WHERE namespace = ? ORDER BY expires DESC LIMIT -1 OFFSET ?)",
+                        (namespace, namespace, SEEN_LIMIT))
+        self._mem_seen = {k: v for k, v in self._mem_seen.items() if v > now}
+
+    # ------------------------------------------------------------------ job watches
+    def put_watch(self, row: WatchRow) -> None:
+        self._write("INSERT OR REPLACE INTO watches (key, kind, ref_id, template, chat, "
+                    "created, state, updated, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (row.key, row.kind, row.ref_id, row.template, row.chat, row.created,
+                     row.state, row.updated, json.dumps(row.data, sort_keys=True)))
+
+    def update_watch(self, key: str, state: str, data: Optional[dict] = None) -> None:
+        if data is None:
+            self._write("UPDATE watches SET state = ?, updated = ? WHERE key = ?",
+                        (state, self._clock(), key))
+        else:
+            self._write("UPDATE watches SET state = ?, updated = ?, data = ? WHERE key = ?",
+                        (state, self._clock(), json.dumps(data, sort_keys=True), key))
+
+    def delete_watch(self, key: str) -> None:
+        self._write("DELETE FROM watches WHERE key = ?", (key,))
+
+    def watches(self, *, states: Optional[tuple[str, ...]] = None) -> Iterator[WatchRow]:
+        """Stored watches, oldest first, optionally only those in ``states``."""
+        if states:
+            marks = ",".join("?" * len(states))
+            rows = self._read("SELECT key, kind, ref_id, template, chat, created, state, "
+                              "updated, data FROM watches WHERE state IN (%s) "
+                              "ORDER BY created" % marks, tuple(states))
+        else:
+            rows = self._read("SELECT key, kind, ref_id, template, chat, created, state, "
+                              "updated, data FROM watches ORDER BY created")
+        for r in rows:
+            yield WatchRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
