@@ -1,0 +1,103 @@
+"""The console channel: the local operator's chat on stdin/stdout.
+
+Lines are read by a daemon thread (a blocking ``readline`` works the same on
+a TTY, a pipe or a redirected file, and a daemon thread never holds up
+exit) and handed to the IOLoop with ``call_soon_threadsafe``. Each line
+becomes an Inbound from user ``console``, whom the router treats as an
+admin. End of input (Ctrl-D, or the end of a pipe) stops the daemon cleanly
+through the ``on_eof`` callback the daemon passes in ``deps.extra``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from typing import Any, Callable, Optional
+
+from openclaw_connector import log as logmod
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
+
+log = logmod.get("console")
+
+CHAT = ChatRef(platform="console", chat_id="console", user_id="console")
+
+
+class ConsoleChannel:
+    """stdin lines in, replies out on stdout."""
+
+    platform = "console"
+
+    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+        self._on_inbound = on_inbound
+        self._in = deps.extra.get("console_in") or sys.stdin
+        self._out = deps.extra.get("console_out") or sys.stdout
+        self._on_eof: Optional[Callable[[], None]] = deps.extra.get("on_eof")
+        self.health = ChannelHealth("console")
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._queue: "asyncio.Queue[Optional[str]]" = asyncio.Queue()
+        self._worker: Optional[asyncio.Task] = None
+        self._counter = 0
+        self._stopped = False
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._worker = asyncio.ensure_future(self._work())
+        threading.Thread(target=self._read_lines, name="console-stdin", daemon=True).start()
+        self.health.ok()
+        log.info("event=console_ready hint=\"type /help; Ctrl-D stops the daemon\"")
+
+    async def stop(self) -> None:
+        self._stopped = True
+        if self._worker is not None and not self._worker.done():
+            self._queue.put_nowait(None)
+            try:
+                await asyncio.wait_for(self._worker, timeout=5)
+            except asyncio.TimeoutError:
+                self._worker.cancel()
+        self.health.stopped()
+
+    async def send(self, chat: ChatRef, reply: Reply) -> None:
+        parts = [reply.text] if reply.text else []
+        for image in reply.images:
+            parts.append("[image] %s (%s, %d bytes)" % (image.filename, image.content_type,
+                                                         len(image.data)))
+        self._out.write("\n".join(parts) + "\n")
+        self._out.flush()
+
+    # ------------------------------------------------------------------ reading
+    def _read_lines(self) -> None:
+        """Runs in the reader thread; hands each line to the loop."""
+        while True:
+            try:
+                line = self._in.readline()
+            except (OSError, ValueError):
+                line = ""
+            if self._stopped or self._loop is None or self._loop.is_closed():
+                return
+            try:
+                if not line:
+                    self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
+                    return
+                self._loop.call_soon_threadsafe(self._queue.put_nowait, line.rstrip("\r\n"))
+            except RuntimeError:  # loop closed while we were blocked in readline
+                return
+
+    async def _work(self) -> None:
+        """Handle lines one at a time, so replies come out in the order typed."""
+        while True:
+            text = await self._queue.get()
+            if text is None:
+                break
+            if self._stopped or not text.strip():
+                continue
+            self._counter += 1
+            inbound = Inbound(platform="console", user_id="console", chat_id="console",
+                              text=text, chat=CHAT, message_id=str(self._counter),
+                              is_direct=True)
+            await self._on_inbound(inbound)
+        if not self._stopped:
+            log.info("event=console_eof")
+            if self._on_eof is not None:
+                self._on_eof()

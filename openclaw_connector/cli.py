@@ -1,0 +1,245 @@
+"""``openclaw-connectord``: argv, config, logging, signals, exit statuses.
+
+A recipe of named steps (thumbor's ``main``): parse arguments, load and
+validate the config, set up logging, then either answer a one-shot flag
+(``--check-config``, ``--print-config``, ``--check``) or run the daemon in
+the foreground until SIGTERM/SIGINT or the console's end of input.
+
+Exit statuses: 0 clean stop, 1 unexpected fatal error, 2 bad usage,
+78 configuration error (EX_CONFIG). Only this module calls ``sys.exit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import os
+import signal
+import sys
+from typing import Optional, Sequence, TextIO
+
+from openclaw_connector import __version__
+from openclaw_connector import config as configmod
+from openclaw_connector import log as logmod
+from openclaw_connector.config import Config, ConfigError, mask_secret
+from openclaw_connector.state import StateDirError
+
+EX_OK, EX_FATAL, EX_USAGE, EX_CONFIG = 0, 1, 2, 78
+
+log = logmod.get("daemon")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="openclaw-connectord",
+        description="Drive a ComfyUI + OpenClaw machine from Telegram, Discord, LINE and "
+                    "WhatsApp. Runs in the foreground; stop it with SIGTERM or Ctrl-C.")
+    p.add_argument("-c", "--config", metavar="PATH",
+                   help="YAML config file (default: $OPENCLAW_CONNECTOR_CONFIG)")
+    p.add_argument("--check-config", action="store_true",
+                   help="validate the config, print one line per enabled channel, exit")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the effective config as YAML with secrets masked, exit")
+    p.add_argument("--check", action="store_true",
+                   help="validate, then contact ComfyUI and every enabled platform, exit")
+    p.add_argument("--console", action="store_true",
+                   help="enable the console channel (chat on this terminal)")
+    p.add_argument("--log-file", metavar="PATH", help="log to this file instead of stderr")
+    p.add_argument("--log-level", metavar="LEVEL",
+                   choices=["debug", "info", "warning", "error", "DEBUG", "INFO", "WARNING",
+                            "ERROR"], help="debug, info, warning or error")
+    p.add_argument("--pidfile", metavar="PATH",
+                   help="write our pid here after start; refuse to start if it names a live "
+                        "process")
+    p.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    return p
+
+
+def load_config(args: argparse.Namespace, env=None) -> Config:
+    env = os.environ if env is None else env
+    path = args.config or env.get("OPENCLAW_CONNECTOR_CONFIG")
+    overrides = {
+        "console.enabled": True if args.console else None,
+        "log.file": args.log_file,
+        "log.level": args.log_level.lower() if args.log_level else None,
+    }
+    return configmod.load(path, env=env, overrides=overrides)
+
+
+def summary_lines(cfg: Config) -> list[str]:
+    """One line per enabled channel for ``--check-config``, secrets masked."""
+    lines = ["openclaw: url=%s admin_token=%s" % (cfg.openclaw.url,
+                                                  mask_secret(cfg.openclaw.admin_token))]
+    if cfg.console.enabled:
+        lines.append("console: enabled (local operator, admin)")
+    if cfg.telegram.on:
+        t = cfg.telegram
+        lines.append("telegram: token=%s allowed_users=%d allowed_chats=%d api_base=%s" % (
+            mask_secret(t.token), len(t.allowed_users), len(t.allowed_chats), t.api_base))
+    if cfg.discord.on:
+        d = cfg.discord
+        lines.append("discord: token=%s allowed_users=%d allowed_channels=%d" % (
+            mask_secret(d.token), len(d.allowed_users), len(d.allowed_channels)))
+    if cfg.line.on:
+        ln = cfg.line
+        lines.append("line: webhook=http://%s:%d%s channel_secret=%s allowed_users=%d "
+                     "allowed_groups=%d" % (ln.bind, ln.port, ln.path,
+                                            mask_secret(ln.channel_secret),
+                                            len(ln.allowed_users), len(ln.allowed_groups)))
+    if cfg.whatsapp.on:
+        w = cfg.whatsapp
+        lines.append("whatsapp: webhook=http://%s:%d%s access_token=%s app_secret=%s "
+                     "allowed_users=%d" % (w.bind, w.port, w.path, mask_secret(w.access_token),
+                                           mask_secret(w.app_secret), len(w.allowed_users)))
+    if len(lines) == 1:
+        lines.append("no channel is enabled: set a platform token or pass --console")
+    lines.append("admin_users=%d state_dir=%s" % (len(cfg.admin_users), cfg.state_dir))
+    return lines
+
+
+def main(argv: Optional[Sequence[str]] = None, *, stdout: TextIO = None,
+         stderr: TextIO = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    args = build_parser().parse_args(argv)
+    if not (args.config or os.environ.get("OPENCLAW_CONNECTOR_CONFIG")):
+        build_parser().error("-c/--config is required (or set OPENCLAW_CONNECTOR_CONFIG)")
+    try:
+        cfg = load_config(args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=stderr)
+        print("configuration invalid: %d problem%s; nothing was started" % (
+            len(exc.problems), "" if len(exc.problems) == 1 else "s"), file=stderr)
+        return EX_CONFIG
+    if args.print_config:
+        stdout.write(configmod.dump_yaml(cfg))
+        return EX_OK
+    if args.check_config:
+        for line in summary_lines(cfg):
+            print(line, file=stdout)
+        warning = configmod.permission_warning(cfg.source, cfg)
+        if warning:
+            print("warning: " + warning, file=stdout)
+        print("config OK", file=stdout)
+        return EX_OK
+    try:
+        logmod.setup(cfg.log_level, file=cfg.log.file, secrets=cfg.secrets(), stream=stderr)
+    except OSError as exc:
+        print("log.file: cannot open %s: %s (fix the path or its permissions)" % (
+            cfg.log.file, exc.strerror), file=stderr)
+        return EX_CONFIG
+    warning = configmod.permission_warning(cfg.source, cfg)
+    if warning:
+        log.warning("event=config_permissions %s", warning)
+    if args.check:
+        from openclaw_connector import check
+        return asyncio.run(check.run_checks(cfg, stdout))
+    return run(cfg, pidfile=args.pidfile)
+
+
+def run(cfg: Config, *, pidfile: Optional[str] = None) -> int:
+    """Run the daemon until a stop signal; return the exit status."""
+    if pidfile:
+        problem = _claim_pidfile(pidfile)
+        if problem:
+            log.error("event=pidfile_refused %s", problem)
+            return EX_FATAL
+    try:
+        return asyncio.run(_serve(cfg, pidfile))
+    except StateDirError as exc:
+        log.error("event=config_error %s", exc)
+        return EX_CONFIG
+    except KeyboardInterrupt:
+        return EX_OK
+    except Exception as exc:
+        log.error("event=fatal error=%s", logmod.one_line_error(exc),
+                  exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
+        return EX_FATAL
+    finally:
+        if pidfile:
+            _release_pidfile(pidfile)
+
+
+async def _serve(cfg: Config, pidfile: Optional[str]) -> int:
+    from openclaw_connector.daemon import Daemon
+    daemon = Daemon(cfg)
+    loop = asyncio.get_running_loop()
+    for signum, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+        loop.add_signal_handler(signum, daemon.request_stop, name)
+    loop.add_signal_handler(signal.SIGHUP, _reopen_logs)
+    try:
+        try:
+            await daemon.start()
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                log.error("event=config_error cannot listen: %s (change the bind/port in "
+                          "the config or stop what uses it)", exc.strerror)
+                await daemon.stop()
+                return EX_CONFIG
+            raise
+        if pidfile:
+            with open(pidfile, "w") as fh:
+                fh.write("%d\n" % os.getpid())
+        _notify("READY=1")
+        await daemon.wait()
+        _notify("STOPPING=1")
+    finally:
+        await daemon.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(signum)
+    return EX_OK
+
+
+def _reopen_logs() -> None:
+    logmod.reopen()
+    log.info("event=log_reopened")
+
+
+def _notify(state: str) -> None:
+    try:
+        from openclaw_connector import sdnotify
+    except ImportError:  # arrives with issue 8
+        return
+    sdnotify.notify(state)
+
+
+def _claim_pidfile(path: str) -> Optional[str]:
+    """Refuse when ``path`` names a live process; clear a stale one."""
+    try:
+        with open(path) as fh:
+            pid = int(fh.read().strip() or "0")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pid = 0
+    if pid > 0 and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            return "pidfile %s names running process %d (another instance?)" % (path, pid)
+        else:
+            return "pidfile %s names running process %d (another instance?)" % (path, pid)
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return None
+
+
+def _release_pidfile(path: str) -> None:
+    try:
+        with open(path) as fh:
+            if fh.read().strip() != str(os.getpid()):
+                return
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
