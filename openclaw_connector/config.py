@@ -53,6 +53,8 @@ class OpenClawConfig:
     timeout_sec: float = _key(E + "TIMEOUT_SEC", "seconds", default=10.0)
     # /run retries a 429 budget_exceeded for this long before answering busy.
     submit_retry_sec: float = _key(E + "SUBMIT_RETRY_SEC", "seconds", default=15.0)
+    # Least wait between those retries (the server's Retry-After wins when longer).
+    submit_backoff_sec: float = _key(E + "SUBMIT_BACKOFF_SEC", "seconds", default=0.25)
     # /schedule run blocks the server up to ~30 s (openclaw-api.md 4.4).
     schedule_run_timeout_sec: float = _key(E + "SCHEDULE_RUN_TIMEOUT_SEC", "seconds",
                                            default=45.0)
@@ -104,6 +106,11 @@ class DiscordConfig:
     api_base: str = _key(E + "DISCORD_API_BASE", "url", default="https://discord.com/api/v10")
     gateway_url: Optional[str] = _key(E + "DISCORD_GATEWAY_URL", "ws_url")
     max_file_mb: float = _key(E + "DISCORD_MAX_FILE_MB", "positive", default=8.0)
+    # Op 9 (not resumable) waits uniform(0.2, 1) x this before a new IDENTIFY (1-5 s).
+    invalid_session_wait_sec: float = _key(E + "DISCORD_INVALID_SESSION_WAIT_SEC", "seconds",
+                                           default=5.0)
+    # A 429 without a JSON body is a Cloudflare ban: no REST call for at least this long.
+    ban_backoff_sec: float = _key(E + "DISCORD_BAN_BACKOFF_SEC", "seconds", default=60.0)
 
     @property
     def on(self) -> bool:
