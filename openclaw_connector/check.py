@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 from dataclasses import dataclass
+from http.client import responses
 from typing import Any, Awaitable, Callable, Optional, TextIO
 from urllib.parse import quote, urlsplit
 
@@ -103,8 +104,7 @@ def _unreachable(base: str, answer: Answer, fix: str) -> str:
 
 
 def _status(answer: Answer) -> str:
-    from http.client import responses
-    return "%d %s" % (answer.code, responses.get(answer.code, "")).strip()
+    return ("%d %s" % (answer.code, responses.get(answer.code, ""))).strip()
 
 
 def _field(body: Any, *keys: str) -> Any:
@@ -315,8 +315,11 @@ async def collect(cfg: Any, http: AsyncHTTPClient) -> list[Result]:
     return results
 
 
-async def check_all(cfg: Any, out: TextIO) -> int:
-    """Run every check, print one line each, return 0 if all passed else 1."""
+async def run_checks(cfg: Any, out: TextIO) -> int:
+    """Run every check, print one line each; the exit status: 0 if all passed, else 1.
+
+    ``cli.py --check`` runs it with ``asyncio.run``.
+    """
     http = AsyncHTTPClient(force_instance=True)
     try:
         results = await collect(cfg, http)
@@ -329,8 +332,3 @@ async def check_all(cfg: Any, out: TextIO) -> int:
     out.write("%d checks, %d failed\n" % (len(results), failed))
     out.flush()
     return 0 if failed == 0 else 1
-
-
-def run_checks(cfg: Any, out: TextIO) -> int:
-    """Entry point for ``cli.py --check`` (no loop running yet): the exit status."""
-    return asyncio.run(check_all(cfg, out))
