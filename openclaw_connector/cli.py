@@ -184,6 +184,8 @@ async def _serve(cfg: Config, pidfile: Optional[str]) -> int:
             with open(pidfile, "w") as fh:
                 fh.write("%d\n" % os.getpid())
         _notify("READY=1")
+        log.info("event=daemon_ready pid=%d channels=%s", os.getpid(),
+                 ",".join(daemon.channels) or "none")
         await daemon.wait()
         _notify("STOPPING=1")
     finally:

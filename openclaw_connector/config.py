@@ -237,19 +237,6 @@ class Config:
 
 # --------------------------------------------------------------------------- schema walking
 
-def _is_section(f: dataclasses.Field) -> bool:
-    return dataclasses.is_dataclass(f.type) or f.default_factory is not dataclasses.MISSING
-
-
-def _sections(cls: type) -> dict[str, type]:
-    hints = {f.name: f for f in dataclasses.fields(cls)}
-    out = {}
-    for name, f in hints.items():
-        if f.default_factory is not dataclasses.MISSING:
-            out[name] = f.default_factory
-    return out
-
-
 def _walk(obj: Any, prefix: str = ""):
     for f in dataclasses.fields(obj):
         if f.metadata.get("internal"):
@@ -456,7 +443,7 @@ def _suggest(word: str, choices: list[str]) -> str:
 
 
 def _build(cls: type, raw: Mapping, env: Mapping[str, str], prefix: str,
-           problems: list[str], origin: str) -> Any:
+           problems: list[str], origin: str, cli: Mapping[str, Any]) -> Any:
     values = {}
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     for key in raw:
@@ -474,7 +461,8 @@ def _build(cls: type, raw: Mapping, env: Mapping[str, str], prefix: str,
                 problems.append("%s: %s: expected a mapping of keys, got %s" % (
                     origin, path, _describe(sub)))
                 sub = {}
-            values[name] = _build(f.default_factory, sub, env, path + ".", problems, origin)
+            values[name] = _build(f.default_factory, sub, env, path + ".", problems, origin,
+                                  cli)
             continue
         source, value = None, dataclasses.MISSING
         if name in raw and raw[name] is not None:
@@ -482,9 +470,12 @@ def _build(cls: type, raw: Mapping, env: Mapping[str, str], prefix: str,
         env_name = f.metadata.get("env")
         if env_name and env.get(env_name, "").strip() != "":
             source, value = "environment", env[env_name]
+        if cli.get(path) is not None:
+            source, value = "command line", cli[path]
         if value is dataclasses.MISSING:
             continue
-        where = path if source == origin else "%s (from %s)" % (path, env_name)
+        where = {origin: path, "environment": "%s (from %s)" % (path, env_name)}.get(
+            source, "%s (from the command line)" % path)
         try:
             values[name] = _parse_value(value, f.metadata, section)
         except _ListProblem as exc:
@@ -566,29 +557,14 @@ def load(path: Optional[str], *, env: Optional[Mapping[str, str]] = None,
     """
     env = os.environ if env is None else env
     raw, origin = _read_yaml(path) if path else ({}, "environment")
-    raw = _apply_overrides(raw, overrides or {})
     problems: list[str] = []
-    cfg = _build(Config, raw, env, "", problems, origin)
+    cli = {k: v for k, v in (overrides or {}).items() if v is not None}
+    cfg = _build(Config, raw, env, "", problems, origin, cli)
     if not problems:
         problems.extend(_cross_checks(cfg, origin))
     if problems:
         raise ConfigError(problems)
     return dataclasses.replace(cfg, source=path or "")
-
-
-def _apply_overrides(raw: dict, overrides: Mapping[str, Any]) -> dict:
-    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
-    for dotted, value in overrides.items():
-        if value is None:
-            continue
-        node = merged
-        parts = dotted.split(".")
-        for part in parts[:-1]:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[parts[-1]] = value
-    return merged
 
 
 def with_overrides(cfg: Config, **sections: Mapping[str, Any]) -> Config:

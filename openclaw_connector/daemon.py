@@ -107,7 +107,6 @@ class Daemon:
             self._started.append((name, service))
             log.debug("event=service_started name=%s took_ms=%.1f", name,
                       1000 * (time.monotonic() - started))
-        log.info("event=daemon_ready channels=%s", ",".join(self.channels) or "none")
 
     def request_stop(self, reason: str) -> None:
         if not self._stopping.is_set():

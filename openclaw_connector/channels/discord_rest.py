@@ -1,0 +1,262 @@
+"""Discord REST: authenticated requests with per-bucket and global rate limits.
+
+:class:`RateLimits` is the pure bookkeeping (``X-RateLimit-*`` headers, 429
+bodies, the Cloudflare-ban circuit); :class:`DiscordRest` runs one request at
+a time through it with explicit timeouts and a bounded retry for 5xx and
+connection errors. A server's ``retry_after`` always wins; a 429 without a
+JSON body is a Cloudflare ban, so every call stops for ``ban_backoff_sec``
+(≥ 60 s) instead of hammering (faults.md §2 item 8).
+
+Also the pure message renderers: text split at 2000 characters and the
+multipart ``payload_json`` + ``files[n]`` body. Follows platforms.md §2
+(REST: sending, REST: rate limits).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from tornado.httpclient import HTTPRequest, HTTPResponse
+
+from openclaw_connector import __version__
+from openclaw_connector import log as logmod
+from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.messages import ChannelSendError, Image
+
+log = logmod.get("discord")
+
+TEXT_LIMIT = 2000
+FILES_PER_MESSAGE = 10
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 60.0          # uploads of several MiB
+MAX_WAIT = 120.0                # a longer rate-limit wait is handed back to the caller
+MAX_ATTEMPTS = 5
+RETRY_STATUSES = {500, 502, 503, 504, 524, 599}
+USER_AGENT = "DiscordBot (https://github.com/openclaw/openclaw-connector, %s)" % __version__
+
+
+@dataclass
+class _Bucket:
+    remaining: int = 1
+    reset_at: float = 0.0
+
+
+class RateLimits:
+    """Per-bucket and global waits learned from response headers (monotonic clock)."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._route_bucket: dict[str, str] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self.global_until = 0.0
+        self.ban_until = 0.0
+
+    def _key(self, route: str, major: str) -> str:
+        return "%s:%s" % (self._route_bucket.get(route, route), major)
+
+    def wait_time(self, route: str, major: str) -> float:
+        """Seconds to wait before a request on ``route`` for ``major`` may go out."""
+        now = self._clock()
+        wait = max(0.0, self.global_until - now)
+        bucket = self._buckets.get(self._key(route, major))
+        if bucket is not None and bucket.remaining <= 0 and bucket.reset_at > now:
+            wait = max(wait, bucket.reset_at - now)
+        return wait
+
+    def banned_for(self) -> float:
+        return max(0.0, self.ban_until - self._clock())
+
+    def update(self, route: str, major: str, headers: Any) -> None:
+        """Learn the bucket's state from ``X-RateLimit-*`` headers."""
+        bucket_id = headers.get("X-RateLimit-Bucket")
+        if bucket_id:
+            self._route_bucket[route] = bucket_id
+        remaining, after = headers.get("X-RateLimit-Remaining"), \
+            headers.get("X-RateLimit-Reset-After")
+        if remaining is None or after is None:
+            return
+        try:
+            bucket = _Bucket(int(remaining), self._clock() + float(after))
+        except ValueError:
+            return
+        self._buckets[self._key(route, major)] = bucket
+
+    def limited(self, route: str, major: str, retry_after: float, is_global: bool) -> None:
+        """A JSON 429: pause the bucket, or every call when ``global`` is true."""
+        until = self._clock() + max(0.0, retry_after)
+        if is_global:
+            self.global_until = max(self.global_until, until)
+        else:
+            self._buckets[self._key(route, major)] = _Bucket(0, until)
+
+    def ban(self, seconds: float) -> None:
+        self.ban_until = max(self.ban_until, self._clock() + seconds)
+
+
+def parse_429(body: bytes, headers: Any) -> Optional[tuple[float, bool]]:
+    """``(retry_after, global)`` from a Discord 429, or None for a ban (no JSON body)."""
+    try:
+        data = json.loads(body or b"")
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("retry_after"), (int, float)):
+        return None
+    is_global = bool(data.get("global")) or \
+        str(headers.get("X-RateLimit-Global", "")).lower() == "true"
+    return float(data["retry_after"]), is_global
+
+
+class DiscordRest:
+    """One bot's REST client over the daemon's AsyncHTTPClient."""
+
+    def __init__(self, api_base: str, token: str, http: Any, *, retry: BackoffPolicy,
+                 stopping: asyncio.Event, ban_backoff: float = 60.0,
+                 metrics: Any = None) -> None:
+        self._base = api_base.rstrip("/")
+        self._token = token
+        self._http = http
+        self._retry = retry
+        self._stopping = stopping
+        self._ban_backoff = ban_backoff
+        self._metrics = metrics
+        self.limits = RateLimits()
+
+    def _request(self, method: str, path: str, body: Optional[bytes],
+                 content_type: str) -> HTTPRequest:
+        headers = {"Authorization": "Bot %s" % self._token, "User-Agent": USER_AGENT}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        return HTTPRequest(self._base + path, method=method, headers=headers, body=body,
+                           connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+
+    async def get(self, path: str) -> HTTPResponse:
+        """One GET with no retry (callers decide); the response whatever its status."""
+        return await self._http.fetch(self._request("GET", path, None, ""), raise_error=False)
+
+    async def call(self, method: str, path: str, *, route: str, major: str,
+                   body: bytes, content_type: str = "application/json") -> Any:
+        """Send one request, honouring rate limits; the decoded JSON answer.
+
+        Retries 429 (after ``retry_after``), 5xx and connection errors a few
+        times: callers make retries idempotent (``nonce`` + ``enforce_nonce``).
+        Raises ChannelSendError when refused.
+        """
+        delays = Backoff(self._retry)
+        last = ""
+        for _attempt in range(MAX_ATTEMPTS):
+            banned = self.limits.banned_for()
+            if banned > 0:
+                raise ChannelSendError("discord REST paused after a Cloudflare ban",
+                                       retry_after=banned)
+            wait = self.limits.wait_time(route, major)
+            if wait > MAX_WAIT:
+                raise ChannelSendError("discord rate limit", retry_after=wait)
+            if wait > 0 and await wait_or_stop(self._stopping, wait):
+                raise ChannelSendError("discord channel stopping", retry_after=wait)
+            resp = await self._http.fetch(self._request(method, path, body, content_type),
+                                          raise_error=False)
+            self.limits.update(route, major, resp.headers)
+            if 200 <= resp.code < 300:
+                try:
+                    return json.loads(resp.body or b"null")
+                except ValueError:
+                    return None
+            if resp.code == 429:
+                self._count("rate_limited")
+                verdict = parse_429(resp.body, resp.headers)
+                if verdict is None:
+                    self.limits.ban(self._ban_backoff)
+                    log.error("event=discord_ban route=%s pause_s=%.0f hint=a 429 without a "
+                              "JSON body is a Cloudflare ban; all REST calls paused",
+                              route, self._ban_backoff)
+                    raise ChannelSendError("discord 429 without JSON (Cloudflare ban)",
+                                           retry_after=self._ban_backoff)
+                retry_after, is_global = verdict
+                log.warning("event=discord_rate_limited route=%s major=%s retry_after=%.3f "
+                            "global=%s", route, major, retry_after, is_global)
+                self.limits.limited(route, major, retry_after, is_global)
+                last = "429"
+                continue
+            if resp.code in RETRY_STATUSES:
+                last = _describe(resp)
+                self._count("retry")
+                delay = delays.next()
+                log.warning("event=discord_rest_retry route=%s status=%d retry_in=%.3f",
+                            route, resp.code, delay)
+                if await wait_or_stop(self._stopping, delay):
+                    break
+                continue
+            self._count("refused")
+            raise ChannelSendError("discord refused: %s" % _describe(resp), permanent=True)
+        raise ChannelSendError("discord send failed after retries: %s" % last)
+
+    def _count(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.inc("discord_rest_errors_total", outcome=outcome,
+                              help="Discord REST calls that did not succeed at once")
+
+
+def _describe(resp: HTTPResponse) -> str:
+    """``status=... code=... message=...`` for a failed response (never the URL)."""
+    if resp.code == 599:
+        return "status=599 error=%s" % (logmod.one_line_error(resp.error)
+                                        if resp.error else "connection failed")
+    text = "status=%d" % resp.code
+    try:
+        data = json.loads(resp.body or b"")
+    except ValueError:
+        return text
+    if isinstance(data, dict):
+        text += " code=%s message=%s" % (data.get("code"), data.get("message"))
+    return text
+
+
+# --------------------------------------------------------------------------- rendering
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Chunks of at most ``limit`` characters, preferring line, then word breaks."""
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit + 1)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit + 1)
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n") if text[cut:cut + 1] == "\n" else text[cut:]
+    if text or not chunks:
+        chunks.append(text)
+    return chunks
+
+
+def multipart(payload: dict, files: list[Image]) -> tuple[bytes, str]:
+    """``(body, content_type)`` with ``payload_json`` and ``files[n]`` parts."""
+    boundary = "openclaw-%s" % uuid.uuid4().hex
+    out = bytearray()
+
+    def part(headers: str, data: bytes) -> None:
+        out.extend(b"--%s\r\n" % boundary.encode())
+        out.extend(headers.encode("utf-8"))
+        out.extend(b"\r\n")
+        out.extend(data)
+        out.extend(b"\r\n")
+
+    part('Content-Disposition: form-data; name="payload_json"\r\n'
+         'Content-Type: application/json\r\n',
+         json.dumps(payload).encode("utf-8"))
+    for n, image in enumerate(files):
+        name = _safe_filename(image.filename, n)
+        part('Content-Disposition: form-data; name="files[%d]"; filename="%s"\r\n'
+             'Content-Type: %s\r\n' % (n, name, image.content_type), image.data)
+    out.extend(b"--%s--\r\n" % boundary.encode())
+    return bytes(out), "multipart/form-data; boundary=%s" % boundary
+
+
+def _safe_filename(name: str, n: int) -> str:
+    clean = "".join(c for c in name if c.isalnum() or c in "._-")[:100]
+    return clean or "image%d.png" % n

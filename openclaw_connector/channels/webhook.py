@@ -1,0 +1,185 @@
+"""Shared pieces of the webhook channels (LINE, WhatsApp): the bounded,
+signed-body request handler, signature checks, the task set that runs
+commands after the acknowledgement, and text splitting.
+
+Why this shape (faults.md 6, 10): a webhook must answer in milliseconds, so
+the handler verifies the signature over the *raw* bytes, parses, dedupes and
+spawns the command as a task, and only then answers 200; the command and its
+reply run after the response has left. Bodies are capped at 1 MiB and a
+larger one gets 413 before more of it is read. Wire facts: platforms.md §3
+(``X-Line-Signature``) and §4 (``X-Hub-Signature-256``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+from typing import Awaitable, Optional
+
+import tornado.web
+
+from openclaw_connector import log as logmod
+
+MAX_BODY = 1 << 20           # 1 MiB; LINE and Meta send a few KiB at most
+STOP_GRACE_SEC = 5.0         # how long stop() lets in-flight commands finish
+DEDUP_TTL_SEC = 48 * 3600    # redeliveries come for hours (Meta: days, but rarely)
+
+
+# --------------------------------------------------------------------------- signatures
+
+def line_signature(secret: str, body: bytes) -> str:
+    """``base64(HMAC-SHA256(channel secret, body))`` as LINE sends it."""
+    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def hub_signature(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(app secret, body)>`` as Meta sends it."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(expected: str, received: Optional[str]) -> bool:
+    """Constant-time compare of two ASCII signature strings; a missing one never matches."""
+    if not received:
+        return False
+    try:
+        got = received.strip().encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), got)
+
+
+# --------------------------------------------------------------------------- text
+
+def split_text(text: str, limit: int, *, utf16: bool = False) -> list[str]:
+    """Split ``text`` into pieces of at most ``limit`` characters.
+
+    Cuts on code-point boundaries (never inside a surrogate pair when
+    ``utf16`` counts UTF-16 units, as LINE does), preferring the last newline
+    in the second half of a piece. Empty text gives no pieces.
+    """
+    def size(s: str) -> int:
+        return len(s.encode("utf-16-le")) // 2 if utf16 else len(s)
+
+    pieces: list[str] = []
+    rest = text
+    while rest:
+        if size(rest) <= limit:
+            pieces.append(rest)
+            break
+        # Largest prefix of code points that fits.
+        cut, used = 0, 0
+        for ch in rest:
+            width = 2 if utf16 and ord(ch) > 0xFFFF else 1
+            if used + width > limit:
+                break
+            used += width
+            cut += 1
+        newline = rest.rfind("\n", 0, cut)
+        if newline >= cut // 2:
+            cut = newline + 1
+        pieces.append(rest[:cut])
+        rest = rest[cut:]
+    return pieces
+
+
+# --------------------------------------------------------------------------- tasks
+
+class TaskSet:
+    """The commands a channel started after acknowledging a webhook.
+
+    Keeps a reference to each task (asyncio only keeps weak ones), logs an
+    exception a task raised, and lets ``stop()`` wait a bounded time for the
+    rest before cancelling them.
+    """
+
+    def __init__(self, component: str) -> None:
+        self._tasks: set[asyncio.Task] = set()
+        self._log = logmod.get(component)
+
+    def spawn(self, coro: Awaitable[None]) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("event=inbound_failed error=%s",
+                            logmod.one_line_error(task.exception()))
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float = STOP_GRACE_SEC) -> None:
+        """Wait up to ``timeout`` for running tasks, then cancel what is left."""
+        if not self._tasks:
+            return
+        pending = set(self._tasks)
+        _done, left = await asyncio.wait(pending, timeout=timeout)
+        for task in left:
+            task.cancel()
+        if left:
+            self._log.warning("event=inbound_cancelled count=%d", len(left))
+            await asyncio.wait(left, timeout=1.0)
+
+
+# --------------------------------------------------------------------------- handler
+
+@tornado.web.stream_request_body
+class SignedWebhookHandler(tornado.web.RequestHandler):
+    """Reads a POST body of at most MAX_BODY bytes, then calls ``post()``.
+
+    A ``Content-Length`` over the limit gets 413 in ``prepare()``, before any
+    of the body is read; a chunked body gets 413 as soon as it crosses the
+    limit. Tornado then discards the rest and closes the connection.
+    Subclasses implement ``post()`` using ``self.body_bytes``.
+    """
+
+    def prepare(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+        if self.request.method != "POST":
+            return
+        length = self.request.headers.get("Content-Length")
+        # Our own limit is checked below; raise Tornado's so it never answers
+        # a bare "400" after our 413 (it checks its limit after prepare()).
+        self.request.connection.set_max_body_size(1 << 40)
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                self._reject(400, "bad Content-Length")
+                return
+            if declared > MAX_BODY:
+                self._reject(413, "body over %d bytes" % MAX_BODY)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._size += len(chunk)
+        if self._size > MAX_BODY:
+            self._chunks = []
+            self._reject(413, "body over %d bytes" % MAX_BODY)
+            return
+        self._chunks.append(chunk)
+
+    @property
+    def body_bytes(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def _reject(self, status: int, why: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(why + "\n")
+
+    def check_xsrf_cookie(self) -> None:  # webhooks carry signatures, not cookies
+        return None
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "no-store")
