@@ -1,0 +1,417 @@
+"""The Telegram channel: Bot API long polling in, sendMessage/sendPhoto out.
+
+At-least-once in, exactly-once effect (issue 4). A fetched batch is written
+to the StateStore (``telegram.pending``) before the next getUpdates confirms
+it to Telegram, so a crash never loses an update; each update is handed to
+``on_inbound`` in its own task (one slow command never holds up polling);
+when the handler returns, its ``update_id`` is marked seen and the persisted
+offset (``telegram.offset``) moves up to the lowest update still running. On
+restart the pending updates not yet seen run again; redeliveries are dropped
+by the seen set. Errors follow faults.md §3 through one classifier
+(``telegram_wire.classify``); wire facts are platforms.md §1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any, Optional
+
+from tornado.httpclient import HTTPRequest
+
+from openclaw_connector import log as logmod
+from openclaw_connector.backoff import Backoff, wait_or_stop
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.telegram_wire import (
+    PHOTO_MAX_BYTES, BotInfo, Fatal, FilePart, PoisonUpdate, Retry, TelegramError,
+    chunk_text, classify, decode_response, encode_multipart, mask_token, parse_update,
+    scrub, update_id_of)
+from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Inbound, \
+    InboundHandler, Reply
+
+log = logmod.get("telegram")
+
+NS = "telegram"                    # seen-id namespace
+KEY_OFFSET = "telegram.offset"
+KEY_PENDING = "telegram.pending"
+KEY_MIGRATED = "telegram.migrated."
+SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
+CONNECT_TIMEOUT_SEC = 10.0
+SEND_TIMEOUT_SEC = 60.0            # a 10 MB photo upload on a slow uplink
+POLL_MARGIN_SEC = 10.0             # HTTP timeout = poll timeout + margin (platforms.md §1)
+STOP_DRAIN_SEC = 5.0               # stop() waits this long for running commands
+SEND_RATE_RETRIES = 5              # outbound 429s waited out per send before giving up
+SEND_TRANSIENT_RETRIES = 2         # 5xx / connection failures retried per send
+CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
+
+
+class _ChatLocks:
+    """One lock per chat while anyone uses it, so sends to a chat stay in order."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, list] = {}
+
+    async def __call__(self, key: str, work):
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await work()
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[key]
+
+
+class TelegramChannel:
+    """Telegram Bot API by long polling (platforms.md §1)."""
+
+    platform = "telegram"
+
+    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+        self._cfg, self._on_inbound, self._deps = cfg, on_inbound, deps
+        self._state = deps.state
+        self._token = cfg.token or ""
+        self._base = cfg.api_base.rstrip("/")
+        self.health = ChannelHealth("telegram")
+        self.bot: Optional[BotInfo] = None
+        self._stopping = asyncio.Event()
+        self._task: Optional[asyncio.Task] = None
+        self._inflight: dict[int, asyncio.Task] = {}
+        self._raw: dict[int, dict] = {}          # running updates, as received
+        self._next_offset = 0                    # the offset our next getUpdates sends
+        self._saved_offset: Optional[int] = None
+        self._locks = _ChatLocks()
+        self._stopped = False
+
+    # ------------------------------------------------------------------ service
+    async def start(self) -> None:
+        """Spawn the poll loop and return; getMe and deleteWebhook run inside it."""
+        saved = self._state.get(KEY_OFFSET)
+        self._next_offset = int(saved) if saved and saved.lstrip("-").isdigit() else 0
+        self._saved_offset = self._next_offset
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        """Stop polling, give running commands STOP_DRAIN_SEC, keep the rest pending."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        try:
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+                await asyncio.wait([self._task], timeout=1.0)
+            running = list(self._inflight.values())
+            if running:
+                await asyncio.wait(running, timeout=STOP_DRAIN_SEC)
+        finally:
+            # Also reached when the daemon's grace runs out and cancels us.
+            for task in list(self._inflight.values()):
+                task.cancel()
+            self._save_pending()
+            self._save_offset()
+            if self.health.state != "fatal":
+                self.health.stopped()
+
+    @property
+    def offset(self) -> int:
+        """The offset the next getUpdates sends (tests and /healthz)."""
+        return self._next_offset
+
+    # ------------------------------------------------------------------ HTTP
+    async def _call(self, method: str, params: Optional[dict] = None, *,
+                    timeout: float = SEND_TIMEOUT_SEC,
+                    files: tuple[FilePart, ...] = ()) -> Any:
+        """One Bot API call; the result, or TelegramError (never with the URL in it)."""
+        if files:
+            ctype, body = encode_multipart(params or {}, files)
+        else:
+            ctype, body = "application/json", json.dumps(params or {}).encode("utf-8")
+        request = HTTPRequest("%s/bot%s/%s" % (self._base, self._token, method), method="POST",
+                              body=body, headers={"Content-Type": ctype},
+                              connect_timeout=CONNECT_TIMEOUT_SEC, request_timeout=timeout)
+        try:
+            response = await self._deps.http.fetch(request, raise_error=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            code = getattr(exc, "code", 0)
+            raise TelegramError(method, 0 if code == 599 else code,
+                                scrub(logmod.one_line_error(exc), self._token)) from None
+        return decode_response(method, response.code, response.body or b"", response.headers)
+
+    # ------------------------------------------------------------------ polling
+    async def _run(self) -> None:
+        """Bootstrap, then poll until stopped; only a bad token ends the loop early."""
+        delays = Backoff(self._deps.retry)
+        conflict_since: Optional[float] = None
+        webhook_deleted = escalated = False
+        while not self._stopping.is_set():
+            try:
+                if self.bot is None:
+                    await self._bootstrap()
+                await self._poll_once(delays)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                verdict = classify(exc)
+                if isinstance(verdict, Fatal):
+                    self.health.fatal(verdict.reason)
+                    log.error("event=channel_stopped platform=telegram token=%s reason=%s",
+                              mask_token(self._token), scrub(verdict.reason, self._token))
+                    self._metric("telegram_poll_errors_total", kind="fatal")
+                    return
+                assert isinstance(verdict, Retry)
+                error = scrub(str(exc), self._token)
+                if verdict.state == "conflict":
+                    if conflict_since is None:
+                        conflict_since = time.monotonic()
+                        log.warning("event=poll_conflict description=%s", _field(error))
+                    elif not escalated and \
+                            time.monotonic() - conflict_since > CONFLICT_ESCALATE_SEC:
+                        escalated = True
+                        log.error("event=poll_conflict_persists seconds=%d hint=\"another "
+                                  "process polls with this token; stop it\"",
+                                  time.monotonic() - conflict_since)
+                    if verdict.webhook and not webhook_deleted:
+                        webhook_deleted = True
+                        await self._delete_webhook()
+                if verdict.after is not None:
+                    wait = verdict.after            # the server's retry_after, exactly
+                else:
+                    wait = delays.next()
+                self.health.failed(verdict.state, error[:200])
+                self._metric("telegram_poll_errors_total", kind=verdict.state)
+                if not isinstance(exc, TelegramError):
+                    log.warning("event=poll_failed attempt=%d retry_in=%.3f error=%s",
+                                delays.attempt, wait, _field(error), exc_info=True)
+                elif verdict.state != "conflict":
+                    log.warning("event=poll_failed attempt=%d retry_in=%.3f error=%s",
+                                delays.attempt, wait, _field(error))
+                if await wait_or_stop(self._stopping, wait):
+                    return
+            else:
+                delays.reset()
+                conflict_since, webhook_deleted, escalated = None, False, False
+
+    async def _bootstrap(self) -> None:
+        """getMe (our username), deleteWebhook, then re-run what a crash left pending."""
+        me = await self._call("getMe", timeout=CONNECT_TIMEOUT_SEC + 10)
+        if not isinstance(me, dict) or not isinstance(me.get("id"), int):
+            raise TelegramError("getMe", 502, "getMe result has no id")
+        await self._delete_webhook(strict=True)
+        self.bot = BotInfo(id=me["id"], username=str(me.get("username") or ""))
+        log.info("event=telegram_ready bot=@%s offset=%d", self.bot.username, self._next_offset)
+        self._replay_pending()
+
+    async def _delete_webhook(self, *, strict: bool = False) -> None:
+        """Polling cannot work while a webhook is set (409); keep pending updates."""
+        try:
+            await self._call("deleteWebhook", {"drop_pending_updates": False},
+                             timeout=CONNECT_TIMEOUT_SEC + 10)
+            log.info("event=webhook_deleted")
+        except TelegramError as exc:
+            if strict:
+                raise
+            log.warning("event=webhook_delete_failed error=%s", _field(str(exc)))
+
+    async def _poll_once(self, delays: Backoff) -> None:
+        timeout = max(0, int(self._cfg.poll_timeout_sec))
+        params: dict = {"timeout": timeout, "allowed_updates": ["message"]}
+        if self._next_offset:
+            params["offset"] = self._next_offset
+        began = time.monotonic()
+        updates = await self._call("getUpdates", params, timeout=timeout + POLL_MARGIN_SEC)
+        if not isinstance(updates, list):
+            raise TelegramError("getUpdates", 502, "result is not a list")
+        self.health.ok()
+        if updates:
+            self._accept(updates)
+        elif time.monotonic() - began < timeout / 2 or timeout == 0:
+            # An empty answer that came back early: never spin on it.
+            await wait_or_stop(self._stopping, self._deps.retry.initial)
+
+    def _accept(self, updates: list) -> None:
+        """Record a batch durably, then start a handler task per new update."""
+        fresh: list[tuple[int, Any]] = []
+        for update in updates:
+            uid = update_id_of(update)
+            if uid is None:
+                log.warning("event=update_skipped reason=no_update_id")
+                self._metric("telegram_updates_total", kind="poison")
+                continue
+            if uid >= self._next_offset:
+                self._next_offset = uid + 1
+            if uid in self._raw or self._state.is_seen(NS, str(uid)):
+                self._metric("telegram_updates_total", kind="duplicate")
+                continue
+            fresh.append((uid, update))
+        fresh.sort(key=lambda pair: pair[0])
+        for uid, update in fresh:
+            self._raw[uid] = update
+        if fresh:
+            self._save_pending()    # before the next getUpdates confirms them
+        for uid, update in fresh:
+            self._dispatch(uid, update)
+        self._save_offset()
+
+    def _dispatch(self, uid: int, update: Any) -> None:
+        try:
+            inbound = parse_update(update, self.bot or BotInfo(0, ""), now=time.time())
+        except PoisonUpdate as exc:
+            log.warning("event=update_skipped update_id=%d reason=%s", uid, _field(str(exc)))
+            self._metric("telegram_updates_total", kind="poison")
+            self._done(uid)
+            return
+        if inbound is None:
+            self._metric("telegram_updates_total", kind="ignored")
+            self._done(uid)
+            return
+        self._metric("telegram_updates_total", kind="message")
+        if self._deps.debug:
+            log.debug("event=inbound update_id=%d chat=%s user=%s text=%r", uid,
+                      inbound.chat_id, inbound.user_id, inbound.text[:200])
+        self._inflight[uid] = asyncio.ensure_future(self._handle(uid, inbound))
+
+    async def _handle(self, uid: int, inbound: Inbound) -> None:
+        try:
+            await self._on_inbound(inbound)
+        except asyncio.CancelledError:
+            self._inflight.pop(uid, None)   # unfinished: stays pending for a restart
+            raise
+        except Exception as exc:
+            log.error("event=handler_failed update_id=%d error=%s", uid,
+                      _field(logmod.one_line_error(exc)), exc_info=self._deps.debug)
+        self._inflight.pop(uid, None)
+        self._done(uid)
+
+    def _done(self, uid: int) -> None:
+        """The update is handled: remember it, and let the saved offset pass it."""
+        self._state.mark_seen(NS, str(uid), SEEN_TTL_SEC)
+        self._raw.pop(uid, None)
+        self._save_offset()
+
+    def _save_offset(self) -> None:
+        offset = min(self._raw) if self._raw else self._next_offset
+        if offset != self._saved_offset:
+            self._state.set(KEY_OFFSET, str(offset))
+            self._saved_offset = offset
+
+    def _save_pending(self) -> None:
+        self._state.set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})
+
+    def _replay_pending(self) -> None:
+        """Run again what a previous process fetched but did not finish."""
+        stored = self._state.get_json(KEY_PENDING) or {}
+        floor = self._saved_offset or 0
+        again = []
+        for key, update in stored.items() if isinstance(stored, dict) else ():
+            uid = int(key) if key.lstrip("-").isdigit() else None
+            if uid is None or uid < floor or uid in self._raw or \
+                    self._state.is_seen(NS, key):
+                continue
+            again.append((uid, update))
+            self._next_offset = max(self._next_offset, uid + 1)
+        if again:
+            log.info("event=pending_replayed count=%d", len(again))
+            self._accept([u for _, u in sorted(again, key=lambda p: p[0])])
+        else:
+            self._save_pending()
+
+    # ------------------------------------------------------------------ sending
+    async def send(self, chat: ChatRef, reply: Reply) -> None:
+        """Text in ≤4096-unit chunks, then images; in order per chat."""
+        await self._locks(chat.chat_id, lambda: self._send_locked(chat, reply))
+
+    async def _send_locked(self, chat: ChatRef, reply: Reply) -> None:
+        reply_to = int(chat.message_id) if chat.is_group and chat.message_id.isdigit() \
+            else None
+        for text in chunk_text(reply.text):
+            params: dict = {"text": text}
+            if reply_to is not None:
+                params["reply_to_message_id"] = reply_to
+                params["allow_sending_without_reply"] = True
+                reply_to = None             # thread the first part only
+            await self._deliver(chat, "sendMessage", params)
+        for image in reply.images:
+            await self._send_image(chat, image)
+
+    async def _send_image(self, chat: ChatRef, image: Image) -> None:
+        document = FilePart("document", image.filename, image.content_type, image.data)
+        if len(image.data) > PHOTO_MAX_BYTES or not image.content_type.startswith("image/"):
+            await self._deliver(chat, "sendDocument", {}, document)
+            return
+        photo = FilePart("photo", image.filename, image.content_type, image.data)
+        try:
+            await self._deliver(chat, "sendPhoto", {}, photo, fallback=True)
+        except _PhotoRefused:
+            # Dimensions or format Telegram won't take as a photo: send the file.
+            await self._deliver(chat, "sendDocument", {}, document)
+
+    async def _deliver(self, chat: ChatRef, method: str, params: dict,
+                       file: Optional[FilePart] = None, *, fallback: bool = False) -> None:
+        """One send with its retries; raises ChannelSendError when refused."""
+        target = self._chat_target(chat.chat_id)
+        rate_waits = transient = 0
+        migrated = False
+        delays = Backoff(self._deps.retry)
+        while True:
+            try:
+                await self._call(method, dict(params, chat_id=target),
+                                 files=(file,) if file else ())
+                self._metric("telegram_sends_total", method=method, result="ok")
+                return
+            except TelegramError as exc:
+                error = scrub(str(exc), self._token)
+                if exc.status == 429 and rate_waits < SEND_RATE_RETRIES:
+                    rate_waits += 1
+                    wait = exc.retry_after if exc.retry_after is not None else delays.next()
+                    log.warning("event=send_rate_limited chat=%s method=%s retry_in=%.3f",
+                                chat.chat_id, method, wait)
+                    if await wait_or_stop(self._stopping, wait):
+                        raise ChannelSendError("stopping during a rate-limit wait",
+                                               retry_after=wait) from None
+                    continue
+                if exc.migrate_to is not None and not migrated:
+                    migrated = True
+                    log.info("event=chat_migrated chat=%s new_chat=%d", target, exc.migrate_to)
+                    self._state.set(KEY_MIGRATED + chat.chat_id, str(exc.migrate_to))
+                    target = exc.migrate_to
+                    continue
+                if (exc.status == 0 or exc.status >= 500) and transient < SEND_TRANSIENT_RETRIES:
+                    transient += 1
+                    if await wait_or_stop(self._stopping, delays.next()):
+                        raise ChannelSendError("stopping during a send retry: %s" % error)
+                    continue
+                self._metric("telegram_sends_total", method=method, result="error")
+                if fallback and exc.status == 400:
+                    raise _PhotoRefused(error) from None
+                permanent = exc.status in (400, 401, 403, 404)
+                log.warning("event=send_failed chat=%s method=%s status=%d permanent=%s "
+                            "error=%s", chat.chat_id, method, exc.status, permanent,
+                            _field(error))
+                raise ChannelSendError(error, retry_after=exc.retry_after,
+                                       permanent=permanent) from None
+
+    def _chat_target(self, chat_id: str) -> Any:
+        """The id to send to: a migrated group's new id, as an int when numeric."""
+        chat_id = self._state.get(KEY_MIGRATED + chat_id) or chat_id
+        return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+    def _metric(self, name: str, **labels: str) -> None:
+        if self._deps.metrics is not None:
+            self._deps.metrics.inc(name, **labels)
+
+
+class _PhotoRefused(Exception):
+    """sendPhoto got a 400: try the same bytes as a document."""
+
+
+def _field(text: str) -> str:
+    """A log field value on one line, quoted when it has spaces."""
+    text = text.replace("\n", " ").replace('"', "'")
+    return '"%s"' % text if " " in text else text
