@@ -235,8 +235,14 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 
 def multipart(payload: dict, files: list[Image]) -> tuple[bytes, str]:
-    """``(body, content_type)`` with ``payload_json`` and ``files[n]`` parts."""
+    """``(body, content_type)`` with ``payload_json`` and ``files[n]`` parts.
+
+    ``payload_json`` gets the ``attachments`` list that names each file part.
+    """
     boundary = "openclaw-%s" % uuid.uuid4().hex
+    names = [_safe_filename(image.filename, n) for n, image in enumerate(files)]
+    payload = dict(payload, attachments=[{"id": n, "filename": name}
+                                         for n, name in enumerate(names)])
     out = bytearray()
 
     def part(headers: str, data: bytes) -> None:
@@ -249,8 +255,7 @@ def multipart(payload: dict, files: list[Image]) -> tuple[bytes, str]:
     part('Content-Disposition: form-data; name="payload_json"\r\n'
          'Content-Type: application/json\r\n',
          json.dumps(payload).encode("utf-8"))
-    for n, image in enumerate(files):
-        name = _safe_filename(image.filename, n)
+    for n, (image, name) in enumerate(zip(files, names)):
         part('Content-Disposition: form-data; name="files[%d]"; filename="%s"\r\n'
              'Content-Type: %s\r\n' % (n, name, image.content_type), image.data)
     out.extend(b"--%s--\r\n" % boundary.encode())

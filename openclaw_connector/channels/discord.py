@@ -1,0 +1,393 @@
+"""Discord: a gateway websocket client for commands, REST for replies.
+
+One supervised loop keeps one gateway connection: it connects (RESUME on the
+``resume_gateway_url`` when a session exists, else IDENTIFY on the gateway
+URL once ``session_start_limit`` allows), reads frames into the sans-I/O
+:class:`~openclaw_connector.channels.discord_gateway.GatewaySession` and
+carries out what it returns. The heartbeat runs as its own task and every
+command is handed to ``on_inbound`` in a task of its own, so a slow ComfyUI
+call never delays a beat (faults.md §2 item 3). The session (id, seq, resume
+URL) is kept in the StateStore so a quick restart resumes; a clean stop
+closes with 1000 and forgets it. MESSAGE_CREATE is deduplicated by message id
+across resumes and restarts.
+
+Follows platforms.md §2 (Discord) and faults.md §2 items 3-5, 8, 9, 11.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+import time
+import uuid
+from typing import Any, Optional, Union
+
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, \
+    websocket_connect
+
+from openclaw_connector import log as logmod
+from openclaw_connector.backoff import Backoff, wait_or_stop
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, Close, Dispatch, \
+    Fatal, GatewaySession, Reconnect, Send, StartHeartbeat
+from openclaw_connector.channels.discord_rest import FILES_PER_MESSAGE, USER_AGENT, \
+    DiscordRest, multipart, split_text
+from openclaw_connector.messages import ChatRef, Image, Inbound, InboundHandler, Reply
+
+log = logmod.get("discord")
+
+STATE_KEY = "discord.session"
+RESUME_WINDOW = 90.0            # s a persisted session is worth resuming after a restart
+SEEN_TTL = 3600.0               # s a MESSAGE_CREATE id is remembered (replays come in minutes)
+CONNECT_TIMEOUT = 15.0
+PING_INTERVAL = 60.0            # websocket-level keepalive, beside Discord's own heartbeat
+PING_TIMEOUT = 30.0
+MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+STOP_GRACE = 5.0
+MESSAGE_ROUTE = "POST /channels/{channel_id}/messages"
+
+
+class _FatalStart(Exception):
+    """The token or setup is wrong; reconnecting cannot help."""
+
+
+class DiscordChannel:
+    """The Discord gateway + REST channel (see module docstring)."""
+
+    platform = "discord"
+
+    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+        self._cfg, self._on_inbound, self._deps = cfg, on_inbound, deps
+        self.health = ChannelHealth("discord")
+        self._stopping = asyncio.Event()
+        self._session = GatewaySession(cfg.token or "",
+                                       invalid_session_wait=cfg.invalid_session_wait_sec)
+        self._rest = DiscordRest(cfg.api_base, cfg.token or "", deps.http, retry=deps.retry,
+                                 stopping=self._stopping, ban_backoff=cfg.ban_backoff_sec,
+                                 metrics=deps.metrics)
+        self._delays = Backoff(deps.retry)
+        self._gateway_url: Optional[str] = cfg.gateway_url
+        self._task: Optional[asyncio.Task] = None
+        self._ws: Optional[WebSocketClientConnection] = None
+        self._handlers: set[asyncio.Task] = set()
+        self._send_locks: dict[str, asyncio.Lock] = {}
+        self._hinted = False
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Restore a recent session (so we RESUME) and spawn the gateway loop."""
+        saved = self._deps.state.get_json(STATE_KEY)
+        if isinstance(saved, dict) and time.time() - float(saved.get("saved_at") or 0) \
+                < RESUME_WINDOW:
+            self._session.restore(saved)
+            log.info("event=gateway_session_restored resumable=%s",
+                     self._session.can_resume)
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        """Close with 1000 (ends the session), wait for handlers, forget the session."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        ws = self._ws
+        if ws is not None:
+            ws.close(CLOSE_SHUTDOWN, "shutdown")
+        if self._task is not None:
+            await _bounded(self._task, STOP_GRACE)
+        if self._handlers:
+            await _bounded(asyncio.gather(*self._handlers, return_exceptions=True),
+                           STOP_GRACE)
+        self._deps.state.delete(STATE_KEY)
+        self.health.stopped()
+
+    # ------------------------------------------------------------------ gateway loop
+    async def _run(self) -> None:
+        """Connect, read until closed, decide resume/identify/fatal, back off, repeat."""
+        while not self._stopping.is_set():
+            verdict: Union[Reconnect, Fatal, None]
+            try:
+                verdict = await self._connect_once()
+            except _FatalStart as exc:
+                verdict = Fatal(0, str(exc))
+            except Exception as exc:
+                verdict = Reconnect(self._session.can_resume, "connect_failed")
+                log.warning("event=gateway_connect_failed resume=%s error=%s",
+                            verdict.resume, logmod.one_line_error(exc))
+            if verdict is None or self._stopping.is_set():
+                return
+            if isinstance(verdict, Fatal):
+                log.error("event=channel_stopped platform=discord close_code=%s reason=%s",
+                          verdict.code or "-", verdict.reason)
+                self.health.fatal(verdict.reason)
+                self._deps.state.delete(STATE_KEY)
+                return
+            delay = verdict.wait if verdict.immediate else \
+                max(self._delays.next(), verdict.wait)
+            if not verdict.immediate:
+                self.health.failed("backoff", verdict.reason)
+            self._deps.metrics.inc("discord_gateway_reconnects_total", reason=verdict.reason,
+                                   help="Gateway reconnects by reason")
+            log.info("event=gateway_reconnect resume=%s reason=%s retry_in=%.3f",
+                     verdict.resume, verdict.reason, delay)
+            await wait_or_stop(self._stopping, delay)
+
+    async def _connect_once(self) -> Union[Reconnect, Fatal, None]:
+        """One connection from open to close; None when stopping."""
+        if self._session.can_resume:
+            url = self._session.state.resume_url
+        else:
+            url = await self._identify_url()
+            if url is None:
+                return None
+        request = HTTPRequest(_gateway_query(url), headers={"User-Agent": USER_AGENT},
+                              connect_timeout=CONNECT_TIMEOUT, request_timeout=CONNECT_TIMEOUT)
+        ws = await websocket_connect(request, ping_interval=PING_INTERVAL,
+                                     ping_timeout=PING_TIMEOUT,
+                                     max_message_size=MAX_MESSAGE_SIZE)
+        if self._stopping.is_set():
+            ws.close(CLOSE_SHUTDOWN, "shutdown")
+            return None
+        self._ws = ws
+        self._session.connection_made()
+        closed = asyncio.Event()
+        beat: Optional[asyncio.Task] = None
+        try:
+            while True:
+                message = await ws.read_message()
+                if message is None:
+                    break
+                try:
+                    frame = json.loads(message)
+                except ValueError:
+                    log.warning("event=gateway_bad_frame bytes=%d", len(message))
+                    continue
+                for action in self._session.receive(frame):
+                    beat = await self._act(action, ws, closed, beat)
+                if isinstance(frame, dict) and frame.get("op") in (0, 11):
+                    self._persist()
+        finally:
+            closed.set()
+            if beat is not None:
+                beat.cancel()
+            self._ws = None
+        if self._stopping.is_set():
+            return None
+        return self._session.connection_lost(ws.close_code)
+
+    async def _act(self, action: Any, ws: WebSocketClientConnection, closed: asyncio.Event,
+                   beat: Optional[asyncio.Task]) -> Optional[asyncio.Task]:
+        """Carry out one action from the session; returns the heartbeat task."""
+        if isinstance(action, Send):
+            await _write(ws, action.frame)
+        elif isinstance(action, StartHeartbeat):
+            if beat is not None:
+                beat.cancel()
+            beat = asyncio.ensure_future(self._heartbeat(ws, action, closed))
+        elif isinstance(action, Dispatch):
+            self._dispatch(action)
+        elif isinstance(action, Close):
+            log.info("event=gateway_close code=%d reason=%s", action.code, action.reason)
+            ws.close(action.code, action.reason)
+        return beat
+
+    async def _heartbeat(self, ws: WebSocketClientConnection, start: StartHeartbeat,
+                         closed: asyncio.Event) -> None:
+        """Beat on schedule, independent of reading and of command handling."""
+        delay = start.first_delay
+        while not await wait_or_stop(closed, delay):
+            action = self._session.heartbeat()
+            if isinstance(action, Close):
+                log.warning("event=gateway_zombie hint=no HEARTBEAT_ACK since the last beat; "
+                            "reconnecting to resume")
+                ws.close(action.code, action.reason)
+                return
+            await _write(ws, action.frame)
+            delay = start.interval
+
+    async def _identify_url(self) -> Optional[str]:
+        """The gateway URL, once ``session_start_limit`` allows an IDENTIFY."""
+        while not self._stopping.is_set():
+            resp = await self._rest.get("/gateway/bot")
+            if resp.code == 401:
+                raise _FatalStart("authentication failed: GET /gateway/bot answered 401; "
+                                  "set discord.token to the bot token from the Developer Portal")
+            if resp.code != 200:
+                if self._gateway_url:
+                    log.warning("event=gateway_bot_failed status=%d using=cached_url",
+                                resp.code)
+                    return self._gateway_url
+                raise RuntimeError("GET /gateway/bot answered %d" % resp.code)
+            data = json.loads(resp.body)
+            limit = data.get("session_start_limit") or {}
+            if limit.get("remaining") == 0:
+                wait = max(0.0, float(limit.get("reset_after") or 0) / 1000.0)
+                log.warning("event=identify_limit remaining=0 wait_s=%.3f hint=waiting for "
+                            "Discord's daily session start limit to reset", wait)
+                self.health.failed("backoff", "identify limit reached")
+                if await wait_or_stop(self._stopping, wait):
+                    return None
+                continue
+            self._gateway_url = self._cfg.gateway_url or data.get("url") or self._gateway_url
+            if not self._gateway_url:
+                raise RuntimeError("GET /gateway/bot gave no url")
+            return self._gateway_url
+        return None
+
+    def _persist(self) -> None:
+        if self._session.can_resume:
+            self._deps.state.set_json(STATE_KEY, dict(self._session.state.as_dict(),
+                                                      saved_at=time.time()))
+
+    # ------------------------------------------------------------------ inbound
+    def _dispatch(self, event: Dispatch) -> None:
+        if event.event in ("READY", "RESUMED"):
+            self._delays.reset()
+            self.health.ok()
+            log.info("event=gateway_%s user_id=%s", event.event.lower(), self._session.user_id)
+        elif event.event == "MESSAGE_CREATE" and isinstance(event.data, dict):
+            inbound = self._inbound(event.data)
+            if inbound is not None:
+                task = asyncio.ensure_future(self._handle(inbound))
+                self._handlers.add(task)
+                task.add_done_callback(self._handlers.discard)
+
+    def _inbound(self, d: dict) -> Optional[Inbound]:
+        """An Inbound for a human message addressed to us, once per message id."""
+        me = self._session.user_id
+        author = d.get("author") or {}
+        if author.get("bot") or d.get("webhook_id") or str(author.get("id")) == me:
+            return None
+        if d.get("type", 0) not in (0, 19) or not d.get("id") or not d.get("channel_id"):
+            return None
+        content = str(d.get("content") or "")
+        guild = d.get("guild_id")
+        mentioned = bool(me) and any(str((m or {}).get("id")) == me
+                                     for m in d.get("mentions") or [])
+        text = strip_mention(content, me)
+        if guild is not None:
+            if not content and not mentioned and not d.get("attachments"):
+                if not self._hinted:
+                    self._hinted = True
+                    log.warning("event=discord_empty_content hint=guild messages arrive "
+                                "without text: enable the Message Content intent in the "
+                                "Developer Portal, or mention the bot")
+                return None
+            if not (content.lstrip().startswith("/") or mentioned):
+                return None
+        message_id = str(d["id"])
+        if not self._deps.state.mark_seen("discord", message_id, SEEN_TTL):
+            log.info("event=discord_duplicate message_id=%s", message_id)
+            return None
+        user_id, chat_id = str(author.get("id") or ""), str(d["channel_id"])
+        chat = ChatRef(platform="discord", chat_id=chat_id, user_id=user_id,
+                       message_id=message_id, is_group=guild is not None,
+                       received_at=time.time())
+        return Inbound(platform="discord", user_id=user_id, chat_id=chat_id, text=text,
+                       chat=chat, message_id=message_id, is_direct=guild is None,
+                       bot_name=self._session.username, mentioned=mentioned)
+
+    async def _handle(self, inbound: Inbound) -> None:
+        try:
+            await self._on_inbound(inbound)
+        except Exception as exc:
+            log.error("event=inbound_failed platform=discord message_id=%s error=%s",
+                      inbound.message_id, logmod.one_line_error(exc),
+                      exc_info=self._deps.debug)
+
+    # ------------------------------------------------------------------ outbound
+    async def send(self, chat: ChatRef, reply: Reply) -> None:
+        """Post ``reply`` as one or more messages, in order, replying to the command."""
+        # One lock per Discord channel keeps chunks in order and the bucket honest.
+        lock = self._send_locks.setdefault(chat.chat_id, asyncio.Lock())
+        async with lock:
+            max_bytes = int(self._cfg.max_file_mb * 1024 * 1024)
+            for payload, files in render_reply(chat, reply, max_bytes):
+                if files:
+                    body, ctype = multipart(payload, files)
+                else:
+                    body, ctype = json.dumps(payload).encode("utf-8"), "application/json"
+                await self._rest.call("POST", "/channels/%s/messages" % chat.chat_id,
+                                      route=MESSAGE_ROUTE, major=chat.chat_id,
+                                      body=body, content_type=ctype)
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+def strip_mention(content: str, user_id: str) -> str:
+    """``content`` without a leading ``<@id>``/``<@!id>`` mention of us."""
+    if not user_id:
+        return content
+    return re.sub(r"^\s*<@!?%s>\s*" % re.escape(user_id), "", content)
+
+
+def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int
+                 ) -> list[tuple[dict, list[Image]]]:
+    """The messages for ``reply``: ``(payload, files)`` in send order.
+
+    Text is split at 2000 characters; images ride with the last text chunk,
+    10 per message; an image over the limit becomes a note. Each payload has
+    a ``nonce`` derived from the command and the content, so a retry of the
+    same reply is deduplicated by Discord (``enforce_nonce``).
+    """
+    images, notes = [], []
+    for image in reply.images:
+        if len(image.data) > max_file_bytes:
+            notes.append("(%s is %.1f MB, over the %.0f MB Discord upload limit; not sent)" % (
+                image.filename, len(image.data) / 1048576, max_file_bytes / 1048576))
+        else:
+            images.append(image)
+    text = "\n".join(t for t in [reply.text] + notes if t)
+    messages: list[tuple[str, list[Image]]] = [(c, []) for c in split_text(text)] \
+        if text else []
+    groups = [images[i:i + FILES_PER_MESSAGE] for i in range(0, len(images),
+                                                              FILES_PER_MESSAGE)]
+    if groups and messages:
+        messages[-1] = (messages[-1][0], groups.pop(0))
+    messages.extend(("", group) for group in groups)
+    out = []
+    for n, (content, files) in enumerate(messages):
+        payload: dict = {"content": content, "allowed_mentions": {"parse": []},
+                         "nonce": _nonce(chat, n, content, files), "enforce_nonce": True}
+        if n == 0 and chat.message_id:
+            payload["message_reference"] = {"message_id": chat.message_id,
+                                            "fail_if_not_exists": False}
+        out.append((payload, files))
+    return out
+
+
+def _nonce(chat: ChatRef, n: int, content: str, files: list[Image]) -> str:
+    if not chat.message_id:
+        return uuid.uuid4().hex[:25]
+    digest = hashlib.sha256()
+    for part in (chat.chat_id, chat.message_id, str(n), content):
+        digest.update(part.encode("utf-8") + b"\0")
+    for image in files:
+        digest.update(hashlib.sha256(image.data).digest())
+    return digest.hexdigest()[:25]
+
+
+def _gateway_query(url: str) -> str:
+    base = url.split("?", 1)[0].rstrip("/")
+    return base + "/?v=10&encoding=json"
+
+
+async def _write(ws: WebSocketClientConnection, frame: dict) -> None:
+    try:
+        await ws.write_message(json.dumps(frame))
+    except WebSocketClosedError:
+        pass  # the read loop sees the close and decides what comes next
+
+
+async def _bounded(awaitable: Any, seconds: float) -> None:
+    task = asyncio.ensure_future(awaitable)
+    try:
+        await asyncio.wait_for(asyncio.shield(task), seconds)
+    except asyncio.TimeoutError:
+        task.cancel()
+    except Exception:
+        pass

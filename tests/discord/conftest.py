@@ -1,0 +1,83 @@
+"""Fixtures for the Discord channel tests: the fake, a running channel, an inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, AsyncIterator, Optional
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient
+
+from openclaw_connector.backoff import BackoffPolicy
+from openclaw_connector.channels.base import ChannelDeps
+from openclaw_connector.channels.discord import DiscordChannel
+from openclaw_connector.messages import Inbound
+from openclaw_connector.metrics import Metrics
+from openclaw_connector.state import StateStore
+from tests.fakes.discord import FakeDiscord
+from tests.support import make_config
+
+
+class Inbox:
+    """The channel's ``on_inbound``: records each Inbound; ``gate`` can hold handlers."""
+
+    def __init__(self) -> None:
+        self.items: list[Inbound] = []
+        self.gate: Optional[asyncio.Event] = None
+        self._changed = asyncio.Event()
+
+    async def __call__(self, inbound: Inbound) -> None:
+        self.items.append(inbound)
+        self._changed.set()
+        if self.gate is not None:
+            await self.gate.wait()
+
+    async def wait(self, count: int = 1, timeout: float = 5.0) -> list[Inbound]:
+        async def _wait() -> None:
+            while len(self.items) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        await asyncio.wait_for(_wait(), timeout)
+        return self.items
+
+
+@pytest.fixture
+def fake_discord(io_loop):
+    """The fake Discord on 127.0.0.1:<ephemeral>, 50 ms heartbeats; fails on unscripted calls."""
+    fake = FakeDiscord(heartbeat_interval_ms=50).start()
+    yield fake
+    fake.stop()
+    assert not fake.unexpected, fake.unexpected
+
+
+def discord_config(fake: FakeDiscord, state_dir: Any, **overrides: Any):
+    values = {"discord__token": fake.token, "discord__api_base": fake.api_base,
+              "discord__invalid_session_wait_sec": 0.05}
+    values.update(overrides)
+    return make_config(state_dir, **values)
+
+
+@contextlib.asynccontextmanager
+async def running_channel(fake: FakeDiscord, tmp_path: Any, *, inbox: Any = None,
+                          state: Optional[StateStore] = None,
+                          **overrides: Any) -> AsyncIterator[tuple[DiscordChannel, Any]]:
+    """A started DiscordChannel against ``fake``; yields ``(channel, inbox)``."""
+    cfg = discord_config(fake, tmp_path / "state", **overrides)
+    own_state = state is None
+    if state is None:
+        state = StateStore(str(tmp_path / "state"))
+        state.open()
+    http = AsyncHTTPClient(force_instance=True)
+    inbox = inbox if inbox is not None else Inbox()
+    deps = ChannelDeps(state=state, http=http, metrics=Metrics(),
+                       retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05))
+    channel = DiscordChannel(cfg.discord, inbox, deps)
+    await channel.start()
+    try:
+        yield channel, inbox
+    finally:
+        await channel.stop()
+        http.close()
+        if own_state:
+            state.close()
