@@ -90,6 +90,7 @@ class OpenClawClient:
         self._base = cfg.url.rstrip("/")
         self.public_url = _public_url(cfg.url)
         self._stopping = asyncio.Event()
+        self.last_reachable: Optional[bool] = None   # for /healthz; None = not asked yet
 
     def close(self) -> None:
         """Stop waiting in retry loops (the daemon closes the HTTP client itself)."""
@@ -132,7 +133,9 @@ class OpenClawClient:
             reason = _unreachable_reason(exc)
             log.warning("event=openclaw_unreachable method=%s path=%s reason=%s",
                         method, path, reason.replace(" ", "_"))
+            self.last_reachable = False
             raise Unreachable(self.public_url, reason) from None
+        self.last_reachable = True
         log.debug("event=openclaw_call method=%s path=%s status=%d took_ms=%.1f",
                   method, path, response.code, 1000 * (time.monotonic() - started))
         return response

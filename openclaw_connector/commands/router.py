@@ -116,7 +116,8 @@ class Router:
         if len(inbound.text) > MAX_MESSAGE_CHARS:
             return Reply("That message is too long (%d characters; the limit is %d)." % (
                 len(inbound.text), MAX_MESSAGE_CHARS)), command.word, "too_long"
-        verdict = self._buckets.take(inbound.sender)
+        # The console is the local operator at the keyboard: never rate limited.
+        verdict = "ok" if inbound.platform == "console" else self._buckets.take(inbound.sender)
         if verdict != "ok":
             return (Reply(RATE_LIMITED_TEXT) if verdict == "warn" else None,
                     command.word, "rate_limited")

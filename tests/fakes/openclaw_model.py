@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -37,8 +38,8 @@ DEFAULT_TEMPLATES: dict[str, dict] = {
 class FakeClock:
     """Epoch seconds that only move when a test says so."""
 
-    def __init__(self, start: float = 1_790_000_000.0) -> None:
-        self.t = start
+    def __init__(self, start: Optional[float] = None) -> None:
+        self.t = time.time() if start is None else start
 
     def now(self) -> float:
         return self.t

@@ -1,0 +1,212 @@
+"""The commands that change things: /run, /stop, approvals and schedules.
+
+``/run`` fires a template through ``triggers/fire`` with a trace id derived
+from the chat message (``Inbound.base_id``), so a redelivered message is
+deduplicated by the server; allowed non-admins always go through the approval
+gate. The job tracker is told *before* the reply goes out. ``/approve`` and
+``/reject`` send ``actor = platform:user``; the reject reason is kept in our
+log only (the server drops it). ``/schedule run`` may block the server ~30 s
+and returns no prompt id (openclaw-api.md §4.4, §10). Wording follows the
+spec's examples (seed-connector.md, "Usage Examples").
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Awaitable, Optional
+
+from openclaw_connector import log as logmod
+from openclaw_connector.commands.text import inputs_summary, short_time
+from openclaw_connector.messages import Reply
+from openclaw_connector.openclaw_types import NotFound, OpenClawError, Unreachable
+
+if TYPE_CHECKING:
+    from openclaw_connector.commands.router import Request
+
+log = logmod.get("commands")
+
+RUN_USAGE = "Usage: /run <template> [key=value ...] [--approval]"
+
+
+async def _track(req: "Request", what: str, call: Optional[Awaitable[Any]]) -> None:
+    """Hand a prompt/approval to the job tracker; its failure must not lose the reply."""
+    if call is None:
+        return
+    try:
+        await call
+    except Exception as exc:
+        log.error("event=track_failed what=%s platform=%s chat=%s error=%s", what,
+                  req.inbound.platform, req.inbound.chat_id, logmod.one_line_error(exc))
+
+
+async def _template_hint(req: "Request") -> str:
+    try:
+        templates = await req.router.openclaw.templates()
+    except OpenClawError:
+        return ""
+    if not templates:
+        return "\nNo templates are installed."
+    return "\nAvailable templates: " + ", ".join(t.id for t in templates)
+
+
+# --------------------------------------------------------------------------- /run
+
+async def run(req: "Request") -> Reply:
+    cmd = req.command
+    if not cmd.args:
+        return Reply(RUN_USAGE + await _template_hint(req))
+    template = cmd.args[0]
+    if len(cmd.args) > 1:
+        return Reply('Arguments after the template must be key=value pairs; quote values '
+                     'with spaces: prompt="a red fox". Unexpected: %s' % cmd.args[1])
+    if cmd.flags:
+        return Reply("Unknown option %s. %s" % (cmd.flags[0], RUN_USAGE))
+    forced = not req.is_admin
+    gated = cmd.approval or forced
+    oc = req.router.openclaw
+    try:
+        result = await oc.fire(template, cmd.param_dict(), trace_base=req.inbound.base_id,
+                               require_approval=gated)
+    except NotFound as exc:
+        if "template" not in str(exc):   # the route itself is missing
+            return Reply("OpenClaw pack not loaded: %s answers 404 for triggers/fire."
+                         % oc.public_url)
+        return Reply("Unknown template '%s'." % template + await _template_hint(req))
+    jobs = req.router.jobs
+    chat = req.inbound.chat
+    if result.approval_id:
+        await _track(req, "approval", jobs.watch_approval(result.approval_id, template, chat,
+                                                          result.expires_at) if jobs else None)
+        lines = ["[Approval Requested]", "ID: %s" % result.approval_id,
+                 "Trace: %s" % result.trace_id, "Expires: %s" % result.expires_at]
+        if forced:
+            lines.append("Runs from non-admin users need an admin's /approve; "
+                         "you will be told here when it is decided.")
+        return Reply("\n".join(lines))
+    await _track(req, "prompt", jobs.watch_prompt(result.prompt_id, template, chat)
+                 if jobs else None)
+    return Reply("[Queued] %s\nPrompt: %s" % (template, result.prompt_id))
+
+
+# --------------------------------------------------------------------------- /stop
+
+async def stop(req: "Request") -> Reply:
+    oc = req.router.openclaw
+    queue = await oc.queue()
+    if not req.command.args:
+        if not queue.running:
+            return Reply("Nothing is running.%s" % (
+                " %d job(s) are pending; stop one with /stop <id>." % len(queue.pending)
+                if queue.pending else ""))
+        await oc.interrupt()
+        return Reply("[Stopped] Interrupt sent for %s; ComfyUI stops it at the next node."
+                     % ", ".join(queue.running_ids))
+    pid = req.command.args[0]
+    if pid in queue.running_ids:
+        await oc.interrupt(pid)
+        return Reply("[Stopped] Interrupt sent for running job %s; ComfyUI stops it at the "
+                     "next node." % pid)
+    if pid in queue.pending_ids:
+        await oc.delete_queued([pid])
+        return Reply("[Removed] Pending job %s was removed from the queue." % pid)
+    return Reply("Job %s is neither running nor pending; nothing to stop (see /history %s)."
+                 % (pid, pid))
+
+
+# --------------------------------------------------------------------------- approvals
+
+async def approvals(req: "Request") -> Reply:
+    items = await req.router.openclaw.approvals("pending")
+    if not items:
+        return Reply("No pending approvals.")
+    lines = ["Pending approvals: %d" % len(items)]
+    for a in items[:20]:
+        lines.append("%s  %s  %s  expires %s" % (a.approval_id, a.template_id,
+                                                 inputs_summary(a.inputs),
+                                                 short_time(a.expires_at)))
+    return Reply("\n".join(lines))
+
+
+async def approve(req: "Request") -> Reply:
+    if not req.command.args:
+        return Reply("Usage: /approve <approval id> (ids are in /approvals)")
+    aid = req.command.args[0]
+    try:
+        result = await req.router.openclaw.approve(aid, actor=req.inbound.sender)
+    except NotFound as exc:
+        return Reply(str(exc) or "Approval request not found: %s" % aid)
+    except OpenClawError as exc:
+        if getattr(exc, "status", None) == 400:   # expired / already decided
+            return Reply("Cannot approve %s: %s" % (aid, exc))
+        raise
+    log.info("event=approved approval=%s actor=%s executed=%s", aid, req.inbound.sender,
+             result.executed)
+    if result.executed and result.prompt_id:
+        template = result.approval.template_id if result.approval else "?"
+        jobs = req.router.jobs
+        await _track(req, "prompt", jobs.watch_prompt(result.prompt_id, template,
+                                                      req.inbound.chat) if jobs else None)
+        return Reply("[Approved] %s\nExecuted: %s" % (aid, result.prompt_id))
+    reason = result.execution_error or "the server did not start the job (auto-execute off)"
+    return Reply("[Approved] %s (Not Executed)\nReason: %s\nRun it by hand with the template "
+                 "and inputs of the request." % (aid, reason))
+
+
+async def reject(req: "Request") -> Reply:
+    if not req.command.args:
+        return Reply("Usage: /reject <approval id> [reason]")
+    aid = req.command.args[0]
+    reason = req.command.rest[len(aid):].strip() if req.command.rest.startswith(aid) else \
+        " ".join(req.command.args[1:])
+    try:
+        await req.router.openclaw.reject(aid, actor=req.inbound.sender)
+    except NotFound as exc:
+        return Reply(str(exc) or "Approval request not found: %s" % aid)
+    except OpenClawError as exc:
+        if getattr(exc, "status", None) == 400:
+            return Reply("Cannot reject %s: %s" % (aid, exc))
+        raise
+    # The server does not store a reason; this line is where it is kept.
+    log.info("event=rejected approval=%s actor=%s reason=%r", aid, req.inbound.sender,
+             reason[:500])
+    return Reply("[Rejected] %s" % aid + ("\nReason: %s" % reason if reason else ""))
+
+
+# --------------------------------------------------------------------------- schedules
+
+def _when(s: Any) -> str:
+    if s.cron_expr:
+        return "cron %s" % s.cron_expr
+    if s.interval_sec:
+        return "every %d s" % s.interval_sec
+    return s.trigger_type
+
+
+async def schedules(req: "Request") -> Reply:
+    items = await req.router.openclaw.schedules()
+    if not items:
+        return Reply("No schedules.")
+    lines = ["Schedules: %d" % len(items)]
+    for s in items[:30]:
+        lines.append("%s  %s  template=%s  %s  %s" % (
+            s.schedule_id, s.name or "-", s.template_id, _when(s),
+            "enabled" if s.enabled else "disabled"))
+    return Reply("\n".join(lines))
+
+
+async def schedule(req: "Request") -> Reply:
+    args = req.command.args
+    if len(args) < 2 or args[0].lower() != "run":
+        return Reply("Usage: /schedule run <schedule id> (ids are in /schedules)")
+    sid = args[1]
+    try:
+        result = await req.router.openclaw.run_schedule(sid)
+    except NotFound:
+        return Reply("Schedule not found: %s (see /schedules)" % sid)
+    except Unreachable as exc:
+        if exc.reason == "timed out":
+            return Reply("The run of schedule %s was sent, but the server did not answer in "
+                         "time; check /jobs to see whether it started." % sid)
+        raise
+    return Reply("[Triggered] schedule %s (template %s)\nThe server returns no prompt id for "
+                 "schedule runs; follow it with /jobs." % (result.schedule_id,
+                                                            result.template_id))

@@ -1,0 +1,192 @@
+"""The read-only commands (/status, /jobs, /history, /trace) and the command table.
+
+Every handler talks to ComfyUI/OpenClaw only through the OpenClawClient and
+turns its typed errors into words (:mod:`commands.text`); a failing call in
+``/status`` or ``/jobs`` gives a partial answer that says which part failed.
+The control commands (/run, /stop, approvals, schedules) live in
+:mod:`commands.control`. Behaviour per command: issue 3's table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from openclaw_connector import log as logmod
+from openclaw_connector.commands import control
+from openclaw_connector.commands.text import explain, gib, outcome_lines, seconds
+from openclaw_connector.messages import Reply
+from openclaw_connector.openclaw_types import (
+    Health, NotFound, OpenClawError, QueueState, SystemStats, Unreachable)
+
+if TYPE_CHECKING:
+    from openclaw_connector.commands.router import Request, Router
+
+log = logmod.get("commands")
+
+NO_CLIENT = "The OpenClaw client is not configured in this daemon."
+MAX_LISTED = 10
+
+
+def guarded(fn: Callable[["Request"], Awaitable[Reply]]) -> Callable[["Request"], Awaitable[Reply]]:
+    """Turn a client error into its sentence; a missing client into one line."""
+    @functools.wraps(fn)
+    async def wrapper(req: "Request") -> Reply:
+        if req.router.openclaw is None:
+            return Reply(NO_CLIENT)
+        try:
+            return await fn(req)
+        except OpenClawError as exc:
+            log.info("event=command_failed command=%s error=%s", req.command.word,
+                     type(exc).__name__)
+            return Reply(explain(exc))
+    return wrapper
+
+
+# --------------------------------------------------------------------------- /status
+
+@guarded
+async def status(req: "Request") -> Reply:
+    oc = req.router.openclaw
+    health, queue, stats = await asyncio.gather(oc.health(), oc.queue(), oc.system_stats(),
+                                                return_exceptions=True)
+    results = (health, queue, stats)
+    if all(isinstance(r, Unreachable) for r in results):
+        return Reply(str(queue))
+    for r in results:   # a programming error is not a partial answer
+        if isinstance(r, BaseException) and not isinstance(r, OpenClawError):
+            raise r
+    lines = []
+    if isinstance(stats, SystemStats):
+        lines.append("ComfyUI: reachable at %s (version %s)" % (oc.public_url,
+                                                                 stats.comfyui_version))
+    elif isinstance(queue, QueueState):
+        lines.append("ComfyUI: reachable at %s" % oc.public_url)
+    if isinstance(health, Health):
+        ready = {True: "ready", False: "starting (not ready yet)", None: "readiness unknown"}
+        lines.append("OpenClaw: %s %s, %s" % (health.pack_name, health.version,
+                                              ready[health.ready]))
+    elif isinstance(health, NotFound):
+        lines.append("OpenClaw: pack not loaded (/openclaw/health answers 404)")
+    else:
+        lines.append(explain(health, what="OpenClaw health"))
+    if isinstance(queue, QueueState):
+        lines.append("Queue: %d running, %d pending" % (len(queue.running), len(queue.pending)))
+    else:
+        lines.append(explain(queue, what="Queue"))
+    if isinstance(stats, SystemStats):
+        for dev in stats.devices:
+            lines.append("Device: %s, VRAM %s free of %s" % (dev.name, gib(dev.vram_free),
+                                                             gib(dev.vram_total)))
+        lines.append("RAM: %s free of %s" % (gib(stats.ram_free), gib(stats.ram_total)))
+    else:
+        lines.append(explain(stats, what="System stats"))
+    return Reply("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- /jobs
+
+def _age(created: Any, now: float) -> str:
+    return "queued %s ago" % seconds(now - created) if created else "age unknown"
+
+
+@guarded
+async def jobs(req: "Request") -> Reply:
+    oc = req.router.openclaw
+    queue, recent = await asyncio.gather(oc.queue(), oc.jobs(limit=MAX_LISTED),
+                                         return_exceptions=True)
+    if isinstance(queue, Unreachable):
+        return Reply(str(queue))
+    for r in (queue, recent):
+        if isinstance(r, BaseException) and not isinstance(r, OpenClawError):
+            raise r
+    now = time.time()
+    lines = []
+    if isinstance(queue, QueueState):
+        if not queue.running and not queue.pending:
+            lines.append("The queue is empty.")
+        for entry in queue.running:
+            lines.append("Running: %s (%s)" % (entry.prompt_id, _age(entry.created_at, now)))
+        if queue.pending:
+            lines.append("Pending: %d" % len(queue.pending))
+            for entry in queue.pending[:MAX_LISTED]:
+                lines.append("  %s (%s)" % (entry.prompt_id, _age(entry.created_at, now)))
+            if len(queue.pending) > MAX_LISTED:
+                lines.append("  … and %d more" % (len(queue.pending) - MAX_LISTED))
+    else:
+        lines.append(explain(queue, what="Queue"))
+    if isinstance(recent, BaseException):
+        lines.append(explain(recent, what="Recent jobs"))
+    else:
+        done = [j for j in recent if j.status in ("completed", "failed", "cancelled")][:5]
+        if done:
+            lines.append("Recent:")
+            for job in done:
+                took = (job.ended_at - job.started_at) if job.ended_at and job.started_at \
+                    else None
+                extra = ", %d output%s" % (job.outputs_count, "" if job.outputs_count == 1
+                                           else "s") if job.outputs_count is not None else ""
+                lines.append("  %s %s%s%s" % (job.id, job.status, extra,
+                                              ", took %s" % seconds(took) if took else ""))
+    return Reply("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- /history, /trace
+
+@guarded
+async def history(req: "Request") -> Reply:
+    if not req.command.args:
+        return Reply("Usage: /history <prompt id> (ids are in /jobs)")
+    outcome = await req.router.openclaw.history(req.command.args[0])
+    return Reply("\n".join(outcome_lines(outcome)))
+
+
+@guarded
+async def trace(req: "Request") -> Reply:
+    if not req.command.args:
+        return Reply("Usage: /trace <prompt id>")
+    pid = req.command.args[0]
+    try:
+        t = await req.router.openclaw.trace(pid)
+    except NotFound:
+        return Reply("No trace for %s: jobs started from chat (/run) or by approvals have no "
+                     "trace record. Use /history %s instead." % (pid, pid))
+    lines = ["Trace %s (trace id %s):" % (pid, t.trace_id or "?")]
+    for ev in t.events[-20:]:
+        when = time.strftime("%H:%M:%S", time.gmtime(ev.ts)) if ev.ts else "--:--:--"
+        meta = " ".join("%s=%s" % (k, v) for k, v in list(ev.meta.items())[:4])
+        lines.append("%s %s%s" % (when, ev.event, " " + meta if meta else ""))
+    if not t.events:
+        lines.append("(no events)")
+    return Reply("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- table
+
+def register(router: "Router") -> None:
+    """Add every command of issue 3 to the router's table (/help is the router's)."""
+    from openclaw_connector.commands.router import CommandSpec
+    specs = [
+        CommandSpec("status", "/status", "ComfyUI and OpenClaw health, queue, GPU", status),
+        CommandSpec("jobs", "/jobs", "running, pending and recent jobs", jobs),
+        CommandSpec("history", "/history <id>", "outcome and images of a job", history),
+        CommandSpec("run", "/run <template> [k=v ...] [--approval]", "run a template",
+                    guarded(control.run)),
+        CommandSpec("stop", "/stop [id]", "interrupt the running job, or stop one job",
+                    guarded(control.stop), admin_only=True),
+        CommandSpec("trace", "/trace <id>", "events of a job's trace", trace, admin_only=True),
+        CommandSpec("approvals", "/approvals", "pending approval requests",
+                    guarded(control.approvals), admin_only=True),
+        CommandSpec("approve", "/approve <id>", "approve and run a request",
+                    guarded(control.approve), admin_only=True),
+        CommandSpec("reject", "/reject <id> [reason]", "reject a request",
+                    guarded(control.reject), admin_only=True),
+        CommandSpec("schedules", "/schedules", "list schedules", guarded(control.schedules),
+                    admin_only=True),
+        CommandSpec("schedule", "/schedule run <id>", "run a schedule now",
+                    guarded(control.schedule), admin_only=True),
+    ]
+    for spec in specs:
+        router.register(spec)
