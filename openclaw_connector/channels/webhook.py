@@ -21,6 +21,7 @@ from typing import Awaitable, Optional
 import tornado.web
 
 from openclaw_connector import log as logmod
+from openclaw_connector.media import MediaTooLarge, MediaUnsupported
 
 MAX_BODY = 1 << 20           # 1 MiB; LINE and Meta send a few KiB at most
 STOP_GRACE_SEC = 5.0         # how long stop() lets in-flight commands finish
@@ -83,6 +84,40 @@ def split_text(text: str, limit: int, *, utf16: bool = False) -> list[str]:
         pieces.append(rest[:cut])
         rest = rest[cut:]
     return pieces
+
+
+NO_PUBLIC_URL_NOTE = ("The image is ready but cannot be delivered here: set media.public_base_url "
+                      "(OPENCLAW_CONNECTOR_PUBLIC_BASE_URL) to the public HTTPS address of this "
+                      "connector so the platform can fetch it.")
+TOO_LARGE_NOTE = "An image was too large to deliver (over media.max_mb = %s MB)."
+UNSUPPORTED_NOTE = "An image could not be delivered (unsupported type %s)."
+
+
+def image_urls(media, images) -> tuple[list[str], list[str]]:
+    """Store ``images`` in the MediaStore; return (public URLs, notes for the user).
+
+    A note replaces each image that cannot be sent by URL: no
+    ``public_base_url``, over ``media.max_mb``, or not PNG/JPEG/WebP/GIF.
+    """
+    urls: list[str] = []
+    notes: list[str] = []
+    for image in images:
+        if media is None or not media.public:
+            if NO_PUBLIC_URL_NOTE not in notes:
+                notes.append(NO_PUBLIC_URL_NOTE)
+            continue
+        try:
+            urls.append(media.url(image.data, image.content_type))
+        except MediaTooLarge:
+            notes.append(TOO_LARGE_NOTE % media.cfg.max_mb)
+        except MediaUnsupported:
+            notes.append(UNSUPPORTED_NOTE % image.content_type)
+    return urls, notes
+
+
+def with_notes(text: str, notes: list[str]) -> str:
+    """``text`` followed by ``notes``, one paragraph each."""
+    return "\n\n".join([p for p in [text, *notes] if p])
 
 
 # --------------------------------------------------------------------------- tasks

@@ -1,0 +1,284 @@
+"""LINE Messaging API: webhook in, reply/push out (platforms.md §3).
+
+Inbound: ``POST line.path`` signed with ``X-Line-Signature``; text messages
+from users, groups and rooms become :class:`Inbound` (``chat_id`` = groupId,
+roomId or userId; ``user_id`` = source.userId). Events are deduplicated on
+``webhookEventId`` (redeliveries reuse it), the request is answered 200 at
+once and commands run afterwards (faults.md 6). Events in ``standby`` mode
+and non-text types are ignored. The console's "Verify" request (empty
+``events``) gets 200.
+
+Outbound: the event's reply token while it is fresh (< 50 s; LINE only
+promises about a minute) and unused, else push with an ``X-Line-Retry-Key``
+made once per batch and reused on every retry, so a 409 on a retry means
+"already delivered" (faults.md 7, 15). Text is split at 5000 UTF-16 units,
+at most 5 message objects per call; images go out as MediaStore URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import uuid
+from typing import Any, Optional
+
+from tornado.httpclient import HTTPRequest, HTTPResponse
+
+from openclaw_connector import log as logmod
+from openclaw_connector.backoff import Backoff, wait_or_stop
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
+                                                 image_urls, line_signature,
+                                                 signature_matches, split_text, with_notes)
+from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
+
+log = logmod.get("line")
+
+TEXT_LIMIT = 5000            # UTF-16 units per text message
+MESSAGES_PER_CALL = 5
+REPLY_TOKEN_FRESH_SEC = 50.0
+PUSH_ATTEMPTS = 5
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 20.0
+DEDUP_NS = "line.event"
+
+
+def parse_events(payload: Any) -> list:
+    """The ``events`` list of a webhook body; ValueError when the shape is wrong."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise ValueError("expected an object with an events list")
+    return payload["events"]
+
+
+def event_to_inbound(event: Any, now: float) -> Optional[Inbound]:
+    """An Inbound for a text message event in active mode; None for anything else."""
+    if not isinstance(event, dict) or event.get("type") != "message":
+        return None
+    if event.get("mode", "active") != "active":
+        return None
+    message, source = event.get("message"), event.get("source")
+    if not isinstance(message, dict) or not isinstance(source, dict):
+        return None
+    text = message.get("text")
+    if message.get("type") != "text" or not isinstance(text, str):
+        return None
+    user_id = source.get("userId") or ""
+    kind = source.get("type")
+    chat_id = {"user": user_id, "group": source.get("groupId"),
+               "room": source.get("roomId")}.get(kind)
+    if not isinstance(chat_id, str) or not chat_id or not isinstance(user_id, str):
+        return None
+    message_id = str(message.get("id") or "")
+    mention = message.get("mention")
+    mentioned = isinstance(mention, dict) and any(
+        isinstance(m, dict) and m.get("isSelf") is True
+        for m in (mention.get("mentionees") or []))
+    reply_token = event.get("replyToken")
+    chat = ChatRef(platform="line", chat_id=chat_id, user_id=user_id, message_id=message_id,
+                   is_group=kind != "user",
+                   reply_token=reply_token if isinstance(reply_token, str) else "",
+                   received_at=now)
+    return Inbound(platform="line", user_id=user_id, chat_id=chat_id, text=text, chat=chat,
+                   message_id=message_id, is_direct=kind == "user", bot_name="",
+                   mentioned=mentioned)
+
+
+def dedup_key(event: Any) -> str:
+    """``webhookEventId``, or the message id for events that lack one."""
+    if isinstance(event, dict):
+        if isinstance(event.get("webhookEventId"), str) and event["webhookEventId"]:
+            return event["webhookEventId"]
+        message = event.get("message")
+        if isinstance(message, dict) and message.get("id"):
+            return "message:%s" % message["id"]
+    return ""
+
+
+class LineWebhookHandler(SignedWebhookHandler):
+    """``POST line.path``: verify, dedupe, acknowledge, then run commands."""
+
+    def initialize(self, channel: "LineChannel") -> None:
+        self.channel = channel
+
+    def post(self) -> None:
+        status = self.channel.ingest(self.request.headers.get("X-Line-Signature"),
+                                     self.body_bytes)
+        self.set_status(status)
+        self.finish(b"" if status == 200 else b"%d\n" % status)
+
+
+class LineChannel:
+    """One LINE bot: its webhook route, reply-token bookkeeping and sender."""
+
+    platform = "line"
+
+    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+        self.cfg = cfg
+        self._on_inbound = on_inbound
+        self._deps = deps
+        self.health = ChannelHealth("line")
+        self._tasks = TaskSet("line")
+        self._stopping = asyncio.Event()
+        self._used_tokens: dict[str, float] = {}
+        if deps.web is not None:
+            deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), LineWebhookHandler,
+                               {"channel": self})
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._stopping.clear()
+        self.health.ok()
+        log.info("event=channel_started platform=line path=%s", self.cfg.path)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._tasks.drain()
+        self.health.stopped()
+
+    # ------------------------------------------------------------------ inbound
+    def ingest(self, signature: Optional[str], body: bytes) -> int:
+        """Handle one webhook body; return the HTTP status to answer with."""
+        metrics = self._deps.metrics
+        if not signature_matches(line_signature(self.cfg.channel_secret, body), signature):
+            log.warning("event=webhook_rejected platform=line reason=%s bytes=%d",
+                        "bad_signature" if signature else "missing_signature", len(body))
+            metrics.inc("webhook_requests_total", platform="line", status="401")
+            return 401
+        try:
+            events = parse_events(json.loads(body))
+        except ValueError as exc:
+            log.warning("event=webhook_bad_body platform=line error=%s",
+                        logmod.one_line_error(exc))
+            metrics.inc("webhook_requests_total", platform="line", status="400")
+            return 400
+        now = time.time()
+        for event in events:
+            inbound = event_to_inbound(event, now)
+            if inbound is None:
+                kind = event.get("type") if isinstance(event, dict) else type(event).__name__
+                log.debug("event=webhook_event_ignored platform=line type=%s", kind)
+                continue
+            key = dedup_key(event)
+            if key and not self._deps.state.mark_seen(DEDUP_NS, key, DEDUP_TTL_SEC):
+                log.info("event=webhook_duplicate platform=line id=%s redelivery=%s", key,
+                         (event.get("deliveryContext") or {}).get("isRedelivery"))
+                metrics.inc("webhook_duplicates_total", platform="line")
+                continue
+            metrics.inc("webhook_messages_total", platform="line")
+            self._tasks.spawn(self._on_inbound(inbound))
+        metrics.inc("webhook_requests_total", platform="line", status="200")
+        return 200
+
+    # ------------------------------------------------------------------ outbound
+    async def send(self, chat: ChatRef, reply: Reply) -> None:
+        """Reply (fresh token) or push; raise ChannelSendError if LINE refused."""
+        messages = self.render(reply)
+        for index in range(0, len(messages), MESSAGES_PER_CALL):
+            batch = messages[index:index + MESSAGES_PER_CALL]
+            if index == 0 and self._take_reply_token(chat):
+                if await self._reply(chat.reply_token, batch):
+                    continue
+            await self._push(chat.chat_id, batch)
+        self.health.ok()
+
+    def render(self, reply: Reply) -> list[dict]:
+        """Text pieces, then one image object per image (notes replace images)."""
+        urls, notes = image_urls(self._deps.media, reply.images)
+        text = with_notes(reply.text, notes)
+        messages: list[dict] = [{"type": "text", "text": piece}
+                                for piece in split_text(text, TEXT_LIMIT, utf16=True)]
+        messages += [{"type": "image", "originalContentUrl": url, "previewImageUrl": url}
+                     for url in urls]
+        return messages
+
+    def _take_reply_token(self, chat: ChatRef) -> bool:
+        now = time.time()
+        if not chat.reply_token or now - chat.received_at >= REPLY_TOKEN_FRESH_SEC:
+            return False
+        self._used_tokens = {t: exp for t, exp in self._used_tokens.items() if exp > now}
+        if chat.reply_token in self._used_tokens:
+            return False
+        self._used_tokens[chat.reply_token] = chat.received_at + 2 * REPLY_TOKEN_FRESH_SEC
+        return True
+
+    def _request(self, path: str, body: dict, headers: Optional[dict] = None) -> HTTPRequest:
+        return HTTPRequest(
+            self.cfg.api_base.rstrip("/") + path, method="POST",
+            headers={"Authorization": "Bearer %s" % self.cfg.channel_access_token,
+                     "Content-Type": "application/json", **(headers or {})},
+            body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+
+    async def _reply(self, token: str, batch: list[dict]) -> bool:
+        """True if LINE accepted the reply; False when push should take over."""
+        resp = await self._deps.http.fetch(
+            self._request("/v2/bot/message/reply", {"replyToken": token, "messages": batch}),
+            raise_error=False)
+        if resp.code == 200:
+            self._deps.metrics.inc("line_sends_total", api="reply", status="200")
+            return True
+        self._deps.metrics.inc("line_sends_total", api="reply", status=str(resp.code))
+        if resp.code == 400 and "reply token" in _error_message(resp).lower():
+            log.info("event=reply_token_rejected fallback=push")
+            return False
+        if resp.code >= 500 or resp.code == 599:
+            log.warning("event=reply_failed status=%d fallback=push", resp.code)
+            return False
+        self._raise_for(resp, "reply")
+        return False
+
+    async def _push(self, to: str, batch: list[dict]) -> None:
+        """Push with one retry key across attempts; 409 on a retry = delivered."""
+        retry_key = str(uuid.uuid4())
+        backoff = Backoff(self._deps.retry)
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            resp = await self._deps.http.fetch(
+                self._request("/v2/bot/message/push", {"to": to, "messages": batch},
+                              {"X-Line-Retry-Key": retry_key}),
+                raise_error=False)
+            self._deps.metrics.inc("line_sends_total", api="push", status=str(resp.code))
+            if resp.code == 200:
+                return
+            if resp.code == 409:
+                log.info("event=push_already_accepted attempt=%d", attempt)
+                return
+            if resp.code < 500 and resp.code != 599:
+                self._raise_for(resp, "push")
+            wait = max(backoff.next(), _retry_after(resp) or 0.0)
+            log.warning("event=push_failed status=%d attempt=%d retry_in=%.2f", resp.code,
+                        attempt, wait)
+            if attempt == PUSH_ATTEMPTS or await wait_or_stop(self._stopping, wait):
+                break
+        self.health.failed("backoff", "push failing")
+        raise ChannelSendError("LINE push failed after %d attempts" % PUSH_ATTEMPTS)
+
+    def _raise_for(self, resp: HTTPResponse, api: str) -> None:
+        message = _error_message(resp)
+        log.warning("event=send_refused api=%s status=%d message=%s", api, resp.code,
+                    json.dumps(message))
+        if resp.code in (401, 403):
+            self.health.fatal("LINE refused the channel access token (%d)" % resp.code)
+            raise ChannelSendError("LINE refused the access token", permanent=True)
+        if resp.code == 429:
+            raise ChannelSendError("LINE rate limit or monthly quota reached",
+                                   retry_after=_retry_after(resp))
+        raise ChannelSendError("LINE %s refused (%d): %s" % (api, resp.code, message),
+                               permanent=True)
+
+
+def _error_message(resp: HTTPResponse) -> str:
+    try:
+        body = json.loads(resp.body or b"{}")
+    except ValueError:
+        return ""
+    return str(body.get("message", "")) if isinstance(body, dict) else ""
+
+
+def _retry_after(resp: HTTPResponse) -> Optional[float]:
+    value = resp.headers.get("Retry-After") if resp.headers else None
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,318 @@
+"""WhatsApp Cloud API: webhook in, Graph ``/messages`` out (platforms.md §4).
+
+Inbound: ``GET whatsapp.path`` answers Meta's verification (``hub.mode``,
+``hub.verify_token``, ``hub.challenge``; the query never reaches a log);
+``POST whatsapp.path`` carries ``entry[].changes[].value`` with
+``messages[]`` (text ones become :class:`Inbound`, ``chat_id = user_id =
+wa_id``) and ``statuses[]`` (recorded, never commands). Bodies are checked
+against ``X-Hub-Signature-256`` when ``app_secret`` is set; without it the
+channel warns loudly at every start (``require_signature`` refuses unsigned
+traffic instead). Messages are deduplicated on their wamid, statuses on
+wamid + status, and commands run after the 200 (faults.md 6, 12).
+
+Outbound: text split at 4096 characters, images by MediaStore URL
+(``image.link``). Free-form messages are only allowed within 24 hours of
+the user's last inbound message, so the last inbound time per user is kept
+in the StateStore and a send outside the window is refused here, without
+calling Graph. A 200 is acceptance only: a later ``failed`` status is logged
+with its error code (e.g. 131047) and remembered (:meth:`delivery_failed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import re
+import time
+from typing import Any, Iterator, Optional
+
+from tornado.httpclient import HTTPRequest, HTTPResponse
+
+from openclaw_connector import log as logmod
+from openclaw_connector.backoff import Backoff, wait_or_stop
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
+                                                 hub_signature, image_urls,
+                                                 signature_matches, split_text, with_notes)
+from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
+
+log = logmod.get("whatsapp")
+
+TEXT_LIMIT = 4096
+WINDOW_SEC = 24 * 3600
+SEND_ATTEMPTS = 4
+CONNECT_TIMEOUT = 10.0
+REQUEST_TIMEOUT = 20.0
+SENT_TTL_SEC = 7 * 24 * 3600
+MESSAGE_NS, STATUS_NS = "whatsapp.message", "whatsapp.status"
+SENT_NS, FAILED_NS = "whatsapp.sent", "whatsapp.failed"
+LAST_INBOUND_KEY = "whatsapp.last_inbound.%s"
+RETRYABLE_CODES = {130429, 4, 80007}          # throughput / call-rate limits: back off
+PAIR_LIMIT_CODE, PAIR_LIMIT_WAIT = 131056, 6.0
+FATAL_CODES = {190, 0, 10, 200}               # token expired / auth / permission
+
+
+def iter_values(payload: Any) -> Iterator[dict]:
+    """Each ``entry[].changes[].value`` object; ValueError when the shape is wrong."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
+        raise ValueError("expected an object with an entry list")
+    for entry in payload["entry"]:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            raise ValueError("expected entry[].changes to be a list")
+        for change in changes:
+            if isinstance(change, dict) and isinstance(change.get("value"), dict):
+                yield change["value"]
+
+
+def message_to_inbound(message: Any, now: float) -> Optional[Inbound]:
+    """An Inbound for a text message; None for other types or a broken object."""
+    if not isinstance(message, dict) or message.get("type") != "text":
+        return None
+    wa_id, wamid = message.get("from"), message.get("id")
+    text = (message.get("text") or {}).get("body") if isinstance(message.get("text"),
+                                                                  dict) else None
+    if not all(isinstance(v, str) and v for v in (wa_id, wamid)) or not isinstance(text, str):
+        return None
+    chat = ChatRef(platform="whatsapp", chat_id=wa_id, user_id=wa_id, message_id=wamid,
+                   is_group=False, received_at=now)
+    return Inbound(platform="whatsapp", user_id=wa_id, chat_id=wa_id, text=text, chat=chat,
+                   message_id=wamid, is_direct=True, bot_name="", mentioned=False)
+
+
+class WhatsAppWebhookHandler(SignedWebhookHandler):
+    """``GET`` verification and ``POST`` notifications on ``whatsapp.path``."""
+
+    def initialize(self, channel: "WhatsAppChannel") -> None:
+        self.channel = channel
+
+    def get(self) -> None:
+        challenge = self.channel.verify(self.get_query_argument("hub.mode", None),
+                                        self.get_query_argument("hub.verify_token", None),
+                                        self.get_query_argument("hub.challenge", None))
+        if challenge is None:
+            self.set_status(403)
+            self.finish(b"403\n")
+            return
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(challenge)
+
+    def post(self) -> None:
+        status = self.channel.ingest(self.request.headers.get("X-Hub-Signature-256"),
+                                     self.body_bytes)
+        self.set_status(status)
+        self.finish(b"" if status == 200 else b"%d\n" % status)
+
+
+class WhatsAppChannel:
+    """One WhatsApp Business phone number: webhook route, window bookkeeping, sender."""
+
+    platform = "whatsapp"
+
+    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+        self.cfg = cfg
+        self._on_inbound = on_inbound
+        self._deps = deps
+        self.health = ChannelHealth("whatsapp")
+        self._tasks = TaskSet("whatsapp")
+        self._stopping = asyncio.Event()
+        if deps.web is not None:
+            deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path),
+                               WhatsAppWebhookHandler, {"channel": self})
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._stopping.clear()
+        if not self.cfg.app_secret:
+            log.warning("event=webhook_unsigned platform=whatsapp: whatsapp.app_secret is "
+                        "not set, so anyone who finds %s can post fake messages; set it to "
+                        "the Meta app secret (and whatsapp.require_signature: true)",
+                        self.cfg.path)
+        self.health.ok()
+        log.info("event=channel_started platform=whatsapp path=%s", self.cfg.path)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._tasks.drain()
+        self.health.stopped()
+
+    # ------------------------------------------------------------------ inbound
+    def verify(self, mode: Optional[str], token: Optional[str],
+               challenge: Optional[str]) -> Optional[str]:
+        """The challenge to echo for a valid subscription check, else None."""
+        expected = (self.cfg.verify_token or "").encode("utf-8")
+        given = (token or "").encode("utf-8")
+        ok = bool(expected) and hmac.compare_digest(expected, given)
+        if mode != "subscribe" or not ok or challenge is None:
+            log.warning("event=verify_rejected platform=whatsapp mode_ok=%s token_ok=%s",
+                        mode == "subscribe", ok)
+            return None
+        log.info("event=verify_accepted platform=whatsapp")
+        return challenge
+
+    def ingest(self, signature: Optional[str], body: bytes) -> int:
+        """Handle one notification body; return the HTTP status to answer with."""
+        metrics = self._deps.metrics
+        secret = self.cfg.app_secret
+        if secret or self.cfg.require_signature:
+            if not secret or not signature_matches(hub_signature(secret, body), signature):
+                log.warning("event=webhook_rejected platform=whatsapp reason=%s bytes=%d",
+                            "bad_signature" if signature else "missing_signature", len(body))
+                metrics.inc("webhook_requests_total", platform="whatsapp", status="401")
+                return 401
+        try:
+            values = list(iter_values(json.loads(body)))
+        except ValueError as exc:
+            log.warning("event=webhook_bad_body platform=whatsapp error=%s",
+                        logmod.one_line_error(exc))
+            metrics.inc("webhook_requests_total", platform="whatsapp", status="400")
+            return 400
+        now = time.time()
+        for value in values:
+            metadata = value.get("metadata")
+            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+            if number and self.cfg.phone_number_id and str(number) != self.cfg.phone_number_id:
+                log.info("event=webhook_other_number platform=whatsapp")
+                continue
+            for status in _list(value.get("statuses")):
+                self._record_status(status)
+            for message in _list(value.get("messages")):
+                self._take_message(message, now)
+        metrics.inc("webhook_requests_total", platform="whatsapp", status="200")
+        return 200
+
+    def _take_message(self, message: Any, now: float) -> None:
+        if isinstance(message, dict) and isinstance(message.get("from"), str):
+            self._note_inbound(message["from"], message.get("timestamp"), now)
+        inbound = message_to_inbound(message, now)
+        if inbound is None:
+            log.debug("event=webhook_message_ignored platform=whatsapp type=%s",
+                      message.get("type") if isinstance(message, dict) else "?")
+            return
+        if not self._deps.state.mark_seen(MESSAGE_NS, inbound.message_id, DEDUP_TTL_SEC):
+            log.info("event=webhook_duplicate platform=whatsapp id=%s", inbound.message_id)
+            self._deps.metrics.inc("webhook_duplicates_total", platform="whatsapp")
+            return
+        self._deps.metrics.inc("webhook_messages_total", platform="whatsapp")
+        self._tasks.spawn(self._on_inbound(inbound))
+
+    def _note_inbound(self, wa_id: str, timestamp: Any, now: float) -> None:
+        """Remember when ``wa_id`` last wrote to us (opens the 24-hour window)."""
+        try:
+            sent_at = min(float(timestamp), now)
+        except (TypeError, ValueError):
+            sent_at = now
+        key = LAST_INBOUND_KEY % wa_id
+        previous = self._deps.state.get(key)
+        if previous is None or float(previous) < sent_at:
+            self._deps.state.set(key, "%.3f" % sent_at)
+
+    def _record_status(self, status: Any) -> None:
+        if not isinstance(status, dict) or not isinstance(status.get("id"), str):
+            return
+        wamid, state = status["id"], str(status.get("status", ""))
+        if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state), DEDUP_TTL_SEC):
+            return
+        self._deps.metrics.inc("whatsapp_statuses_total", status=state)
+        if state != "failed":
+            log.debug("event=message_status id=%s status=%s", wamid, state)
+            return
+        errors = [e for e in _list(status.get("errors")) if isinstance(e, dict)]
+        code = errors[0].get("code") if errors else None
+        title = errors[0].get("title", "") if errors else ""
+        ours = self._deps.state.is_seen(SENT_NS, wamid)
+        self._deps.state.mark_seen(FAILED_NS, wamid, SENT_TTL_SEC)
+        log.warning("event=delivery_failed platform=whatsapp id=%s ours=%s code=%s title=%s%s",
+                    wamid, ours, code, json.dumps(title),
+                    " hint=outside_24h_window" if code == 131047 else "")
+
+    def delivery_failed(self, wamid: str) -> bool:
+        """True when a ``failed`` status arrived for a message we sent."""
+        return self._deps.state.is_seen(FAILED_NS, wamid)
+
+    def last_inbound(self, wa_id: str) -> Optional[float]:
+        value = self._deps.state.get(LAST_INBOUND_KEY % wa_id)
+        return float(value) if value is not None else None
+
+    # ------------------------------------------------------------------ outbound
+    async def send(self, chat: ChatRef, reply: Reply) -> None:
+        """Send text pieces then images; raise ChannelSendError if Graph refused."""
+        to = chat.user_id or chat.chat_id
+        last = self.last_inbound(to)
+        if last is None or time.time() - last >= WINDOW_SEC:
+            log.warning("event=send_skipped platform=whatsapp reason=outside_24h_window "
+                        "last_inbound_age_h=%s", "never" if last is None else
+                        "%.1f" % ((time.time() - last) / 3600))
+            self._deps.metrics.inc("whatsapp_window_skips_total")
+            raise ChannelSendError("outside WhatsApp's 24-hour window", permanent=True)
+        for body in self.render(to, reply, chat.message_id):
+            await self._post(body)
+        self.health.ok()
+
+    def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
+        """Graph message bodies: text pieces (the first quoting the command), images."""
+        urls, notes = image_urls(self._deps.media, reply.images)
+        base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+        bodies = [dict(base, type="text", text={"body": piece, "preview_url": False})
+                  for piece in split_text(with_notes(reply.text, notes), TEXT_LIMIT)]
+        if bodies and reply_to:
+            bodies[0]["context"] = {"message_id": reply_to}
+        bodies += [dict(base, type="image", image={"link": url}) for url in urls]
+        return bodies
+
+    async def _post(self, body: dict) -> None:
+        url = "%s/%s/messages" % (self.cfg.api_base.rstrip("/"), self.cfg.phone_number_id)
+        backoff = Backoff(self._deps.retry)
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            resp = await self._deps.http.fetch(HTTPRequest(
+                url, method="POST", body=payload,
+                headers={"Authorization": "Bearer %s" % self.cfg.access_token,
+                         "Content-Type": "application/json"},
+                connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT),
+                raise_error=False)
+            code = _error_code(resp)
+            self._deps.metrics.inc("whatsapp_sends_total", status=str(resp.code))
+            if resp.code == 200:
+                self._remember_sent(resp)
+                return
+            if not (resp.code >= 500 or code in RETRYABLE_CODES):
+                self._raise_for(resp, code)
+            wait = backoff.next()
+            log.warning("event=send_failed platform=whatsapp status=%d code=%s attempt=%d "
+                        "retry_in=%.2f", resp.code, code, attempt, wait)
+            if attempt == SEND_ATTEMPTS or await wait_or_stop(self._stopping, wait):
+                break
+        self.health.failed("backoff", "Graph send failing")
+        raise ChannelSendError("WhatsApp send failed after %d attempts" % SEND_ATTEMPTS)
+
+    def _remember_sent(self, resp: HTTPResponse) -> None:
+        try:
+            for item in json.loads(resp.body).get("messages", []):
+                self._deps.state.mark_seen(SENT_NS, str(item["id"]), SENT_TTL_SEC)
+        except (ValueError, AttributeError, KeyError, TypeError):
+            log.warning("event=send_unexpected_response platform=whatsapp")
+
+    def _raise_for(self, resp: HTTPResponse, code: Optional[int]) -> None:
+        log.warning("event=send_refused platform=whatsapp status=%d code=%s", resp.code, code)
+        if code in FATAL_CODES or resp.code == 401:
+            self.health.fatal("Graph refused the access token (code %s)" % code)
+            raise ChannelSendError("WhatsApp refused the access token", permanent=True)
+        if code == PAIR_LIMIT_CODE or resp.code == 429:
+            raise ChannelSendError("WhatsApp rate limit (code %s)" % code,
+                                   retry_after=PAIR_LIMIT_WAIT)
+        raise ChannelSendError("WhatsApp refused the message (status %d, code %s)" % (
+            resp.code, code), permanent=True)
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _error_code(resp: HTTPResponse) -> Optional[int]:
+    try:
+        error = json.loads(resp.body or b"{}").get("error")
+        return int(error["code"]) if isinstance(error, dict) else None
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None

@@ -1,0 +1,162 @@
+"""WebServers: the daemon's HTTP listeners (webhooks, media, health, metrics).
+
+Channels register their webhook route with :meth:`WebServers.add_route` in
+their constructors; ``start()`` then binds one ``HTTPServer`` per distinct
+configured ``(bind, port)``, so LINE and WhatsApp on the same address share a
+server (issue 6). Every webhook server also mounts the media route
+(``media.path``) and ``GET /healthz``. When ``status.port`` is set, a status
+server on ``status.bind:status.port`` answers ``GET /healthz`` and
+``GET /metrics`` (Prometheus text 0.0.4); it shares a webhook server if the
+operator put both on the same address.
+
+Every Application logs through :func:`openclaw_connector.log.access_log`
+(path only: WhatsApp's ``hub.verify_token`` and media signatures arrive in the
+query string, faults.md 10). Servers cap non-streamed bodies at 1 MiB and
+drop idle connections, so a slow client cannot hold memory or sockets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable, Optional
+
+import tornado.gen
+import tornado.httpserver
+import tornado.ioloop
+import tornado.netutil
+import tornado.web
+
+from openclaw_connector import log as logmod
+from openclaw_connector.channels.webhook import MAX_BODY
+from openclaw_connector.media import MediaHandler
+
+log = logmod.get("web")
+
+IDLE_CONNECTION_SEC = 75.0   # keep-alive from a tunnel/proxy, then close
+BODY_TIMEOUT_SEC = 30.0      # a body that trickles in longer than this is dropped
+STOP_TIMEOUT_SEC = 5.0
+
+HealthFn = Callable[[], "tuple[int, dict]"]
+
+
+class HealthHandler(tornado.web.RequestHandler):
+    """``GET /healthz``: the daemon's ``health()`` as JSON with its status code."""
+
+    def initialize(self, health: HealthFn) -> None:
+        self.health = health
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+        self.set_header("Cache-Control", "no-store")
+
+    def get(self) -> None:
+        status, body = self.health()
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body, sort_keys=True))
+
+    head = get
+
+
+class MetricsHandler(tornado.web.RequestHandler):
+    """``GET /metrics``: Prometheus text exposition."""
+
+    def initialize(self, metrics: Any) -> None:
+        self.metrics = metrics
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+        self.set_header("Cache-Control", "no-store")
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.finish(self.metrics.render())
+
+
+class WebServers:
+    """Route registry plus the listeners it binds; ``ports`` shows real ports."""
+
+    def __init__(self, cfg: Any, *, media: Any = None, health: HealthFn,
+                 metrics: Any) -> None:
+        self.cfg = cfg
+        self.media = media
+        self.health = health
+        self.metrics = metrics
+        self._routes: dict[tuple[str, int], list[tuple[str, type, dict]]] = {}
+        self._servers: dict[tuple[str, int], tornado.httpserver.HTTPServer] = {}
+        self.ports: dict[tuple[str, int], int] = {}
+        self.status_key: Optional[tuple[str, int]] = None
+
+    def add_route(self, bind: str, port: int, pattern: str, handler_cls: type,
+                  kwargs: dict) -> None:
+        """Mount ``handler_cls`` at ``pattern`` (a Tornado URL regex; pass
+        ``re.escape(path)`` for a literal path) on the server for ``bind:port``."""
+        if self._servers:
+            raise RuntimeError("add_route() after start()")
+        self._routes.setdefault((bind, port), []).append((pattern, handler_cls, kwargs))
+
+    def bound_port(self, bind: str, port: int) -> int:
+        """The port actually bound for configured ``bind:port`` (useful with port 0)."""
+        return self.ports[(bind, port)]
+
+    def _app(self, routes: list, *, webhook: bool, status: bool) -> tornado.web.Application:
+        handlers: list = list(routes)
+        handlers.append((r"/healthz", HealthHandler, {"health": self.health}))
+        if webhook and self.media is not None:
+            path = self.media.cfg.path.rstrip("/")
+            handlers.append((re.escape(path) + r"/([^/]+)", MediaHandler,
+                             {"media": self.media}))
+        if status:
+            handlers.append((r"/metrics", MetricsHandler, {"metrics": self.metrics}))
+        return tornado.web.Application(handlers, log_function=logmod.access_log,
+                                       compress_response=False, xsrf_cookies=False)
+
+    async def start(self) -> None:
+        """Bind every listener; raises OSError (address in use) before serving any."""
+        plan: dict[tuple[str, int], dict] = {
+            key: {"routes": routes, "webhook": True, "status": False}
+            for key, routes in self._routes.items()}
+        status_port = self.cfg.status.port
+        if status_port is not None:
+            key = (self.cfg.status.bind, status_port)
+            entry = plan.setdefault(key, {"routes": [], "webhook": False, "status": False})
+            entry["status"] = True
+            self.status_key = key
+        bound: list = []
+        try:
+            for key, entry in plan.items():
+                sockets = tornado.netutil.bind_sockets(key[1], address=key[0])
+                bound.append(sockets)
+                self.ports[key] = sockets[0].getsockname()[1]
+                server = tornado.httpserver.HTTPServer(
+                    self._app(entry["routes"], webhook=entry["webhook"],
+                              status=entry["status"]),
+                    max_body_size=MAX_BODY, idle_connection_timeout=IDLE_CONNECTION_SEC,
+                    body_timeout=BODY_TIMEOUT_SEC, decompress_request=False)
+                server.add_sockets(sockets)
+                self._servers[key] = server
+                paths = [p for p, _c, _k in entry["routes"]]
+                log.info("event=listening bind=%s port=%d routes=%s%s", key[0],
+                         self.ports[key], ",".join(paths) or "-",
+                         " status=1" if entry["status"] else "")
+        except OSError:
+            for sockets in bound:
+                for sock in sockets:
+                    sock.close()
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop accepting, then close open connections (bounded)."""
+        servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            server.stop()
+        for server in servers:
+            try:
+                await tornado.gen.with_timeout(
+                    tornado.ioloop.IOLoop.current().time() + STOP_TIMEOUT_SEC,
+                    server.close_all_connections())
+            except tornado.gen.TimeoutError:
+                log.warning("event=web_stop_timeout")
+

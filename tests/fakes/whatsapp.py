@@ -1,0 +1,182 @@
+"""Fake WhatsApp Cloud API (platforms.md §4 "Fake-server checklist (WhatsApp)").
+
+Endpoints (under ``{fake.url}/v21.0``, the configured ``api_base``):
+``POST /{phone_number_id}/messages`` (validates the body, answers the 200
+acceptance envelope with a fresh wamid) and ``GET /{phone_number_id}`` (the
+number's identity); both check ``Authorization: Bearer``. Error envelopes
+(130429, 131056, 190, 5xx) are scripted with :meth:`FakeWhatsApp.fail`.
+Helpers build and sign notification bodies the way Meta does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import time
+from collections import deque
+from typing import Any, Optional
+
+import tornado.web
+
+from tests.fakes.webhook_api import FakeAPI
+
+VERSION = "v21.0"
+PHONE_NUMBER_ID = "123456789012345"
+
+
+# --------------------------------------------------------------------------- webhook side
+
+def sign(body: bytes, app_secret: str) -> str:
+    """``X-Hub-Signature-256`` for ``body``."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def text_message(wa_id: str, text: str, *, wamid: str = "",
+                 timestamp: Optional[float] = None) -> dict:
+    return {"from": wa_id, "id": wamid or "wamid.HBgL" + secrets.token_hex(12).upper(),
+            "timestamp": str(int(timestamp if timestamp is not None else time.time())),
+            "type": "text", "text": {"body": text}}
+
+
+def status(wamid: str, state: str, recipient: str, *, code: Optional[int] = None) -> dict:
+    item = {"id": wamid, "status": state, "timestamp": str(int(time.time())),
+            "recipient_id": recipient}
+    if code is not None:
+        item["errors"] = [{"code": code, "title": "Re-engagement message"
+                           if code == 131047 else "error %d" % code}]
+    return item
+
+
+def notification(*, messages: tuple = (), statuses: tuple = (),
+                 phone_number_id: str = PHONE_NUMBER_ID, name: str = "Alice") -> dict:
+    value: dict = {"messaging_product": "whatsapp",
+                   "metadata": {"display_phone_number": "15550001111",
+                                "phone_number_id": phone_number_id}}
+    if messages:
+        value["contacts"] = [{"profile": {"name": name}, "wa_id": m["from"]} for m in messages]
+        value["messages"] = list(messages)
+    if statuses:
+        value["statuses"] = list(statuses)
+    return {"object": "whatsapp_business_account",
+            "entry": [{"id": "102290129340398", "changes": [{"field": "messages",
+                                                             "value": value}]}]}
+
+
+def body_of(payload: dict) -> bytes:
+    """Meta sends escaped-unicode JSON; the signature covers exactly these bytes."""
+    return json.dumps(payload, separators=(",", ":")).encode("ascii")
+
+
+# --------------------------------------------------------------------------- API side
+
+class FakeWhatsApp(FakeAPI):
+    """The Graph API for one phone number. ``sent`` lists accepted message bodies."""
+
+    def __init__(self, *, access_token: str = "wa-access-token",
+                 phone_number_id: str = PHONE_NUMBER_ID, delay: float = 0.0) -> None:
+        super().__init__(delay=delay)
+        self.access_token = access_token
+        self.phone_number_id = phone_number_id
+        self.sent: list[dict] = []
+        self.wamids: list[str] = []
+        self.faults: deque = deque()
+        self._ids = itertools.count(1)
+
+    @property
+    def api_base(self) -> str:
+        return "%s/%s" % (self.url, VERSION)
+
+    def routes(self) -> list:
+        return [(r"/%s/(\d+)/messages" % VERSION, _MessagesHandler, {"fake": self}),
+                (r"/%s/(\d+)" % VERSION, _NumberHandler, {"fake": self})]
+
+    def fail(self, http_status: int, code: int, message: str = "fake error", *,
+             times: int = 1) -> None:
+        """Answer the next ``times`` sends with a Graph error envelope."""
+        for _ in range(times):
+            self.faults.append((http_status, code, message))
+
+    def texts(self) -> list[str]:
+        return [b["text"]["body"] for b in self.sent if b.get("type") == "text"]
+
+    async def wait_sent(self, count: int = 1, timeout: float = 5.0) -> list[dict]:
+        return await self.wait_until(lambda: len(self.sent) >= count, timeout=timeout,
+                                     what="%d sends" % count, result=lambda: list(self.sent))
+
+
+class _Base(tornado.web.RequestHandler):
+    def initialize(self, fake: FakeWhatsApp) -> None:
+        self.fake = fake
+
+    def answer(self, status_code: int, body: dict) -> None:
+        self.set_status(status_code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+    def error(self, status_code: int, code: int, message: str) -> None:
+        self.answer(status_code, {"error": {"message": message, "type": "OAuthException",
+                                            "code": code, "fbtrace_id": secrets.token_hex(6)}})
+
+    def authorized(self, number: str) -> bool:
+        if self.request.headers.get("Authorization") != "Bearer %s" % self.fake.access_token:
+            self.error(401, 190, "Error validating access token")
+            return False
+        if number != self.fake.phone_number_id:
+            self.error(400, 100, "Unsupported request - object does not exist")
+            return False
+        return True
+
+
+class _MessagesHandler(_Base):
+    async def post(self, number: str) -> None:
+        self.fake.record(self.request)
+        await self.fake.pause()
+        if not self.authorized(number):
+            return
+        if self.fake.faults:
+            http_status, code, message = self.fake.faults.popleft()
+            return self.error(http_status, code, message)
+        try:
+            body = json.loads(self.request.body)
+        except ValueError:
+            return self.error(400, 100, "Invalid JSON")
+        problem = _check(body)
+        if problem:
+            return self.error(400, 100, problem)
+        wamid = "wamid.FAKE%06d" % next(self.fake._ids)
+        self.fake.sent.append(body)
+        self.fake.wamids.append(wamid)
+        self.fake.notify()
+        self.answer(200, {"messaging_product": "whatsapp",
+                          "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                          "messages": [{"id": wamid}]})
+
+
+def _check(body: Any) -> str:
+    if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+        return "messaging_product must be whatsapp"
+    if not isinstance(body.get("to"), str) or not body["to"]:
+        return "to is required"
+    if body.get("type") == "text":
+        text = (body.get("text") or {}).get("body")
+        if not isinstance(text, str) or not 1 <= len(text) <= 4096:
+            return "text.body must be 1 to 4096 characters"
+    elif body.get("type") == "image":
+        link = (body.get("image") or {}).get("link")
+        if not isinstance(link, str) or not link.startswith("https://"):
+            return "image.link must be an HTTPS URL"
+    else:
+        return "unsupported type %r" % body.get("type")
+    return ""
+
+
+class _NumberHandler(_Base):
+    def get(self, number: str) -> None:
+        self.fake.record(self.request)
+        if not self.authorized(number):
+            return
+        self.answer(200, {"id": number, "display_phone_number": "+1 555-000-1111",
+                          "verified_name": "Fake ComfyUI Bot", "quality_rating": "GREEN"})
