@@ -1,0 +1,84 @@
+"""sd_notify over a real AF_UNIX datagram socket: unit behaviour and the daemon's READY/STOPPING."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from openclaw_connector import sdnotify
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def dgram():
+    """A bound datagram socket in a short temp dir (AF_UNIX paths are limited to 107 bytes)."""
+    directory = tempfile.mkdtemp(prefix="ocn-")
+    path = os.path.join(directory, "notify")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(10)
+    yield sock, path
+    sock.close()
+    os.unlink(path)
+    os.rmdir(directory)
+
+
+def test_notify_sends_one_datagram_to_a_path(dgram):
+    sock, path = dgram
+    assert sdnotify.notify("READY=1", address=path) is True
+    assert sock.recv(4096) == b"READY=1"
+
+
+def test_notify_to_an_abstract_socket():
+    """``@name`` is a Linux abstract socket: leading NUL, no file."""
+    name = "openclaw-test-%d" % os.getpid()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(b"\0" + name.encode())
+        sock.settimeout(10)
+        assert sdnotify.notify("STOPPING=1", address="@" + name) is True
+        assert sock.recv(4096) == b"STOPPING=1"
+
+
+@pytest.mark.parametrize("address", ["", "relative/notify", "/nonexistent/dir/notify"])
+def test_notify_without_a_usable_socket_is_a_quiet_no_op(address):
+    assert sdnotify.notify("READY=1", address=address) is False
+
+
+def test_socket_address_forms():
+    assert sdnotify.socket_address(None) is None
+    assert sdnotify.socket_address("@x") == b"\0x"
+    assert sdnotify.socket_address("/run/systemd/notify") == "/run/systemd/notify"
+
+
+def test_daemon_sends_ready_then_stopping(dgram, tmp_path):
+    """The real daemon, NOTIFY_SOCKET set: READY=1 once started, STOPPING=1 on SIGTERM, exit 0."""
+    sock, path = dgram
+    config = tmp_path / "openclaw.yaml"
+    config.write_text("state_dir: %s\n" % (tmp_path / "state"))
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
+           "NOTIFY_SOCKET": path}
+    proc = subprocess.Popen([sys.executable, "-m", "openclaw_connector", "-c", str(config)],
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        assert sock.recv(4096) == b"READY=1"
+        assert proc.poll() is None                     # ready means running, not exited
+        proc.send_signal(signal.SIGTERM)
+        assert sock.recv(4096) == b"STOPPING=1"
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode()
+        proc.stderr.close()
+    assert "event=daemon_ready" in stderr and "event=daemon_stopped" in stderr
