@@ -86,6 +86,7 @@ class TelegramChannel:
         self._saved_offset: Optional[int] = None
         self._locks = _ChatLocks()
         self._stopped = False
+        self._handled_waiters: list[asyncio.Future] = []
 
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
@@ -107,7 +108,8 @@ class TelegramChannel:
                 await asyncio.wait([self._task], timeout=1.0)
             running = list(self._inflight.values())
             if running:
-                await asyncio.wait(running, timeout=STOP_DRAIN_SEC)
+                await asyncio.wait(running, timeout=self._deps.extra.get(
+                    "stop_drain_sec", STOP_DRAIN_SEC))
         finally:
             # Also reached when the daemon's grace runs out and cancels us.
             for task in list(self._inflight.values()):
@@ -116,6 +118,15 @@ class TelegramChannel:
             self._save_offset()
             if self.health.state != "fatal":
                 self.health.stopped()
+
+    async def wait_handled(self, update_id: int, timeout: float) -> None:
+        """Wait until ``update_id`` was handled or skipped (tests, benchmark)."""
+        async def _wait() -> None:
+            while not self._state.is_seen(NS, str(update_id)):
+                fut = asyncio.get_running_loop().create_future()
+                self._handled_waiters.append(fut)
+                await fut
+        await asyncio.wait_for(_wait(), timeout)
 
     @property
     def offset(self) -> int:
@@ -134,8 +145,12 @@ class TelegramChannel:
         request = HTTPRequest("%s/bot%s/%s" % (self._base, self._token, method), method="POST",
                               body=body, headers={"Content-Type": ctype},
                               connect_timeout=CONNECT_TIMEOUT_SEC, request_timeout=timeout)
+        pending = self._deps.http.fetch(request, raise_error=False)
+        # Stopping cancels us mid-poll; the fetch itself ends later (client close or
+        # timeout), so shield it and consume its outcome instead of leaving a warning.
+        pending.add_done_callback(_consume)
         try:
-            response = await self._deps.http.fetch(request, raise_error=False)
+            response = await asyncio.shield(pending)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -205,6 +220,7 @@ class TelegramChannel:
             raise TelegramError("getMe", 502, "getMe result has no id")
         await self._delete_webhook(strict=True)
         self.bot = BotInfo(id=me["id"], username=str(me.get("username") or ""))
+        self.health.ok()
         log.info("event=telegram_ready bot=@%s offset=%d", self.bot.username, self._next_offset)
         self._replay_pending()
 
@@ -294,6 +310,10 @@ class TelegramChannel:
         self._state.mark_seen(NS, str(uid), SEEN_TTL_SEC)
         self._raw.pop(uid, None)
         self._save_offset()
+        waiters, self._handled_waiters = self._handled_waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
 
     def _save_offset(self) -> None:
         offset = min(self._raw) if self._raw else self._next_offset
@@ -405,6 +425,11 @@ class TelegramChannel:
     def _metric(self, name: str, **labels: str) -> None:
         if self._deps.metrics is not None:
             self._deps.metrics.inc(name, **labels)
+
+
+def _consume(future: "asyncio.Future") -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class _PhotoRefused(Exception):

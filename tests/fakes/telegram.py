@@ -51,6 +51,12 @@ class Scripted:
     headers: dict = field(default_factory=dict)
     stall: bool = False
     drop: bool = False
+    real: bool = False
+
+
+def passthrough() -> Scripted:
+    """Answer this call normally (to script a fault for a *later* call)."""
+    return Scripted(real=True)
 
 
 def ok(result: Any = True) -> Scripted:
@@ -136,6 +142,8 @@ class FakeTelegram:
         self.queue: list[dict] = []                   # unconfirmed updates, by id
         self.confirmed = 0                            # every id below this is confirmed
         self.handed_out: dict[int, float] = {}        # update_id → first hand-out time
+        self.handouts: collections.Counter = collections.Counter()   # update_id → times
+        self.stalled_chats: set[str] = set()          # sends to these chats stall
         self.webhook_url = ""
         self.blocked: set[str] = set()
         self.migrated: dict[str, int] = {}
@@ -157,7 +165,7 @@ class FakeTelegram:
 
     async def start(self) -> "FakeTelegram":
         app = Application([(r"/bot([^/]*)/([A-Za-z_]+)", _Handler, {"fake": self})],
-                          log_function=logmod.access_log)
+                          log_function=_access_log)
         sockets = bind_sockets(0, "127.0.0.1")
         self.port = sockets[0].getsockname()[1]
         self._server = HTTPServer(app, max_body_size=64 * 1024 * 1024)
@@ -227,8 +235,13 @@ class FakeTelegram:
     def migrate_chat(self, old: Any, new: int) -> None:
         self.migrated[str(old)] = new
 
+    def stall_chat(self, chat_id: Any) -> None:
+        """Sends to ``chat_id`` stall (recorded, unanswered) until ``release()``."""
+        self.stalled_chats.add(str(chat_id))
+
     def release(self) -> None:
         """Let every stalled request through (it is then handled normally)."""
+        self.stalled_chats.clear()
         for fut in self._stalls:
             if not fut.done():
                 fut.set_result("release")
@@ -346,6 +359,7 @@ class FakeTelegram:
         now = time.monotonic()
         for update in batch:
             self.handed_out.setdefault(update["update_id"], now)
+            self.handouts[update["update_id"]] += 1
         return _ok(batch)
 
     def _send_message(self, params: dict) -> tuple[int, dict]:
@@ -415,6 +429,11 @@ class _Handler(RequestHandler):
         fake._changed()
         scripted = fake._scripts[method.lower()].popleft() \
             if fake._scripts[method.lower()] else None
+        if scripted is not None and scripted.real:
+            scripted = None
+        if scripted is None and record.chat_id in fake.stalled_chats \
+                and record.key in ("sendmessage", "sendphoto", "senddocument"):
+            scripted = stall()
         if token != fake.token:
             status, body, headers = 401, {"ok": False, "error_code": 401,
                                           "description": "Unauthorized"}, {}
@@ -465,6 +484,13 @@ class _Handler(RequestHandler):
         files = {name: Upload(f[-1].filename, f[-1].content_type, f[-1].body)
                  for name, f in req.files.items()}
         return params, files
+
+
+def _access_log(handler: RequestHandler) -> None:
+    """Like log.access_log, but the path holds the token: log the method only."""
+    logmod.get("fake_telegram").debug("event=fake_request method=%s status=%d",
+                                      handler.request.path.rsplit("/", 1)[-1],
+                                      handler.get_status())
 
 
 def _ok(result: Any) -> tuple[int, dict]:

@@ -50,6 +50,15 @@ class Inbox:
         return [i.text for i in self.items]
 
 
+async def eventually(predicate: Callable[[], bool], *, turns: int = 1000) -> None:
+    """Let the loop run (``sleep(0)``) until ``predicate()`` holds; fail after ``turns``."""
+    for _ in range(turns):
+        if predicate():
+            return
+        await asyncio.sleep(0)
+    assert predicate(), "condition never became true"
+
+
 def telegram_config(state_dir: Any, fake: FakeTelegram, **overrides: Any):
     values = {"telegram.token": TOKEN, "telegram.api_base": fake.url,
               "telegram.poll_timeout_sec": 1}
@@ -69,7 +78,8 @@ async def running_channel(tmp_path: Any, fake: FakeTelegram, inbox: Inbox, *,
         state.open()
     http = AsyncHTTPClient(force_instance=True, max_clients=64)
     deps = ChannelDeps(state=state, http=http, metrics=Metrics(),
-                       retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05))
+                       retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05),
+                       extra={"stop_drain_sec": 0.2})
     channel = TelegramChannel(cfg.telegram, inbox, deps)
     await channel.start()
     try:
