@@ -41,6 +41,16 @@ class Inbox:
         await asyncio.wait_for(_wait(), timeout)
         return self.items
 
+    async def wait_for_id(self, message_id: str, timeout: float = 5.0) -> Inbound:
+        async def _wait() -> Inbound:
+            while True:
+                for item in self.items:
+                    if item.message_id == message_id:
+                        return item
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(_wait(), timeout)
+
 
 @pytest.fixture
 def fake_discord(io_loop):
