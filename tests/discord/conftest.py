@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any, AsyncIterator, Optional
 
 import pytest
@@ -50,6 +51,42 @@ class Inbox:
                 self._changed.clear()
                 await self._changed.wait()
         return await asyncio.wait_for(_wait(), timeout)
+
+
+class LogWaiter(logging.Handler):
+    """Await a log line containing some text (the channel's own events, no sleeps)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self._changed = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+        self._changed.set()
+
+    async def wait_for(self, needle: str, timeout: float = 5.0) -> str:
+        async def _wait() -> str:
+            while True:
+                for line in self.lines:
+                    if needle in line:
+                        return line
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(_wait(), timeout)
+
+
+@pytest.fixture
+def discord_log(io_loop):
+    """A LogWaiter on the ``openclaw_connector.discord`` logger."""
+    logger = logging.getLogger("openclaw_connector.discord")
+    waiter = LogWaiter()
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(waiter)
+    yield waiter
+    logger.removeHandler(waiter)
+    logger.setLevel(old_level)
 
 
 @pytest.fixture
