@@ -160,6 +160,8 @@ class OpenClawClient:
                 raise BadResponse("%s %s: empty answer" % (method, path))
             return parsed
         text = _error_text(parsed)
+        if self._cfg.admin_token and self._cfg.admin_token in text:   # never echo our secret
+            text = text.replace(self._cfg.admin_token, "***")
         log.info("event=openclaw_error method=%s path=%s status=%d error=%r",
                  method, path, code, text[:200])
         if code == 403 and admin:

@@ -107,7 +107,9 @@ class Router:
                 return None, None, "denied"
             return Reply(str(exc)), "?", "parse_error"
         if command is None:
-            if allowed and inbound.is_direct and inbound.text.strip():
+            # "/cmd@otherbot" and "@otherbot ..." are for someone else: stay silent.
+            addressed = inbound.text.lstrip().startswith(("/", "@"))
+            if allowed and inbound.is_direct and inbound.text.strip() and not addressed:
                 return Reply(HINT_TEXT), None, "hint"
             return None, None, "ignored"
         if not allowed:
