@@ -281,3 +281,18 @@ class StateStore:
                               "updated, data FROM watches ORDER BY created")
         for r in rows:
             yield WatchRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+
+    def watch(self, key: str) -> Optional[WatchRow]:
+        """The stored watch ``key`` (in any state), or None."""
+        rows = self._read("SELECT key, kind, ref_id, template, chat, created, state, updated, "
+                          "data FROM watches WHERE key = ?", (key,))
+        if not rows:
+            return None
+        r = rows[0]
+        return WatchRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+
+    def prune_watches(self, states: tuple[str, ...], older_than: float) -> None:
+        """Drop watches in ``states`` last updated before ``older_than`` (epoch seconds)."""
+        marks = ",".join("?" * len(states))
+        self._write("DELETE FROM watches WHERE state IN (%s) AND updated < ?" % marks,
+                    tuple(states) + (older_than,))
