@@ -10,8 +10,11 @@ Compares, in one run and on the same interpreter:
 * ``daemon_idle``   – ``python -m openclaw_connector`` with Telegram, Discord,
   LINE and WhatsApp all enabled against the loopback fakes of tests/fakes
   (run in a separate process), plus the status server;
-* ``daemon_watches`` – the same with N watched jobs in its state (only when
-  the JobWatcher, ``openclaw_connector/jobs.py``, exists).
+* ``daemon_watches`` – the same with N watched jobs: N prompts are queued in
+  the OpenClaw fake (so they stay pending, as on a busy ComfyUI) and N
+  pending watch rows for them are put in the state before the start, exactly
+  as the JobWatcher stores them; ``/metrics`` ``job_watches`` confirms the
+  daemon follows all N.
 
 "Ready" is the READY=1 datagram each process sends to ``$NOTIFY_SOCKET``
 (the daemon sends it after every channel started, exactly what systemd
@@ -78,8 +81,9 @@ asyncio.run(main())
 
 # --------------------------------------------------------------------------- the fakes process
 
-async def serve_fakes() -> None:
-    """Start every platform fake and the OpenClaw fake; print their URLs; run until stdin EOF."""
+async def serve_fakes(queued: int) -> None:
+    """Start every platform fake and the OpenClaw fake with ``queued`` pending prompts;
+    print their URLs and the prompt ids; run until stdin EOF."""
     sys.path.insert(0, ROOT)
     from tests.fakes import discord as fdiscord
     from tests.fakes import telegram as ftelegram
@@ -94,6 +98,8 @@ async def serve_fakes() -> None:
     ln = await FakeLine().start()
     wa = await fwhatsapp.FakeWhatsApp().start()
     oc = await FakeOpenClaw(admin_token=ADMIN_TOKEN).start()
+    graph = {"9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "bench"}}}
+    prompt_ids = [oc.model.submit(graph, template_id="bench") for _ in range(queued)]
     print(json.dumps({
         "telegram": {"api_base": tg.url, "token": tg.token},
         "discord": {"api_base": dc.api_base, "gateway_url": dc.gateway_url, "token": dc.token},
@@ -101,6 +107,7 @@ async def serve_fakes() -> None:
         "whatsapp": {"api_base": wa.api_base, "access_token": wa.access_token,
                      "phone_number_id": wa.phone_number_id},
         "openclaw": {"url": oc.url},
+        "prompt_ids": prompt_ids,
     }), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
@@ -148,18 +155,38 @@ def healthz(port: int) -> int:
         return 0
 
 
-def seed_watches(state_dir: str, count: int) -> bool:
-    """Put ``count`` pending job watches into the state, as the JobWatcher stores them."""
+def seed_watches(state_dir: str, prompt_ids: list[str]) -> bool:
+    """Store one pending JobWatcher watch per prompt id; False without a JobWatcher."""
     sys.path.insert(0, ROOT)
     try:
         from openclaw_connector import jobs
     except ImportError:
         return False
-    seed = getattr(jobs, "seed_for_benchmark", None)
-    if seed is None:
-        return False
-    seed(state_dir, count)
+    from openclaw_connector.messages import ChatRef
+    from openclaw_connector.state import StateStore, WatchRow
+    store = StateStore(state_dir)
+    store.open()
+    now = time.time()
+    try:
+        for number, pid in enumerate(prompt_ids):
+            chat = ChatRef("telegram", str(1000 + number % 50), user_id="1111")
+            store.put_watch(WatchRow(jobs.watch_key(jobs.PROMPT, pid, chat), jobs.PROMPT, pid,
+                                     "bench", chat.to_json(), now, jobs.PENDING, now, {}))
+    finally:
+        store.close()
     return True
+
+
+def metric(port: int, name: str) -> Optional[float]:
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as resp:
+            text = resp.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
 
 
 def measure(argv: list[str], env: dict, *, settle_s: float, health_port: Optional[int] = None,
@@ -186,6 +213,7 @@ def measure(argv: list[str], env: dict, *, settle_s: float, health_port: Optiona
                     connected_s = time.perf_counter() - started
             time.sleep(settle_s)
             rss = rss_kib(proc.pid)
+            watches = metric(health_port, "openclaw_connector_job_watches") if health_port else None
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -195,13 +223,15 @@ def measure(argv: list[str], env: dict, *, settle_s: float, health_port: Optiona
                 _out, err = proc.communicate()
     if proc.returncode not in (0, -signal.SIGTERM):
         raise RuntimeError("%s exited %s: %s" % (argv, proc.returncode, err.decode()[-2000:]))
-    return {"ready_s": ready_s, "rss_mib": rss / 1024.0, "connected_s": connected_s}
+    return {"ready_s": ready_s, "rss_mib": rss / 1024.0, "connected_s": connected_s,
+            "job_watches": watches}
 
 
 def run_all(runs: int, watches: int, settle_s: float) -> dict:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": ROOT,
            "PYTHONDONTWRITEBYTECODE": "1"}
-    fakes_proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve-fakes"],
+    fakes_proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve-fakes",
+                                   "--watches", str(watches)],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
     try:
         fakes = json.loads(fakes_proc.stdout.readline())
@@ -220,7 +250,7 @@ def run_all(runs: int, watches: int, settle_s: float) -> dict:
                 for scenario in ("daemon_idle", "daemon_watches"):
                     state_dir = os.path.join(tmp, "%s-%d" % (scenario, run))
                     if scenario == "daemon_watches":
-                        if not seed_watches(state_dir, watches):
+                        if not seed_watches(state_dir, fakes["prompt_ids"]):
                             watches_note = ("not measured: no JobWatcher "
                                             "(openclaw_connector/jobs.py) in this tree")
                             continue
@@ -245,18 +275,22 @@ def median(rows: list[dict], key: str) -> Optional[float]:
 
 def report(data: dict, runs: int, watches: int) -> str:
     res = data["results"]
-    lines = ["footprint: %d runs, medians; Python %s, %s, %d CPUs" % (
-        runs, platform.python_version(), platform.platform(), os.cpu_count() or 0), "",
-        "%-16s %10s %12s %10s %8s" % ("scenario", "ready ms", "connected ms", "RSS MiB",
-                                      "runs")]
+    lines = ["footprint: %d runs, medians; Python %s, %s, %d CPUs, load average %s "
+             "at the end" % (runs, platform.python_version(), platform.platform(),
+                             os.cpu_count() or 0,
+                             " ".join("%.2f" % x for x in os.getloadavg())), "",
+        "%-16s %10s %12s %10s %8s %8s" % ("scenario", "ready ms", "connected ms", "RSS MiB",
+                                           "watches", "runs")]
     for name, rows in res.items():
         if not rows:
             continue
         connected = median(rows, "connected_s")
-        lines.append("%-16s %10.0f %12s %10.1f %8d" % (
+        followed = median(rows, "job_watches")
+        lines.append("%-16s %10.0f %12s %10.1f %8s %8d" % (
             name, 1000 * median(rows, "ready_s"),
             "%.0f" % (1000 * connected) if connected is not None else "-",
-            median(rows, "rss_mib"), len(rows)))
+            median(rows, "rss_mib"), "%.0f" % followed if followed is not None else "-",
+            len(rows)))
     if data["watches_note"]:
         lines.append("%-16s %s" % ("daemon_watches", data["watches_note"]))
     idle, tor, used = res["daemon_idle"], res["bare_tornado"], res["bare_used"]
@@ -290,7 +324,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--serve-fakes", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_fakes:
-        asyncio.run(serve_fakes())
+        asyncio.run(serve_fakes(args.watches))
         return 0
     data = run_all(args.runs, args.watches, args.settle)
     print(report(data, args.runs, args.watches))
