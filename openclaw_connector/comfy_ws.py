@@ -115,8 +115,9 @@ class ComfyWebSocket:
             if got_any:
                 failures = 0
                 self._set_state(False)
-                log.warning("event=ws_closed url=%s code=%s reason=%s", _where(self._url),
-                            conn.close_code, (conn.close_reason or "").replace(" ", "_") or "-")
+                (log.debug if self._stopping.is_set() else log.warning)(
+                    "event=ws_closed url=%s code=%s reason=%s", _where(self._url),
+                    conn.close_code, (conn.close_reason or "").replace(" ", "_") or "-")
             if self._stopping.is_set():
                 break
             wait = delays.next()

@@ -31,6 +31,10 @@ class _GatedWs(fake_mod._WsHandler):
             return
         await super().get(*args, **kwargs)
 
+    def open(self, *args: Any) -> None:
+        super().open(*args)
+        asyncio.ensure_future(self.fake.notify())   # so wait_request("/ws") wakes up
+
 
 class GatedFake(FakeOpenClaw):
     """FakeOpenClaw whose websocket can be refused while HTTP keeps working.
@@ -50,6 +54,10 @@ class GatedFake(FakeOpenClaw):
         self._server = httpserver.HTTPServer(app)
         self._server.add_sockets(sockets)
         return self
+
+    async def notify(self) -> None:
+        async with self._seen:
+            self._seen.notify_all()
 
     def drop_ws(self) -> None:
         """Close every open websocket (the HTTP side stays up)."""
