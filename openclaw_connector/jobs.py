@@ -326,7 +326,12 @@ class JobWatcher:
                        w.chat, self._clock(), {"approval_id": w.ref_id})
         # Stored before the line is sent, so a crash in between still delivers the result;
         # registered in memory after, so the result never overtakes the [Approved] line.
-        self._add(follow, register=False)
+        added = self._add(follow, register=False)
+        if not added and a.decision_by == "%s:%s" % (w.chat.platform, w.chat.user_id):
+            # The requester approved it in this very chat and was told there already.
+            self._finish(w, DONE)
+            self._busy.discard(w.key)
+            return
         try:
             await self._send_all([w], Reply(fmt.approved_text(w.ref_id, w.template, prompt_id,
                                                               a.decision_by)), "approved")
