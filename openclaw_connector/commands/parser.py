@@ -44,14 +44,23 @@ class Command:
         return dict(self.params)
 
 
-def _strip_address(text: str, bot_name: str) -> Optional[str]:
-    """Remove a leading ``@ourbot``; None when it names another bot."""
+def _strip_address(text: str, bot_name: str, mentioned: bool = False) -> Optional[str]:
+    """Remove a leading ``@ourbot``; None when it names another bot.
+
+    When the platform says we were mentioned (LINE gives no bot user name, and
+    display names may hold spaces: ``@My Bot /status``), the command starts at
+    the first ``/`` that follows whitespace.
+    """
     if not text.startswith("@"):
         return text
     head, _, tail = text.partition(" ")
     name = head[1:].rstrip(":,")
     if bot_name and name.lower() == bot_name.lower():
         return tail.lstrip()
+    if mentioned:
+        match = re.search(r"\s(/\S)", text)
+        if match:
+            return text[match.start(1):]
     return None
 
 
@@ -79,9 +88,9 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def parse(text: str, bot_name: str = "") -> Optional[Command]:
+def parse(text: str, bot_name: str = "", *, mentioned: bool = False) -> Optional[Command]:
     """Parse ``text``; None when it is no command or is addressed to another bot."""
-    stripped = _strip_address(text.strip(), bot_name)
+    stripped = _strip_address(text.strip(), bot_name, mentioned)
     if stripped is None or not stripped.startswith("/"):
         return None
     head, _, rest = _split_first_whitespace(stripped[1:])

@@ -100,7 +100,7 @@ class Router:
         allowed = self.permissions.is_allowed(inbound.platform, inbound.user_id,
                                               inbound.chat_id)
         try:
-            command = parse(inbound.text, inbound.bot_name)
+            command = parse(inbound.text, inbound.bot_name, mentioned=inbound.mentioned)
         except ParseError as exc:
             if not allowed:
                 self._log_denied(inbound, "?")

@@ -28,6 +28,14 @@ def test_word_is_case_insensitive_and_addressing_works():
     assert parse("/", BOT) is None
 
 
+def test_platform_mention_without_a_bot_name_accepts_the_command():
+    """LINE passes no bot name; a mention like "@My Bot /status" still addresses us."""
+    assert parse("@My Bot /status", "", mentioned=True).word == "status"
+    assert parse("@My Bot /run portrait seed=1", "", mentioned=True).params == (("seed", "1"),)
+    assert parse("@My Bot /status", "", mentioned=False) is None
+    assert parse("@My Bot hello", "", mentioned=True) is None
+
+
 def test_quotes_apostrophes_and_unicode_in_values():
     cmd = parse('/run portrait prompt="a cat\'s hat" seed=7 --approval', BOT)
     assert cmd.args == ("portrait",)
