@@ -17,11 +17,9 @@ Follows platforms.md §2 (Discord) and faults.md §2 items 3-5, 8, 9, 11.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 import time
-import uuid
 from typing import Any, Optional, Union
 
 from tornado.httpclient import HTTPRequest
@@ -32,10 +30,10 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, Close, Dispatch, \
-    Fatal, GatewaySession, Reconnect, Send, StartHeartbeat
-from openclaw_connector.channels.discord_rest import FILES_PER_MESSAGE, USER_AGENT, \
-    DiscordRest, multipart, split_text
-from openclaw_connector.messages import ChatRef, Image, Inbound, InboundHandler, Reply
+    Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
+from openclaw_connector.channels.discord_rest import USER_AGENT, DiscordRest, multipart, \
+    render_reply
+from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 
 log = logmod.get("discord")
 
@@ -48,6 +46,7 @@ PING_TIMEOUT = 30.0
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 STOP_GRACE = 5.0
 MESSAGE_ROUTE = "POST /channels/{channel_id}/messages"
+RESUME_CONNECT_TRIES = 3        # failed connects to resume_gateway_url before identifying anew
 
 
 class _FatalStart(Exception):
@@ -69,6 +68,8 @@ class DiscordChannel:
                                  stopping=self._stopping, ban_backoff=cfg.ban_backoff_sec,
                                  metrics=deps.metrics)
         self._delays = Backoff(deps.retry)
+        self._identifies = IdentifyBudget()
+        self._connect_failures = 0
         self._gateway_url: Optional[str] = cfg.gateway_url
         self._task: Optional[asyncio.Task] = None
         self._ws: Optional[WebSocketClientConnection] = None
@@ -115,9 +116,7 @@ class DiscordChannel:
             except _FatalStart as exc:
                 verdict = Fatal(0, str(exc))
             except Exception as exc:
-                verdict = Reconnect(self._session.can_resume, "connect_failed")
-                log.warning("event=gateway_connect_failed resume=%s error=%s",
-                            verdict.resume, logmod.one_line_error(exc))
+                verdict = self._connect_failed(exc)
             if verdict is None or self._stopping.is_set():
                 return
             if isinstance(verdict, Fatal):
@@ -136,6 +135,17 @@ class DiscordChannel:
                      verdict.resume, verdict.reason, delay)
             await wait_or_stop(self._stopping, delay)
 
+    def _connect_failed(self, exc: Exception) -> Reconnect:
+        """A connection that never opened: retry; the resume URL only a few times."""
+        self._connect_failures += 1
+        resume = self._session.can_resume
+        log.warning("event=gateway_connect_failed resume=%s attempt=%d error=%s", resume,
+                    self._connect_failures, logmod.one_line_error(exc))
+        if resume and self._connect_failures >= RESUME_CONNECT_TRIES:
+            self._session.forget()      # the resume host is gone; start a new session
+            resume = False
+        return Reconnect(resume, "connect_failed")
+
     async def _connect_once(self) -> Union[Reconnect, Fatal, None]:
         """One connection from open to close; None when stopping."""
         if self._session.can_resume:
@@ -153,6 +163,7 @@ class DiscordChannel:
             ws.close(CLOSE_SHUTDOWN, "shutdown")
             return None
         self._ws = ws
+        self._connect_failures = 0
         self._session.connection_made()
         closed = asyncio.Event()
         beat: Optional[asyncio.Task] = None
@@ -212,6 +223,15 @@ class DiscordChannel:
     async def _identify_url(self) -> Optional[str]:
         """The gateway URL, once ``session_start_limit`` allows an IDENTIFY."""
         while not self._stopping.is_set():
+            budget_wait = self._identifies.wait(time.monotonic())
+            if budget_wait > 0:
+                log.warning("event=identify_budget wait_s=%.1f hint=too many new sessions "
+                            "recently; waiting to protect the daily identify limit",
+                            budget_wait)
+                self.health.failed("backoff", "local identify budget")
+                if await wait_or_stop(self._stopping, budget_wait):
+                    return None
+                continue
             resp = await self._rest.get("/gateway/bot")
             if resp.code == 401:
                 raise _FatalStart("authentication failed: GET /gateway/bot answered 401; "
@@ -235,6 +255,7 @@ class DiscordChannel:
             self._gateway_url = self._cfg.gateway_url or data.get("url") or self._gateway_url
             if not self._gateway_url:
                 raise RuntimeError("GET /gateway/bot gave no url")
+            self._identifies.spend(time.monotonic())
             return self._gateway_url
         return None
 
@@ -268,7 +289,7 @@ class DiscordChannel:
         guild = d.get("guild_id")
         mentioned = bool(me) and any(str((m or {}).get("id")) == me
                                      for m in d.get("mentions") or [])
-        text = strip_mention(content, me)
+        text = strip_mention(content, me, self._session.username)
         if guild is not None:
             if not content and not mentioned and not d.get("attachments"):
                 if not self._hinted:
@@ -318,57 +339,14 @@ class DiscordChannel:
 
 # --------------------------------------------------------------------------- pure helpers
 
-def strip_mention(content: str, user_id: str) -> str:
-    """``content`` without a leading ``<@id>``/``<@!id>`` mention of us."""
+def strip_mention(content: str, user_id: str, username: str = "") -> str:
+    """``content`` without a leading ``<@id>``/``<@!id>`` mention of us; a later one
+    becomes ``@username`` (the router understands ``@bot /cmd``)."""
     if not user_id:
         return content
-    return re.sub(r"^\s*<@!?%s>\s*" % re.escape(user_id), "", content)
-
-
-def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int
-                 ) -> list[tuple[dict, list[Image]]]:
-    """The messages for ``reply``: ``(payload, files)`` in send order.
-
-    Text is split at 2000 characters; images ride with the last text chunk,
-    10 per message; an image over the limit becomes a note. Each payload has
-    a ``nonce`` derived from the command and the content, so a retry of the
-    same reply is deduplicated by Discord (``enforce_nonce``).
-    """
-    images, notes = [], []
-    for image in reply.images:
-        if len(image.data) > max_file_bytes:
-            notes.append("(%s is %.1f MB, over the %.0f MB Discord upload limit; not sent)" % (
-                image.filename, len(image.data) / 1048576, max_file_bytes / 1048576))
-        else:
-            images.append(image)
-    text = "\n".join(t for t in [reply.text] + notes if t)
-    messages: list[tuple[str, list[Image]]] = [(c, []) for c in split_text(text)] \
-        if text else []
-    groups = [images[i:i + FILES_PER_MESSAGE] for i in range(0, len(images),
-                                                              FILES_PER_MESSAGE)]
-    if groups and messages:
-        messages[-1] = (messages[-1][0], groups.pop(0))
-    messages.extend(("", group) for group in groups)
-    out = []
-    for n, (content, files) in enumerate(messages):
-        payload: dict = {"content": content, "allowed_mentions": {"parse": []},
-                         "nonce": _nonce(chat, n, content, files), "enforce_nonce": True}
-        if n == 0 and chat.message_id:
-            payload["message_reference"] = {"message_id": chat.message_id,
-                                            "fail_if_not_exists": False}
-        out.append((payload, files))
-    return out
-
-
-def _nonce(chat: ChatRef, n: int, content: str, files: list[Image]) -> str:
-    if not chat.message_id:
-        return uuid.uuid4().hex[:25]
-    digest = hashlib.sha256()
-    for part in (chat.chat_id, chat.message_id, str(n), content):
-        digest.update(part.encode("utf-8") + b"\0")
-    for image in files:
-        digest.update(hashlib.sha256(image.data).digest())
-    return digest.hexdigest()[:25]
+    mention = r"<@!?%s>" % re.escape(user_id)
+    text = re.sub(r"^\s*%s\s*" % mention, "", content)
+    return re.sub(mention, "@" + username if username else "", text)
 
 
 def _gateway_query(url: str) -> str:

@@ -262,3 +262,26 @@ class GatewaySession:
         if not isinstance(event, str):
             return []
         return [Dispatch(event, data)]
+
+
+class IdentifyBudget:
+    """A local cap on IDENTIFYs: at most ``limit`` per ``window`` seconds.
+
+    Discord resets the bot token after 1000 identifies a day (faults.md §2
+    item 9); a server that accepts IDENTIFY and then drops us every time must
+    not make us burn through that, whatever the backoff says.
+    """
+
+    def __init__(self, limit: int = 20, window: float = 3600.0) -> None:
+        self.limit, self.window = limit, window
+        self._times: list[float] = []
+
+    def wait(self, now: float) -> float:
+        """Seconds to wait before the next IDENTIFY may go out (0 = now)."""
+        self._times = [t for t in self._times if now - t < self.window]
+        if len(self._times) < self.limit:
+            return 0.0
+        return self._times[0] + self.window - now
+
+    def spend(self, now: float) -> None:
+        self._times.append(now)

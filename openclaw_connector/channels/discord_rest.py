@@ -15,6 +15,7 @@ multipart ``payload_json`` + ``files[n]`` body. Follows platforms.md §2
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 import uuid
@@ -26,7 +27,7 @@ from tornado.httpclient import HTTPRequest, HTTPResponse
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
-from openclaw_connector.messages import ChannelSendError, Image
+from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 
 log = logmod.get("discord")
 
@@ -260,6 +261,52 @@ def multipart(payload: dict, files: list[Image]) -> tuple[bytes, str]:
              'Content-Type: %s\r\n' % (n, name, image.content_type), image.data)
     out.extend(b"--%s--\r\n" % boundary.encode())
     return bytes(out), "multipart/form-data; boundary=%s" % boundary
+
+
+def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int
+                 ) -> list[tuple[dict, list[Image]]]:
+    """The messages for ``reply``: ``(payload, files)`` in send order.
+
+    Text is split at 2000 characters; images ride with the last text chunk,
+    10 per message; an image over the limit becomes a note. Each payload has
+    a ``nonce`` derived from the command and the content, so a retry of the
+    same reply is deduplicated by Discord (``enforce_nonce``).
+    """
+    images, notes = [], []
+    for image in reply.images:
+        if len(image.data) > max_file_bytes:
+            notes.append("(%s is %.1f MB, over the %.0f MB Discord upload limit; not sent)" % (
+                image.filename, len(image.data) / 1048576, max_file_bytes / 1048576))
+        else:
+            images.append(image)
+    text = "\n".join(t for t in [reply.text] + notes if t)
+    messages: list[tuple[str, list[Image]]] = [(c, []) for c in split_text(text)] \
+        if text else []
+    groups = [images[i:i + FILES_PER_MESSAGE] for i in range(0, len(images),
+                                                              FILES_PER_MESSAGE)]
+    if groups and messages:
+        messages[-1] = (messages[-1][0], groups.pop(0))
+    messages.extend(("", group) for group in groups)
+    out = []
+    for n, (content, files) in enumerate(messages):
+        payload: dict = {"content": content, "allowed_mentions": {"parse": []},
+                         "nonce": _nonce(chat, n, content, files), "enforce_nonce": True}
+        if n == 0 and chat.message_id:
+            payload["message_reference"] = {"message_id": chat.message_id,
+                                            "fail_if_not_exists": False}
+        out.append((payload, files))
+    return out
+
+
+def _nonce(chat: ChatRef, n: int, content: str, files: list[Image]) -> str:
+    if not chat.message_id:
+        return uuid.uuid4().hex[:25]
+    digest = hashlib.sha256()
+    for part in (chat.chat_id, chat.message_id, str(n), content):
+        digest.update(part.encode("utf-8") + b"\0")
+    for image in files:
+        digest.update(hashlib.sha256(image.data).digest())
+    return digest.hexdigest()[:25]
 
 
 def _safe_filename(name: str, n: int) -> str:
