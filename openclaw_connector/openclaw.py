@@ -288,11 +288,8 @@ class OpenClawClient:
                 left = deadline - time.monotonic()
                 log.info("event=fire_busy template=%s attempt=%d retry_in=%.2f",
                          template_id, attempt + 1, wait)
-                if wait > left:
-                    raise RateLimited(max(exc.retry_after, wait - left), exc.server_message) \
-                        from None
-                if await wait_or_stop(self._stopping, wait):
-                    raise
+                if wait > left or await wait_or_stop(self._stopping, wait):
+                    raise   # busy past our window: the caller says "retry in N s"
                 continue
             result = self._fire_result(data, trace_id, attempt + 1)
             if result.approval_id or result.prompt_id:

@@ -369,3 +369,23 @@ async def test_schedule_run_allows_a_long_call_and_words_a_timeout(tmp_path):
         assert await env.say("/schedule run slow") == (
             "The run of schedule slow was sent, but the server did not answer in time; check "
             "/jobs to see whether it started.")
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_jobs_falls_back_to_openclaw_jobs_when_comfyui_has_no_api_jobs(tmp_path):
+    async with stack(tmp_path) as env:
+        done = env.fake.submit()
+        env.fake.finish_job(done)
+        env.fake.fail_next(1, 405, b"405: Method Not Allowed", path="/api/jobs")
+        reply = await env.say("/jobs")
+        assert "  %s completed" % done in reply
+        rec = env.fake.calls("/openclaw/jobs")[0]
+        assert rec.status == 200 and set(rec.query) <= {"limit", "sort_order"}
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_run_says_pack_not_loaded_when_openclaw_routes_are_missing(tmp_path):
+    async with stack(tmp_path, fake={"pack_loaded": False}) as env:
+        reply = await env.say("/run portrait")
+        assert reply == ("OpenClaw pack not loaded: %s answers 404 for triggers/fire."
+                         % env.fake.url)
