@@ -1,0 +1,99 @@
+"""Results through real channels: Telegram (multipart upload) and LINE (signed media
+URL), with /run typed on the platform, and a platform refusing sends before accepting."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import line as fline
+from tests.fakes import telegram as ftg
+from tests.fakes.telegram import FakeTelegram
+from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config, until
+from tests.support import running_daemon
+from tests.webhooks.support import ALICE_LINE, LINE_TOKEN, PUBLIC, post_line, webhook_config
+
+
+def _two_images(fake) -> list[str]:
+    fake.register_view("a.png", PNG + b"A")
+    fake.register_view("b.png", PNG + b"B")
+    return ["a.png", "b.png"]
+
+
+def _telegram_cfg(tmp_path, oc, tg, **extra):
+    return jobs_config(tmp_path, oc, telegram__token=ftg.TOKEN, telegram__api_base=tg.url,
+                       telegram__poll_timeout_sec=1, telegram__allowed_users=["1111"],
+                       admin_users=["telegram:1111"], **extra)
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_telegram_run_then_two_images_uploaded_as_multipart(tmp_path):
+    async with GatedFake(admin_token=TOKEN) as oc, FakeTelegram() as tg:
+        async with running_daemon(_telegram_cfg(tmp_path, oc, tg)):
+            tg.queue_message("/run portrait")
+            await tg.wait_until(lambda: any("[Queued]" in t for t in tg.texts()))
+            (job,) = [oc.model.running]
+            oc.finish_job(job.prompt_id, images=_two_images(oc), duration=3.25)
+            await tg.wait_until(lambda: tg.count("sendPhoto") >= 2)
+    done = [t for t in tg.texts() if t.startswith("[Done]")]
+    assert done == ["[Done] portrait · %s · 3.2 s · 2 images" % job.prompt_id[:8]]
+    photos = tg.calls("sendPhoto")
+    assert [p.files["photo"].filename for p in photos] == ["a.png", "b.png"]
+    assert photos[0].files["photo"].data == PNG + b"A"
+    assert photos[0].files["photo"].content_type == "image/png"
+    assert {p.chat_id for p in photos} == {"1111"}
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_platform_refuses_twice_then_accepts_one_delivery(tmp_path):
+    """502, 502, then OK: the result reaches the chat once, nothing is re-run."""
+    async with GatedFake(admin_token=TOKEN) as oc, FakeTelegram() as tg:
+        async with running_daemon(_telegram_cfg(tmp_path, oc, tg)) as daemon:
+            pid = oc.submit("portrait")
+            await daemon.jobs.watch_prompt(pid, "portrait", _tg_chat())
+            tg.script("sendMessage", ftg.bad_gateway(), ftg.bad_gateway(), ftg.bad_gateway(),
+                      ftg.bad_gateway())
+            oc.finish_job(pid, images=_two_images(oc))
+            await tg.wait_until(lambda: tg.count("sendPhoto") >= 2)
+            await until(lambda: daemon.jobs.pending() == [])
+    ok = [r for r in tg.calls("sendMessage") if r.status == 200]
+    assert len(ok) == 1 and ok[0].params["text"].startswith("[Done] portrait")
+    assert len(tg.calls("sendMessage")) == 5
+    assert tg.count("sendPhoto") == 2
+    assert len(oc.calls("/openclaw/triggers/fire")) == 0
+
+
+def _tg_chat():
+    from openclaw_connector.messages import ChatRef
+    return ChatRef(platform="telegram", chat_id="1111", user_id="1111")
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_line_run_then_two_images_pushed_as_signed_media_urls(tmp_path):
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fl, \
+            GatedFake(admin_token=TOKEN) as oc:
+        cfg = webhook_config(tmp_path, line=fl, **{
+            "openclaw.url": oc.url, "openclaw.admin_token": TOKEN,
+            "admin_users": ["line:%s" % ALICE_LINE], "results.poll_min_sec": 0.02,
+            "results.poll_max_sec": 0.1})
+        async with running_daemon(cfg) as daemon:
+            sub = daemon.cfg.line
+            url = "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port),
+                                             sub.path)
+            token = fl.issue_reply_token(to=ALICE_LINE)
+            resp = await post_line(url, fline.body_of(fline.text_event(
+                "/run portrait", reply_token=token)))
+            assert resp.code == 200
+            await fl.wait_delivered(1)
+            assert "[Queued]" in fl.texts()[0]
+            job = oc.model.running
+            oc.finish_job(job.prompt_id, images=_two_images(oc))
+            sent = await fl.wait_delivered(2)
+    result = sent[1]
+    assert result["to"] == ALICE_LINE
+    texts = [m["text"] for m in result["messages"] if m["type"] == "text"]
+    assert texts == ["[Done] portrait · %s · 1.0 s · 2 images" % job.prompt_id[:8]]
+    images = [m for m in result["messages"] if m["type"] == "image"]
+    assert len(images) == 2
+    for m in images:
+        assert m["originalContentUrl"].startswith(PUBLIC + "/media/")
+        assert m["previewImageUrl"] == m["originalContentUrl"]
