@@ -298,3 +298,20 @@ async def test_non_json_frame_and_unknown_op_are_ignored(fake_discord, tmp_path)
         fake.send_op(42, {"x": 1})
         await settle(fake, inbox)
         assert len(fake.connections) == 1 and len(inbox.items) == 1
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_unreachable_resume_host_falls_back_to_identify(fake_discord, tmp_path):
+    """A persisted resume URL that refuses connections is tried a few times, then IDENTIFY."""
+    fake = fake_discord
+    state = StateStore(str(tmp_path / "st"))
+    state.open()
+    state.set_json(STATE_KEY, {"session_id": "gone", "seq": 3,
+                               "resume_url": "ws://127.0.0.1:1/resume", "user_id": BOT_ID,
+                               "username": BOT_NAME, "saved_at": time.time()})
+    async with running_channel(fake, tmp_path, state=state) as (channel, inbox):
+        await ready(fake)
+        await settle(fake, inbox)
+        assert len(fake.identifies) == 1 and not fake.resumes
+        assert channel.health.state == "ok"
+    state.close()
