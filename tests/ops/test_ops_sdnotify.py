@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from openclaw_connector import sdnotify
+from tests.ops.identity_fake import closed_port_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,7 +63,8 @@ def test_daemon_sends_ready_then_stopping(dgram, tmp_path):
     """The real daemon, NOTIFY_SOCKET set: READY=1 once started, STOPPING=1 on SIGTERM, exit 0."""
     sock, path = dgram
     config = tmp_path / "openclaw.yaml"
-    config.write_text("state_dir: %s\n" % (tmp_path / "state"))
+    config.write_text("state_dir: %s\nopenclaw:\n  url: %s\n" % (tmp_path / "state",
+                                                                closed_port_url()))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
            "NOTIFY_SOCKET": path}
     proc = subprocess.Popen([sys.executable, "-m", "openclaw_connector", "-c", str(config)],
