@@ -22,15 +22,16 @@ import re
 import time
 from typing import Any, Optional, Union
 
-from tornado.httpclient import HTTPRequest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, \
     websocket_connect
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
-from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, Close, Dispatch, \
-    Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
+from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, CLOSE_ZOMBIE, Close, \
+    Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
 from openclaw_connector.channels.discord_rest import USER_AGENT, DiscordRest, multipart, \
     render_reply
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
@@ -45,6 +46,7 @@ PING_INTERVAL = 60.0            # websocket-level keepalive, beside Discord's ow
 PING_TIMEOUT = 30.0
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 STOP_GRACE = 5.0
+LOOP_LAG_WARN = 1.0             # s a heartbeat may run late before we warn
 MESSAGE_ROUTE = "POST /channels/{channel_id}/messages"
 RESUME_CONNECT_TRIES = 3        # failed connects to resume_gateway_url before identifying anew
 
@@ -139,8 +141,11 @@ class DiscordChannel:
         """A connection that never opened: retry; the resume URL only a few times."""
         self._connect_failures += 1
         resume = self._session.can_resume
+        expected = isinstance(exc, (OSError, HTTPClientError, StreamClosedError,
+                                    WebSocketClosedError, asyncio.TimeoutError))
         log.warning("event=gateway_connect_failed resume=%s attempt=%d error=%s", resume,
-                    self._connect_failures, logmod.one_line_error(exc))
+                    self._connect_failures, logmod.one_line_error(exc),
+                    exc_info=not expected)   # an unknown error keeps its traceback
         if resume and self._connect_failures >= RESUME_CONNECT_TRIES:
             self._session.forget()      # the resume host is gone; start a new session
             resume = False
@@ -181,6 +186,9 @@ class DiscordChannel:
                     beat = await self._act(action, ws, closed, beat)
                 if isinstance(frame, dict) and frame.get("op") in (0, 11):
                     self._persist()
+        except BaseException:
+            ws.close(CLOSE_ZOMBIE, "client error")      # resumable: not 1000
+            raise
         finally:
             closed.set()
             if beat is not None:
@@ -209,8 +217,16 @@ class DiscordChannel:
     async def _heartbeat(self, ws: WebSocketClientConnection, start: StartHeartbeat,
                          closed: asyncio.Event) -> None:
         """Beat on schedule, independent of reading and of command handling."""
+        loop = asyncio.get_running_loop()
         delay = start.first_delay
-        while not await wait_or_stop(closed, delay):
+        while True:
+            due = loop.time() + delay
+            if await wait_or_stop(closed, delay):
+                return
+            late = loop.time() - due
+            if late > LOOP_LAG_WARN:
+                log.warning("event=loop_lag late_s=%.2f hint=something blocked the IOLoop; "
+                            "heartbeats were delayed", late)
             action = self._session.heartbeat()
             if isinstance(action, Close):
                 log.warning("event=gateway_zombie hint=no HEARTBEAT_ACK since the last beat; "
@@ -305,6 +321,8 @@ class DiscordChannel:
             log.info("event=discord_duplicate message_id=%s", message_id)
             return None
         user_id, chat_id = str(author.get("id") or ""), str(d["channel_id"])
+        log.debug("event=discord_inbound message_id=%s channel=%s user=%s%s", message_id,
+                  chat_id, user_id, " text=%r" % text if self._deps.debug else "")
         chat = ChatRef(platform="discord", chat_id=chat_id, user_id=user_id,
                        message_id=message_id, is_group=guild is not None,
                        received_at=time.time())
