@@ -28,7 +28,7 @@ _TOKEN_RE = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 
 def utf16_len(text: str) -> int:
     """Length in UTF-16 code units, the unit Telegram counts in."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _cut(line: str, limit: int) -> int:
@@ -51,6 +51,8 @@ def chunk_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     surrogate pair is never split. Whitespace-only chunks are dropped
     (Telegram rejects an empty message).
     """
+    if utf16_len(text) <= limit:
+        return [text] if text.strip() else []
     out: list[str] = []
     cur: Optional[str] = None
     cur_units = 0

@@ -144,6 +144,7 @@ class FakeTelegram:
         self.handed_out: dict[int, float] = {}        # update_id → first hand-out time
         self.handouts: collections.Counter = collections.Counter()   # update_id → times
         self.stalled_chats: set[str] = set()          # sends to these chats stall
+        self.answer_hooks: list[Callable[[Recorded], None]] = []   # called per answer
         self.webhook_url = ""
         self.blocked: set[str] = set()
         self.migrated: dict[str, int] = {}
@@ -470,6 +471,8 @@ class _Handler(RequestHandler):
             self.write(body)
         record.status, record.answered_at = status, time.monotonic()
         fake._changed()
+        for hook in fake.answer_hooks:
+            hook(record)
 
     def _params(self) -> tuple[dict, dict]:
         req = self.request
