@@ -63,8 +63,11 @@ async def run(req: "Request") -> Reply:
     forced = not req.is_admin
     gated = cmd.approval or forced
     oc = req.router.openclaw
+    trace_base = req.inbound.base_id
+    if req.inbound.platform == "console":    # its message ids are per process
+        trace_base += "-" + req.router.instance_tag
     try:
-        result = await oc.fire(template, cmd.param_dict(), trace_base=req.inbound.base_id,
+        result = await oc.fire(template, cmd.param_dict(), trace_base=trace_base,
                                require_approval=gated)
     except NotFound as exc:
         if "template" not in str(exc):   # the route itself is missing

@@ -66,6 +66,9 @@ class Router:
         self.metrics = metrics
         self.permissions = Permissions(cfg)
         self._clock = clock
+        # Console message ids restart at 1 with every process; this keeps their
+        # OpenClaw trace ids from colliding with the previous run's (1 h dedup).
+        self.instance_tag = "%x" % int(time.time() * 1000)
         self._buckets = SenderBuckets(cfg.rate_limit.per_minute, cfg.rate_limit.burst,
                                       clock=clock)
         self._denials: dict[str, float] = {}

@@ -389,3 +389,18 @@ async def test_run_says_pack_not_loaded_when_openclaw_routes_are_missing(tmp_pat
         reply = await env.say("/run portrait")
         assert reply == ("OpenClaw pack not loaded: %s answers 404 for triggers/fire."
                          % env.fake.url)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_console_runs_after_a_restart_are_not_deduplicated(tmp_path):
+    """Console message ids restart at 1 per process; a new router must not reuse trace ids."""
+    from openclaw_connector.commands import Router
+    async with stack(tmp_path) as env:
+        first = await env.router.handle(msg("/run portrait", "console", platform="console",
+                                            message_id="1"))
+        restarted = Router(env.cfg, openclaw=env.client, jobs=None)
+        restarted.instance_tag = env.router.instance_tag + "x"
+        second = await restarted.handle(msg("/run portrait", "console", platform="console",
+                                            message_id="1"))
+        assert first.text != second.text and second.text.startswith("[Queued]")
+        assert env.fake.model.queue_remaining() == 2
