@@ -135,6 +135,7 @@ class FakeDiscord:
         self.sends: list[SentMessage] = []
         self.gateway_bot_calls: list[float] = []
         self.unexpected: list[str] = []
+        self.send_hooks: list[Callable[[SentMessage], None]] = []   # called per send
         self.sessions: dict[str, FakeSession] = {}
         self.session: Optional[FakeSession] = None
         self.live: Optional["_Gateway"] = None
@@ -361,6 +362,8 @@ class _Messages(_Base):
             return
         sent = SentMessage(channel_id, payload, files, ctype, time.monotonic())
         fake.sends.append(sent)
+        for hook in list(fake.send_hooks):
+            hook(sent)
         scripted = fake.pop_script(channel_id)
         if scripted is not None:
             sent.status = scripted.status
