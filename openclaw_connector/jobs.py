@@ -262,23 +262,18 @@ class JobWatcher:
             return
         gate = asyncio.Semaphore(HISTORY_CONCURRENCY)
 
-        async def one(pid: str) -> JobOutcome:
+        async def one(pid: str) -> None:
             async with gate:
-                return await self._oc.history(pid, check_queue=False)
+                outcome = await self._oc.history(pid, check_queue=False)
+            if outcome.finished or outcome.state == "unknown":   # unknown: lost
+                group = by_id[pid]
+                self._spawn(group, lambda: self._result_reply(group[0], outcome),
+                            outcome.state)
 
-        ids = list(by_id)
-        results = await asyncio.gather(*(one(p) for p in ids), return_exceptions=True)
-        failure: Optional[BaseException] = None
-        for pid, result in zip(ids, results):
+        results = await asyncio.gather(*(one(p) for p in by_id), return_exceptions=True)
+        for result in results:
             if isinstance(result, BaseException):
-                failure = failure or result
-                continue
-            if result.finished or result.state == "unknown":
-                group = [w for w in by_id[pid] if w.key not in self._busy]
-                self._spawn(group, lambda o=result, g=group: self._result_reply(g[0], o),
-                            result.state)
-        if failure is not None:
-            raise failure
+                raise result
 
     # ------------------------------------------------------------------ approvals
     async def _approval_loop(self) -> None:

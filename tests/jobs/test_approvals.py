@@ -121,3 +121,20 @@ async def test_approved_but_never_executed_is_said_after_expiry(tmp_path):
     finally:
         await fake.stop()
     assert "[Approved] %s · portrait" % aid in text
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_approval_decided_while_the_daemon_was_down_is_reported_after_start(tmp_path):
+    fake = await FakeOpenClaw(admin_token=TOKEN).start()
+    try:
+        async with job_env(tmp_path, fake=fake) as (_fake, daemon):
+            aid = await _request_approval(fake, daemon)
+        body = await _web_ui(fake, aid, "approve")
+        fake.finish_job(body["prompt_id"])
+        async with job_env(tmp_path, fake=fake) as (_fake, again):
+            text = await again.out.wait_for("[Done]")
+    finally:
+        await fake.stop()
+    assert "[Approved] %s · portrait by webui. Executed: %s" % (aid, body["prompt_id"]) in text
+    assert text.index("[Approved]") < text.index("[Done] portrait · %s · 1.0 s · no outputs"
+                                                 % body["prompt_id"][:8])

@@ -97,3 +97,30 @@ async def test_line_run_then_two_images_pushed_as_signed_media_urls(tmp_path):
     for m in images:
         assert m["originalContentUrl"].startswith(PUBLIC + "/media/")
         assert m["previewImageUrl"] == m["originalContentUrl"]
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_non_admin_on_telegram_admin_approves_on_console_both_get_the_result(tmp_path):
+    """The requester hears [Approved] and gets the images; the approving admin too."""
+    async with GatedFake(admin_token=TOKEN) as oc, FakeTelegram() as tg:
+        cfg = jobs_config(tmp_path, oc, telegram__token=ftg.TOKEN, telegram__api_base=tg.url,
+                          telegram__poll_timeout_sec=1, telegram__allowed_users=["2222"])
+        async with running_daemon(cfg, console=True) as daemon:
+            tg.queue_message("/run portrait", user_id=2222)
+            await tg.wait_until(lambda: any("[Approval Requested]" in t for t in tg.texts()))
+            (aid,) = oc.model.approvals
+            daemon.pipe.send("/approve %s" % aid)
+            await daemon.out.wait_for("Executed: ")
+            await tg.wait_until(lambda: any(t.startswith("[Approved]") for t in tg.texts()))
+            pid = oc.model.approvals[aid]["metadata"]["executed_prompt_id"]
+            oc.finish_job(pid, images=_two_images(oc))
+            await tg.wait_until(lambda: tg.count("sendPhoto") >= 2)
+            text = await daemon.out.wait_for("[image] b.png")
+            await until(lambda: daemon.jobs.pending() == [])
+    approved = [t for t in tg.texts() if t.startswith("[Approved]")]
+    assert approved == ["[Approved] %s · portrait by console:console. Executed: %s"
+                        % (aid, pid)]
+    assert [t for t in tg.texts() if t.startswith("[Done]")] == [
+        "[Done] portrait · %s · 1.0 s · 2 images" % pid[:8]]
+    assert text.count("[Done] portrait · %s" % pid[:8]) == 1
+    assert {p.chat_id for p in tg.calls("sendPhoto")} == {"2222"}
