@@ -24,8 +24,10 @@ from openclaw_connector.channels import build_channels
 from openclaw_connector.channels.base import ChannelDeps
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
+from openclaw_connector.jobs import JobWatcher
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, Reply
 from openclaw_connector.metrics import Metrics
+from openclaw_connector.openclaw import OpenClawClient
 from openclaw_connector.state import StateStore
 
 log = logmod.get("daemon")
@@ -39,10 +41,10 @@ class Daemon:
         self.metrics = Metrics()
         self.state = StateStore(cfg.state_dir)
         self.http: Optional[AsyncHTTPClient] = None
-        self.openclaw: Any = None
+        self.openclaw: Optional[OpenClawClient] = None
         self.media: Any = None
         self.web: Any = None
-        self.jobs: Any = None
+        self.jobs: Optional[JobWatcher] = None
         self.router: Optional[Router] = None
         self.channels: dict[str, Any] = {}
         self.stop_reason = ""
@@ -56,7 +58,7 @@ class Daemon:
     def _build(self) -> None:
         cfg = self.cfg
         self.http = AsyncHTTPClient(force_instance=True, max_clients=64)
-        self.openclaw = _make_openclaw(cfg, self.http)
+        self.openclaw = OpenClawClient(cfg.openclaw, self.http)
         if cfg.line.on or cfg.whatsapp.on or cfg.status.port:
             from openclaw_connector.media import MediaStore
             from openclaw_connector.web import WebServers
@@ -64,7 +66,8 @@ class Daemon:
                                     self.state)
             self.web = WebServers(cfg, media=self.media, health=self.health,
                                   metrics=self.metrics)
-        self.jobs = _make_jobs(self)
+        self.jobs = JobWatcher(cfg, openclaw=self.openclaw, state=self.state,
+                               deliver=self.deliver, metrics=self.metrics)
         self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics)
         console_in, console_out = self._console_io
         deps = ChannelDeps(
@@ -79,8 +82,7 @@ class Daemon:
             self._services.append(("media", self.media))
         if self.web is not None:
             self._services.append(("web", self.web))
-        if self.jobs is not None:
-            self._services.append(("jobs", self.jobs))
+        self._services.append(("jobs", self.jobs))
         for name, channel in self.channels.items():
             self._services.append((name, channel))
 
@@ -177,20 +179,3 @@ class Daemon:
         reach = getattr(self.openclaw, "last_reachable", None)
         body["comfyui"] = {"url": self.cfg.openclaw.url, "reachable": reach}
         return (200 if ok else 503), body
-
-
-def _make_openclaw(cfg: Config, http: AsyncHTTPClient) -> Any:
-    try:
-        from openclaw_connector.openclaw import OpenClawClient
-    except ImportError:  # arrives with issue 3
-        return None
-    return OpenClawClient(cfg.openclaw, http)
-
-
-def _make_jobs(daemon: Daemon) -> Any:
-    try:
-        from openclaw_connector.jobs import JobWatcher
-    except ImportError:  # arrives with issue 7
-        return None
-    return JobWatcher(daemon.cfg, openclaw=daemon.openclaw, state=daemon.state,
-                      deliver=daemon.deliver, metrics=daemon.metrics)

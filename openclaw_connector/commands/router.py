@@ -171,8 +171,5 @@ async def _help(req: Request) -> Reply:
 def register_builtin(router: Router) -> None:
     """Register every command this build has."""
     router.register(CommandSpec("help", "/help", "show the commands you may use", _help))
-    try:
-        from openclaw_connector.commands import handlers
-    except ImportError:  # the command set arrives with the OpenClaw client (issue 3)
-        return
+    from openclaw_connector.commands import handlers  # imports this module: import late
     handlers.register(router)
