@@ -3,22 +3,43 @@ started from config with ``telegram.api_base`` pointing at the fake."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from openclaw_connector.state import StateStore
+from tests.fakes.openclaw import FakeOpenClaw
 from tests.fakes.telegram import TOKEN, FakeTelegram, passthrough, stall
 from tests.support import running_daemon
 from tests.telegram.support import eventually, telegram_config
 
 ALLOWED = 42
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def config(tmp_path, tg, **overrides):
     values = {"telegram.allowed_users": [str(ALLOWED)]}
     values.update(overrides)
     return telegram_config(tmp_path, tg, **values)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_status_from_allowed_user_gets_the_reply_in_the_same_chat(tmp_path):
+    """/status asks the (fake) ComfyUI + OpenClaw and answers in the chat it came from."""
+    async with FakeOpenClaw() as oc, FakeTelegram() as tg:
+        tg.queue_message("/status", user_id=ALLOWED)
+        async with running_daemon(config(tmp_path, tg, **{"openclaw.url": oc.url})):
+            sent = await tg.next_answered("sendMessage")
+        assert oc.calls("/openclaw/health")
+    assert sent.status == 200 and sent.chat_id == str(ALLOWED)
+    assert "ComfyUI: reachable" in sent.params["text"]
+    assert "Queue: 0 running, 0 pending" in sent.params["text"]
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -150,3 +171,56 @@ async def test_daemon_restart_before_confirm_loses_and_repeats_nothing(tmp_path)
             await tg.wait_until(lambda: len(tg.sent(-2)) == 1)
         assert [len(tg.sent(chat)) for chat in (-1, -2, -3)] == [1, 1, 1]
         assert tg.handouts[a] == 1 and tg.handouts[c] == 2
+
+
+@pytest.mark.gen_test(timeout=20)
+@pytest.mark.parametrize("confirmed", [False, True], ids=["unconfirmed", "confirmed"])
+async def test_daemon_killed_mid_batch_loses_and_repeats_nothing(tmp_path, confirmed):
+    """SIGKILL (no clean stop) after the daemon fetched [A, B, C] and answered A and C
+    while B's reply hangs. Unconfirmed: Telegram never saw the confirming poll, so it
+    redelivers; confirmed: it did, so only the daemon's pending record has B. Either way
+    after a restart B is answered once and A and C are not answered again."""
+    async with FakeTelegram() as tg:
+        a = tg.queue_message("/help", user_id=ALLOWED, chat_id=-1, chat_type="group")
+        b = tg.queue_message("/help", user_id=ALLOWED, chat_id=-2, chat_type="group")
+        c = tg.queue_message("/help", user_id=ALLOWED, chat_id=-3, chat_type="group")
+        if not confirmed:
+            tg.script("getUpdates", passthrough(), stall())
+        tg.stall_chat(-2)
+        path = tmp_path / "openclaw.yaml"
+        path.write_text("state_dir: %s\nlog:\n  level: warning\ntelegram:\n  token: '%s'\n"
+                        "  api_base: %s\n  poll_timeout_sec: 1\n  allowed_users: [%d]\n"
+                        % (tmp_path, TOKEN, tg.url, ALLOWED))
+        os.chmod(path, 0o600)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_CONNECTOR_")}
+        env["PYTHONPATH"] = ROOT
+        proc = subprocess.Popen([sys.executable, "-m", "openclaw_connector", "-c", str(path)],
+                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        try:
+            await tg.wait_until(lambda: len(tg.sent(-1)) == 1 and len(tg.sent(-3)) == 1
+                                and tg.count("getUpdates") >= 2
+                                and tg.confirmed == (c + 1 if confirmed else 0)
+                                and any(r.chat_id == "-2" for r in tg.calls("sendMessage")),
+                                10)
+            # The replies reached Telegram; wait until the daemon also recorded them.
+            db = sqlite3.connect(str(tmp_path / "connector.db"), timeout=2)
+            deadline = asyncio.get_running_loop().time() + 5
+            while db.execute("SELECT COUNT(*) FROM seen WHERE namespace = 'telegram' AND "
+                             "id IN (?, ?)", (str(a), str(c))).fetchone()[0] < 2:
+                assert asyncio.get_running_loop().time() < deadline, "A/C never recorded"
+                await asyncio.sleep(0)
+            db.close()
+        finally:
+            proc.kill()
+            _, err = proc.communicate(timeout=10)
+        assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
+        tg.stalled_chats.clear()
+        async with running_daemon(config(tmp_path, tg)) as daemon:
+            channel = daemon.channels["telegram"]
+            await channel.wait_handled(b, 5)
+            await tg.wait_until(lambda: tg.confirmed == c + 1)
+            await tg.wait_until(lambda: len(tg.sent(-2)) == 1)
+        assert [len(tg.sent(chat)) for chat in (-1, -2, -3)] == [1, 1, 1]
+        assert tg.handouts[a] == 1 and tg.handouts[b] == 1
+        assert tg.handouts[c] == (1 if confirmed else 2)

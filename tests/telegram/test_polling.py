@@ -8,10 +8,14 @@ import logging
 
 import pytest
 
+from openclaw_connector.messages import ChatRef, Reply
 from openclaw_connector.state import StateStore
 from tests.fakes.telegram import (
     TOKEN, FakeTelegram, bad_gateway, conflict, drop, error, passthrough, stall, too_many)
 from tests.telegram.support import Inbox, eventually, running_channel
+
+
+ALICE_CHAT = ChatRef(platform="telegram", chat_id="42", user_id="42")
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -145,6 +149,22 @@ async def test_bad_token_is_fatal_after_one_attempt_and_token_is_masked(tmp_path
     assert len(errors) == 1 and "channel_stopped" in errors[0]
     assert "123456789:***" in errors[0] and "telegram.token" in errors[0]
     assert all(token not in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_token_revoked_while_polling_stops_the_channel(tmp_path):
+    """A 401 from getUpdates after a good start is fatal too: no further polls."""
+    async with FakeTelegram() as tg:
+        tg.script("getUpdates", passthrough(), error(401, "Unauthorized"))
+        tg.queue_message("/help", user_id=42)
+        inbox = Inbox()
+        async with running_channel(tmp_path, tg, inbox) as ch:
+            await inbox.wait(1)
+            await eventually(lambda: ch.health.state == "fatal", turns=100000)
+            polls = tg.count("getUpdates")
+            tg.queue_message("/help again", user_id=42)
+            await ch.send(ALICE_CHAT, Reply("still can send"))   # the loop ended, not I/O
+        assert polls == 2 and tg.count("getUpdates") == 2 and inbox.texts == ["/help"]
 
 
 @pytest.mark.gen_test(timeout=10)
