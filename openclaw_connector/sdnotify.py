@@ -6,6 +6,11 @@ Linux abstract socket. Outside systemd the variable is unset and every call
 is a no-op, so the daemon calls :func:`notify` unconditionally:
 ``READY=1`` after all channels started, ``STOPPING=1`` at shutdown.
 
+With ``WatchdogSec=`` in the unit, systemd sets ``$WATCHDOG_USEC``;
+:func:`watchdog` then sends ``WATCHDOG=1`` from the IOLoop every half
+period, so a loop that is blocked or dead (faults.md #1, #3) stops the
+pings and systemd restarts the daemon.
+
 ``NOTIFY_SOCKET`` is read here rather than in config.py because it is part of
 the service manager's protocol with this process, not user configuration.
 No dependency: a few lines over :mod:`socket`.
@@ -13,11 +18,13 @@ No dependency: a few lines over :mod:`socket`.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from typing import Optional
+from typing import Any, Awaitable, Mapping, Optional
 
 from openclaw_connector import log as logmod
+from openclaw_connector.backoff import wait_or_stop
 
 ENV = "NOTIFY_SOCKET"
 
@@ -52,3 +59,47 @@ def notify(state: str, *, address: Optional[str] = None) -> bool:
                                    state.split("\n", 1)[0], logmod.one_line_error(exc))
         return False
     return True
+
+
+def watchdog_interval(env: Optional[Mapping[str, str]] = None) -> Optional[float]:
+    """Seconds between ``WATCHDOG=1`` pings (half of ``$WATCHDOG_USEC``), or None.
+
+    None when systemd set no watchdog, or set it for another process
+    (``$WATCHDOG_PID``), as sd_watchdog_enabled(3) says.
+    """
+    env = os.environ if env is None else env
+    try:
+        usec = int(env.get("WATCHDOG_USEC", "0"))
+        pid = int(env.get("WATCHDOG_PID", "0") or "0")
+    except ValueError:
+        return None
+    if usec <= 0 or (pid and pid != os.getpid()):
+        return None
+    return usec / 2e6
+
+
+async def watchdog(stopping: asyncio.Event, *, interval: Optional[float] = None,
+                   address: Optional[str] = None) -> None:
+    """Ping ``WATCHDOG=1`` every ``interval`` seconds until ``stopping`` is set.
+
+    Returns at once when there is no watchdog (``interval`` None and none in
+    the environment). Run it as a task on the daemon's IOLoop.
+    """
+    interval = interval if interval is not None else watchdog_interval()
+    if not interval:
+        return
+    while not stopping.is_set():
+        notify("WATCHDOG=1", address=address)
+        await wait_or_stop(stopping, interval)
+
+
+async def with_watchdog(waiting: Awaitable[Any], *, interval: Optional[float] = None,
+                        address: Optional[str] = None) -> Any:
+    """Await ``waiting`` (the daemon's run) while :func:`watchdog` pings beside it."""
+    stop = asyncio.Event()
+    beat = asyncio.ensure_future(watchdog(stop, interval=interval, address=address))
+    try:
+        return await waiting
+    finally:
+        stop.set()
+        await beat

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -59,22 +60,68 @@ def test_socket_address_forms():
     assert sdnotify.socket_address("/run/systemd/notify") == "/run/systemd/notify"
 
 
+@pytest.mark.parametrize("env, expected", [
+    ({}, None),
+    ({"WATCHDOG_USEC": "60000000"}, 30.0),
+    ({"WATCHDOG_USEC": "60000000", "WATCHDOG_PID": "1"}, None),   # meant for another process
+    ({"WATCHDOG_USEC": "soon"}, None),
+])
+def test_watchdog_interval(env, expected):
+    if env.get("WATCHDOG_PID") == "1" and os.getpid() == 1:
+        pytest.skip("running as pid 1")
+    assert sdnotify.watchdog_interval(env) == expected
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_with_watchdog_pings_until_the_run_ends(dgram):
+    """WATCHDOG=1 arrives repeatedly while the awaited run lasts; none after it ended."""
+    sock, path = dgram
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+
+    async def run() -> str:
+        for _ in range(3):                      # three pings observed, then finish
+            assert await loop.sock_recv(sock, 4096) == b"WATCHDOG=1"
+        done.set()
+        return "finished"
+
+    async def daemon_run() -> str:
+        await done.wait()
+        return "stopped"
+
+    reader = asyncio.ensure_future(run())
+    assert await sdnotify.with_watchdog(daemon_run(), interval=0.01, address=path) == "stopped"
+    assert await reader == "finished"
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_with_watchdog_without_watchdog_just_awaits():
+    async def quick() -> int:
+        return 7
+    assert await sdnotify.with_watchdog(quick(), interval=0, address="") == 7
+
+
 def test_daemon_sends_ready_then_stopping(dgram, tmp_path):
-    """The real daemon, NOTIFY_SOCKET set: READY=1 once started, STOPPING=1 on SIGTERM, exit 0."""
+    """The real daemon under a watchdog: READY=1, WATCHDOG=1 pings, STOPPING=1 on SIGTERM."""
     sock, path = dgram
     config = tmp_path / "openclaw.yaml"
     config.write_text("state_dir: %s\nopenclaw:\n  url: %s\n" % (tmp_path / "state",
                                                                 closed_port_url()))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
-           "NOTIFY_SOCKET": path}
+           "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"}
     proc = subprocess.Popen([sys.executable, "-m", "openclaw_connector", "-c", str(config)],
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
         assert sock.recv(4096) == b"READY=1"
+        assert sock.recv(4096) == b"WATCHDOG=1"        # the IOLoop is alive and says so
         assert proc.poll() is None                     # ready means running, not exited
         proc.send_signal(signal.SIGTERM)
-        assert sock.recv(4096) == b"STOPPING=1"
+        after = [sock.recv(4096)]
+        while after[-1] == b"WATCHDOG=1":
+            after.append(sock.recv(4096))
+        assert after[-1] == b"STOPPING=1"
         assert proc.wait(timeout=10) == 0
     finally:
         if proc.poll() is None:
