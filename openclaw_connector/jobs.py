@@ -18,9 +18,9 @@ are polled (``GET /openclaw/approvals/{id}``, §4.3) every
 ``expires_at`` plus a grace minute. No per-job timers: two loops and one socket,
 however many watches; with nothing changing the daemon stays idle.
 
-Images come through ``/view`` (at most ``media.max_mb`` each, the first
-``results.max_images``); sends are retried with backoff (``retry.*``, at most
-``results.delivery_attempts``), a job is never re-run. Texts: :mod:`jobs_format`.
+Building the reply (images through ``/view``) and sending it with bounded
+retries: :mod:`jobs_send`; the texts: :mod:`jobs_format`; the socket:
+:mod:`comfy_ws`.
 """
 
 from __future__ import annotations
@@ -30,30 +30,27 @@ import datetime as dt
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Callable, Optional
 
 from openclaw_connector import jobs_format as fmt
 from openclaw_connector import log as logmod
-from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.backoff import Backoff, BackoffPolicy
 from openclaw_connector.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
-from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
-from openclaw_connector.openclaw_types import (
-    Approval, JobOutcome, NotFound, OpenClawError, Unreachable)
+from openclaw_connector.jobs_send import DONE, FAILED, Deliver, ResultSender
+from openclaw_connector.messages import ChatRef, Reply
+from openclaw_connector.openclaw_types import Approval, NotFound, OpenClawError
 from openclaw_connector.state import StateStore, WatchRow
 
 log = logmod.get("jobs")
 
 PROMPT, APPROVAL = "prompt", "approval"
-PENDING, DONE, FAILED = "pending", "done", "failed"
+PENDING = "pending"          # then DONE (accepted) or FAILED (never accepted): jobs_send
 APPROVAL_GRACE_SEC = 60.0
 KEEP_FINISHED_SEC = 7 * 86400.0      # finished rows kept this long so a replay is recognised
 HISTORY_CONCURRENCY = 8
 SAFETY_FACTOR = 10.0                 # safety pass every SAFETY_FACTOR × poll_max_sec
 WS_EVENTS = ("status", "execution_success", "execution_error", "execution_interrupted")
-
-Deliver = Callable[[ChatRef, Reply], Awaitable[None]]
-
 
 def watch_key(kind: str, ref_id: str, chat: ChatRef) -> str:
     return "%s:%s:%s:%s" % (kind, ref_id, chat.platform, chat.chat_id)
@@ -112,7 +109,8 @@ class JobWatcher:
         self._stopping = asyncio.Event()
         self._poll = Backoff(BackoffPolicy(self._res.poll_min_sec, 2.0,
                                            max(self._res.poll_min_sec, self._res.poll_max_sec)))
-        self._retry = BackoffPolicy(cfg.retry.initial_sec, 2.0, cfg.retry.max_sec)
+        self._sender = ResultSender(cfg, openclaw=openclaw, deliver=deliver, metrics=metrics,
+                                    stopping=self._stopping)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None
         self.passes = 0
@@ -134,7 +132,7 @@ class JobWatcher:
             return
         self.ws = ComfyWebSocket(
             ws_url(self._cfg.openclaw.url, self.client_id), on_message=self._on_ws_message,
-            on_state=self._on_ws_state, retry=self._retry, ping_sec=self._res.ws_ping_sec,
+            on_state=self._on_ws_state, retry=self._sender.retry, ping_sec=self._res.ws_ping_sec,
             connect_timeout=self._cfg.openclaw.timeout_sec)
         await self.ws.start()
         self._loops = [asyncio.ensure_future(self._check_loop()),
@@ -267,7 +265,7 @@ class JobWatcher:
                 outcome = await self._oc.history(pid, check_queue=False)
             if outcome.finished or outcome.state == "unknown":   # unknown: lost
                 group = by_id[pid]
-                self._spawn(group, lambda: self._result_reply(group[0], outcome),
+                self._spawn(group, lambda: self._sender.result_reply(group[0].template, outcome),
                             outcome.state)
 
         results = await asyncio.gather(*(one(p) for p in by_id), return_exceptions=True)
@@ -371,46 +369,10 @@ class JobWatcher:
         await asyncio.gather(*(self._send(w, reply, outcome) for w in watches))
 
     async def _send(self, w: Watch, reply: Reply, outcome: str) -> None:
-        """Send until the platform accepts; then mark the watch done (bounded retries)."""
-        delays = Backoff(self._retry)
-        started = time.monotonic()
-        attempt = 0
         try:
-            while attempt < self._res.delivery_attempts:
-                attempt += 1
-                try:
-                    await self._deliver(w.chat, reply)
-                except Exception as exc:
-                    permanent = isinstance(exc, ChannelSendError) and exc.permanent
-                    after = getattr(exc, "retry_after", None) or 0.0
-                    log.warning("event=result_send_failed key=%s attempt=%d permanent=%s "
-                                "error=%s", w.key, attempt, permanent,
-                                logmod.one_line_error(exc))
-                    if permanent and reply.images:
-                        # The images were refused (size, type): the words still matter.
-                        reply = Reply(reply.text + "\n" + fmt.image_note(
-                            "images", "the platform refused them"))
-                        continue
-                    if permanent:
-                        break
-                    if attempt >= self._res.delivery_attempts:
-                        break
-                    if await wait_or_stop(self._stopping, max(delays.next(), after)):
-                        return   # stays pending: delivered after the next start
-                    continue
-                self._finish(w, DONE)
-                log.info("event=result_delivered key=%s outcome=%s attempts=%d took_ms=%.1f",
-                         w.key, outcome, attempt, 1000 * (time.monotonic() - started))
-                if self._metrics is not None:
-                    self._metrics.inc("job_results_total", outcome=outcome,
-                                      platform=w.chat.platform, help="Job results delivered")
-                return
-            self._finish(w, FAILED)
-            log.error("event=result_gave_up key=%s outcome=%s attempts=%d", w.key, outcome,
-                      attempt)
-            if self._metrics is not None:
-                self._metrics.inc("job_results_failed_total", platform=w.chat.platform,
-                                  help="Job results the platform never accepted")
+            verdict = await self._sender.send(w.key, w.chat, reply, outcome)
+            if verdict is not None:
+                self._finish(w, verdict)
         finally:
             self._busy.discard(w.key)
 
@@ -419,45 +381,8 @@ class JobWatcher:
         self._watches.pop(w.key, None)
         self._gauge()
 
-    async def _result_reply(self, w: Watch, outcome: JobOutcome) -> Reply:
-        """Text plus the first ``max_images`` images fetched through /view."""
-        images: list[Image] = []
-        notes: list[str] = []
-        if outcome.state == "success":
-            limit = int(self._cfg.media.max_mb * 1024 * 1024)
-            for ref in outcome.images[:self._res.max_images]:
-                try:
-                    data = await self._view(ref, limit)
-                except OpenClawError as exc:
-                    notes.append(fmt.image_note(ref.filename, _why(exc)))
-                    continue
-                images.append(Image(ref.filename, data, fmt.content_type(ref.filename)))
-        text = fmt.outcome_text(w.template, outcome, max_images=self._res.max_images,
-                                notes=notes)
-        return Reply(text, tuple(images))
-
-    async def _view(self, ref: Any, limit: int) -> bytes:
-        """One /view download; an unreachable ComfyUI is retried with backoff, bounded."""
-        delays = Backoff(self._retry)
-        for attempt in range(1, self._res.delivery_attempts + 1):
-            try:
-                return await self._oc.view(ref.filename, ref.subfolder, ref.type,
-                                           max_bytes=limit)
-            except Unreachable:
-                if attempt == self._res.delivery_attempts or \
-                        await wait_or_stop(self._stopping, delays.next()):
-                    raise
-        raise AssertionError("unreachable")
-
     def _gauge(self) -> None:
         if self._metrics is not None:
             self._metrics.set("job_watches", float(len(self._watches)),
                               help="Jobs and approvals waiting for a result")
 
-
-def _why(exc: OpenClawError) -> str:
-    if isinstance(exc, NotFound):
-        return "file not found"
-    if isinstance(exc, Unreachable):
-        return "ComfyUI not reachable"
-    return str(exc) or type(exc).__name__
