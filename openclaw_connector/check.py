@@ -26,6 +26,7 @@ from typing import Any, Awaitable, Callable, Optional, TextIO
 from urllib.parse import quote, urlsplit
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.simple_httpclient import HTTPTimeoutError
 
 from openclaw_connector import log as logmod
 
@@ -85,11 +86,12 @@ class Prober:
                               follow_redirects=False)
         try:
             response = await self._http.fetch(request, raise_error=False)
-        except HTTPClientError as exc:  # 599: timeout or stream closed
-            return Answer(0, error="timed out after %gs" % self._timeout
-                          if "Timeout" in str(exc) else exc.message or "no response")
-        except OSError as exc:
-            return Answer(0, error=exc.strerror or type(exc).__name__)
+        except HTTPTimeoutError:
+            return Answer(0, error="timed out after %gs" % self._timeout)
+        except HTTPClientError as exc:  # 599 without a timeout: the stream closed
+            return Answer(0, error=exc.message or "connection closed without an answer")
+        except OSError as exc:  # refused, DNS (gaierror), TLS (SSLError)
+            return Answer(0, error=exc.strerror or logmod.one_line_error(exc))
         except Exception as exc:  # DNS, TLS and the like: the type name is the clue
             return Answer(0, error=logmod.one_line_error(exc))
         try:
