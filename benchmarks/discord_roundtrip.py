@@ -145,6 +145,7 @@ async def _measure(name: str, argv: list[str], fake: FakeDiscord, args: Any) -> 
     env["PYTHONPATH"] = ROOT
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    load = None
     try:
         await fake.wait_for(lambda: fake.live is not None and fake.live.session is not None,
                             20, "READY")
@@ -158,6 +159,10 @@ async def _measure(name: str, argv: list[str], fake: FakeDiscord, args: Any) -> 
         except subprocess.TimeoutExpired:
             proc.kill()
             _, err = proc.communicate()
+        if load is None:
+            print("%s did not get READY; fake saw %d connections, %d identifies; stderr:\n%s"
+                  % (name, len(fake.connections), len(fake.identifies),
+                     err.decode()[-3000:]), file=sys.stderr)
     lat = [1000.0 * x for x in load.latencies]
     if not lat:
         raise SystemExit("%s: no replies measured; stderr:\n%s" % (name, err.decode()[-2000:]))

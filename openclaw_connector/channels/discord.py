@@ -46,6 +46,7 @@ PING_INTERVAL = 60.0            # websocket-level keepalive, beside Discord's ow
 PING_TIMEOUT = 30.0
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 STOP_GRACE = 5.0
+PERSIST_EVERY = 1.0             # s between session saves (seq) while traffic flows
 LOOP_LAG_WARN = 1.0             # s a heartbeat may run late before we warn
 MESSAGE_ROUTE = "POST /channels/{channel_id}/messages"
 RESUME_CONNECT_TRIES = 3        # failed connects to resume_gateway_url before identifying anew
@@ -72,6 +73,7 @@ class DiscordChannel:
         self._delays = Backoff(deps.retry)
         self._identifies = IdentifyBudget()
         self._connect_failures = 0
+        self._persisted_at = 0.0
         self._gateway_url: Optional[str] = cfg.gateway_url
         self._task: Optional[asyncio.Task] = None
         self._ws: Optional[WebSocketClientConnection] = None
@@ -185,7 +187,7 @@ class DiscordChannel:
                 for action in self._session.receive(frame):
                     beat = await self._act(action, ws, closed, beat)
                 if isinstance(frame, dict) and frame.get("op") in (0, 11):
-                    self._persist()
+                    self._persist(force=frame.get("t") in ("READY", "RESUMED"))
         except BaseException:
             ws.close(CLOSE_ZOMBIE, "client error")      # resumable: not 1000
             raise
@@ -218,10 +220,11 @@ class DiscordChannel:
                          closed: asyncio.Event) -> None:
         """Beat on schedule, independent of reading and of command handling."""
         loop = asyncio.get_running_loop()
-        delay = start.first_delay
+        due = loop.time() + start.first_delay
         while True:
-            due = loop.time() + delay
-            if await wait_or_stop(closed, delay):
+            # Beats follow a fixed timeline (due += interval), so time spent
+            # writing or a busy loop does not push every later beat back.
+            if await wait_or_stop(closed, due - loop.time()):
                 return
             late = loop.time() - due
             if late > LOOP_LAG_WARN:
@@ -234,7 +237,7 @@ class DiscordChannel:
                 ws.close(action.code, action.reason)
                 return
             await _write(ws, action.frame)
-            delay = start.interval
+            due = max(due + start.interval, loop.time())
 
     async def _identify_url(self) -> Optional[str]:
         """The gateway URL, once ``session_start_limit`` allows an IDENTIFY."""
@@ -275,10 +278,19 @@ class DiscordChannel:
             return self._gateway_url
         return None
 
-    def _persist(self) -> None:
-        if self._session.can_resume:
-            self._deps.state.set_json(STATE_KEY, dict(self._session.state.as_dict(),
-                                                      saved_at=time.time()))
+    def _persist(self, force: bool = False) -> None:
+        """Save the session for a quick restart, at most every PERSIST_EVERY seconds.
+
+        A seq saved a little late only means a few replayed events after a
+        crash, and those are deduplicated by message id.
+        """
+        now = time.monotonic()
+        if not self._session.can_resume or (not force and now - self._persisted_at
+                                            < PERSIST_EVERY):
+            return
+        self._persisted_at = now
+        self._deps.state.set_json(STATE_KEY, dict(self._session.state.as_dict(),
+                                                  saved_at=time.time()))
 
     # ------------------------------------------------------------------ inbound
     def _dispatch(self, event: Dispatch) -> None:
