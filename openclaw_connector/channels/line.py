@@ -18,16 +18,16 @@ at most 5 message objects per call; images go out as MediaStore URLs.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import time
 import uuid
 from typing import Any, Optional
 
-from tornado.httpclient import HTTPRequest, HTTPResponse
-
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
+from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
                                                  image_urls, line_signature,
@@ -122,6 +122,7 @@ class LineChannel:
         self._tasks = TaskSet("line")
         self._stopping = asyncio.Event()
         self._used_tokens: dict[str, float] = {}
+        self._api = KeepAliveClient()
         if deps.web is not None:
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), LineWebhookHandler,
                                {"channel": self})
@@ -135,6 +136,7 @@ class LineChannel:
     async def stop(self) -> None:
         self._stopping.set()
         await self._tasks.drain()
+        self._api.close()
         self.health.stopped()
 
     # ------------------------------------------------------------------ inbound
@@ -197,15 +199,20 @@ class LineChannel:
         now = time.time()
         if not chat.reply_token or now - chat.received_at >= REPLY_TOKEN_FRESH_SEC:
             return False
-        self._used_tokens = {t: exp for t, exp in self._used_tokens.items() if exp > now}
+        # Insertion order is (nearly) expiry order: drop expired entries from the front.
+        for token, expires in list(itertools.islice(self._used_tokens.items(), 64)):
+            if expires > now:
+                break
+            del self._used_tokens[token]
         if chat.reply_token in self._used_tokens:
             return False
-        self._used_tokens[chat.reply_token] = chat.received_at + 2 * REPLY_TOKEN_FRESH_SEC
+        self._used_tokens[chat.reply_token] = now + REPLY_TOKEN_FRESH_SEC
         return True
 
-    def _request(self, path: str, body: dict, headers: Optional[dict] = None) -> HTTPRequest:
-        return HTTPRequest(
-            self.cfg.api_base.rstrip("/") + path, method="POST",
+    async def _call(self, path: str, body: dict,
+                    headers: Optional[dict] = None) -> APIResponse:
+        return await self._api.fetch(
+            "POST", self.cfg.api_base.rstrip("/") + path,
             headers={"Authorization": "Bearer %s" % self.cfg.channel_access_token,
                      "Content-Type": "application/json", **(headers or {})},
             body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
@@ -213,9 +220,8 @@ class LineChannel:
 
     async def _reply(self, token: str, batch: list[dict]) -> bool:
         """True if LINE accepted the reply; False when push should take over."""
-        resp = await self._deps.http.fetch(
-            self._request("/v2/bot/message/reply", {"replyToken": token, "messages": batch}),
-            raise_error=False)
+        resp = await self._call("/v2/bot/message/reply",
+                                {"replyToken": token, "messages": batch})
         if resp.code == 200:
             self._deps.metrics.inc("line_sends_total", api="reply", status="200")
             return True
@@ -234,10 +240,8 @@ class LineChannel:
         retry_key = str(uuid.uuid4())
         backoff = Backoff(self._deps.retry)
         for attempt in range(1, PUSH_ATTEMPTS + 1):
-            resp = await self._deps.http.fetch(
-                self._request("/v2/bot/message/push", {"to": to, "messages": batch},
-                              {"X-Line-Retry-Key": retry_key}),
-                raise_error=False)
+            resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
+                                    {"X-Line-Retry-Key": retry_key})
             self._deps.metrics.inc("line_sends_total", api="push", status=str(resp.code))
             if resp.code == 200:
                 return
@@ -254,7 +258,7 @@ class LineChannel:
         self.health.failed("backoff", "push failing")
         raise ChannelSendError("LINE push failed after %d attempts" % PUSH_ATTEMPTS)
 
-    def _raise_for(self, resp: HTTPResponse, api: str) -> None:
+    def _raise_for(self, resp: APIResponse, api: str) -> None:
         message = _error_message(resp)
         log.warning("event=send_refused api=%s status=%d message=%s", api, resp.code,
                     json.dumps(message))
@@ -268,7 +272,7 @@ class LineChannel:
                                permanent=True)
 
 
-def _error_message(resp: HTTPResponse) -> str:
+def _error_message(resp: APIResponse) -> str:
     try:
         body = json.loads(resp.body or b"{}")
     except ValueError:
@@ -276,7 +280,7 @@ def _error_message(resp: HTTPResponse) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
-def _retry_after(resp: HTTPResponse) -> Optional[float]:
+def _retry_after(resp: APIResponse) -> Optional[float]:
     value = resp.headers.get("Retry-After") if resp.headers else None
     try:
         return float(value) if value else None

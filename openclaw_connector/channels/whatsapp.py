@@ -27,10 +27,9 @@ import re
 import time
 from typing import Any, Iterator, Optional
 
-from tornado.httpclient import HTTPRequest, HTTPResponse
-
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
+from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
                                                  hub_signature, image_urls,
@@ -117,6 +116,7 @@ class WhatsAppChannel:
         self.health = ChannelHealth("whatsapp")
         self._tasks = TaskSet("whatsapp")
         self._stopping = asyncio.Event()
+        self._api = KeepAliveClient()
         if deps.web is not None:
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path),
                                WhatsAppWebhookHandler, {"channel": self})
@@ -135,6 +135,7 @@ class WhatsAppChannel:
     async def stop(self) -> None:
         self._stopping.set()
         await self._tasks.drain()
+        self._api.close()
         self.health.stopped()
 
     # ------------------------------------------------------------------ inbound
@@ -266,12 +267,11 @@ class WhatsAppChannel:
         backoff = Backoff(self._deps.retry)
         payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         for attempt in range(1, SEND_ATTEMPTS + 1):
-            resp = await self._deps.http.fetch(HTTPRequest(
-                url, method="POST", body=payload,
+            resp = await self._api.fetch(
+                "POST", url, body=payload,
                 headers={"Authorization": "Bearer %s" % self.cfg.access_token,
                          "Content-Type": "application/json"},
-                connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT),
-                raise_error=False)
+                connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
             code = _error_code(resp)
             self._deps.metrics.inc("whatsapp_sends_total", status=str(resp.code))
             if resp.code == 200:
@@ -287,14 +287,14 @@ class WhatsAppChannel:
         self.health.failed("backoff", "Graph send failing")
         raise ChannelSendError("WhatsApp send failed after %d attempts" % SEND_ATTEMPTS)
 
-    def _remember_sent(self, resp: HTTPResponse) -> None:
+    def _remember_sent(self, resp: APIResponse) -> None:
         try:
             for item in json.loads(resp.body).get("messages", []):
                 self._deps.state.mark_seen(SENT_NS, str(item["id"]), SENT_TTL_SEC)
         except (ValueError, AttributeError, KeyError, TypeError):
             log.warning("event=send_unexpected_response platform=whatsapp")
 
-    def _raise_for(self, resp: HTTPResponse, code: Optional[int]) -> None:
+    def _raise_for(self, resp: APIResponse, code: Optional[int]) -> None:
         log.warning("event=send_refused platform=whatsapp status=%d code=%s", resp.code, code)
         if code in FATAL_CODES or resp.code == 401:
             self.health.fatal("Graph refused the access token (code %s)" % code)
@@ -310,7 +310,7 @@ def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
 
 
-def _error_code(resp: HTTPResponse) -> Optional[int]:
+def _error_code(resp: APIResponse) -> Optional[int]:
     try:
         error = json.loads(resp.body or b"{}").get("error")
         return int(error["code"]) if isinstance(error, dict) else None

@@ -1,0 +1,93 @@
+"""KeepAliveClient: connection reuse, stale idle connections, deadlines."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from openclaw_connector.channels.apiclient import KeepAliveClient
+from tests.fakes import line as fline
+from tests.webhooks.support import free_port
+
+TOKEN = "line-token"
+
+
+def headers() -> dict:
+    return {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
+
+
+PUSH = b'{"to":"U1","messages":[{"type":"text","text":"hi"}]}'
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_sequential_calls_reuse_one_connection():
+    """Five calls in a row open one connection; all answers arrive intact."""
+    async with fline.FakeLine(access_token=TOKEN) as fake:
+        client = KeepAliveClient()
+        try:
+            codes = [(await client.fetch("POST", fake.url + "/v2/bot/message/push",
+                                         headers=headers(), body=PUSH)).code
+                     for _ in range(5)]
+            info = await client.fetch("GET", fake.url + "/v2/bot/info", headers=headers())
+        finally:
+            client.close()
+    assert codes == [200] * 5 and info.code == 200 and b"userId" in info.body
+    assert client.connections_opened == 1 and len(fake.delivered) == 5
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_concurrent_calls_are_bounded_per_host():
+    """More concurrent calls than max_per_host wait for a slot instead of failing."""
+    async with fline.FakeLine(access_token=TOKEN, delay=0.02) as fake:
+        client = KeepAliveClient(max_per_host=3)
+        try:
+            results = await asyncio.gather(*(
+                client.fetch("POST", fake.url + "/v2/bot/message/push", headers=headers(),
+                             body=PUSH) for _ in range(9)))
+        finally:
+            client.close()
+    assert [r.code for r in results] == [200] * 9
+    assert client.connections_opened == 3
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_server_closed_idle_connection_is_retried_on_a_fresh_one():
+    """An idle connection the server closed is detected and the call still succeeds once."""
+    async with fline.FakeLine(access_token=TOKEN) as fake:
+        client = KeepAliveClient()
+        try:
+            first = await client.fetch("POST", fake.url + "/v2/bot/message/push",
+                                       headers=headers(), body=PUSH)
+            await fake._server.close_all_connections()
+            second = await client.fetch("POST", fake.url + "/v2/bot/message/push",
+                                        headers=headers(), body=PUSH)
+        finally:
+            client.close()
+    assert (first.code, second.code) == (200, 200)
+    assert client.connections_opened == 2 and len(fake.delivered) == 2
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_silent_server_times_out_and_refused_connection_fails_fast():
+    """No answer → 599 at the request deadline; nothing listening → 599 at once."""
+    async def never_answer(reader, writer):
+        await reader.read(1 << 16)
+        await asyncio.Event().wait()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = KeepAliveClient()
+    try:
+        started = time.monotonic()
+        silent = await client.fetch("POST", "http://127.0.0.1:%d/x" % port, body=b"{}",
+                                    request_timeout=0.2)
+        took = time.monotonic() - started
+        refused = await client.fetch("POST", "http://127.0.0.1:%d/x" % free_port(),
+                                     body=b"{}", connect_timeout=1)
+    finally:
+        client.close()
+        server.close()
+    assert silent.code == 599 and silent.error is not None and 0.15 < took < 2
+    assert refused.code == 599 and refused.error is not None
