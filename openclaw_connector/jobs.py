@@ -97,7 +97,6 @@ class JobWatcher:
         self._res = cfg.results
         self._oc = openclaw
         self._state = state
-        self._deliver = deliver
         self._metrics = metrics
         self._clock = clock
         self._watches: dict[str, Watch] = {}
