@@ -76,6 +76,13 @@ asyncio.run(main())
 """
 
 
+def _cpu_seconds(pid: int) -> float:
+    """user + system CPU time of a process (Linux /proc)."""
+    with open("/proc/%d/stat" % pid) as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, int(round(pct / 100.0 * len(ordered))) - 1))
@@ -165,7 +172,11 @@ async def _measure(name: str, argv: list[str], tg: FakeTelegram, args: Any,
     try:
         await tg.wait_until(lambda: tg.count("getUpdates") > polls_before, 20)
         load = Load(tg, args.chats, command)
+        cpu = []
+        asyncio.get_running_loop().call_later(args.warmup,
+                                              lambda: cpu.append(_cpu_seconds(proc.pid)))
         count, elapsed = await load.run(args.warmup, args.seconds, args.pace_ms / 1000.0)
+        cpu.append(_cpu_seconds(proc.pid))
         tg.answer_hooks.remove(load._on_answer)
     finally:
         proc.terminate()
@@ -181,7 +192,8 @@ async def _measure(name: str, argv: list[str], tg: FakeTelegram, args: Any,
             "commands_per_s": round(count / elapsed, 1),
             "p50_ms": round(statistics.median(lat), 2),
             "p99_ms": round(_percentile(lat, 99), 2),
-            "max_ms": round(max(lat), 2)}
+            "max_ms": round(max(lat), 2),
+            "bot_cpu_ms_per_cmd": round(1000.0 * (cpu[-1] - cpu[0]) / max(1, count), 3)}
 
 
 async def main_async(args: Any) -> list[dict]:
@@ -243,10 +255,10 @@ def main() -> None:
     for name in dict.fromkeys(r["name"] for r in results):
         runs = [r for r in results if r["name"] == name]
         med[name] = {k: statistics.median(r[k] for r in runs)
-                     for k in ("commands_per_s", "p50_ms", "p99_ms")}
-        print("median %-11s %7.0f cmd/s  p50 %7.2f ms  p99 %7.2f ms  (%d runs)" % (
-            name, med[name]["commands_per_s"], med[name]["p50_ms"], med[name]["p99_ms"],
-            len(runs)))
+                     for k in ("commands_per_s", "p50_ms", "p99_ms", "bot_cpu_ms_per_cmd")}
+        print("median %-11s %7.0f cmd/s  p50 %7.2f ms  p99 %7.2f ms  bot CPU %.2f ms/cmd "
+              "(%d runs)" % (name, med[name]["commands_per_s"], med[name]["p50_ms"],
+                             med[name]["p99_ms"], med[name]["bot_cpu_ms_per_cmd"], len(runs)))
     base = med.get("baseline_oc") or med.get("baseline")
     if base and "daemon" in med:
         d = med["daemon"]

@@ -1,4 +1,4 @@
-"""The Telegram channel: Bot API long polling in, sendMessage/sendPhoto out.
+"""The Telegram channel: Bot API long polling in; replies out through telegram_send.
 
 At-least-once in, exactly-once effect (issue 4). A fetched batch is written
 to the StateStore (``telegram.pending``) before the next getUpdates confirms
@@ -23,47 +23,23 @@ from tornado.httpclient import HTTPRequest
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.telegram_send import TelegramSender
 from openclaw_connector.channels.telegram_wire import (
-    PHOTO_MAX_BYTES, BotInfo, Fatal, FilePart, PoisonUpdate, Retry, TelegramError,
-    chunk_text, classify, decode_response, encode_multipart, mask_token, parse_update,
-    scrub, update_id_of)
-from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Inbound, \
-    InboundHandler, Reply
+    BotInfo, Fatal, FilePart, PoisonUpdate, Retry, TelegramError, classify, decode_response,
+    encode_multipart, log_field, mask_token, parse_update, scrub, update_id_of)
+from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 
 log = logmod.get("telegram")
 
 NS = "telegram"                    # seen-id namespace
 KEY_OFFSET = "telegram.offset"
 KEY_PENDING = "telegram.pending"
-KEY_MIGRATED = "telegram.migrated."
 SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
 CONNECT_TIMEOUT_SEC = 10.0
 SEND_TIMEOUT_SEC = 60.0            # a 10 MB photo upload on a slow uplink
 POLL_MARGIN_SEC = 10.0             # HTTP timeout = poll timeout + margin (platforms.md §1)
 STOP_DRAIN_SEC = 5.0               # stop() waits this long for running commands
-SEND_RATE_RETRIES = 5              # outbound 429s waited out per send before giving up
-SEND_TRANSIENT_RETRIES = 2         # 5xx / connection failures retried per send
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
-
-
-class _ChatLocks:
-    """One lock per chat while anyone uses it, so sends to a chat stay in order."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, list] = {}
-
-    async def __call__(self, key: str, work):
-        entry = self._locks.get(key)
-        if entry is None:
-            entry = self._locks[key] = [asyncio.Lock(), 0]
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                return await work()
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[key]
 
 
 class TelegramChannel:
@@ -84,9 +60,12 @@ class TelegramChannel:
         self._raw: dict[int, dict] = {}          # running updates, as received
         self._next_offset = 0                    # the offset our next getUpdates sends
         self._saved_offset: Optional[int] = None
-        self._locks = _ChatLocks()
+        self._sender = TelegramSender(self._call, state=deps.state, retry=deps.retry,
+                                      stopping=self._stopping, token=self._token,
+                                      metrics=deps.metrics)
         self._stopped = False
         self._handled_waiters: list[asyncio.Future] = []
+        self._replayed = False                   # pending of a previous run taken over
 
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
@@ -114,8 +93,9 @@ class TelegramChannel:
             # Also reached when the daemon's grace runs out and cancels us.
             for task in list(self._inflight.values()):
                 task.cancel()
-            self._save_pending()
-            self._save_offset()
+            if self._replayed:      # else the stored pending is a crash's, still unread
+                self._save_pending()
+                self._save_offset()
             if self.health.state != "fatal":
                 self.health.stopped()
 
@@ -185,7 +165,7 @@ class TelegramChannel:
                 if verdict.state == "conflict":
                     if conflict_since is None:
                         conflict_since = time.monotonic()
-                        log.warning("event=poll_conflict description=%s", _field(error))
+                        log.warning("event=poll_conflict description=%s", log_field(error))
                     elif not escalated and \
                             time.monotonic() - conflict_since > CONFLICT_ESCALATE_SEC:
                         escalated = True
@@ -203,10 +183,10 @@ class TelegramChannel:
                 self._metric("telegram_poll_errors_total", kind=verdict.state)
                 if not isinstance(exc, TelegramError):
                     log.warning("event=poll_failed attempt=%d retry_in=%.3f error=%s",
-                                delays.attempt, wait, _field(error), exc_info=True)
+                                delays.attempt, wait, log_field(error), exc_info=True)
                 elif verdict.state != "conflict":
                     log.warning("event=poll_failed attempt=%d retry_in=%.3f error=%s",
-                                delays.attempt, wait, _field(error))
+                                delays.attempt, wait, log_field(error))
                 if await wait_or_stop(self._stopping, wait):
                     return
             else:
@@ -233,7 +213,7 @@ class TelegramChannel:
         except TelegramError as exc:
             if strict:
                 raise
-            log.warning("event=webhook_delete_failed error=%s", _field(str(exc)))
+            log.warning("event=webhook_delete_failed error=%s", log_field(str(exc)))
 
     async def _poll_once(self, delays: Backoff) -> None:
         timeout = max(0, int(self._cfg.poll_timeout_sec))
@@ -279,7 +259,7 @@ class TelegramChannel:
         try:
             inbound = parse_update(update, self.bot or BotInfo(0, ""), now=time.time())
         except PoisonUpdate as exc:
-            log.warning("event=update_skipped update_id=%d reason=%s", uid, _field(str(exc)))
+            log.warning("event=update_skipped update_id=%d reason=%s", uid, log_field(str(exc)))
             self._metric("telegram_updates_total", kind="poison")
             self._done(uid)
             return
@@ -301,7 +281,7 @@ class TelegramChannel:
             raise
         except Exception as exc:
             log.error("event=handler_failed update_id=%d error=%s", uid,
-                      _field(logmod.one_line_error(exc)), exc_info=self._deps.debug)
+                      log_field(logmod.one_line_error(exc)), exc_info=self._deps.debug)
         self._inflight.pop(uid, None)
         self._done(uid)
 
@@ -326,7 +306,12 @@ class TelegramChannel:
 
     def _replay_pending(self) -> None:
         """Run again what a previous process fetched but did not finish."""
-        stored = self._state.get_json(KEY_PENDING) or {}
+        self._replayed = True
+        try:
+            stored = self._state.get_json(KEY_PENDING) or {}
+        except ValueError:
+            log.warning("event=pending_unreadable key=%s", KEY_PENDING)
+            stored = {}
         floor = self._saved_offset or 0
         again = []
         for key, update in stored.items() if isinstance(stored, dict) else ():
@@ -344,83 +329,8 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ sending
     async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Text in ≤4096-unit chunks, then images; in order per chat."""
-        await self._locks(chat.chat_id, lambda: self._send_locked(chat, reply))
-
-    async def _send_locked(self, chat: ChatRef, reply: Reply) -> None:
-        reply_to = int(chat.message_id) if chat.is_group and chat.message_id.isdigit() \
-            else None
-        for text in chunk_text(reply.text):
-            params: dict = {"text": text}
-            if reply_to is not None:
-                params["reply_to_message_id"] = reply_to
-                params["allow_sending_without_reply"] = True
-                reply_to = None             # thread the first part only
-            await self._deliver(chat, "sendMessage", params)
-        for image in reply.images:
-            await self._send_image(chat, image)
-
-    async def _send_image(self, chat: ChatRef, image: Image) -> None:
-        document = FilePart("document", image.filename, image.content_type, image.data)
-        if len(image.data) > PHOTO_MAX_BYTES or not image.content_type.startswith("image/"):
-            await self._deliver(chat, "sendDocument", {}, document)
-            return
-        photo = FilePart("photo", image.filename, image.content_type, image.data)
-        try:
-            await self._deliver(chat, "sendPhoto", {}, photo, fallback=True)
-        except _PhotoRefused:
-            # Dimensions or format Telegram won't take as a photo: send the file.
-            await self._deliver(chat, "sendDocument", {}, document)
-
-    async def _deliver(self, chat: ChatRef, method: str, params: dict,
-                       file: Optional[FilePart] = None, *, fallback: bool = False) -> None:
-        """One send with its retries; raises ChannelSendError when refused."""
-        target = self._chat_target(chat.chat_id)
-        rate_waits = transient = 0
-        migrated = False
-        delays = Backoff(self._deps.retry)
-        while True:
-            try:
-                await self._call(method, dict(params, chat_id=target),
-                                 files=(file,) if file else ())
-                self._metric("telegram_sends_total", method=method, result="ok")
-                return
-            except TelegramError as exc:
-                error = scrub(str(exc), self._token)
-                if exc.status == 429 and rate_waits < SEND_RATE_RETRIES:
-                    rate_waits += 1
-                    wait = exc.retry_after if exc.retry_after is not None else delays.next()
-                    log.warning("event=send_rate_limited chat=%s method=%s retry_in=%.3f",
-                                chat.chat_id, method, wait)
-                    if await wait_or_stop(self._stopping, wait):
-                        raise ChannelSendError("stopping during a rate-limit wait",
-                                               retry_after=wait) from None
-                    continue
-                if exc.migrate_to is not None and not migrated:
-                    migrated = True
-                    log.info("event=chat_migrated chat=%s new_chat=%d", target, exc.migrate_to)
-                    self._state.set(KEY_MIGRATED + chat.chat_id, str(exc.migrate_to))
-                    target = exc.migrate_to
-                    continue
-                if (exc.status == 0 or exc.status >= 500) and transient < SEND_TRANSIENT_RETRIES:
-                    transient += 1
-                    if await wait_or_stop(self._stopping, delays.next()):
-                        raise ChannelSendError("stopping during a send retry: %s" % error)
-                    continue
-                self._metric("telegram_sends_total", method=method, result="error")
-                if fallback and exc.status == 400:
-                    raise _PhotoRefused(error) from None
-                permanent = exc.status in (400, 401, 403, 404)
-                log.warning("event=send_failed chat=%s method=%s status=%d permanent=%s "
-                            "error=%s", chat.chat_id, method, exc.status, permanent,
-                            _field(error))
-                raise ChannelSendError(error, retry_after=exc.retry_after,
-                                       permanent=permanent) from None
-
-    def _chat_target(self, chat_id: str) -> Any:
-        """The id to send to: a migrated group's new id, as an int when numeric."""
-        chat_id = self._state.get(KEY_MIGRATED + chat_id) or chat_id
-        return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+        """Deliver ``reply`` (telegram_send.TelegramSender); raises ChannelSendError."""
+        await self._sender.send(chat, reply)
 
     def _metric(self, name: str, **labels: str) -> None:
         if self._deps.metrics is not None:
@@ -430,13 +340,3 @@ class TelegramChannel:
 def _consume(future: "asyncio.Future") -> None:
     if not future.cancelled():
         future.exception()
-
-
-class _PhotoRefused(Exception):
-    """sendPhoto got a 400: try the same bytes as a document."""
-
-
-def _field(text: str) -> str:
-    """A log field value on one line, quoted when it has spaces."""
-    text = text.replace("\n", " ").replace('"', "'")
-    return '"%s"' % text if " " in text else text

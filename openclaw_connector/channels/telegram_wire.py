@@ -267,6 +267,12 @@ def scrub(text: str, token: str) -> str:
     return _TOKEN_RE.sub("bot***", text)
 
 
+def log_field(text: str) -> str:
+    """A log field value on one line, quoted when it has spaces."""
+    text = text.replace("\n", " ").replace('"', "'")
+    return '"%s"' % text if " " in text else text
+
+
 def mask_token(token: str) -> str:
     """``123456:***`` — the bot id is public, the secret part is not."""
     head, _, _ = (token or "").partition(":")

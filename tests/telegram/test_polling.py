@@ -265,3 +265,28 @@ async def test_restart_between_fetch_and_confirm_loses_nothing_and_repeats_nothi
             await tg.wait_until(lambda: tg.confirmed == c + 1)
         assert second.texts == ["/b"]
         assert tg.handouts[c] == 2                        # really redelivered, then deduped
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_pending_from_a_crash_survives_a_run_that_never_connected(tmp_path):
+    """An update a crashed run had fetched (and Telegram had confirmed) is kept through a
+    run that never got past getMe, and handled by the next run that does."""
+    state = StateStore(str(tmp_path / "state"))
+    state.open()
+    update = {"update_id": 900, "message": {
+        "message_id": 5, "date": 1, "chat": {"id": 42, "type": "private"},
+        "from": {"id": 42, "is_bot": False}, "text": "/left over"}}
+    state.set_json("telegram.pending", {"900": update})
+    state.set("telegram.offset", "900")
+    state.close()
+    async with FakeTelegram(first_update_id=901) as tg:
+        tg.script("getMe", *[bad_gateway()] * 3)
+        async with running_channel(tmp_path, tg, Inbox()):
+            await tg.next_answered("getMe")
+        inbox = Inbox()
+        tg.queue_message("/new", user_id=42)
+        async with running_channel(tmp_path, tg, inbox) as ch:
+            await inbox.wait(2)
+            await ch.wait_handled(900, 5)
+        assert inbox.texts == ["/left over", "/new"]
+        assert tg.calls("getUpdates")[0].params["offset"] == 901
