@@ -143,9 +143,25 @@ def serve_bare() -> None:
     tornado.ioloop.IOLoop.current().run_sync(main)
 
 
-def spawn_child(mode: list[str]) -> tuple[subprocess.Popen, int]:
+def pinned(cpus: Optional[set]) -> Any:
+    """A preexec_fn that pins the child to ``cpus`` (None: no pinning)."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def split_cpus() -> tuple[Optional[set], Optional[set]]:
+    """(server under test, load generator + fake): CPU 0 vs the rest, if there are two."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def spawn_child(mode: list[str], cpus: Optional[set] = None) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), *mode],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=pinned(cpus))
     line = proc.stdout.readline()
     if not line.startswith("PORT "):
         proc.kill()
@@ -159,7 +175,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_daemon(tmp: str, api_port: int) -> tuple[subprocess.Popen, int]:
+def start_daemon(tmp: str, api_port: int,
+                 cpus: Optional[set] = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     cfg = os.path.join(tmp, "bench.yaml")
     with open(cfg, "w") as fh:
@@ -174,7 +191,8 @@ def start_daemon(tmp: str, api_port: int) -> tuple[subprocess.Popen, int]:
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
         if os.environ.get("BENCH_PROFILE") else []
     proc = subprocess.Popen([sys.executable, *profile, "-m", "openclaw_connector", "-c", cfg],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=pinned(cpus))
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
@@ -209,12 +227,13 @@ def delivered(api_port: int) -> int:
 
 # --------------------------------------------------------------------------- load
 
-def run_wrk(url: str, concurrency: int, duration: float, bodies: str, script: str) -> dict:
+def run_wrk(url: str, concurrency: int, duration: float, bodies: str, script: str,
+            cpus: Optional[set] = None) -> dict:
     threads = min(2, concurrency)
     out = subprocess.run(["wrk", "-t%d" % threads, "-c%d" % concurrency,
                           "-d%ds" % int(duration), "--timeout", "10s", "-s", script, url,
                           "--", bodies, str(threads)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, preexec_fn=pinned(cpus))
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][0]
     res = json.loads(line[7:])
     res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
@@ -275,10 +294,11 @@ def paced_client(args: list[str]) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_paced(url: str, bodies: str, senders: int, interval: float, duration: float) -> dict:
+def run_paced(url: str, bodies: str, senders: int, interval: float, duration: float,
+              cpus: Optional[set] = None) -> dict:
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--paced-client", url,
                           bodies, str(senders), str(interval), str(duration)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, preexec_fn=pinned(cpus))
     line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")][0]
     return json.loads(line[7:])
 
@@ -290,9 +310,10 @@ def measure(args: argparse.Namespace) -> dict:
     script = os.path.join(tmp, "bodies.lua")
     with open(script, "w") as fh:
         fh.write(WRK_LUA)
-    fake, api_port = spawn_child(["--serve-fake-line", str(args.api_delay)])
-    bare, bare_port = spawn_child(["--serve-bare"])
-    daemon, daemon_port = start_daemon(tmp, api_port)
+    server_cpus, load_cpus = split_cpus() if args.pin else (None, None)
+    fake, api_port = spawn_child(["--serve-fake-line", str(args.api_delay)], load_cpus)
+    bare, bare_port = spawn_child(["--serve-bare"], server_cpus)
+    daemon, daemon_port = start_daemon(tmp, api_port, server_cpus)
     urls = {"bare": "http://127.0.0.1:%d%s" % (bare_port, PATH),
             "daemon": "http://127.0.0.1:%d%s" % (daemon_port, PATH)}
     results: dict[str, list] = {}
@@ -307,7 +328,8 @@ def measure(args: argparse.Namespace) -> dict:
                     before = delivered(api_port)
                     server = daemon if target == "daemon" else bare
                     cpu0, fake0 = cpu_seconds(server), cpu_seconds(fake)
-                    res = run_wrk(urls[target], conc, args.duration, bodies, script)
+                    res = run_wrk(urls[target], conc, args.duration, bodies, script,
+                                  load_cpus)
                     if target == "daemon":
                         res.update(wait_replies(api_port, before, res["ok"]))
                     res["cpu_ms_per_req"] = 1000 * (cpu_seconds(server) - cpu0) / max(
@@ -315,9 +337,10 @@ def measure(args: argparse.Namespace) -> dict:
                     res["fake_cpu_s"] = cpu_seconds(fake) - fake0
                     results.setdefault("%s c=%d" % (target, conc), []).append(res)
                     print("run %d %-6s c=%-3d %8.0f req/s p50 %6.2f ms p99 %6.2f ms "
-                          "cpu %.2f ms/req%s" % (
+                          "cpu %.2f ms/req fake %.1f s%s" % (
                               run + 1, target, conc, res["rps"], res["p50_us"] / 1000,
-                              res["p99_us"] / 1000, res["cpu_ms_per_req"], "  replies %d/%d in %.1fs" % (
+                              res["p99_us"] / 1000, res["cpu_ms_per_req"], res["fake_cpu_s"],
+                              "  replies %d/%d in %.1fs" % (
                             res["replies"], res["ok"], res["drain_s"])
                         if target == "daemon" else ""), flush=True)
             for target in ("bare", "daemon"):
@@ -327,7 +350,7 @@ def measure(args: argparse.Namespace) -> dict:
                 make_bodies(bodies, count, "P%04d" % tag)
                 before = delivered(api_port)
                 res = run_paced(urls[target], bodies, args.paced_senders, args.paced_interval,
-                                args.duration)
+                                args.duration, load_cpus)
                 if target == "daemon":
                     res.update(wait_replies(api_port, before, res["ok"]))
                 results.setdefault("%s paced" % target, []).append(res)
@@ -387,6 +410,8 @@ def main() -> None:
     parser.add_argument("--api-delay", type=float, default=0.05)
     parser.add_argument("--paced-senders", type=int, default=50)
     parser.add_argument("--paced-interval", type=float, default=0.05)
+    parser.add_argument("--no-pin", dest="pin", action="store_false",
+                        help="do not pin the server to CPU 0 and the load to the others")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
     if shutil.which("wrk") is None:

@@ -66,7 +66,7 @@ class _Stale(Exception):
 class KeepAliveClient:
     """``await client.fetch(method, url, headers=..., body=...)`` → :class:`APIResponse`."""
 
-    def __init__(self, *, max_per_host: int = 32, idle_sec: float = 30.0) -> None:
+    def __init__(self, *, max_per_host: int = 100, idle_sec: float = 30.0) -> None:
         self.max_per_host = max_per_host
         self.idle_sec = idle_sec
         self.connections_opened = 0
