@@ -18,6 +18,7 @@ Heartbeat lateness: the fake's HELLO asks for a beat every
 minus the interval, shows whether command handling ever delayed a beat.
 
     python benchmarks/discord_roundtrip.py --chats 50 --seconds 10
+    python benchmarks/discord_roundtrip.py --pace-ms 1000     # 50 cmd/s, Discord's cap
 """
 
 from __future__ import annotations
@@ -105,18 +106,25 @@ class Load:
         if fut is not None and not fut.done():
             fut.set_result(None)
 
-    async def _chat(self, channel: str, stop_at: float) -> None:
+    async def _chat(self, channel: str, stop_at: float, pace: float, due: float) -> None:
         loop = asyncio.get_running_loop()
         while loop.time() < stop_at:
+            if pace:
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                due = max(due + pace, loop.time())
             fut = self.waiters[channel] = loop.create_future()
             self.sent_at[channel] = time.monotonic()
             self.fake.message_create("/help", channel_id=channel, guild_id=GUILD_ID)
             await asyncio.wait_for(fut, 30)
 
-    async def run(self, warmup: float, seconds: float) -> tuple[int, float, list[float]]:
+    async def run(self, warmup: float, seconds: float,
+                  pace: float = 0.0) -> tuple[int, float, list[float]]:
+        """Closed loop (``pace`` 0) or one command per channel every ``pace`` seconds."""
         loop = asyncio.get_running_loop()
-        stop_at = loop.time() + warmup + seconds
-        tasks = [asyncio.ensure_future(self._chat(str(FIRST_CHANNEL + i), stop_at))
+        now = loop.time()
+        stop_at = now + warmup + seconds
+        tasks = [asyncio.ensure_future(self._chat(str(FIRST_CHANNEL + i), stop_at, pace,
+                                                  now + pace * i / self.chats))
                  for i in range(self.chats)]
         await asyncio.sleep(warmup)
         self.measuring = True
@@ -150,7 +158,8 @@ async def _measure(name: str, argv: list[str], fake: FakeDiscord, args: Any) -> 
         await fake.wait_for(lambda: fake.live is not None and fake.live.session is not None,
                             20, "READY")
         load = Load(fake, args.chats)
-        count, elapsed, gaps = await load.run(args.warmup, args.seconds)
+        count, elapsed, gaps = await load.run(args.warmup, args.seconds,
+                                              args.pace_ms / 1000.0)
         fake.send_hooks.remove(load.on_send)
     finally:
         proc.terminate()
@@ -204,11 +213,15 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--heartbeat-ms", type=float, default=250.0)
+    p.add_argument("--pace-ms", type=float, default=0.0,
+                   help="each channel sends one command every PACE ms (0 = closed loop); "
+                   "50 channels at 1000 ms is Discord's global 50 requests/s")
     p.add_argument("--order", default="baseline,daemon,baseline,daemon,baseline,daemon",
                    help="variants to run, in order (repeat to see noise)")
     args = p.parse_args()
-    print("# python %s, %s, %d CPUs, chats=%d" % (
-        platform.python_version(), platform.platform(), os.cpu_count() or 0, args.chats))
+    print("# python %s, %s, %d CPUs, chats=%d, pace_ms=%g, load average %.2f" % (
+        platform.python_version(), platform.platform(), os.cpu_count() or 0, args.chats,
+        args.pace_ms, os.getloadavg()[0]))
     results = asyncio.run(main_async(args))
     med: dict[str, dict] = {}
     for name in dict.fromkeys(r["name"] for r in results):
