@@ -251,3 +251,14 @@ def test_contrib_readme_covers_every_file():
     assert shipped
     missing = [name for name in shipped if name not in readme]
     assert not missing, missing
+
+
+@needs_ssd
+def test_sysvinit_without_lsb_functions(tmp_path):
+    """Where /lib/lsb/init-functions is missing the script's own fallbacks print and exit."""
+    init = InitScript(tmp_path)
+    init.env["LSB_FUNCTIONS"] = str(tmp_path / "no-lsb-functions")
+    status = init("status")
+    assert status.returncode == 3 and "openclaw-connectord is not running" in status.stderr
+    stopped = init("stop")
+    assert stopped.returncode == 0 and stopped.stdout.startswith("Stopping")
