@@ -16,7 +16,7 @@ from openclaw_connector.channels.discord import DiscordChannel
 from openclaw_connector.messages import Inbound
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.state import StateStore
-from tests.fakes.discord import FakeDiscord
+from tests.fakes.discord import TOKEN, FakeDiscord
 from tests.support import make_config
 
 
@@ -87,6 +87,15 @@ def discord_log(io_loop):
     yield waiter
     logger.removeHandler(waiter)
     logger.setLevel(old_level)
+
+
+@pytest.fixture(autouse=True)
+def no_token_in_logs(caplog):
+    """Every Discord test: the bot token never appears in a log line, at any level."""
+    caplog.set_level(logging.DEBUG, logger="openclaw_connector")
+    yield
+    leaked = [r.getMessage() for r in caplog.records if TOKEN in r.getMessage()]
+    assert not leaked, leaked
 
 
 @pytest.fixture

@@ -316,3 +316,17 @@ async def test_unreachable_resume_host_falls_back_to_identify(fake_discord, tmp_
         assert len(fake.identifies) == 1 and not fake.resumes
         assert channel.health.state == "ok"
     state.close()
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_repeated_drops_after_ready_resume_without_new_identifies(fake_discord,
+                                                                        tmp_path):
+    """A server that keeps closing (4000) costs resumes, never identifies (faults.md P1 17)."""
+    fake = fake_discord
+    async with running_channel(fake, tmp_path) as (_channel, inbox):
+        for n in range(1, 4):
+            await ready(fake, n)
+            fake.close(4000)
+            await fake.wait_for(lambda: len(fake.resumes) >= n, what="resume %d" % n)
+        await settle(fake, inbox)
+        assert len(fake.identifies) == 1 and len(fake.resumes) == 3
