@@ -330,3 +330,12 @@ async def test_repeated_drops_after_ready_resume_without_new_identifies(fake_dis
             await fake.wait_for(lambda: len(fake.resumes) >= n, what="resume %d" % n)
         await settle(fake, inbox)
         assert len(fake.identifies) == 1 and len(fake.resumes) == 3
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_configured_gateway_url_wins_and_limit_is_still_checked(fake_discord, tmp_path):
+    fake = fake_discord
+    configured = "ws://127.0.0.1:%d/resume" % fake.port    # any path the fake serves
+    async with running_channel(fake, tmp_path, discord__gateway_url=configured) as (_c, _i):
+        await fake.wait_for(lambda: fake.identifies, what="identify")
+        assert fake.identifies[0].path == "resume" and fake.gateway_bot_calls
