@@ -34,6 +34,7 @@ from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, CLOSE_ZO
     Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
 from openclaw_connector.channels.discord_rest import USER_AGENT, DiscordRest, multipart, \
     render_reply
+from openclaw_connector.config import DiscordConfig
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 
 log = logmod.get("discord")
@@ -61,7 +62,8 @@ class DiscordChannel:
 
     platform = "discord"
 
-    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+    def __init__(self, cfg: DiscordConfig, on_inbound: InboundHandler,
+                 deps: ChannelDeps) -> None:
         self._cfg, self._on_inbound, self._deps = cfg, on_inbound, deps
         self.health = ChannelHealth("discord")
         self._stopping = asyncio.Event()

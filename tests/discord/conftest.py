@@ -89,6 +89,19 @@ def discord_log(io_loop):
     logger.setLevel(old_level)
 
 
+async def ready(fake: FakeDiscord, count: int = 1) -> None:
+    """Until the fake has handed out READY/RESUMED ``count`` times on a live socket."""
+    await fake.wait_for(lambda: fake.live is not None and len(fake.identifies) +
+                        len(fake.resumes) >= count and fake.session is not None and
+                        fake.live.session is fake.session, what="READY/RESUMED")
+
+
+async def settle(fake: FakeDiscord, inbox: Inbox, text: str = "/sentinel") -> None:
+    """Round-trip one DM so everything sent before it has been handled."""
+    sentinel = fake.message_create(text)["id"]
+    await inbox.wait_for_id(sentinel)
+
+
 @pytest.fixture(autouse=True)
 def no_token_in_logs(caplog):
     """Every Discord test: the bot token never appears in a log line, at any level."""

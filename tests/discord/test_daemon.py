@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.discord.conftest import discord_config
-from tests.discord.test_gateway import ready
+from tests.discord.conftest import discord_config, ready
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.support import running_daemon

@@ -10,20 +10,8 @@ import pytest
 
 from openclaw_connector.channels.discord import STATE_KEY
 from openclaw_connector.state import StateStore
-from tests.discord.conftest import Inbox, running_channel
+from tests.discord.conftest import Inbox, ready, running_channel, settle
 from tests.fakes.discord import BOT_ID, BOT_NAME, GUILD_ID, TOKEN
-
-
-async def ready(fake, count: int = 1) -> None:
-    await fake.wait_for(lambda: fake.live is not None and len(fake.identifies) +
-                        len(fake.resumes) >= count and fake.session is not None and
-                        fake.live.session is fake.session, what="READY/RESUMED")
-
-
-async def settle(fake, inbox: Inbox, text: str = "/sentinel") -> None:
-    """Round-trip one DM so everything sent before it has been handled."""
-    sentinel = fake.message_create(text)["id"]
-    await inbox.wait_for_id(sentinel)
 
 
 async def task_done(channel) -> None:
