@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import yaml
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.iostream import StreamClosedError
 from tornado.process import Subprocess
 
@@ -394,9 +394,13 @@ class World:
         elif signed:
             hdrs["X-Hub-Signature-256"] = wa_fake.sign(body, WA_SECRET)
         hdrs.update(headers or {})
-        return await self.http.fetch(HTTPRequest(
-            "http://127.0.0.1:%d%s" % (self.webhook_port, path), method="POST", body=body,
-            headers=hdrs, connect_timeout=timeout, request_timeout=timeout), raise_error=False)
+        request = HTTPRequest("http://127.0.0.1:%d%s" % (self.webhook_port, path),
+                              method="POST", body=body, headers=hdrs,
+                              connect_timeout=timeout, request_timeout=timeout)
+        try:
+            return await self.http.fetch(request, raise_error=False)
+        except (OSError, StreamClosedError, HTTPClientError) as exc:   # daemon down
+            return HTTPResponse(request, 599, error=exc)
 
     async def _post_until_ok(self, item: Sent, platform: str, obj: dict,
                              redeliver_until: float) -> None:
