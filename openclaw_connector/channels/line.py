@@ -66,15 +66,17 @@ def event_to_inbound(event: Any, now: float) -> Optional[Inbound]:
         return None
     user_id = source.get("userId") or ""
     kind = source.get("type")
+    if not isinstance(kind, str):
+        return None
     chat_id = {"user": user_id, "group": source.get("groupId"),
                "room": source.get("roomId")}.get(kind)
     if not isinstance(chat_id, str) or not chat_id or not isinstance(user_id, str):
         return None
     message_id = str(message.get("id") or "")
     mention = message.get("mention")
-    mentioned = isinstance(mention, dict) and any(
-        isinstance(m, dict) and m.get("isSelf") is True
-        for m in (mention.get("mentionees") or []))
+    mentionees = mention.get("mentionees") if isinstance(mention, dict) else None
+    mentioned = isinstance(mentionees, list) and any(
+        isinstance(m, dict) and m.get("isSelf") is True for m in mentionees)
     reply_token = event.get("replyToken")
     chat = ChatRef(platform="line", chat_id=chat_id, user_id=user_id, message_id=message_id,
                    is_group=kind != "user",
@@ -150,7 +152,7 @@ class LineChannel:
             return 401
         try:
             events = parse_events(json.loads(body))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:   # RecursionError: absurd nesting
             log.warning("event=webhook_bad_body platform=line error=%s",
                         logmod.one_line_error(exc))
             metrics.inc("webhook_requests_total", platform="line", status="400")
@@ -164,8 +166,9 @@ class LineChannel:
                 continue
             key = dedup_key(event)
             if key and not self._deps.state.mark_seen(DEDUP_NS, key, DEDUP_TTL_SEC):
+                context = event.get("deliveryContext")
                 log.info("event=webhook_duplicate platform=line id=%s redelivery=%s", key,
-                         (event.get("deliveryContext") or {}).get("isRedelivery"))
+                         isinstance(context, dict) and context.get("isRedelivery") is True)
                 metrics.inc("webhook_duplicates_total", platform="line")
                 continue
             metrics.inc("webhook_messages_total", platform="line")

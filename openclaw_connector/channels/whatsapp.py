@@ -164,7 +164,7 @@ class WhatsAppChannel:
                 return 401
         try:
             values = list(iter_values(json.loads(body)))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:   # RecursionError: absurd nesting
             log.warning("event=webhook_bad_body platform=whatsapp error=%s",
                         logmod.one_line_error(exc))
             metrics.inc("webhook_requests_total", platform="whatsapp", status="400")
