@@ -164,6 +164,7 @@ class FakeDiscord:
 
     def stop(self) -> None:
         for conn in list(self._conns):
+            conn.server_closed = True
             conn.close()
         if self._server is not None:
             self._server.stop()
