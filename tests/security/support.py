@@ -161,10 +161,11 @@ class Fakes:
 
 
 @contextlib.asynccontextmanager
-async def all_fakes() -> AsyncIterator[Fakes]:
+async def all_fakes(**openclaw: Any) -> AsyncIterator[Fakes]:
+    """Every fake, started; ``openclaw`` goes to FakeOpenClaw (e.g. ``templates={}``)."""
     dc = fdc.FakeDiscord(heartbeat_interval_ms=200).start()
     try:
-        async with FakeOpenClaw(admin_token=ADMIN_TOKEN, retry_after=0) as oc, \
+        async with FakeOpenClaw(admin_token=ADMIN_TOKEN, retry_after=0, **openclaw) as oc, \
                 ftg.FakeTelegram() as tg, \
                 fline.FakeLine(access_token=LINE_TOKEN) as fl, \
                 fwa.FakeWhatsApp(access_token=WA_TOKEN) as fw:
