@@ -1,0 +1,275 @@
+"""The fake Discord's wire side: scripted responses, records and the Tornado handlers.
+
+Split from tests/fakes/discord.py (the FakeDiscord object and its controls);
+the handlers read and write that object's records and scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional
+
+from tornado import web, websocket
+
+if TYPE_CHECKING:
+    from tests.fakes.discord import FakeDiscord
+
+
+@dataclass(frozen=True)
+class Response:
+    """A scripted REST answer; ``body`` a dict (JSON), a str (sent as is) or None."""
+
+    status: int
+    body: Any = None
+    headers: dict = field(default_factory=dict)
+
+
+def rate_limited(retry_after: float, *, global_: bool = False) -> Response:
+    """A Discord JSON 429 (bucket, or global when ``global_``)."""
+    headers = {"Retry-After": str(max(1, int(retry_after + 0.999))), "Via": "1.1 google",
+               "X-RateLimit-Scope": "global" if global_ else "user"}
+    if global_:
+        headers["X-RateLimit-Global"] = "true"
+    else:
+        headers.update({"X-RateLimit-Limit": "5", "X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset-After": str(retry_after),
+                        "X-RateLimit-Bucket": "msgbucket"})
+    return Response(429, {"message": "You are being rate limited.",
+                          "retry_after": retry_after, "global": global_}, headers)
+
+
+def cloudflare_ban() -> Response:
+    """A 429 with an HTML body and no ``Via``: Cloudflare, not Discord."""
+    return Response(429, "<html><body>error code: 1015</body></html>",
+                    {"Content-Type": "text/html"})
+
+
+@dataclass
+class SentMessage:
+    """One ``POST /channels/{id}/messages`` as received."""
+
+    channel_id: str
+    payload: dict
+    files: list          # [(field name, filename, content_type, bytes)]
+    content_type: str
+    at: float
+    status: int = 200
+    duplicate: bool = False
+
+    @property
+    def content(self) -> str:
+        return str(self.payload.get("content") or "")
+
+    @property
+    def reference(self) -> Optional[str]:
+        return (self.payload.get("message_reference") or {}).get("message_id")
+
+
+@dataclass
+class FakeSession:
+    id: str
+    seq: int = 0
+    history: list = field(default_factory=list)
+    invalidated: bool = False
+
+
+@dataclass
+class GatewayEvent:
+    """An identify, resume or heartbeat the client sent."""
+
+    at: float
+    data: Any
+    path: str
+    conn: int
+
+
+class Base(web.RequestHandler):
+    def initialize(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+
+    def authorized(self) -> bool:
+        if self.request.headers.get("Authorization") == "Bot %s" % self.fake.token:
+            return True
+        self.set_status(401)
+        self.finish({"message": "401: Unauthorized", "code": 0})
+        return False
+
+    def answer(self, response: Response) -> None:
+        self.set_status(response.status)
+        for name, value in response.headers.items():
+            self.set_header(name, value)
+        if isinstance(response.body, (dict, list)):
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps(response.body))
+        elif response.body is not None:
+            self.finish(response.body)
+        else:
+            self.finish()
+
+
+class GatewayBot(Base):
+    def get(self) -> None:
+        self.fake.gateway_bot_calls.append(time.monotonic())
+        if self.authorized():
+            self.finish(self.fake.gateway_bot())
+        self.fake.changed()
+
+
+class Me(Base):
+    def get(self) -> None:
+        if self.authorized():
+            self.finish({"id": self.fake.bot_id, "username": self.fake.bot_name, "bot": True,
+                         "discriminator": "0"})
+
+
+class Messages(Base):
+    def post(self, channel_id: str) -> None:
+        fake = self.fake
+        if not self.authorized():
+            return
+        ctype = self.request.headers.get("Content-Type", "")
+        files: list = []
+        if ctype.startswith("multipart/form-data"):
+            payload = json.loads(self.get_body_argument("payload_json"))
+            for name, items in self.request.files.items():
+                for f in items:
+                    files.append((name, f.filename, f.content_type, f.body))
+            files.sort(key=lambda f: f[0])
+        elif ctype.startswith("application/json"):
+            payload = json.loads(self.request.body)
+        else:
+            self.answer(Response(400, {"code": 50035, "message": "Invalid Form Body"}))
+            return
+        sent = SentMessage(channel_id, payload, files, ctype, time.monotonic())
+        fake.sends.append(sent)
+        for hook in list(fake.send_hooks):
+            hook(sent)
+        scripted = fake.pop_script(channel_id)
+        if scripted is not None:
+            sent.status = scripted.status
+            self.answer(scripted)
+            fake.changed()
+            return
+        message = {"id": fake.next_message_id(), "channel_id": channel_id,
+                   "content": payload.get("content", ""),
+                   "author": {"id": fake.bot_id, "username": fake.bot_name, "bot": True},
+                   "attachments": [{"id": str(i), "filename": f[1], "size": len(f[3])}
+                                   for i, f in enumerate(files)]}
+        earlier = fake.dedupe(channel_id, payload, message)
+        if earlier is not None:
+            sent.duplicate, message = True, earlier
+        self.set_header("X-RateLimit-Bucket", "msgbucket")
+        self.set_header("X-RateLimit-Limit", "5")
+        self.set_header("X-RateLimit-Remaining", "4")
+        self.set_header("X-RateLimit-Reset-After", "1.000")
+        self.finish(message)
+        fake.changed()
+
+
+class Unexpected(Base):
+    def _any(self, path: str) -> None:
+        self.fake.unexpected.append("%s /%s" % (self.request.method, path))
+        self.answer(Response(500, {"message": "fake discord: unscripted %s /%s" % (
+            self.request.method, path)}))
+        self.fake.changed()
+
+    get = post = put = patch = delete = _any
+
+
+class Gateway(websocket.WebSocketHandler):
+    def initialize(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+        self.session: Optional[FakeSession] = None
+        self.zombie = False
+        self.server_closed = False
+        self.path = ""
+        self.number = 0
+
+    def open(self, path: str) -> None:
+        fake = self.fake
+        self.path = path
+        if self.get_query_argument("v", "") != "10" or \
+                self.get_query_argument("encoding", "") != "json":
+            fake.unexpected.append("gateway without ?v=10&encoding=json")
+            self.close(4012, "invalid API version")
+            return
+        fake.connections.append((time.monotonic(), path))
+        self.number = len(fake.connections)
+        fake._conns.append(self)
+        fake.live = self
+        self.send({"op": 10, "d": {"heartbeat_interval": fake.heartbeat_interval_ms},
+                   "s": None, "t": None})
+        fake.changed()
+
+    def send(self, frame: dict) -> None:
+        try:
+            self.write_message(json.dumps(frame))
+        except websocket.WebSocketClosedError:
+            pass
+
+    def on_message(self, message: Any) -> None:
+        fake = self.fake
+        frame = json.loads(message)
+        op, d = frame.get("op"), frame.get("d")
+        event = GatewayEvent(time.monotonic(), d, self.path, self.number)
+        if op == 1:
+            fake.heartbeats.append(event)
+            if fake.ack and not self.zombie:
+                self.send({"op": 11, "d": None, "s": None, "t": None})
+        elif op == 2:
+            fake.identifies.append(event)
+            self._identify(d)
+        elif op == 6:
+            fake.resumes.append(event)
+            self._resume(d)
+        else:
+            fake.unexpected.append("gateway op %r" % op)
+        fake.changed()
+
+    def _identify(self, d: dict) -> None:
+        fake = self.fake
+        if d.get("token") != fake.token:
+            self.server_closed = True
+            self.close(4004, "Authentication failed.")
+            return
+        if fake.reject_identify_code is not None:
+            self.server_closed = True
+            self.close(fake.reject_identify_code, "Disallowed intent(s).")
+            return
+        fake.limit_remaining = max(0, fake.limit_remaining - 1)
+        session = FakeSession(uuid.uuid4().hex)
+        fake.sessions[session.id] = session
+        fake.session = self.session = session
+        fake.emit("READY", {"v": 10, "session_id": session.id, "guilds": [],
+                            "resume_gateway_url": fake.resume_url,
+                            "user": {"id": fake.bot_id, "username": fake.bot_name,
+                                     "bot": True}})
+
+    def _resume(self, d: dict) -> None:
+        fake = self.fake
+        session = fake.sessions.get(str(d.get("session_id")))
+        if fake.resume_invalid or session is None or session.invalidated or \
+                d.get("token") != fake.token:
+            self.send({"op": 9, "d": False, "s": None, "t": None})
+            return
+        fake.session = self.session = session
+        seq = d.get("seq") or 0
+        for frame in session.history:
+            if fake.replay_all or frame["s"] > seq:
+                self.send(frame)
+        fake.emit("RESUMED", None)
+
+    def on_close(self) -> None:
+        fake = self.fake
+        if not self.server_closed:
+            fake.client_closes.append(self.close_code)
+        if self.close_code in (1000, 1001) and self.session is not None:
+            self.session.invalidated = True
+        if fake.live is self:
+            fake.live = None
+        if self in fake._conns:
+            fake._conns.remove(self)
+        fake.changed()
