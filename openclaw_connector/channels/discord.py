@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 from typing import Any, Optional, Union
 
@@ -32,8 +31,9 @@ from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, CLOSE_ZOMBIE, Close, \
     Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
-from openclaw_connector.channels.discord_rest import USER_AGENT, DiscordRest, multipart, \
+from openclaw_connector.channels.discord_message import multipart, parse_message, \
     render_reply
+from openclaw_connector.channels.discord_rest import USER_AGENT, DiscordRest
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 
@@ -76,6 +76,7 @@ class DiscordChannel:
         self._identifies = IdentifyBudget()
         self._connect_failures = 0
         self._persisted_at = 0.0
+        self._beat_sent = 0.0
         self._gateway_url: Optional[str] = cfg.gateway_url
         self._task: Optional[asyncio.Task] = None
         self._ws: Optional[WebSocketClientConnection] = None
@@ -190,6 +191,12 @@ class DiscordChannel:
                     beat = await self._act(action, ws, closed, beat)
                 if isinstance(frame, dict) and frame.get("op") in (0, 11):
                     self._persist(force=frame.get("t") in ("READY", "RESUMED"))
+                    if frame.get("op") == 11 and self._beat_sent:
+                        self._deps.metrics.observe(
+                            "discord_heartbeat_latency_seconds",
+                            time.monotonic() - self._beat_sent,
+                            help="Gateway heartbeat to ACK round trip")
+                        self._beat_sent = 0.0
         except BaseException:
             ws.close(CLOSE_ZOMBIE, "client error")      # resumable: not 1000
             raise
@@ -238,6 +245,7 @@ class DiscordChannel:
                             "reconnecting to resume")
                 ws.close(action.code, action.reason)
                 return
+            self._beat_sent = time.monotonic()
             await _write(ws, action.frame)
             due = max(due + start.interval, loop.time())
 
@@ -309,40 +317,21 @@ class DiscordChannel:
 
     def _inbound(self, d: dict) -> Optional[Inbound]:
         """An Inbound for a human message addressed to us, once per message id."""
-        me = self._session.user_id
-        author = d.get("author") or {}
-        if author.get("bot") or d.get("webhook_id") or str(author.get("id")) == me:
+        inbound, empty = parse_message(d, self._session.user_id, self._session.username)
+        if empty and not self._hinted:
+            self._hinted = True
+            log.warning("event=discord_empty_content hint=guild messages arrive without "
+                        "text: enable the Message Content intent in the Developer Portal, "
+                        "or mention the bot")
+        if inbound is None:
             return None
-        if d.get("type", 0) not in (0, 19) or not d.get("id") or not d.get("channel_id"):
+        if not self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL):
+            log.info("event=discord_duplicate message_id=%s", inbound.message_id)
             return None
-        content = str(d.get("content") or "")
-        guild = d.get("guild_id")
-        mentioned = bool(me) and any(str((m or {}).get("id")) == me
-                                     for m in d.get("mentions") or [])
-        text = strip_mention(content, me, self._session.username)
-        if guild is not None:
-            if not content and not mentioned and not d.get("attachments"):
-                if not self._hinted:
-                    self._hinted = True
-                    log.warning("event=discord_empty_content hint=guild messages arrive "
-                                "without text: enable the Message Content intent in the "
-                                "Developer Portal, or mention the bot")
-                return None
-            if not (content.lstrip().startswith("/") or mentioned):
-                return None
-        message_id = str(d["id"])
-        if not self._deps.state.mark_seen("discord", message_id, SEEN_TTL):
-            log.info("event=discord_duplicate message_id=%s", message_id)
-            return None
-        user_id, chat_id = str(author.get("id") or ""), str(d["channel_id"])
-        log.debug("event=discord_inbound message_id=%s channel=%s user=%s%s", message_id,
-                  chat_id, user_id, " text=%r" % text if self._deps.debug else "")
-        chat = ChatRef(platform="discord", chat_id=chat_id, user_id=user_id,
-                       message_id=message_id, is_group=guild is not None,
-                       received_at=time.time())
-        return Inbound(platform="discord", user_id=user_id, chat_id=chat_id, text=text,
-                       chat=chat, message_id=message_id, is_direct=guild is None,
-                       bot_name=self._session.username, mentioned=mentioned)
+        log.debug("event=discord_inbound message_id=%s channel=%s user=%s%s",
+                  inbound.message_id, inbound.chat_id, inbound.user_id,
+                  " text=%r" % inbound.text if self._deps.debug else "")
+        return inbound
 
     async def _handle(self, inbound: Inbound) -> None:
         try:
@@ -370,16 +359,6 @@ class DiscordChannel:
 
 
 # --------------------------------------------------------------------------- pure helpers
-
-def strip_mention(content: str, user_id: str, username: str = "") -> str:
-    """``content`` without a leading ``<@id>``/``<@!id>`` mention of us; a later one
-    becomes ``@username`` (the router understands ``@bot /cmd``)."""
-    if not user_id:
-        return content
-    mention = r"<@!?%s>" % re.escape(user_id)
-    text = re.sub(r"^\s*%s\s*" % mention, "", content)
-    return re.sub(mention, "@" + username if username else "", text)
-
 
 def _gateway_query(url: str) -> str:
     base = url.split("?", 1)[0].rstrip("/")

@@ -7,18 +7,14 @@ connection errors. A server's ``retry_after`` always wins; a 429 without a
 JSON body is a Cloudflare ban, so every call stops for ``ban_backoff_sec``
 (≥ 60 s) instead of hammering (faults.md §2 item 8).
 
-Also the pure message renderers: text split at 2000 characters and the
-multipart ``payload_json`` + ``files[n]`` body. Follows platforms.md §2
-(REST: sending, REST: rate limits).
+Follows platforms.md §2 (REST: rate limits).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
@@ -27,12 +23,10 @@ from tornado.httpclient import HTTPRequest, HTTPResponse
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
-from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
+from openclaw_connector.messages import ChannelSendError
 
 log = logmod.get("discord")
 
-TEXT_LIMIT = 2000
-FILES_PER_MESSAGE = 10
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 60.0          # uploads of several MiB
 MAX_WAIT = 120.0                # a longer rate-limit wait is handed back to the caller
@@ -215,100 +209,3 @@ def _describe(resp: HTTPResponse) -> str:
     if isinstance(data, dict):
         text += " code=%s message=%s" % (data.get("code"), data.get("message"))
     return text
-
-
-# --------------------------------------------------------------------------- rendering
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Chunks of at most ``limit`` characters, preferring line, then word breaks."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit + 1)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit + 1)
-        if cut < limit // 2:
-            cut = limit
-        chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n") if text[cut:cut + 1] == "\n" else text[cut:]
-    if text or not chunks:
-        chunks.append(text)
-    return chunks
-
-
-def multipart(payload: dict, files: list[Image]) -> tuple[bytes, str]:
-    """``(body, content_type)`` with ``payload_json`` and ``files[n]`` parts.
-
-    ``payload_json`` gets the ``attachments`` list that names each file part.
-    """
-    boundary = "openclaw-%s" % uuid.uuid4().hex
-    names = [_safe_filename(image.filename, n) for n, image in enumerate(files)]
-    payload = dict(payload, attachments=[{"id": n, "filename": name}
-                                         for n, name in enumerate(names)])
-    out = bytearray()
-
-    def part(headers: str, data: bytes) -> None:
-        out.extend(b"--%s\r\n" % boundary.encode())
-        out.extend(headers.encode("utf-8"))
-        out.extend(b"\r\n")
-        out.extend(data)
-        out.extend(b"\r\n")
-
-    part('Content-Disposition: form-data; name="payload_json"\r\n'
-         'Content-Type: application/json\r\n',
-         json.dumps(payload).encode("utf-8"))
-    for n, (image, name) in enumerate(zip(files, names)):
-        part('Content-Disposition: form-data; name="files[%d]"; filename="%s"\r\n'
-             'Content-Type: %s\r\n' % (n, name, image.content_type), image.data)
-    out.extend(b"--%s--\r\n" % boundary.encode())
-    return bytes(out), "multipart/form-data; boundary=%s" % boundary
-
-
-def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int
-                 ) -> list[tuple[dict, list[Image]]]:
-    """The messages for ``reply``: ``(payload, files)`` in send order.
-
-    Text is split at 2000 characters; images ride with the last text chunk,
-    10 per message; an image over the limit becomes a note. Each payload has
-    a ``nonce`` derived from the command and the content, so a retry of the
-    same reply is deduplicated by Discord (``enforce_nonce``).
-    """
-    images, notes = [], []
-    for image in reply.images:
-        if len(image.data) > max_file_bytes:
-            notes.append("(%s is %.1f MB, over the %.0f MB Discord upload limit; not sent)" % (
-                image.filename, len(image.data) / 1048576, max_file_bytes / 1048576))
-        else:
-            images.append(image)
-    text = "\n".join(t for t in [reply.text] + notes if t)
-    messages: list[tuple[str, list[Image]]] = [(c, []) for c in split_text(text)] \
-        if text else []
-    groups = [images[i:i + FILES_PER_MESSAGE] for i in range(0, len(images),
-                                                              FILES_PER_MESSAGE)]
-    if groups and messages:
-        messages[-1] = (messages[-1][0], groups.pop(0))
-    messages.extend(("", group) for group in groups)
-    out = []
-    for n, (content, files) in enumerate(messages):
-        payload: dict = {"content": content, "allowed_mentions": {"parse": []},
-                         "nonce": _nonce(chat, n, content, files), "enforce_nonce": True}
-        if n == 0 and chat.message_id:
-            payload["message_reference"] = {"message_id": chat.message_id,
-                                            "fail_if_not_exists": False}
-        out.append((payload, files))
-    return out
-
-
-def _nonce(chat: ChatRef, n: int, content: str, files: list[Image]) -> str:
-    if not chat.message_id:
-        return uuid.uuid4().hex[:25]
-    digest = hashlib.sha256()
-    for part in (chat.chat_id, chat.message_id, str(n), content):
-        digest.update(part.encode("utf-8") + b"\0")
-    for image in files:
-        digest.update(hashlib.sha256(image.data).digest())
-    return digest.hexdigest()[:25]
-
-
-def _safe_filename(name: str, n: int) -> str:
-    clean = "".join(c for c in name if c.isalnum() or c in "._-")[:100]
-    return clean or "image%d.png" % n

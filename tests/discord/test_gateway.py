@@ -29,6 +29,7 @@ async def test_identify_ready_then_heartbeats_with_seq(fake_discord, tmp_path):
         assert fake.identifies[0].path == "gateway" and fake.gateway_bot_calls
         assert fake.heartbeats[-1].data == 1          # READY was s=1
         assert channel.health.state == "ok"
+        assert "discord_heartbeat_latency_seconds_count" in channel._deps.metrics.render()
 
 
 @pytest.mark.gen_test(timeout=10)

@@ -7,10 +7,10 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openclaw_connector.channels.discord import strip_mention
 from openclaw_connector.channels.discord_gateway import IdentifyBudget
-from openclaw_connector.channels.discord_rest import RateLimits, multipart, parse_429, \
-    render_reply, split_text
+from openclaw_connector.channels.discord_message import multipart, parse_message, \
+    render_reply, split_text, strip_mention
+from openclaw_connector.channels.discord_rest import RateLimits, parse_429
 from openclaw_connector.messages import ChatRef, Image, Reply
 
 
@@ -106,3 +106,25 @@ def test_identify_budget_caps_identifies_per_window():
     budget.spend(10)
     assert budget.wait(20) == 40
     assert budget.wait(61) == 0
+
+
+def test_images_are_grouped_under_the_request_size_cap():
+    """Three 8 MiB files cannot share one 25 MiB request: split by bytes as well as count."""
+    images = tuple(Image("i%d.png" % i, b"x" * 10) for i in range(5))
+    messages = render_reply(ChatRef("discord", "5", message_id="9"), Reply("t", images), 100,
+                            max_request_bytes=25)
+    assert [len(files) for _, files in messages] == [2, 2, 1]
+    assert messages[0][0]["content"] == "t" and messages[1][0]["content"] == ""
+
+
+def test_parse_message_with_plain_dicts():
+    """Guild chatter is dropped, a guild /cmd passes, empty guild content is flagged."""
+    base = {"id": "1", "channel_id": "2", "author": {"id": "3"}, "guild_id": "4"}
+    assert parse_message(dict(base, content="hi"), "42", "bot") == (None, False)
+    assert parse_message(dict(base, content=""), "42", "bot") == (None, True)
+    inbound, _ = parse_message(dict(base, content="/status"), "42", "bot")
+    assert inbound.text == "/status" and inbound.chat.is_group and not inbound.is_direct
+    assert parse_message(dict(base, content="/x", type=7), "42", "bot") == (None, False)
+    dm, _ = parse_message({"id": "1", "channel_id": "2", "author": {"id": "3"},
+                           "content": "hello"}, "42", "bot")
+    assert dm.is_direct and dm.bot_name == "bot" and dm.sender == "discord:3"
