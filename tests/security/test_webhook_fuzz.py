@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import urllib.parse
 
 import pytest
@@ -319,8 +320,10 @@ def test_whatsapp_verification_fuzz(bg, mode, token, challenge, dup):
     # Tornado's get_query_argument returns the last value of a repeated key.
     effective = WA_VERIFY if dup and token is not None else token
     if mode == "subscribe" and effective == WA_VERIFY and challenge is not None:
-        # Tornado strips query values; Meta's challenge is digits, so that is harmless.
-        assert status == 200 and body == challenge.strip().encode("utf-8")
+        # Tornado blanks control characters and strips query values; Meta's challenge is
+        # digits, so that is harmless.
+        echoed = re.sub(r"[\x00-\x08\x0e-\x1f]", " ", challenge).strip()
+        assert status == 200 and body == echoed.encode("utf-8")
     else:
         assert status == 403 and body == b"403\n"
     assert not any(WA_VERIFY in line for line in bg.lines[before["logs"]:])
