@@ -409,7 +409,7 @@ def main() -> None:
                         default=[1, 10, 50])
     parser.add_argument("--api-delay", type=float, default=0.05)
     parser.add_argument("--paced-senders", type=int, default=50)
-    parser.add_argument("--paced-interval", type=float, default=0.05)
+    parser.add_argument("--paced-interval", type=float, default=0.1)
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not pin the server to CPU 0 and the load to the others")
     parser.add_argument("--json", help="also write the raw results here")

@@ -29,9 +29,6 @@ from typing import Callable, Optional
 
 import tornado.ioloop
 import tornado.web
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from openclaw_connector import log as logmod
 
 log = logmod.get("media")
@@ -86,6 +83,10 @@ class MediaStore:
 
     def _load_key(self) -> bytes:
         if self._admin_token:
+            # Imported here: cryptography costs ~6 MiB RSS (benchmarks/README.md,
+            # footprint) and is only needed when an admin token is set.
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.kdf.hkdf import HKDF
             return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
                         info=HKDF_INFO).derive(self._admin_token.encode("utf-8"))
         path = os.path.join(self._state_dir, KEY_FILE)

@@ -157,7 +157,8 @@ class WhatsAppChannel:
         metrics = self._deps.metrics
         secret = self.cfg.app_secret
         if secret or self.cfg.require_signature:
-            if not secret or not signature_matches(hub_signature(secret, body), signature):
+            given = signature.strip().lower() if signature else signature  # hex: any case
+            if not secret or not signature_matches(hub_signature(secret, body), given):
                 log.warning("event=webhook_rejected platform=whatsapp reason=%s bytes=%d",
                             "bad_signature" if signature else "missing_signature", len(body))
                 metrics.inc("webhook_requests_total", platform="whatsapp", status="401")
