@@ -155,7 +155,8 @@ class MediaStore:
         """(status, seconds left) for a request; 200 means serve ``name``."""
         if not NAME_RE.match(name) or self._key is None:
             return 404, 0.0
-        if not exp or not sig or not exp.isdigit() or len(exp) > 12:
+        # isascii(): str.isdigit() is also true for "²", which int() refuses (a 500).
+        if not exp or not sig or not exp.isascii() or not exp.isdigit() or len(exp) > 12:
             return 403, 0.0
         expected = self.sign(name, int(exp))
         try:
