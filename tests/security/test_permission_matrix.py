@@ -21,18 +21,21 @@ stay empty; only then the commands that are meant to reach OpenClaw.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
-from tests.security.support import (CASTS, DRIVERS, SCHEDULE, all_fakes, config, oc_traffic,
-                                    running)
+from tests.security.support import (CASTS, DRIVERS, SCHEDULE, Sender, all_fakes, config,
+                                    oc_traffic, running)
 
 GENERAL = ["/help", "/status", "/jobs", "/history pid_nope", "/run portrait seed=1",
            "/run portrait seed=2 --approval"]
 ADMIN_ONLY = ["/stop", "/trace pid_nope", "/approvals", "/approve apr_nope",
               "/reject apr_nope no reason", "/schedules", "/schedule run %s" % SCHEDULE]
 EVERY = GENERAL + ADMIN_ONLY
+OTHER_CHAT = {"telegram": "-1007770002", "discord": "1200000000000000888",
+              "line": "C" + "8" * 32}
 
 APPROVAL = r"^\[Approval Requested\]\nID: \S+\nTrace: \S+\nExpires: "
 ADMIN_EXPECT = {
@@ -95,9 +98,18 @@ async def test_permission_matrix(tmp_path, platform):
             driver = DRIVERS[platform](run)
             say = driver.say
 
-            # 1. Silent senders: no reply, no OpenClaw request at all.
-            for sender in (cast.unknown, cast.foreign_admin):
-                for text in EVERY + ["/STATUS", "/help@ourbot", "hello"]:
+            # 1. Silent senders: no reply, no OpenClaw request at all. Also an unknown
+            # sender in a chat nobody allowed, and an allowed chat's member writing
+            # directly (the chat's permission does not follow them out of it).
+            silent = [cast.unknown, cast.foreign_admin]
+            if cast.chat is not None:
+                silent += [Sender("unknown_in_other_chat", cast.unknown.user,
+                                  OTHER_CHAT[platform]),
+                           Sender("chat_member_direct", cast.chat.user)]
+            for sender in silent:
+                # (Discord's channel itself drops guild chatter that is no command.)
+                chatter = [] if platform == "discord" and sender.group else ["hello"]
+                for text in EVERY + ["/STATUS", "/help@ourbot"] + chatter:
                     check(sender, text, await say(sender, text))
             assert oc_traffic(fakes) == [], "a denied sender reached OpenClaw"
             assert driver.replies() == [], "a denied sender got a reply"
@@ -127,6 +139,9 @@ async def test_permission_matrix(tmp_path, platform):
                     new = _fires(fakes)[fires:]
                     assert [r.json["require_approval"] for r in new] == ["--approval" in text]
 
+        if platform == "discord":   # echoed text can never ping anyone
+            assert {json.dumps(s.payload.get("allowed_mentions")) for s in fakes.dc.sends} \
+                == {json.dumps({"parse": []})}
         actors = {r.json.get("actor") for r in fakes.oc.requests
                   if r.method == "POST" and isinstance(r.json, dict) and "actor" in r.json}
         assert actors <= {"%s:%s" % (platform, cast.admin.user)}, actors
