@@ -131,7 +131,7 @@ def _start(tmp_path, *extra):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_line(stream, needle, timeout=10.0):
+def _wait_for_line(stream, needle, timeout=30.0):
     deadline = time.monotonic() + timeout
     seen = ""
     while time.monotonic() < deadline:
