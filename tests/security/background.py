@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import http.client
 import logging
+import socket
 import threading
 from typing import Any, Callable, Optional
 
@@ -139,6 +140,23 @@ class BackgroundDaemon:
             return resp.status, resp.read()
         finally:
             conn.close()
+
+    def raw(self, platform: str, data: bytes, timeout: float = 5.0) -> bytes:
+        """Send ``data`` as is; return everything the server answers until it closes
+        the connection or goes quiet for ``timeout`` seconds."""
+        with socket.create_connection(("127.0.0.1", self.port(platform)), timeout) as sock:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+            chunks = []
+            while True:
+                try:
+                    chunk = sock.recv(65536)
+                except (socket.timeout, ConnectionResetError):
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        return b"".join(chunks)
 
     @property
     def lines(self) -> list[str]:

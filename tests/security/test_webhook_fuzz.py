@@ -379,3 +379,81 @@ def test_whatsapp_signed_deep_nesting_is_400_not_500(bg):
                   "application/json")
     check(bg, before, status, "valid", WA_CAST)
     assert status == 400
+
+
+# --------------------------------------------------------------------------- framing and replay
+
+def _signed_line_request(path: str, user: str, text: str = "/help") -> bytes:
+    body = fline.body_of(fline.text_event(text, user_id=user))
+    return (b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"X-Line-Signature: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+                path.encode(), line_sign(body).encode(), len(body), body))
+
+
+def _framing_cases(path: str) -> dict:
+    inner = _signed_line_request(path, LINE_CAST.admin.user)
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nX-Line-Signature: x\r\n" % path.encode()
+    chunked = b"5\r\nhello\r\n0\r\n\r\n"
+    return {
+        "negative length": head + b"Content-Length: -1\r\n\r\nabc",
+        "float length": head + b"Content-Length: 1e3\r\n\r\nabc",
+        "two lengths": head + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        "length and chunked": head + b"Content-Length: 3\r\nTransfer-Encoding: chunked"
+                                     b"\r\n\r\n" + chunked,
+        "gzip, chunked": head + b"Transfer-Encoding: gzip, chunked\r\n\r\n" + chunked,
+        "bad chunk size": head + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        "huge chunk size": head + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+        "http/1.0 no length": b"POST %s HTTP/1.0\r\nX-Line-Signature: x\r\n\r\n{}" % (
+            path.encode()),
+        "huge header": head + b"X-Pad: " + b"p" * (80 << 10) + b"\r\nContent-Length: 0\r\n\r\n",
+        "smuggled in the body": head + b"Content-Length: %d\r\n\r\n%s" % (len(inner), inner),
+        "smuggled after chunked": head + b"Transfer-Encoding: chunked\r\nContent-Length: 4"
+                                         b"\r\n\r\n0\r\n\r\n" + inner,
+        "gzip body": head + b"Content-Encoding: gzip\r\nContent-Length: 4\r\n\r\n\x1f\x8b\x08"
+                            b"\x00",
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_framing_cases("/x")))
+def test_odd_http_framing_never_5xx_and_runs_nothing(bg, case):
+    data = _framing_cases(bg.cfg.line.path)[case]
+    before = bg.snapshot()
+    answer = bg.raw("line", data)
+    bg.settle()
+    statuses = [int(line.split()[1]) for line in answer.split(b"\r\n")
+                if line.startswith(b"HTTP/1.")]
+    assert all(s < 500 for s in statuses), (case, statuses)
+    assert bg.run.tap.records[before["routed"]:] == [], case
+    logs = bg.records[before["logs"]:]
+    assert not [r for r in logs if r.levelno >= logging.ERROR or r.exc_info], case
+
+
+def test_a_signature_for_one_platform_is_worthless_on_the_other(bg):
+    """Same server, same body: LINE's signature on the WhatsApp path and the reverse, and
+    each platform's header computed with the other platform's secret, are all 401."""
+    line_body = fline.body_of(fline.text_event("/status", user_id=LINE_CAST.admin.user))
+    wa_body = fwa.body_of(fwa.notification(messages=(fwa.text_message(
+        WA_CAST.admin.user, "/status"),)))
+    cases = [
+        ("whatsapp", line_body, [("X-Line-Signature", line_sign(line_body))]),
+        ("whatsapp", wa_body, [("X-Hub-Signature-256", fwa.sign(wa_body, LINE_SECRET))]),
+        ("whatsapp", wa_body, [("X-Hub-Signature-256", "sha256=" + line_sign(wa_body))]),
+        ("line", wa_body, [("X-Hub-Signature-256", wa_sign(wa_body))]),
+        ("line", line_body, [("X-Line-Signature", fline.sign(line_body, WA_SECRET))]),
+        ("line", line_body, [("X-Line-Signature", wa_sign(line_body))]),
+    ]
+    for platform, body, headers in cases:
+        before = bg.snapshot()
+        status = post(bg, platform, body, headers, "application/json")
+        check(bg, before, status, "wrong", CASTS[platform])
+        assert status == 401, (platform, headers)
+
+
+def test_raw_signed_request_control(bg):
+    """The control for the framing cases: the same signed request sent plainly runs once."""
+    before = bg.snapshot()
+    answer = bg.raw("line", _signed_line_request(bg.cfg.line.path, LINE_CAST.admin.user))
+    bg.settle()
+    assert answer.startswith(b"HTTP/1.1 200")
+    routed = bg.run.tap.records[before["routed"]:]
+    assert len(routed) == 1 and routed[0][1].text.startswith("Commands:")
