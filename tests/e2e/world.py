@@ -31,7 +31,6 @@ from typing import Any, Callable, Optional
 import yaml
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.iostream import StreamClosedError
-from tornado.process import Subprocess
 
 from tests.fakes import line as line_fake
 from tests.fakes import whatsapp as wa_fake
@@ -88,33 +87,46 @@ async def until(predicate: Callable[[], bool], timeout: float, what: str,
 # --------------------------------------------------------------------------- the daemon
 
 class DaemonProc:
-    """One run of ``python -m openclaw_connector -c FILE``; stderr kept as lines."""
+    """One run of ``python -m openclaw_connector -c FILE``; stderr kept as lines.
 
-    def __init__(self, config_path: str, *, env: Optional[dict] = None) -> None:
+    Uses asyncio's subprocess support (its child watcher is not tied to one
+    IOLoop, unlike Tornado's SIGCHLD handler, which stays bound to the first
+    test's loop). Create with :meth:`spawn`.
+    """
+
+    def __init__(self) -> None:
+        self.proc: Any = None
+        self.pid = 0
+        self.lines: list[str] = []
+        self.started = time.monotonic()
+        self._changed = asyncio.Event()
+        self._reader: Any = None
+        self._exit: Any = None
+
+    @classmethod
+    async def spawn(cls, config_path: str, *, env: Optional[dict] = None) -> "DaemonProc":
+        self = cls()
         clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_CONNECTOR")}
         # E2E_DAEMON_ROOT runs another checkout's daemon against these fakes (README).
         clean["PYTHONPATH"] = os.environ.get("E2E_DAEMON_ROOT") or ROOT
         clean.update(env or {})
-        self.proc = Subprocess([sys.executable, "-m", "openclaw_connector", "-c", config_path],
-                               stdin=subprocess.DEVNULL, stdout=Subprocess.STREAM,
-                               stderr=subprocess.STDOUT, cwd=ROOT, env=clean)
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "openclaw_connector", "-c", config_path,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=clean)
         self.pid = self.proc.pid
-        self.lines: list[str] = []
-        self.started = time.monotonic()
-        self._changed = asyncio.Event()
         self._reader = asyncio.ensure_future(self._read())
-        self._exit: asyncio.Future = asyncio.ensure_future(
-            self.proc.wait_for_exit(raise_error=False))
+        self._exit = asyncio.ensure_future(self.proc.wait())
+        return self
 
     async def _read(self) -> None:
         try:
             while True:
-                raw = await self.proc.stdout.read_until(b"\n")
+                raw = await self.proc.stdout.readline()
+                if not raw:
+                    break
                 self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
                 self._changed.set()
-        except StreamClosedError as exc:
-            if exc.real_error is None and getattr(self.proc.stdout, "_read_buffer", None):
-                pass
         finally:
             self._changed.set()
 
@@ -301,7 +313,7 @@ class World:
         """Write the config (first run, or when overrides are given) and start a run."""
         if overrides or not os.path.exists(self.config_path):
             self.write_config(**overrides)
-        run = DaemonProc(self.config_path)
+        run = await DaemonProc.spawn(self.config_path)
         self.runs.append(run)
         if ready:
             await run.ready()
