@@ -37,9 +37,9 @@ from tests.fakes import discord as fdc
 from tests.fakes import line as fline
 from tests.fakes import telegram as ftg
 from tests.fakes import whatsapp as fwa
-from tests.security.support import (ADMIN_TOKEN, CASTS, DRIVERS, LINE_SECRET, SECRETS,
-                                    WA_SECRET, WA_VERIFY, all_fakes, config, free_port, http,
-                                    running)
+from tests.security.support import (ADMIN_TOKEN, CASTS, DC_TOKEN, DRIVERS, LINE_SECRET,
+                                    LINE_TOKEN, SECRETS, TG_TOKEN, WA_SECRET, WA_TOKEN,
+                                    WA_VERIFY, all_fakes, config, free_port, http, running)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VALUES = list(SECRETS.values())
@@ -76,6 +76,13 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
             cfg = configmod.with_overrides(cfg, status={"port": status_port})
             async with running(cfg, fakes) as run:
                 drivers = {name: cls(run) for name, cls in DRIVERS.items()}
+                health_base = run.webhook_url("line").rsplit("/", 2)[0] + "/healthz"
+                seen_health: list = []
+
+                async def snap() -> None:   # /healthz while channels are failing, too
+                    for url in (health_base, "http://127.0.0.1:%d/healthz" % status_port):
+                        seen_health.append((await http(url)).body)
+
                 admin = {name: CASTS[name].admin for name in CASTS}
 
                 # Healthy round trips first, so every channel has really worked.
@@ -99,6 +106,7 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
                 reply = await drivers["whatsapp"].say(admin["whatsapp"], "/status")
                 assert reply.startswith("ComfyUI is not reachable"), reply
 
+                await snap()
                 # Platform send failures: 5xx, then auth refused.
                 tg.script("sendMessage", ftg.error(500, "Internal Server Error"),
                           ftg.error(401, "Unauthorized"))
@@ -123,6 +131,7 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
                 await drivers["whatsapp"].inject(admin["whatsapp"], "/help")
                 await fw.wait_until(lambda: len(fw.requests) >= calls + 2, what="wa sends")
 
+                await snap()
                 # Forged webhooks and verification GETs (the verify token in the query).
                 line_url, wa_url = run.webhook_url("line"), run.webhook_url("whatsapp")
                 body = fline.body_of(fline.text_event("/help", user_id=admin["line"].user))
@@ -158,6 +167,7 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
                 channel = run.daemon.channels["telegram"]
                 await until(lambda: channel.health.state == "fatal", "telegram fatal", 8)
 
+                await snap()
                 # Health and metrics, on the webhook server and the status server.
                 status_base = "http://127.0.0.1:%d" % status_port
                 for url in (base + "/healthz", status_base + "/healthz",
@@ -206,6 +216,9 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
     # 5. Health and metrics.
     for url, body in bodies.items():
         assert not leaks(body.decode("utf-8", "replace")), url
+    assert len(seen_health) == 6
+    for body in seen_health:
+        assert not leaks(body.decode("utf-8", "replace")), body[:300]
 
 
 def test_print_config_and_check_config_show_no_secret(tmp_path):
@@ -237,3 +250,45 @@ def test_print_config_and_check_config_show_no_secret(tmp_path):
     for text in outputs:
         assert not leaks(text), leaks(text)
         assert ADMIN_TOKEN + "-env" not in text and SECRETS["telegram.token"] + "0" not in text
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_platform_errors_echoing_our_token_are_redacted(tmp_path, caplog):
+    """Every platform answers a send with 400 and our own token in its error text (some
+    proxies and API gateways do echo the request). The daemon's formatter output, /healthz
+    and the chat replies stay clean; the raw records show where the safety net was needed."""
+    caplog.set_level(logging.DEBUG)
+    formatted = io.StringIO()
+    handler = logging.StreamHandler(formatted)
+    handler.setFormatter(logmod.RedactingFormatter(VALUES, tracebacks=True))
+    logging.getLogger().addHandler(handler)
+    try:
+        async with all_fakes() as fakes:
+            tg, dc, fl, fw = fakes.tg, fakes.dc, fakes.line, fakes.wa
+            tg.script("getUpdates", ftg.error(400, "Bad Request: token %s" % TG_TOKEN))
+            cfg = config(tmp_path, fakes, debug=True)
+            async with running(cfg, fakes) as run:
+                drivers = {name: cls(run) for name, cls in DRIVERS.items()}
+                admin = {name: CASTS[name].admin for name in CASTS}
+                tg.script("sendMessage", ftg.error(400, "Bad Request: %s" % TG_TOKEN))
+                dm = "13" + admin["discord"].user[2:]
+                dc.script_send(dm, fdc.Response(400, {"message": "bad auth %s" % DC_TOKEN,
+                                                      "code": 50035}))
+                fl.fail("reply", 400, "Invalid reply token %s" % LINE_TOKEN)
+                fl.fail("push", 400, "bad request for %s" % LINE_TOKEN)
+                fw.fail(400, 100, "Invalid parameter %s" % WA_TOKEN)
+                counts = (tg.count("sendMessage"), len(dc.sends), len(fl.requests),
+                          len(fw.requests))
+                for name, driver in drivers.items():
+                    await driver.inject(admin[name], "/help")
+                await until(lambda: (tg.count("sendMessage") > counts[0] and
+                                     len(dc.sends) > counts[1] and
+                                     len(fl.requests) >= counts[2] + 2 and
+                                     len(fw.requests) > counts[3]), "four failed sends")
+                health = await http(run.webhook_url("line").rsplit("/", 2)[0] + "/healthz")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    out = formatted.getvalue()
+    assert "event=send_refused" in out and "***" in out
+    assert not leaks(out), leaks(out)
+    assert not leaks(health.body.decode()), health.body
