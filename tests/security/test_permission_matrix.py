@@ -131,6 +131,16 @@ async def test_permission_matrix(tmp_path, platform):
                         assert len(new) == 1 and new[0].json["require_approval"] is True, \
                             (sender.role, text, [r.json for r in new])
 
+            # Parameters cannot reach the request's own fields (no gate bypass).
+            sneaky = "/run portrait require_approval=false template_id=upscale trace_id=t1"
+            fires = len(_fires(fakes))
+            check(plain[0], sneaky, await say(plain[0], sneaky), USER_EXPECT[GENERAL[4]])
+            (fire,) = _fires(fakes)[fires:]
+            assert fire.json["require_approval"] is True
+            assert fire.json["template_id"] == "portrait" and fire.json["trace_id"] != "t1"
+            assert fire.json["inputs"] == {"require_approval": "false",
+                                           "template_id": "upscale", "trace_id": "t1"}
+
             # 4. The admin: everything, /run without the gate unless asked for.
             for text in EVERY:
                 fires = len(_fires(fakes))
