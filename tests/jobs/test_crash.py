@@ -44,18 +44,24 @@ class Proc:
     def send(self, text: str) -> None:
         self.proc.stdin.write((text + "\n").encode())
 
-    def kill(self) -> None:
+    async def kill(self) -> int:
         os.kill(self.proc.pid, signal.SIGKILL)
+        return await self._exit()
 
     async def finish(self) -> int:
         """Close stdin (console EOF stops the daemon); collect the rest of the output."""
         self.proc.stdin.close()
+        return await self._exit()
+
+    async def _exit(self) -> int:
+        # Read to EOF (the pipe closes when the process is gone), then reap it. Not
+        # Subprocess.wait_for_exit: its SIGCHLD hook stays bound to the first test's loop.
         try:
             rest = await self.proc.stdout.read_until_close()
             self.lines += rest.decode("utf-8", "replace").splitlines()
         except StreamClosedError:
             pass
-        return await self.proc.wait_for_exit(raise_error=False)
+        return self.proc.proc.wait(timeout=10)
 
     def count(self, needle: str) -> int:
         return sum(needle in line for line in self.lines)
@@ -78,8 +84,7 @@ async def test_sigkill_after_queued_then_restart_delivers_once(tmp_path):
         first.send("/run portrait")
         queued = await first.wait_line("Prompt: ")
         pid = queued.split("Prompt: ")[1].strip()
-        first.kill()
-        assert await first.proc.wait_for_exit(raise_error=False) == -signal.SIGKILL
+        assert await first.kill() == -signal.SIGKILL
 
         fake.register_view("a.png", PNG)
         fake.finish_job(pid, images=["a.png"])
