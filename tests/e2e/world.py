@@ -104,7 +104,8 @@ class DaemonProc:
         self._exit: Any = None
 
     @classmethod
-    async def spawn(cls, config_path: str, *, env: Optional[dict] = None) -> "DaemonProc":
+    async def spawn(cls, config_path: str, *, env: Optional[dict] = None,
+                    preexec_fn: Optional[Callable[[], None]] = None) -> "DaemonProc":
         self = cls()
         clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_CONNECTOR")}
         # E2E_DAEMON_ROOT runs another checkout's daemon against these fakes (README).
@@ -113,7 +114,7 @@ class DaemonProc:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "openclaw_connector", "-c", config_path,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            cwd=ROOT, env=clean)
+            cwd=ROOT, env=clean, preexec_fn=preexec_fn)
         self.pid = self.proc.pid
         self._reader = asyncio.ensure_future(self._read())
         self._exit = asyncio.ensure_future(self.proc.wait())
@@ -309,11 +310,13 @@ class World:
         os.chmod(self.config_path, 0o600)
         return self.config_path
 
-    async def start_daemon(self, *, ready: bool = True, **overrides: Any) -> DaemonProc:
+    async def start_daemon(self, *, ready: bool = True,
+                           preexec_fn: Optional[Callable[[], None]] = None,
+                           **overrides: Any) -> DaemonProc:
         """Write the config (first run, or when overrides are given) and start a run."""
         if overrides or not os.path.exists(self.config_path):
             self.write_config(**overrides)
-        run = await DaemonProc.spawn(self.config_path)
+        run = await DaemonProc.spawn(self.config_path, preexec_fn=preexec_fn)
         self.runs.append(run)
         if ready:
             await run.ready()
