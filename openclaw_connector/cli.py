@@ -23,6 +23,7 @@ from typing import Optional, Sequence, TextIO
 from openclaw_connector import __version__
 from openclaw_connector import config as configmod
 from openclaw_connector import log as logmod
+from openclaw_connector import sdnotify
 from openclaw_connector.config import Config, ConfigError, mask_secret
 from openclaw_connector.state import StateDirError
 
@@ -183,11 +184,11 @@ async def _serve(cfg: Config, pidfile: Optional[str]) -> int:
         if pidfile:
             with open(pidfile, "w") as fh:
                 fh.write("%d\n" % os.getpid())
-        _notify("READY=1")
+        sdnotify.notify("READY=1")
         log.info("event=daemon_ready pid=%d channels=%s", os.getpid(),
                  ",".join(daemon.channels) or "none")
-        await daemon.wait()
-        _notify("STOPPING=1")
+        await sdnotify.with_watchdog(daemon.wait())   # WATCHDOG=1 when WatchdogSec= is set
+        sdnotify.notify("STOPPING=1")
     finally:
         await daemon.stop()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -198,14 +199,6 @@ async def _serve(cfg: Config, pidfile: Optional[str]) -> int:
 def _reopen_logs() -> None:
     logmod.reopen()
     log.info("event=log_reopened")
-
-
-def _notify(state: str) -> None:
-    try:
-        from openclaw_connector import sdnotify
-    except ImportError:  # arrives with issue 8
-        return
-    sdnotify.notify(state)
 
 
 def _claim_pidfile(path: str) -> Optional[str]:
