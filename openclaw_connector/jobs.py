@@ -216,7 +216,10 @@ class JobWatcher:
                 await self._check_prompts()
             except OpenClawError as exc:
                 ok = False
-                log.info("event=jobs_check_failed error=%s", logmod.one_line_error(exc))
+                # Once per outage at info; the poll keeps trying quietly (backoff to the cap).
+                (log.info if self._poll.attempt == 0 else log.debug)(
+                    "event=jobs_check_failed retry_attempt=%d error=%s", self._poll.attempt,
+                    logmod.one_line_error(exc))
             except Exception:
                 ok = False
                 log.exception("event=jobs_check_crashed")
