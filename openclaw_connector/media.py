@@ -41,7 +41,7 @@ SWEEP_EVERY_SEC = 60.0
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp",
               "image/gif": "gif"}
 CONTENT_TYPES = {ext: ctype for ctype, ext in EXTENSIONS.items()}
-NAME_RE = re.compile(r"^([0-9a-f]{32})\.(png|jpg|webp|gif)$")
+NAME_RE = re.compile(r"([0-9a-f]{32})\.(png|jpg|webp|gif)")
 
 
 class MediaTooLarge(ValueError):
@@ -153,7 +153,7 @@ class MediaStore:
     # ------------------------------------------------------------------ serving
     def check(self, name: str, exp: Optional[str], sig: Optional[str]) -> tuple[int, float]:
         """(status, seconds left) for a request; 200 means serve ``name``."""
-        if not NAME_RE.match(name) or self._key is None:
+        if not NAME_RE.fullmatch(name) or self._key is None:
             return 404, 0.0
         # isascii(): str.isdigit() is also true for "²", which int() refuses (a 500).
         if not exp or not sig or not exp.isascii() or not exp.isdigit() or len(exp) > 12:

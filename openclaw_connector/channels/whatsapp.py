@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 import re
 import time
 from typing import Any, Iterator, Optional
@@ -204,6 +205,8 @@ class WhatsAppChannel:
         try:
             sent_at = min(float(timestamp), now)
         except (TypeError, ValueError):
+            sent_at = now
+        if not math.isfinite(sent_at):   # "nan" would hold the window open forever
             sent_at = now
         key = LAST_INBOUND_KEY % wa_id
         previous = self._deps.state.get(key)

@@ -73,7 +73,8 @@ async def test_media_url_valid_expired_tampered_unknown_and_traversal(tmp_path):
         traversal = [await get(base + p) for p in (
             "/media/..%2Fconnector.db?exp=1&sig=x", "/media/..%2F..%2Fetc%2Fpasswd",
             "/media/%2e%2e%2fmedia.key", "/media/" + "A" * 32 + ".png",
-            "/media/%s.exe?exp=%s&sig=%s" % (m.group(1), exp, sig))]
+            "/media/%s.exe?exp=%s&sig=%s" % (m.group(1), exp, sig),
+            "/media/%s%%0A?exp=%s&sig=%s" % (name, exp, media.sign(name + "\n", int(exp))))]
         clock.now += 301
         expired = await get(base + path)
     finally:
@@ -88,7 +89,7 @@ async def test_media_url_valid_expired_tampered_unknown_and_traversal(tmp_path):
         len(PNG))
     assert (bad_sig.code, no_sig.code, longer.code) == (403, 403, 403)
     assert unknown.code == 404
-    assert [r.code for r in traversal] == [404] * 5
+    assert [r.code for r in traversal] == [404] * 6
     assert expired.code == 410
 
 

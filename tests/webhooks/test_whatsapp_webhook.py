@@ -201,10 +201,13 @@ async def test_outside_24h_window_is_not_sent(tmp_path, caplog):
     async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fake:
         inbox = Inbox()
         async with running_stack(wa_only(tmp_path, fake), inbox) as stack:
+            odd = dict(fwa.text_message("15550001234", "/status"), timestamp="nan")
+            await post_wa(stack.url("whatsapp"), fwa.notification(messages=(odd,)))
             old = fwa.text_message(ALICE_WA, "/status", timestamp=time.time() - 25 * 3600)
             await post_wa(stack.url("whatsapp"), fwa.notification(messages=(old,)))
-            (inbound,) = await inbox.wait(1)
+            inbound = (await inbox.wait(2))[1]
             channel = stack.channels["whatsapp"]
+            assert abs(channel.last_inbound("15550001234") - time.time()) < 5
             with pytest.raises(ChannelSendError) as info:
                 await channel.send(inbound.chat, Reply("too late"))
             with pytest.raises(ChannelSendError):
