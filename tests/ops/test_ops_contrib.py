@@ -180,7 +180,7 @@ def test_systemd_unit_has_the_required_settings():
     """Type=notify, restart policy, start limit, reload, state dir and hardening."""
     s = _unit_settings()
     expected = {
-        "Type": "notify", "Restart": "on-failure", "RestartSec": "10",
+        "Type": "notify", "WatchdogSec": "60", "Restart": "on-failure", "RestartSec": "10",
         "RestartPreventExitStatus": "78", "ExecReload": "/bin/kill -HUP $MAINPID",
         "ExecStart": "/usr/bin/openclaw-connectord -c /etc/openclaw-connector/openclaw.yaml",
         "EnvironmentFile": "-/etc/openclaw-connector/env", "DynamicUser": "yes",
