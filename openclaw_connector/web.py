@@ -126,7 +126,12 @@ class WebServers:
         bound: list = []
         try:
             for key, entry in plan.items():
-                sockets = tornado.netutil.bind_sockets(key[1], address=key[0])
+                try:
+                    sockets = tornado.netutil.bind_sockets(key[1], address=key[0])
+                except OSError as exc:
+                    # Keep errno (cli.py maps EADDRINUSE etc. to exit 78); name the address.
+                    raise OSError(exc.errno, "%s:%d: %s" % (
+                        key[0], key[1], exc.strerror or exc)) from None
                 bound.append(sockets)
                 self.ports[key] = sockets[0].getsockname()[1]
                 server = tornado.httpserver.HTTPServer(

@@ -3,6 +3,7 @@ metrics, the 1 MiB body limit)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -212,11 +213,13 @@ async def test_bind_failure_raises_and_releases(tmp_path):
     cfg = make_config(str(tmp_path / "s"), **{"status.port": port})
     web = WebServers(cfg, media=None, health=lambda: (200, {}), metrics=Metrics())
     try:
-        with pytest.raises(OSError):
+        with pytest.raises(OSError) as info:
             await web.start()
     finally:
         blocker.close()
     assert web._servers == {}
+    assert info.value.errno == errno.EADDRINUSE
+    assert info.value.strerror == "127.0.0.1:%d: Address already in use" % port
 
 
 @pytest.mark.gen_test(timeout=10)
