@@ -122,3 +122,25 @@ async def test_no_secret_reaches_the_log(tmp_path, caplog):
     assert "event=send_refused" in caplog.text and "event=webhook_rejected" in caplog.text
     for secret in SECRETS:
         assert secret not in caplog.text, secret
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_allowed_group_member_is_answered_and_metrics_count_it(tmp_path):
+    """A non-listed user in an allowed LINE group is answered (chat_id = groupId);
+    the status server's /metrics counts the webhook traffic."""
+    from openclaw_connector import config as configmod
+    from tests.webhooks.support import GROUP, free_port
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fl, \
+            FakeOpenClaw(admin_token=ADMIN_TOKEN) as oc:
+        cfg = webhook_config(tmp_path, line=fl, **{"openclaw.url": oc.url})
+        cfg = configmod.with_overrides(cfg, status={"port": free_port()})
+        async with running_daemon(cfg) as daemon:
+            token = fl.issue_reply_token(to=GROUP)
+            event = fline.text_event("/help", user_id=BOB_LINE, group_id=GROUP,
+                                     reply_token=token)
+            resp = await post_line(daemon_url(daemon, "line"), fline.body_of(event))
+            (sent,) = await fl.wait_delivered(1)
+            metrics = await get("http://127.0.0.1:%d/metrics" % cfg.status.port)
+    assert resp.code == 200 and sent["api"] == "reply" and sent["to"] == GROUP
+    assert sent["messages"][0]["text"].startswith("Commands:")
+    assert b'openclaw_connector_webhook_messages_total{platform="line"} 1' in metrics.body
