@@ -38,6 +38,7 @@ log = logmod.get("line")
 
 TEXT_LIMIT = 5000            # UTF-16 units per text message
 MESSAGES_PER_CALL = 5
+IMAGE_MAX_BYTES = 10 * 1024 * 1024   # originalContentUrl: JPEG/PNG up to 10 MB
 REPLY_TOKEN_FRESH_SEC = 50.0
 PUSH_ATTEMPTS = 5
 CONNECT_TIMEOUT = 10.0
@@ -190,7 +191,8 @@ class LineChannel:
 
     def render(self, reply: Reply) -> list[dict]:
         """Text pieces, then one image object per image (notes replace images)."""
-        urls, notes = image_urls(self._deps.media, reply.images)
+        urls, notes = image_urls(self._deps.media, reply.images,
+                                 platform_max_bytes=IMAGE_MAX_BYTES)
         text = with_notes(reply.text, notes)
         messages: list[dict] = [{"type": "text", "text": piece}
                                 for piece in split_text(text, TEXT_LIMIT, utf16=True)]

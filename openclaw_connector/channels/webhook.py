@@ -23,6 +23,8 @@ import tornado.web
 from openclaw_connector import log as logmod
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
 
+log = logmod.get("webhook")
+
 MAX_BODY = 1 << 20           # 1 MiB; LINE and Meta send a few KiB at most
 STOP_GRACE_SEC = 5.0         # how long stop() lets in-flight commands finish
 DEDUP_TTL_SEC = 48 * 3600    # redeliveries come for hours (Meta: days, but rarely)
@@ -89,15 +91,17 @@ def split_text(text: str, limit: int, *, utf16: bool = False) -> list[str]:
 NO_PUBLIC_URL_NOTE = ("The image is ready but cannot be delivered here: set media.public_base_url "
                       "(OPENCLAW_CONNECTOR_PUBLIC_BASE_URL) to the public HTTPS address of this "
                       "connector so the platform can fetch it.")
-TOO_LARGE_NOTE = "An image was too large to deliver (over media.max_mb = %s MB)."
-UNSUPPORTED_NOTE = "An image could not be delivered (unsupported type %s)."
+TOO_LARGE_NOTE = "An image was too large to deliver (%.1f MB; the limit here is %.1f MB)."
+UNSUPPORTED_NOTE = "An image could not be delivered (%s; only PNG and JPEG can be sent here)."
+URL_IMAGE_TYPES = ("image/png", "image/jpeg")   # what LINE and WhatsApp fetch by URL
 
 
-def image_urls(media, images) -> tuple[list[str], list[str]]:
+def image_urls(media, images, *, platform_max_bytes: int) -> tuple[list[str], list[str]]:
     """Store ``images`` in the MediaStore; return (public URLs, notes for the user).
 
     A note replaces each image that cannot be sent by URL: no
-    ``public_base_url``, over ``media.max_mb``, or not PNG/JPEG/WebP/GIF.
+    ``public_base_url``, over ``media.max_mb`` or the platform's own limit,
+    or not PNG/JPEG (the only types LINE and WhatsApp accept).
     """
     urls: list[str] = []
     notes: list[str] = []
@@ -106,12 +110,21 @@ def image_urls(media, images) -> tuple[list[str], list[str]]:
             if NO_PUBLIC_URL_NOTE not in notes:
                 notes.append(NO_PUBLIC_URL_NOTE)
             continue
+        ctype = image.content_type.split(";")[0].strip().lower()
+        limit = min(platform_max_bytes, media.max_bytes)
         try:
-            urls.append(media.url(image.data, image.content_type))
+            if ctype not in URL_IMAGE_TYPES:
+                raise MediaUnsupported(ctype)
+            if len(image.data) > limit:
+                raise MediaTooLarge(ctype)
+            urls.append(media.url(image.data, ctype))
         except MediaTooLarge:
-            notes.append(TOO_LARGE_NOTE % media.cfg.max_mb)
+            log.warning("event=image_not_sent reason=too_large bytes=%d limit=%d",
+                        len(image.data), limit)
+            notes.append(TOO_LARGE_NOTE % (len(image.data) / 1048576, limit / 1048576))
         except MediaUnsupported:
-            notes.append(UNSUPPORTED_NOTE % image.content_type)
+            log.warning("event=image_not_sent reason=unsupported_type type=%s", ctype)
+            notes.append(UNSUPPORTED_NOTE % ctype)
     return urls, notes
 
 

@@ -40,6 +40,7 @@ from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, Inbo
 log = logmod.get("whatsapp")
 
 TEXT_LIMIT = 4096
+IMAGE_MAX_BYTES = 5 * 1024 * 1024    # image.link: JPEG/PNG up to 5 MB
 WINDOW_SEC = 24 * 3600
 SEND_ATTEMPTS = 4
 CONNECT_TIMEOUT = 10.0
@@ -257,7 +258,8 @@ class WhatsAppChannel:
 
     def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
         """Graph message bodies: text pieces (the first quoting the command), images."""
-        urls, notes = image_urls(self._deps.media, reply.images)
+        urls, notes = image_urls(self._deps.media, reply.images,
+                                 platform_max_bytes=IMAGE_MAX_BYTES)
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         bodies = [dict(base, type="text", text={"body": piece, "preview_url": False})
                   for piece in split_text(with_notes(reply.text, notes), TEXT_LIMIT)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 
 import pytest
@@ -307,3 +308,24 @@ async def test_phone_number_identity_endpoint(tmp_path):
                         headers={"Authorization": "Bearer nope"})
     assert ok.code == 200 and b"verified_name" in ok.body
     assert bad.code == 401 and b"190" in bad.body
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_images_over_whatsapps_5mb_or_not_png_jpeg_become_notes(tmp_path, caplog):
+    """WhatsApp fetches JPEG/PNG up to 5 MB: a 6 MB PNG and a WebP are replaced by notes."""
+    caplog.set_level(logging.INFO)
+    async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fake:
+        inbox = Inbox()
+        async with running_stack(wa_only(tmp_path, fake), inbox) as stack:
+            await post_wa(stack.url("whatsapp"),
+                          fwa.notification(messages=(fwa.text_message(ALICE_WA, "/x"),)))
+            (inbound,) = await inbox.wait(1)
+            images = (Image("big.png", PNG + b"\0" * (6 << 20)),
+                      Image("a.webp", b"RIFF", "image/webp"), Image("ok.jpg", PNG, "image/jpeg"))
+            await stack.channels["whatsapp"].send(inbound.chat, Reply("done", images))
+            stored = os.listdir(stack.media.dir)
+    note, image = fake.sent
+    assert "too large" in note["text"]["body"] and "image/webp" in note["text"]["body"]
+    assert image["type"] == "image" and ".jpg?exp=" in image["image"]["link"]
+    assert len(stored) == 1 and stored[0].endswith(".jpg")
+    assert "reason=too_large" in caplog.text and "reason=unsupported_type" in caplog.text
