@@ -66,14 +66,15 @@ class _Stale(Exception):
 class KeepAliveClient:
     """``await client.fetch(method, url, headers=..., body=...)`` → :class:`APIResponse`."""
 
-    def __init__(self, *, max_per_host: int = 100, idle_sec: float = 30.0) -> None:
+    def __init__(self, *, max_per_host: int = 100, idle_sec: float = 30.0,
+                 ssl_context: Optional[ssl.SSLContext] = None) -> None:
         self.max_per_host = max_per_host
         self.idle_sec = idle_sec
         self.connections_opened = 0
         self._idle: dict[tuple, list[tuple[iostream.IOStream, float]]] = {}
         self._slots: dict[tuple, asyncio.Semaphore] = {}
         self._tcp = TCPClient()
-        self._ssl: Optional[ssl.SSLContext] = None
+        self._ssl = ssl_context           # None: the system's CA store, made on first use
         self._closed = False
 
     def close(self) -> None:

@@ -91,3 +91,69 @@ async def test_silent_server_times_out_and_refused_connection_fails_fast():
         server.close()
     assert silent.code == 599 and silent.error is not None and 0.15 < took < 2
     assert refused.code == 599 and refused.error is not None
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 / localhost and its key, written as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_https_verifies_the_server_and_reuses_the_tls_connection(tmp_path):
+    """Over HTTPS: a trusted certificate works and one TLS connection serves every call;
+    an untrusted one fails with 599 (certificate verification is on)."""
+    import ssl
+
+    import tornado.httpserver
+    import tornado.netutil
+    import tornado.web
+
+    class Hello(tornado.web.RequestHandler):
+        def post(self) -> None:
+            self.finish({"ok": True, "len": len(self.request.body)})
+
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    sockets = tornado.netutil.bind_sockets(0, address="127.0.0.1")
+    server = tornado.httpserver.HTTPServer(tornado.web.Application([(r"/x", Hello)]),
+                                           ssl_options=server_ctx)
+    server.add_sockets(sockets)
+    url = "https://localhost:%d/x" % sockets[0].getsockname()[1]
+    trusting = KeepAliveClient(ssl_context=ssl.create_default_context(cafile=cert))
+    default = KeepAliveClient()
+    try:
+        answers = [await trusting.fetch("POST", url, body=b"abc") for _ in range(3)]
+        refused = await default.fetch("POST", url, body=b"abc", connect_timeout=2)
+    finally:
+        trusting.close()
+        default.close()
+        server.stop()
+        await server.close_all_connections()
+    assert [a.code for a in answers] == [200] * 3 and b'"len": 3' in answers[0].body
+    assert trusting.connections_opened == 1
+    assert refused.code == 599 and isinstance(refused.error, ssl.SSLError)
