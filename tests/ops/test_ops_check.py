@@ -191,3 +191,47 @@ async def test_cli_check_exit_status(identity_fake, tmp_path):
     assert "8 checks, 1 failed" in text
     for secret in SECRETS:
         assert secret not in text and secret not in stderr.decode()
+
+
+@pytest.mark.parametrize("wrong", [False, True], ids=["right-tokens", "wrong-tokens"])
+@pytest.mark.gen_test(timeout=15)
+async def test_check_against_the_shared_platform_fakes(wrong, tmp_path):
+    """The same verdicts against tests/fakes (the fakes the channels are tested with)."""
+    from tests.fakes.discord import FakeDiscord
+    from tests.fakes.line import FakeLine
+    from tests.fakes.openclaw import FakeOpenClaw
+    from tests.fakes.telegram import FakeTelegram
+    from tests.fakes.whatsapp import FakeWhatsApp
+    from openclaw_connector import config as configmod
+
+    def token(value: str) -> str:
+        return value[:-4] + "XXXX" if wrong else value
+
+    async with FakeTelegram() as tg, FakeDiscord() as dc, FakeLine() as ln, \
+            FakeWhatsApp() as wa, FakeOpenClaw(admin_token="shared-fake-admin-token") as oc:
+        cfg = configmod.load(None, env={}, overrides={
+            "state_dir": str(tmp_path), "openclaw.url": oc.url,
+            "openclaw.admin_token": token("shared-fake-admin-token"),
+            "telegram.token": token(tg.token), "telegram.api_base": tg.url,
+            "discord.token": token(dc.token), "discord.api_base": dc.api_base,
+            "line.channel_secret": "shared-fake-line-secret",
+            "line.channel_access_token": token(ln.access_token), "line.api_base": ln.url,
+            "whatsapp.access_token": token(wa.access_token), "whatsapp.verify_token": "v-token",
+            "whatsapp.phone_number_id": wa.phone_number_id, "whatsapp.api_base": wa.api_base})
+        out = io.StringIO()
+        status = await check.run_checks(cfg, out)
+    lines = out.getvalue().splitlines()
+    if wrong:
+        assert status == 1
+        for name, prefix in WRONG.items():
+            assert line_for(lines, name).startswith(prefix), lines
+        assert line_for(lines, "comfyui admin token").startswith(
+            "FAIL comfyui admin token: 403 Invalid admin token.")
+        assert lines[-1] == "8 checks, 5 failed"
+        return
+    assert status == 0, lines
+    assert line_for(lines, "telegram") == "OK   telegram: bot @%s" % tg.username
+    assert line_for(lines, "discord").startswith("OK   discord: bot @")
+    assert line_for(lines, "line") == "OK   line: bot Fake LINE Bot (@123fake)"
+    assert line_for(lines, "whatsapp").startswith("OK   whatsapp: number +1 555-000-1111")
+    assert line_for(lines, "comfyui admin token").startswith("OK   comfyui admin token: accepted")
