@@ -228,6 +228,7 @@ class World:
         self._worker: Optional[asyncio.Task] = None
         self._job_changed = asyncio.Event()
         self.auto_finish = False
+        self.dump_logs = True
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> "World":
@@ -246,7 +247,8 @@ class World:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        for index, run in enumerate(self.runs):     # shown by pytest when a test fails
+        for index, run in enumerate(self.runs if self.dump_logs else ()):
+            # pytest shows this output only for a failing test.
             print("---- daemon run %d (pid %d, exit %s), last 60 lines:\n%s" % (
                 index + 1, run.pid, run.returncode, "\n".join(run.lines[-60:])))
         for run in self.runs:
