@@ -39,6 +39,7 @@ CONNECT_TIMEOUT_SEC = 10.0
 SEND_TIMEOUT_SEC = 60.0            # a 10 MB photo upload on a slow uplink
 POLL_MARGIN_SEC = 10.0             # HTTP timeout = poll timeout + margin (platforms.md §1)
 STOP_DRAIN_SEC = 5.0               # stop() waits this long for running commands
+MAX_INFLIGHT = 200                 # commands running at once before polling pauses
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
 
 
@@ -149,7 +150,8 @@ class TelegramChannel:
             try:
                 if self.bot is None:
                     await self._bootstrap()
-                await self._poll_once(delays)
+                await self._room()
+                await self._poll_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -215,13 +217,23 @@ class TelegramChannel:
                 raise
             log.warning("event=webhook_delete_failed error=%s", log_field(str(exc)))
 
-    async def _poll_once(self, delays: Backoff) -> None:
+    async def _room(self) -> None:
+        """Backpressure: while MAX_INFLIGHT commands run, fetch no more (they stay queued
+        at Telegram, and the pending record written per batch stays small)."""
+        limit = self._deps.extra.get("max_inflight", MAX_INFLIGHT)
+        while len(self._inflight) >= limit and not self._stopping.is_set():
+            fut = asyncio.get_running_loop().create_future()
+            self._handled_waiters.append(fut)
+            await fut
+
+    async def _poll_once(self) -> None:
         timeout = max(0, int(self._cfg.poll_timeout_sec))
         params: dict = {"timeout": timeout, "allowed_updates": ["message"]}
         if self._next_offset:
             params["offset"] = self._next_offset
         began = time.monotonic()
-        updates = await self._call("getUpdates", params, timeout=timeout + POLL_MARGIN_SEC)
+        margin = self._deps.extra.get("poll_margin_sec", POLL_MARGIN_SEC)
+        updates = await self._call("getUpdates", params, timeout=timeout + margin)
         if not isinstance(updates, list):
             raise TelegramError("getUpdates", 502, "result is not a list")
         self.health.ok()

@@ -290,3 +290,49 @@ async def test_pending_from_a_crash_survives_a_run_that_never_connected(tmp_path
             await ch.wait_handled(900, 5)
         assert inbox.texts == ["/left over", "/new"]
         assert tg.calls("getUpdates")[0].params["offset"] == 901
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_hung_long_poll_times_out_at_poll_timeout_plus_margin_and_repolls(tmp_path):
+    """A getUpdates the network swallows (no answer) is given up after poll timeout +
+    margin and repeated with the same offset; the update it never delivered comes next."""
+    async with FakeTelegram() as tg:
+        inbox = Inbox()
+        async with running_channel(tmp_path, tg, inbox, extra={"poll_margin_sec": 0.3},
+                                   telegram__poll_timeout_sec=0) as ch:
+            await tg.next_request("getUpdates")
+            tg.script("getUpdates", stall())
+            hung = await tg.next_request("getUpdates")
+            while hung.status is not None:
+                hung = await tg.next_request("getUpdates")
+            retry = await tg.next_request("getUpdates")
+            assert retry.at - hung.at >= 0.3
+            assert retry.params.get("offset") == hung.params.get("offset")
+            uid = tg.queue_message("/help", user_id=42)
+            await ch.wait_handled(uid, 5)
+        assert inbox.texts == ["/help"] and ch.health.state == "stopped"
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_polling_pauses_while_max_inflight_commands_run(tmp_path):
+    """Backpressure: with 2 commands hanging no further getUpdates is made; when one
+    finishes polling resumes and the third command is fetched."""
+    gate = asyncio.Event()
+
+    async def behaviour(inbound):
+        if inbound.text != "/third":
+            await gate.wait()
+    async with FakeTelegram() as tg:
+        tg.queue_message("/one", user_id=42)
+        tg.queue_message("/two", user_id=43)
+        inbox = Inbox(behaviour)
+        async with running_channel(tmp_path, tg, inbox, extra={"max_inflight": 2}):
+            await inbox.wait(2)
+            polls = tg.count("getUpdates")
+            third = tg.queue_message("/third", user_id=44)
+            with pytest.raises(asyncio.TimeoutError):      # no poll while both hang
+                await tg.wait_until(lambda: tg.count("getUpdates") > polls, 0.3)
+            assert third not in tg.handed_out
+            gate.set()
+            await inbox.wait(3, finished=True)
+        assert sorted(inbox.texts) == ["/one", "/third", "/two"]
