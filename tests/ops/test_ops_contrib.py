@@ -13,8 +13,11 @@ import os
 import plistlib
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -165,6 +168,60 @@ def test_logrotate_config_rotates_without_losing_a_line(init):
     old = Path(str(init.logfile) + ".1")
     assert events(old) == ["daemon_starting", "daemon_ready"]
     assert events(init.logfile) == ["log_reopened", "daemon_stopping", "daemon_stopped"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@needs_ssd
+@pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
+def test_logrotate_under_traffic_loses_no_line(tmp_path):
+    """Rotate while /healthz requests are logged: every request line is in exactly one file."""
+    port = _free_port()
+    init = InitScript(tmp_path, config_text="openclaw:\n  url: %s\nstatus:\n  port: %d\n"
+                      % (closed_port_url(), port))
+    assert init("start").returncode == 0
+    try:
+        text = (CONTRIB / "logrotate" / "openclaw-connectord").read_text()
+        text = text.replace("/var/log/openclaw-connector/*.log", str(init.logfile))
+        text = text.replace("/run/systemd/system", str(tmp_path / "no-systemd"))
+        text = text.replace("/etc/init.d/openclaw-connectord", str(INIT))
+        conf = tmp_path / "logrotate.conf"
+        conf.write_text(text)
+        halfway, rotated_done, sent = threading.Event(), threading.Event(), []
+
+        def traffic() -> None:
+            """Requests before, during and (at least 50) after the rotation."""
+            after = 0
+            while after < 50 and len(sent) < 5000:
+                with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port,
+                                            timeout=10) as resp:
+                    sent.append(resp.status)
+                after += rotated_done.is_set()
+                if len(sent) == 50:
+                    halfway.set()
+
+        worker = threading.Thread(target=traffic)
+        worker.start()
+        assert halfway.wait(30)
+        rotated = subprocess.run(["logrotate", "-f", "-s", str(tmp_path / "lr.state"),
+                                  str(conf)], env=init.env, capture_output=True, text=True,
+                                 timeout=60)
+        rotated_done.set()
+        worker.join(60)
+        assert rotated.returncode == 0, rotated.stderr
+    finally:
+        stopped = init("stop")
+    assert stopped.returncode == 0
+    assert len(sent) >= 100 and set(sent) == {200}
+    old = Path(str(init.logfile) + ".1").read_text()
+    new = init.logfile.read_text()
+    counted = [t.count("event=http_request method=GET path=/healthz") for t in (old, new)]
+    assert sum(counted) == len(sent) and all(counted), (counted, len(sent))
+    assert "event=log_reopened" in new and "event=log_reopened" not in old
 
 
 def _unit_settings() -> dict[str, list[str]]:
