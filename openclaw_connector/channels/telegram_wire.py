@@ -112,7 +112,7 @@ def _mentions_us(message: dict, text: str, bot: BotInfo) -> bool:
         if kind == "mention" and bot.username:
             try:
                 name = _utf16_slice(text, int(ent["offset"]), int(ent["length"]))
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):   # inf offset
                 continue
             if name.lower() == "@" + bot.username.lower():
                 return True
