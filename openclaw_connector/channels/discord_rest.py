@@ -178,7 +178,7 @@ class DiscordRest:
                 last = "429"
                 continue
             if resp.code in RETRY_STATUSES:
-                last = _describe(resp)
+                last = self._describe(resp)
                 self._count("retry")
                 delay = delays.next()
                 log.warning("event=discord_rest_retry route=%s status=%d retry_in=%.3f",
@@ -187,8 +187,14 @@ class DiscordRest:
                     break
                 continue
             self._count("refused")
-            raise ChannelSendError("discord refused: %s" % _describe(resp), permanent=True)
+            raise ChannelSendError("discord refused: %s" % self._describe(resp),
+                                   permanent=True)
         raise ChannelSendError("discord send failed after retries: %s" % last)
+
+    def _describe(self, resp: HTTPResponse) -> str:
+        """The failure in words; a server that echoes our token gets it masked."""
+        text = _describe(resp)
+        return text.replace(self._token, "***") if self._token else text
 
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:

@@ -173,3 +173,15 @@ async def test_rest_sends_bot_authorization_and_user_agent(fake_discord, tmp_pat
         await channel.send(chat(), Reply("hi"))
     assert fake.sends[0].content_type == "application/json"
     assert json.dumps(fake.sends[0].payload)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_error_text_echoing_our_token_is_masked(fake_discord, tmp_path):
+    """A proxy that echoes the request (token included) must not put it in our errors."""
+    fake = fake_discord
+    fake.script_send(CHANNEL_ID, Response(400, {"code": 50035, "message": "bad auth Bot %s"
+                                                % fake.token}))
+    async with running_channel(fake, tmp_path) as (channel, _inbox):
+        with pytest.raises(ChannelSendError) as err:
+            await channel.send(chat(), Reply("one"))
+    assert fake.token not in str(err.value) and "***" in str(err.value)
