@@ -27,6 +27,7 @@ from openclaw_connector.channels.telegram_send import TelegramSender
 from openclaw_connector.channels.telegram_wire import (
     BotInfo, Fatal, FilePart, PoisonUpdate, Retry, TelegramError, classify, decode_response,
     encode_multipart, log_field, mask_token, parse_update, scrub, update_id_of)
+from openclaw_connector.config import TelegramConfig
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 
 log = logmod.get("telegram")
@@ -48,7 +49,8 @@ class TelegramChannel:
 
     platform = "telegram"
 
-    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+    def __init__(self, cfg: TelegramConfig, on_inbound: InboundHandler,
+                 deps: ChannelDeps) -> None:
         self._cfg, self._on_inbound, self._deps = cfg, on_inbound, deps
         self._state = deps.state
         self._token = cfg.token or ""

@@ -187,8 +187,11 @@ class FakeTelegram:
     async def __aenter__(self) -> "FakeTelegram":
         return await self.start()
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, exc_type: Any, *exc: Any) -> None:
         await self.stop()
+        if exc_type is None and self.unexpected:
+            raise AssertionError("the bot called unknown Bot API methods: %s"
+                                 % ", ".join(self.unexpected))
 
     # ------------------------------------------------------------------ controls
     def queue_message(self, text: str, *, user_id: int = 1111, chat_id: Optional[int] = None,
