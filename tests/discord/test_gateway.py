@@ -245,13 +245,16 @@ async def test_shutdown_closes_1000_and_forgets_the_session(fake_discord, tmp_pa
 
 @pytest.mark.gen_test(timeout=10)
 async def test_quick_restart_resumes_the_persisted_session(fake_discord, tmp_path):
-    """A recent persisted session RESUMEs (no IDENTIFY) and gets what it missed."""
+    """A recent persisted session RESUMEs (no IDENTIFY), gets what it missed, and a
+    message the previous process already handled is not handled again."""
     fake = fake_discord
+    fake.replay_all = True                  # the replay also repeats /first
     session = fake.open_session()
-    fake.message_create("/first")
+    first = fake.message_create("/first")
     missed = fake.message_create("/second")
     state = StateStore(str(tmp_path / "st"))
     state.open()
+    state.mark_seen("discord", first["id"], 3600)   # the previous process handled /first
     state.set_json(STATE_KEY, {"session_id": session.id, "seq": 1,
                                "resume_url": fake.resume_url, "user_id": BOT_ID,
                                "username": BOT_NAME, "saved_at": time.time()})
