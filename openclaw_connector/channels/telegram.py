@@ -161,7 +161,8 @@ class TelegramChannel:
                 if isinstance(verdict, Fatal):
                     self.health.fatal(verdict.reason)
                     log.error("event=channel_stopped platform=telegram token=%s reason=%s",
-                              mask_token(self._token), scrub(verdict.reason, self._token))
+                              mask_token(self._token),
+                              log_field(scrub(verdict.reason, self._token)))
                     self._metric("telegram_poll_errors_total", kind="fatal")
                     return
                 assert isinstance(verdict, Retry)
