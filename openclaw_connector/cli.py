@@ -126,8 +126,11 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: TextIO = None,
             print("warning: " + warning, file=stdout)
         print("config OK", file=stdout)
         return EX_OK
+    # --check runs as whoever types it (often root): it logs to stderr so it never
+    # creates a log file the service user cannot open later.
+    log_file = None if args.check else cfg.log.file
     try:
-        logmod.setup(cfg.log_level, file=cfg.log.file, secrets=cfg.secrets(), stream=stderr)
+        logmod.setup(cfg.log_level, file=log_file, secrets=cfg.secrets(), stream=stderr)
     except OSError as exc:
         print("log.file: cannot open %s: %s (fix the path or its permissions)" % (
             cfg.log.file, exc.strerror), file=stderr)

@@ -579,16 +579,27 @@ def with_overrides(cfg: Config, **sections: Mapping[str, Any]) -> Config:
 
 
 def permission_warning(path: str, cfg: Config) -> Optional[str]:
-    """A warning line when a file holding secrets is readable by group or others."""
-    if not path or not cfg.secrets():
+    """A warning line when the file itself holds a secret and is readable by group or others.
+
+    Secrets that come from the environment (an ``EnvironmentFile``) do not
+    make a world-readable YAML file a leak, so only the file's own keys count.
+    """
+    if not path:
         return None
     try:
         mode = os.stat(path).st_mode
-    except OSError:
+        raw, _origin = _read_yaml(path)
+    except (OSError, ConfigError):
         return None
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        return ("config file %s holds secrets and is readable by group or others; "
-                "run: chmod 600 %s" % (path, path))
+    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+        return None
+    for dotted, _value, meta in _walk(cfg):
+        node: Any = raw
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if meta.get("secret") and node:
+            return ("config file %s holds secrets (%s) and is readable by group or others; "
+                    "run: chmod 600 %s" % (path, dotted, path))
     return None
 
 

@@ -141,3 +141,19 @@ def test_secrets_listed_for_redaction():
     cfg = configmod.load(None, env={"OPENCLAW_CONNECTOR_ADMIN_TOKEN": "tok-abc-123",
                                     "OPENCLAW_CONNECTOR_WHATSAPP_VERIFY_TOKEN": "verify-xyz"})
     assert set(cfg.secrets()) == {"tok-abc-123", "verify-xyz"}
+
+
+def test_permission_warning_only_for_secrets_in_the_file(tmp_path):
+    import os
+    path = tmp_path / "c.yaml"
+    path.write_text("telegram:\n  allowed_users: [1]\n")
+    os.chmod(path, 0o644)
+    env = {"OPENCLAW_CONNECTOR_TELEGRAM_TOKEN": "123:abc"}
+    cfg = configmod.load(str(path), env=env)
+    assert configmod.permission_warning(str(path), cfg) is None
+    path.write_text("telegram:\n  token: '123:abc'\n")
+    cfg = configmod.load(str(path), env={})
+    warning = configmod.permission_warning(str(path), cfg)
+    assert warning and "telegram.token" in warning and "chmod 600" in warning
+    os.chmod(path, 0o600)
+    assert configmod.permission_warning(str(path), cfg) is None
