@@ -117,6 +117,7 @@ class Recorded:
     at: float
     status: Optional[int] = None          # filled in when answered
     answered_at: Optional[float] = None
+    response: Any = None                  # the body answered (dict for JSON)
 
     @property
     def key(self) -> str:
@@ -473,6 +474,7 @@ class _Handler(RequestHandler):
         elif body is not None:
             self.write(body)
         record.status, record.answered_at = status, time.monotonic()
+        record.response = body
         fake._changed()
         for hook in fake.answer_hooks:
             hook(record)

@@ -118,6 +118,28 @@ async def test_webhook_set_409_is_cleared_by_deletewebhook(tmp_path):
 
 
 @pytest.mark.gen_test(timeout=10)
+async def test_webhook_is_active_409_triggers_one_deletewebhook_then_polling_works(tmp_path):
+    """"can't use getUpdates method while webhook is active": deleteWebhook once, then the
+    next poll gets the queued command."""
+    async with FakeTelegram() as tg:
+        inbox = Inbox()
+        async with running_channel(tmp_path, tg, inbox):
+            await tg.next_request("getUpdates")
+            deletes = tg.count("deleteWebhook")
+            tg.webhook_url = "https://hooks.example.invalid/tg"   # set without aborting
+            tg.queue_message("/one", user_id=42)                  # the parked poll gets it
+            await inbox.wait(1)
+            refused = await tg.next_answered("getUpdates")
+            while refused.status != 409:
+                refused = await tg.next_answered("getUpdates")
+            tg.queue_message("/two", user_id=42)
+            await inbox.wait(2)
+            assert tg.count("deleteWebhook") == deletes + 1
+        assert "webhook is active" in refused.response["description"]
+        assert inbox.texts == ["/one", "/two"]
+
+
+@pytest.mark.gen_test(timeout=10)
 async def test_webhook_set_before_start_is_deleted_at_startup(tmp_path):
     """deleteWebhook at startup means the first poll already works."""
     async with FakeTelegram() as tg:
