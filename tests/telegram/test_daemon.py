@@ -224,3 +224,20 @@ async def test_daemon_killed_mid_batch_loses_and_repeats_nothing(tmp_path, confi
         assert [len(tg.sent(chat)) for chat in (-1, -2, -3)] == [1, 1, 1]
         assert tg.handouts[a] == 1 and tg.handouts[b] == 1
         assert tg.handouts[c] == (1 if confirmed else 2)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_a_failed_reply_never_reruns_the_command(tmp_path, caplog):
+    """The user blocked the bot: the 403 is logged once, the update counts as handled and
+    is confirmed; nothing is retried or run again."""
+    caplog.set_level(logging.INFO, logger="openclaw_connector")
+    async with FakeTelegram() as tg:
+        tg.block_chat(ALLOWED)
+        uid = tg.queue_message("/help", user_id=ALLOWED)
+        async with running_daemon(config(tmp_path, tg)) as daemon:
+            await daemon.channels["telegram"].wait_handled(uid, 5)
+            await tg.wait_until(lambda: tg.confirmed == uid + 1)
+        assert tg.count("sendMessage") == 1 and tg.calls("sendMessage")[0].status == 403
+        assert tg.handouts[uid] == 1
+    failed = [r.getMessage() for r in caplog.records if "reply_failed" in r.getMessage()]
+    assert len(failed) == 1 and "permanent=True" in failed[0]
