@@ -124,3 +124,31 @@ async def test_non_admin_on_telegram_admin_approves_on_console_both_get_the_resu
         "[Done] portrait · %s · 1.0 s · 2 images" % pid[:8]]
     assert text.count("[Done] portrait · %s" % pid[:8]) == 1
     assert {p.chat_id for p in tg.calls("sendPhoto")} == {"2222"}
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_whatsapp_run_then_images_sent_as_media_links(tmp_path):
+    from tests.fakes import whatsapp as fwa
+    from tests.webhooks.support import ALICE_WA, WA_TOKEN, post_wa
+    async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fw, \
+            GatedFake(admin_token=TOKEN) as oc:
+        cfg = webhook_config(tmp_path, wa=fw, **{
+            "openclaw.url": oc.url, "openclaw.admin_token": TOKEN,
+            "admin_users": ["whatsapp:%s" % ALICE_WA], "results.poll_min_sec": 0.02,
+            "results.poll_max_sec": 0.1})
+        async with running_daemon(cfg) as daemon:
+            sub = daemon.cfg.whatsapp
+            url = "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port),
+                                             sub.path)
+            resp = await post_wa(url, fwa.notification(
+                messages=(fwa.text_message(ALICE_WA, "/run portrait"),)))
+            assert resp.code == 200
+            await fw.wait_sent(1)
+            assert fw.texts()[0].startswith("[Queued]")
+            job = oc.model.running
+            oc.finish_job(job.prompt_id, images=_two_images(oc))
+            sent = await fw.wait_sent(4)
+    assert fw.texts()[1] == "[Done] portrait · %s · 1.0 s · 2 images" % job.prompt_id[:8]
+    links = [b["image"]["link"] for b in sent[2:] if b.get("type") == "image"]
+    assert len(links) == 2 and all(u.startswith(PUBLIC + "/media/") for u in links)
+    assert {b["to"] for b in sent} == {ALICE_WA}
