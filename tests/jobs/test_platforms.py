@@ -152,3 +152,33 @@ async def test_whatsapp_run_then_images_sent_as_media_links(tmp_path):
     links = [b["image"]["link"] for b in sent[2:] if b.get("type") == "image"]
     assert len(links) == 2 and all(u.startswith(PUBLIC + "/media/") for u in links)
     assert {b["to"] for b in sent} == {ALICE_WA}
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_discord_run_then_images_uploaded_as_attachments(tmp_path):
+    from tests.discord.conftest import ready
+    from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord
+    fake = FakeDiscord(heartbeat_interval_ms=50).start()
+    try:
+        async with GatedFake(admin_token=TOKEN) as oc:
+            cfg = jobs_config(tmp_path, oc, discord__token=fake.token,
+                              discord__api_base=fake.api_base,
+                              discord__allowed_channels=[CHANNEL_ID],
+                              admin_users=["discord:%s" % USER_ID])
+            async with running_daemon(cfg):
+                await ready(fake)
+                command = fake.message_create("/run portrait", guild_id=GUILD_ID)
+                queued = await fake.next_send(1)
+                assert queued.content.startswith("[Queued]")
+                job = oc.model.running
+                oc.finish_job(job.prompt_id, images=_two_images(oc))
+                await fake.wait_for(lambda: sum(len(s.files) for s in fake.sends) >= 2,
+                                    5.0, "two attachments")
+    finally:
+        fake.stop()
+    assert any(s.content == "[Done] portrait · %s · 1.0 s · 2 images" % job.prompt_id[:8]
+               for s in fake.sends)
+    files = [f for s in fake.sends for f in s.files]
+    assert [(f[1], f[3]) for f in files] == [("a.png", PNG + b"A"), ("b.png", PNG + b"B")]
+    assert {s.channel_id for s in fake.sends} == {CHANNEL_ID}
+    assert queued.reference == command["id"]
