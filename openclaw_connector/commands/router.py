@@ -90,6 +90,7 @@ class Router:
                          "the daemon log has the details.")
         if word is not None:
             took = 1000.0 * (self._clock() - started)
+            word = self._label(word)
             log.info("event=command platform=%s user=%s chat=%s command=%s outcome=%s "
                      "took_ms=%.1f%s", inbound.platform, inbound.user_id, inbound.chat_id,
                      word, outcome, took,
@@ -137,6 +138,12 @@ class Router:
         reply = await spec.handler(Request(inbound, command, is_admin, self))
         return reply, command.word, "ok"
 
+    def _label(self, word: str) -> str:
+        """The word for logs and metrics: sender text only if it is one of our commands
+        (an unknown sender's "/<anything>" must not add metric series or put control
+        characters in the log)."""
+        return word if word in self.commands or word == "?" else "other"
+
     def _log_denied(self, inbound: Inbound, word: str) -> None:
         now = self._clock()
         last = self._denials.get(inbound.sender)
@@ -148,7 +155,8 @@ class Router:
         self._denials[inbound.sender] = now
         log.warning("event=sender_denied platform=%s user=%s chat=%s command=%s hint=\"add "
                     "%s to admin_users or the %s allowlist to allow it\"", inbound.platform,
-                    inbound.user_id, inbound.chat_id, word, inbound.sender, inbound.platform)
+                    inbound.user_id, inbound.chat_id, self._label(word), inbound.sender,
+                    inbound.platform)
 
 
 # --------------------------------------------------------------------------- /help
