@@ -11,7 +11,8 @@ dropped.
 One loop shape (STYLE.md §1, §7): connect, read until ``read_message()``
 returns None, report the drop, back off with jitter and reconnect. Keepalive
 (``ping_interval``/``ping_timeout``), the message size cap and the connect
-timeout are explicit, so a half-open socket is noticed within two ping periods.
+timeout are explicit, so a half-open socket is noticed within two ping periods
+(plus the 5 s Tornado waits for the close handshake before it aborts).
 """
 
 from __future__ import annotations

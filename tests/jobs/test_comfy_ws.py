@@ -161,3 +161,66 @@ async def test_stop_during_a_long_backoff_returns_at_once():
         started = time.monotonic()
         await ws.stop()
     assert time.monotonic() - started < 1.0
+
+
+class SilentPeer:
+    """Completes the websocket handshake, sends one status frame, then never answers
+    anything (no pongs): a half-open connection as seen after a network drop."""
+
+    def __init__(self) -> None:
+        self.accepts = 0
+        self.changed = asyncio.Event()
+        self._writers: list = []
+
+    async def __aenter__(self) -> "SilentPeer":
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for w in self._writers:
+            w.close()
+        self._server.close()
+
+    async def _serve(self, reader, writer) -> None:
+        import base64
+        import hashlib
+        self._writers.append(writer)
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = [line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")
+               if line.lower().startswith(b"sec-websocket-key:")][0]
+        accept = base64.b64encode(hashlib.sha1(
+            key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+        payload = json.dumps({"type": "status", "data": {}}).encode()
+        writer.write(bytes([0x81, len(payload)]) + payload)
+        await writer.drain()
+        self.accepts += 1
+        self.changed.set()
+        while await reader.read(4096):      # swallow pings, never pong
+            pass
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_peer_that_stops_answering_pings_is_dropped_and_redialled():
+    """No pong within ping_sec: Tornado closes (its close handshake waits 5 s for the
+    silent peer, then aborts), we report down and dial again."""
+    async with SilentPeer() as peer:
+        states: list[bool] = []
+        ws = ComfyWebSocket(ws_url("http://127.0.0.1:%d" % peer.port, "c"),
+                            on_message=lambda m: None, on_state=states.append,
+                            retry=BackoffPolicy(0.01, 2.0, 0.05), ping_sec=0.1,
+                            connect_timeout=1)
+        started = time.monotonic()
+        await ws.start()
+        try:
+            async def second_accept() -> None:
+                while peer.accepts < 2:
+                    peer.changed.clear()
+                    await peer.changed.wait()
+            await asyncio.wait_for(second_accept(), 10)
+        finally:
+            await ws.stop()
+    assert states[:2] == [True, False]
+    assert time.monotonic() - started < 7.0     # 2 ping periods + 5 s close wait + backoff

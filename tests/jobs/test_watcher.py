@@ -152,3 +152,15 @@ async def test_unreachable_comfyui_at_start_keeps_watches_until_it_answers(tmp_p
             await fake.come_up()
             await platform.wait(lambda: platform.accepted)
     assert platform.accepted[0].text.startswith("[Done] portrait · %s" % pid[:8])
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_approval_unknown_to_openclaw_is_reported_lost(tmp_path):
+    platform = Platform()
+    async with GatedFake(admin_token=TOKEN) as fake:
+        async with watcher(tmp_path, fake, platform) as jobs:
+            await jobs.watch_approval("apr_gone", "portrait", CHAT, "")
+            await platform.wait(lambda: platform.accepted)
+    assert platform.accepted[0].text == \
+        "[Lost] apr_gone · portrait: OpenClaw no longer knows this approval request"
+    assert _rows(tmp_path) == [("approval", "done")]
