@@ -301,8 +301,11 @@ class JobWatcher:
                 self._on_approval(w, approval)
 
     def _on_approval(self, w: Watch, a: Approval) -> None:
+        now = self._clock()
         expires = _epoch(a.expires_at) or _epoch(str(w.data.get("expires_at") or ""))
-        overdue = expires is not None and self._clock() > expires + APPROVAL_GRACE_SEC
+        # Without a usable expires_at, results.max_wait_hours still ends the watch.
+        overdue = (expires is not None and now > expires + APPROVAL_GRACE_SEC) or \
+            now - w.created > self._res.max_wait_hours * 3600.0
         if a.status == "rejected":
             self._spawn([w], lambda: Reply(fmt.rejected_text(w.ref_id, w.template,
                                                              a.decision_by)), "rejected")
