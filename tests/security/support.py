@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
 import socket
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Optional
@@ -260,9 +258,6 @@ async def http(url: str, *, method: str = "GET", body: Optional[bytes] = None,
 
 # --------------------------------------------------------------------------- drivers
 
-_ids = itertools.count(1)
-
-
 class Driver:
     """Say something as a sender on one platform; get the reply text or None."""
 
@@ -376,7 +371,3 @@ class WhatsAppDriver(Driver):
 
 DRIVERS = {"telegram": TelegramDriver, "discord": DiscordDriver, "line": LineDriver,
            "whatsapp": WhatsAppDriver}
-
-
-def dumps(payload: Any) -> bytes:
-    return json.dumps(payload).encode()

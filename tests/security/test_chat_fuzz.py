@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from tests.fakes import discord as fdc
 from tests.security.background import BackgroundDaemon
+from tests.security.strategies import COMMANDS, JSON, TEXTS, budget, maybe
 from tests.security.support import CASTS
-from tests.security.test_webhook_fuzz import COMMANDS, JSON, TEXTS, budget, maybe
 
 TG, DC = CASTS["telegram"], CASTS["discord"]
 

@@ -11,13 +11,14 @@ the MediaStore alone; these go through the running daemon.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
 import pytest
 
 from openclaw_connector.media import MediaStore
-from tests.security.support import all_fakes, config, http, running
+from tests.security.support import CASTS, DRIVERS, PUBLIC, all_fakes, config, http, running
 from tests.support import make_config
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
@@ -122,10 +123,50 @@ def test_check_rejects_every_non_ascii_digit_expiry_without_raising(tmp_path):
     """MediaStore.check() is the only gate; no exp string may make it raise."""
     cfg = make_config(str(tmp_path / "state"))
     media = MediaStore(cfg.media, cfg.state_dir, "tok")
-    import asyncio
     asyncio.run(media.start())
     name = "a" * 32 + ".png"
     for exp in ["\u00b2", "\u0661", "\u2467", "\uff11", "1\u00b2", "１２３", "1" * 13, "-1",
                 " 1", "1 ", "0x10", "1e3", ""]:
         assert media.check(name, exp, "0" * 64)[0] == 403, exp
     asyncio.run(media.stop())
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_image_urls_delivered_to_line_and_whatsapp_work_once_and_not_modified(tmp_path):
+    """A finished job's image goes to LINE and WhatsApp as a signed URL under
+    media.public_base_url; that exact URL serves the bytes (GET and HEAD), and the same
+    URL with the other image's signature, a later expiry or a cut signature does not."""
+    async with all_fakes() as fakes:
+        oc = fakes.oc
+        oc.register_view("out.png", PNG)
+        cfg = config(tmp_path, fakes, ("line", "whatsapp"))
+        async with running(cfg, fakes) as run:
+            base = run.webhook_url("line").rsplit("/", 2)[0]
+            urls = []
+            for name, key in (("line", "originalContentUrl"), ("whatsapp", "link")):
+                reply = await DRIVERS[name](run).say(CASTS[name].admin, "/run portrait")
+                pid = re.search(r"Prompt: (\S+)", reply).group(1)
+                oc.finish_job(pid, images=["out.png"])
+                if name == "line":
+                    await fakes.line.wait_until(lambda: any(
+                        m["type"] == "image" for d in fakes.line.delivered
+                        for m in d["messages"]), what="LINE image")
+                    urls += [m[key] for d in fakes.line.delivered for m in d["messages"]
+                             if m["type"] == "image"]
+                else:
+                    await fakes.wa.wait_until(lambda: any(
+                        b.get("type") == "image" for b in fakes.wa.sent), what="WA image")
+                    urls += [b["image"][key] for b in fakes.wa.sent if b.get("type") == "image"]
+            assert len(urls) == 2 and all(u.startswith(PUBLIC + "/media/") for u in urls)
+            local = [base + u[len(PUBLIC):] for u in urls]
+            for url in local:
+                got = await http(url)
+                assert got.code == 200 and got.body == PNG
+                head = await http(url, method="HEAD")
+                assert head.code == 200 and head.body == b""
+            (n1, e1, s1), (n2, e2, s2) = [_split(u[len(PUBLIC):]) for u in urls]
+            for path in ("/media/%s?exp=%d&sig=%s" % (n1, e1, s2),
+                         "/media/%s?exp=%d&sig=%s" % (n2, e2, s1),
+                         "/media/%s?exp=%d&sig=%s" % (n1, e1 + 1, s1),
+                         "/media/%s?exp=%d&sig=%s" % (n1, e1, s1[:40])):
+                assert (await http(base + path)).code == 403, path

@@ -21,27 +21,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import urllib.parse
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from openclaw_connector.commands.parser import parse
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
 from tests.security.background import BackgroundDaemon
+from tests.security.strategies import JSON, TEXTS, budget, maybe
 from tests.security.support import CASTS, LINE_SECRET, WA_SECRET, WA_VERIFY
-
-EXAMPLES = int(os.environ.get("SECURITY_FUZZ_EXAMPLES", "0") or 0)
-
-
-def budget(default: int) -> settings:
-    return settings(max_examples=EXAMPLES or default, deadline=None, derandomize=not EXAMPLES,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                           HealthCheck.function_scoped_fixture])
 
 
 @pytest.fixture(scope="module")
@@ -52,26 +44,11 @@ def bg(tmp_path_factory):
 
 # --------------------------------------------------------------------------- strategies
 
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) |
-    st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
-    max_leaves=12)
 LINE_CAST, WA_CAST = CASTS["line"], CASTS["whatsapp"]
-COMMANDS = ["/help", "/status", "/jobs", "/history x", "/run portrait", "/stop", "/approvals",
-            "/approve apr_1", "/schedules", "/HELP", "@bot /status", "/status@otherbot",
-            "hello", "", " /status", "/"]
-TEXTS = st.sampled_from(COMMANDS) | st.text(max_size=40)
 
 
 def _ids(cast) -> list[str]:
     return [s.user for s in cast.roles()]
-
-
-def maybe(strategy):
-    """The strategy, or junk of any JSON type in its place."""
-    return st.one_of(strategy, JSON)
 
 
 LINE_SOURCE = maybe(st.fixed_dictionaries({}, optional={
