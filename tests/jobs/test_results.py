@@ -160,11 +160,8 @@ async def test_daemon_restart_checks_pending_watches_and_delivers_once(tmp_path)
         await daemon.jobs.watch_prompt(pid, "portrait", CHAT)
         cfg = daemon.cfg
     fake2 = fake
-    await fake2.start()        # job_env stopped the fake it owned; bring it back
+    await fake2.start()        # job_env stopped the fake it owned; same port again
     try:
-        cfg = cfg.__class__(**{**cfg.__dict__,
-                               "openclaw": cfg.openclaw.__class__(
-                                   **{**cfg.openclaw.__dict__, "url": fake2.url})})
         fake2.finish_job(pid, images=_images(fake2, 1))
         async with running_daemon(cfg, console=True) as again:
             text = await again.out.wait_for("[image] img_00.png")
