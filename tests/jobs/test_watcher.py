@@ -105,7 +105,7 @@ async def test_images_refused_for_good_the_text_still_goes(tmp_path):
 
 
 @pytest.mark.gen_test(timeout=10)
-async def test_gives_up_after_delivery_attempts_and_never_resends(tmp_path):
+async def test_gives_up_after_delivery_attempts_and_never_resends(tmp_path, caplog):
     platform = Platform(*[ChannelSendError("down") for _ in range(3)])
     async with GatedFake(admin_token=TOKEN) as fake:
         async with watcher(tmp_path, fake, platform, results__delivery_attempts=3) as jobs:
@@ -118,6 +118,9 @@ async def test_gives_up_after_delivery_attempts_and_never_resends(tmp_path):
         async with watcher(tmp_path, fake, platform) as again:
             assert again.pending() == []
     assert platform.accepted == [] and platform.attempts == 3
+    lines = [r.getMessage() for r in caplog.records if r.name.endswith("jobs")]
+    assert sum("event=result_send_failed" in m for m in lines) == 3
+    assert any("event=result_gave_up" in m and "attempts=3" in m for m in lines)
 
 
 @pytest.mark.gen_test(timeout=10)
