@@ -29,6 +29,7 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
                                                  image_urls, line_signature,
                                                  signature_matches, split_text, with_notes)
@@ -126,6 +127,7 @@ class LineChannel:
         self._stopping = asyncio.Event()
         self._used_tokens: dict[str, float] = {}
         self._api = KeepAliveClient()
+        self._pending = PendingInbounds(deps.state, "line")
         if deps.web is not None:
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), LineWebhookHandler,
                                {"channel": self})
@@ -133,6 +135,8 @@ class LineChannel:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         self._stopping.clear()
+        for row_key, inbound in self._pending.take_over():
+            self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         self.health.ok()
         log.info("event=channel_started platform=line path=%s", self.cfg.path)
 
@@ -173,7 +177,8 @@ class LineChannel:
                 metrics.inc("webhook_duplicates_total", platform="line")
                 continue
             metrics.inc("webhook_messages_total", platform="line")
-            self._tasks.spawn(self._on_inbound(inbound))
+            row_key = self._pending.add(key or uuid.uuid4().hex, inbound)  # before the 200
+            self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         metrics.inc("webhook_requests_total", platform="line", status="200")
         return 200
 

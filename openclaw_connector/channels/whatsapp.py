@@ -32,6 +32,7 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
                                                  hub_signature, image_urls,
                                                  signature_matches, split_text, with_notes)
@@ -119,6 +120,7 @@ class WhatsAppChannel:
         self._tasks = TaskSet("whatsapp")
         self._stopping = asyncio.Event()
         self._api = KeepAliveClient()
+        self._pending = PendingInbounds(deps.state, "whatsapp")
         if deps.web is not None:
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path),
                                WhatsAppWebhookHandler, {"channel": self})
@@ -131,6 +133,8 @@ class WhatsAppChannel:
                         "not set, so anyone who finds %s can post fake messages; set it to "
                         "the Meta app secret (and whatsapp.require_signature: true)",
                         self.cfg.path)
+        for row_key, inbound in self._pending.take_over():
+            self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         self.health.ok()
         log.info("event=channel_started platform=whatsapp path=%s", self.cfg.path)
 
@@ -199,7 +203,8 @@ class WhatsAppChannel:
             self._deps.metrics.inc("webhook_duplicates_total", platform="whatsapp")
             return
         self._deps.metrics.inc("webhook_messages_total", platform="whatsapp")
-        self._tasks.spawn(self._on_inbound(inbound))
+        row_key = self._pending.add(inbound.message_id, inbound)   # before the 200
+        self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
 
     def _note_inbound(self, wa_id: str, timestamp: Any, now: float) -> None:
         """Remember when ``wa_id`` last wrote to us (opens the 24-hour window)."""

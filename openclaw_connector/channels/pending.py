@@ -1,0 +1,89 @@
+"""PendingInbounds: webhook commands that were acknowledged but not yet answered.
+
+Why: LINE and WhatsApp get their 200 before the command runs (faults.md 6),
+and the event id is already marked seen, so a crash (SIGKILL, OOM, power
+loss) between the 200 and the reply would lose the command for good: the
+platform does not redeliver an acknowledged event, and a redelivery would be
+dropped as a duplicate anyway. So each command is written to the StateStore
+before the acknowledgement, removed once ``on_inbound`` has finished (reply
+sent or failed for good), and replayed by the next start. A command cancelled
+by a shutdown stays pending too. Replays older than ``max_age_sec`` are
+dropped with a log line rather than run surprisingly late; a replayed
+``/run`` is safe because OpenClaw deduplicates on the trace id derived from
+the message id (openclaw-api.md, triggers).
+
+Rows use the StateStore's watch table through its public methods, with their
+own ``kind``/``state`` (``"inbound"``), which the JobWatcher never reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict
+from typing import Any, Awaitable, Callable
+
+from openclaw_connector import log as logmod
+from openclaw_connector.messages import ChatRef, Inbound
+from openclaw_connector.state import WatchRow
+
+KIND = STATE = "inbound"
+MAX_AGE_SEC = 3600.0
+
+
+class PendingInbounds:
+    """One platform's pending commands: ``add`` before the 200, ``run`` them, ``take_over`` at start."""
+
+    def __init__(self, state: Any, platform: str, *, max_age_sec: float = MAX_AGE_SEC) -> None:
+        self._state = state
+        self._platform = platform
+        self._max_age = max_age_sec
+        self._log = logmod.get(platform)
+
+    def add(self, event_key: str, inbound: Inbound) -> str:
+        """Persist ``inbound``; return the row key to pass to :meth:`run`."""
+        row_key = "%s:%s:%s" % (KIND, self._platform, event_key)
+        data = {k: v for k, v in asdict(inbound).items() if k != "chat"}
+        now = time.time()
+        self._state.put_watch(WatchRow(key=row_key, kind=KIND, ref_id=event_key, template="",
+                                       chat=inbound.chat.to_json(), created=now, state=STATE,
+                                       updated=now, data=data))
+        return row_key
+
+    async def run(self, row_key: str, handler: Callable[[Inbound], Awaitable[None]],
+                  inbound: Inbound) -> None:
+        """Run ``handler``; forget the row unless the run was cancelled (shutdown)."""
+        try:
+            await handler(inbound)
+        except asyncio.CancelledError:
+            raise                       # shutdown: stays pending for the next start
+        except BaseException:
+            self._state.delete_watch(row_key)
+            raise
+        self._state.delete_watch(row_key)
+
+    def take_over(self) -> list[tuple[str, Inbound]]:
+        """The rows a previous run left, as (row key, Inbound); stale ones are dropped."""
+        prefix = "%s:%s:" % (KIND, self._platform)
+        found: list[tuple[str, Inbound]] = []
+        now = time.time()
+        for row in self._state.watches(states=(STATE,)):
+            if row.kind != KIND or not row.key.startswith(prefix):
+                continue
+            try:
+                inbound = Inbound(chat=ChatRef.from_json(row.chat), **row.data)
+            except (TypeError, ValueError):
+                self._log.warning("event=pending_unreadable key=%s", row.key)
+                self._state.delete_watch(row.key)
+                continue
+            if now - row.created > self._max_age:
+                self._log.warning("event=pending_dropped platform=%s id=%s age_s=%.0f "
+                                  "reason=too_old", self._platform, row.ref_id,
+                                  now - row.created)
+                self._state.delete_watch(row.key)
+                continue
+            found.append((row.key, inbound))
+        if found:
+            self._log.info("event=pending_replayed platform=%s count=%d", self._platform,
+                           len(found))
+        return found
