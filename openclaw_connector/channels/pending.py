@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import asdict
 from typing import Any, Awaitable, Callable
 
 from openclaw_connector import log as logmod
@@ -43,7 +42,10 @@ class PendingInbounds:
     def add(self, event_key: str, inbound: Inbound) -> str:
         """Persist ``inbound``; return the row key to pass to :meth:`run`."""
         row_key = "%s:%s:%s" % (KIND, self._platform, event_key)
-        data = {k: v for k, v in asdict(inbound).items() if k != "chat"}
+        data = {"platform": inbound.platform, "user_id": inbound.user_id,
+                "chat_id": inbound.chat_id, "text": inbound.text,
+                "message_id": inbound.message_id, "is_direct": inbound.is_direct,
+                "bot_name": inbound.bot_name, "mentioned": inbound.mentioned}
         now = time.time()
         self._state.put_watch(WatchRow(key=row_key, kind=KIND, ref_id=event_key, template="",
                                        chat=inbound.chat.to_json(), created=now, state=STATE,
