@@ -326,3 +326,22 @@ async def test_bot_info_identity_endpoint(tmp_path):
         bad = await get(fake.url + "/v2/bot/info", headers={"Authorization": "Bearer nope"})
     assert ok.code == 200 and json.loads(ok.body)["userId"] == fline.BOT_USER_ID
     assert bad.code == 401
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_batched_events_each_run_in_order_from_user_group_and_room(tmp_path):
+    """One body with several events: each text message becomes its own Inbound, in order."""
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fake:
+        inbox = Inbox()
+        async with running_stack(line_only(tmp_path, fake), inbox) as stack:
+            room = "R" + "d4" * 16
+            body = fline.body_of(fline.text_event("/a"),
+                                 fline.text_event("/b", group_id=GROUP),
+                                 {"type": "follow", "source": {"type": "user",
+                                                               "userId": ALICE_LINE}},
+                                 fline.text_event("/c", room_id=room))
+            resp = await post_line(stack.url("line"), body)
+            items = await inbox.wait(3)
+    assert resp.code == 200
+    assert [(i.text, i.chat_id, i.is_direct) for i in items] == [
+        ("/a", ALICE_LINE, True), ("/b", GROUP, False), ("/c", room, False)]
