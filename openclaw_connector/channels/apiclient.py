@@ -124,6 +124,8 @@ class KeepAliveClient:
     def _take_idle(self, key: tuple) -> Optional[iostream.IOStream]:
         streams = self._idle.get(key, [])
         now = time.monotonic()
+        while streams and now - streams[0][1] >= self.idle_sec:   # oldest first: expired
+            streams.pop(0)[0].close()
         while streams:
             stream, since = streams.pop()
             if not stream.closed() and now - since < self.idle_sec:

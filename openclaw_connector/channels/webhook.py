@@ -171,7 +171,8 @@ class TaskSet:
         for task in left:
             task.cancel()
         if left:
-            self._log.warning("event=inbound_cancelled count=%d", len(left))
+            self._log.warning("event=inbound_cancelled count=%d (kept pending; the next "
+                              "start runs them again)", len(left))
             await asyncio.wait(left, timeout=1.0)
 
 
