@@ -157,3 +157,16 @@ async def test_https_verifies_the_server_and_reuses_the_tls_connection(tmp_path)
     assert [a.code for a in answers] == [200] * 3 and b'"len": 3' in answers[0].body
     assert trusting.connections_opened == 1
     assert refused.code == 599 and isinstance(refused.error, ssl.SSLError)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_idle_connections_expire():
+    """A connection idle longer than idle_sec is closed, not reused."""
+    async with fline.FakeLine(access_token=TOKEN) as fake:
+        client = KeepAliveClient(idle_sec=0.0)
+        try:
+            codes = [(await client.fetch("GET", fake.url + "/v2/bot/info",
+                                         headers=headers())).code for _ in range(3)]
+        finally:
+            client.close()
+    assert codes == [200] * 3 and client.connections_opened == 3
