@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Optional
+from typing import Any, AsyncIterator, Iterator, Optional
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
@@ -145,6 +146,43 @@ class RouterTap:
                 self._changed.clear()
                 await self._changed.wait()
         await asyncio.wait_for(_wait(), timeout)
+
+
+# --------------------------------------------------------------------------- log waits
+
+class LogWaiter(logging.Handler):
+    """Root-logger handler: ``await waiter.wait_for("event=x")`` until a record's message
+    contains the text (re-checked on every record; no polling, no sleeps)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+        self._changed = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+        self._changed.set()
+
+    async def wait_for(self, needle: str, timeout: float = 5.0) -> str:
+        async def _wait() -> str:
+            while True:
+                for message in self.messages:
+                    if needle in message:
+                        return message
+                self._changed.clear()
+                await self._changed.wait()
+        return await asyncio.wait_for(_wait(), timeout)
+
+
+@contextlib.contextmanager
+def log_waiter() -> Iterator[LogWaiter]:
+    waiter = LogWaiter()
+    root = logging.getLogger()
+    root.addHandler(waiter)
+    try:
+        yield waiter
+    finally:
+        root.removeHandler(waiter)
 
 
 # --------------------------------------------------------------------------- the fakes

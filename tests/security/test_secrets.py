@@ -20,7 +20,6 @@ subprocesses.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -39,7 +38,8 @@ from tests.fakes import telegram as ftg
 from tests.fakes import whatsapp as fwa
 from tests.security.support import (ADMIN_TOKEN, CASTS, DC_TOKEN, DRIVERS, LINE_SECRET,
                                     LINE_TOKEN, SECRETS, TG_TOKEN, WA_SECRET, WA_TOKEN,
-                                    WA_VERIFY, all_fakes, config, free_port, http, running)
+                                    WA_VERIFY, LogWaiter, all_fakes, config, free_port,
+                                    http, log_waiter, running)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VALUES = list(SECRETS.values())
@@ -49,15 +49,6 @@ def leaks(text: str) -> list[str]:
     return [name for name, value in SECRETS.items() if value in (text or "")]
 
 
-async def until(predicate, what: str, timeout: float = 5.0) -> None:
-    """Wait for a condition on the fakes' records by yielding to the loop (no sleeps)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "timed out waiting for %s" % what
-        await asyncio.sleep(0)
-
-
 @pytest.mark.gen_test(timeout=30)
 async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
@@ -65,7 +56,9 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
     handler = logging.StreamHandler(formatted)
     handler.setFormatter(logmod.RedactingFormatter(VALUES, tracebacks=True))
     handler.setLevel(logging.DEBUG)
+    logs = LogWaiter()
     logging.getLogger().addHandler(handler)
+    logging.getLogger().addHandler(logs)
     status_port = free_port()
     bodies: dict[str, bytes] = {}
     try:
@@ -112,14 +105,14 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
                           ftg.error(401, "Unauthorized"))
                 sends = tg.count("sendMessage")
                 await tg_driver.inject(admin["telegram"], "/help")
-                await until(lambda: tg.count("sendMessage") >= sends + 2, "telegram sends")
+                await tg.wait_until(lambda: tg.count("sendMessage") >= sends + 2)
                 dm = "13" + admin["discord"].user[2:]
                 dc.script_send(dm, fdc.Response(502, "<html>502 Bad Gateway</html>",
                                                 {"Content-Type": "text/html"}),
                                fdc.Response(401, {"message": "401: Unauthorized", "code": 0}))
                 sends = len(dc.sends)
                 await drivers["discord"].inject(admin["discord"], "/help")
-                await until(lambda: len(dc.sends) >= sends + 2, "discord sends")
+                await dc.wait_for(lambda: len(dc.sends) >= sends + 2, what="discord sends")
                 fl.fail("reply", 500, "Internal error")
                 fl.fail("push", 401, "Authentication failed")
                 calls = len(fl.requests)
@@ -165,7 +158,8 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
                 tg.script("getUpdates", ftg.error(401, "Unauthorized"))
                 tg.queue_message("/help", user_id=int(CASTS["telegram"].unknown.user))
                 channel = run.daemon.channels["telegram"]
-                await until(lambda: channel.health.state == "fatal", "telegram fatal", 8)
+                await logs.wait_for("event=channel_stopped platform=telegram", 8)
+                assert channel.health.state == "fatal"
 
                 await snap()
                 # Health and metrics, on the webhook server and the status server.
@@ -184,6 +178,7 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
                 [r.body.decode("utf-8", "replace") for r in fl.requests + fw.requests])
     finally:
         logging.getLogger().removeHandler(handler)
+        logging.getLogger().removeHandler(logs)
 
     # The error paths really ran (otherwise "no secret" proves nothing).
     out = formatted.getvalue()
@@ -281,10 +276,10 @@ async def test_platform_errors_echoing_our_token_are_redacted(tmp_path, caplog):
                           len(fw.requests))
                 for name, driver in drivers.items():
                     await driver.inject(admin[name], "/help")
-                await until(lambda: (tg.count("sendMessage") > counts[0] and
-                                     len(dc.sends) > counts[1] and
-                                     len(fl.requests) >= counts[2] + 2 and
-                                     len(fw.requests) > counts[3]), "four failed sends")
+                await tg.wait_until(lambda: tg.count("sendMessage") > counts[0])
+                await dc.wait_for(lambda: len(dc.sends) > counts[1], what="discord send")
+                await fl.wait_until(lambda: len(fl.requests) >= counts[2] + 2, what="line")
+                await fw.wait_until(lambda: len(fw.requests) > counts[3], what="whatsapp")
                 health = await http(run.webhook_url("line").rsplit("/", 2)[0] + "/healthz")
     finally:
         logging.getLogger().removeHandler(handler)
@@ -292,3 +287,28 @@ async def test_platform_errors_echoing_our_token_are_redacted(tmp_path, caplog):
     assert "event=send_refused" in out and "***" in out
     assert not leaks(out), leaks(out)
     assert not leaks(health.body.decode()), health.body
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_telegram_poll_timeout_logs_no_token(tmp_path, caplog):
+    """A getUpdates that never answers ends in the client's own timeout (poll timeout +
+    the fixed 10 s margin, so this test takes ~11 s): the URL of that call holds the token
+    (/bot<token>/getUpdates) and must not reach any log line, Tornado's included."""
+    caplog.set_level(logging.DEBUG)
+    async with all_fakes() as fakes:
+        tg = fakes.tg
+        tg.script("getUpdates", ftg.stall())
+        cfg = config(tmp_path, fakes, ("telegram",), debug=True,
+                     **{"telegram.poll_timeout_sec": 0})
+        async with running(cfg, fakes) as run:
+            with log_waiter() as logs:
+                await logs.wait_for("event=poll_failed", 20)
+            reply = await DRIVERS["telegram"](run).say(CASTS["telegram"].admin, "/help")
+            assert reply.startswith("Commands:")
+    failed = [r.getMessage() for r in caplog.records if "event=poll_failed" in r.getMessage()]
+    assert failed and "imeout" in failed[0], failed
+    for record in caplog.records:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += logging.Formatter().formatException(record.exc_info)
+        assert TG_TOKEN not in text and TG_TOKEN.split(":")[1] not in text, text[:300]
