@@ -60,9 +60,15 @@ class PendingInbounds:
         except asyncio.CancelledError:
             raise                       # shutdown: stays pending for the next start
         except BaseException:
-            self._state.delete_watch(row_key)
+            self._forget(row_key)
             raise
-        self._state.delete_watch(row_key)
+        self._forget(row_key)
+
+    def _forget(self, row_key: str) -> None:
+        # Only delete a row that was stored: with a full disk the insert failed,
+        # and a DELETE that "succeeds" would flap the store's write-failure state.
+        if self._state.watch(row_key) is not None:
+            self._state.delete_watch(row_key)
 
     def take_over(self) -> list[tuple[str, Inbound]]:
         """The rows a previous run left, as (row key, Inbound); stale ones are dropped."""
