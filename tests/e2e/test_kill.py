@@ -5,8 +5,10 @@ The random test prints its seed (``E2E_SEED`` replays it) and runs
 What we can promise depends on the platform (README.md, "Crash guarantees"):
 Telegram is at-least-once with dedupe (no loss; a kill between Telegram
 accepting a send and us recording it can repeat that one reply); Discord
-replies are deduplicated by the platform (nonce), so never doubled; LINE and
-WhatsApp sends carry no idempotency key across processes. Job results are
+replies are deduplicated by the platform (nonce), so never doubled, but a
+command received and not yet answered at the kill is lost (bug 1, xfail);
+LINE and WhatsApp persist an acknowledged command before the 200 and replay it,
+but their sends carry no idempotency key across processes. Job results are
 at-least-once from the JobWatcher's row (one more at most per crash).
 """
 
@@ -45,7 +47,8 @@ def _tally(w: World, kills: list[tuple[float, float]]) -> dict:
                         for start, killed in kills)
         if n == 0:
             # Acknowledged to the platform, then the process died before answering.
-            bucket = "inflight_lost" if in_flight and item.platform != "telegram" else "lost"
+            # Only Discord still has the known in-flight loss (README, bug 1).
+            bucket = "inflight_lost" if in_flight and item.platform == "discord" else "lost"
             out[bucket].append(key)
         elif n > 1:
             out["dup"].append((key, n))
@@ -105,9 +108,9 @@ async def test_sigkill_at_random_points_every_command_and_result_counted(tmp_pat
         runs = sum(1 for i in w.sent if i.text == "/run portrait")
         assert len(w.openclaw.model.history) <= runs
         assert w.leaked() == []
-        # Known loss (README "Crash guarantees", reported): webhook/Discord commands that
-        # were acknowledged but unanswered when the process died. Recorded, not hidden.
-        print("E2E kill: %d acknowledged command(s) lost at a kill (discord/line/whatsapp)"
+        # Known loss (README "Crash guarantees", bug 1): Discord commands received but
+        # unanswered when the process died. Recorded, not hidden.
+        print("E2E kill: %d received Discord command(s) lost at a kill"
               % len(t["inflight_lost"]))
 
 
@@ -116,12 +119,8 @@ async def test_sigkill_at_random_points_every_command_and_result_counted(tmp_pat
     pytest.param("discord", marks=pytest.mark.xfail(strict=True, reason=(
         "bug: DiscordChannel._inbound marks the message id seen before the command ran; "
         "a SIGKILL before the reply loses it (RESUME replays it, the seen set drops it)"))),
-    pytest.param("line", marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: LineChannel.ingest answers 200 and marks the event seen before the command "
-        "ran and keeps no pending record; a SIGKILL before the reply loses it"))),
-    pytest.param("whatsapp", marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: WhatsAppChannel._take_message answers 200 and marks the wamid seen before "
-        "the command ran and keeps no pending record; a SIGKILL before the reply loses it"))),
+    "line",
+    "whatsapp",
 ])
 @pytest.mark.gen_test(timeout=60)
 async def test_sigkill_while_a_command_waits_on_comfyui_answers_it_after_restart(
