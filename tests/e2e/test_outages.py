@@ -133,7 +133,7 @@ async def test_every_platform_failing_then_recovering_loses_no_reply(tmp_path, f
         _fail_every_platform(w, failures, chats)
         helps = [await w.send(p, "/help", n=n + i) for i, p in enumerate(PLATFORMS)]
         for item in helps:
-            await w.wait_answers(item, "Commands:", timeout=15)
+            await w.wait_answers(item, "Commands:", timeout=8)
         runs = [await w.send(p, "/run portrait") for p in PLATFORMS]
         for item in runs:
             await w.wait_answers(item, "[Done]", timeout=15)
