@@ -30,7 +30,6 @@ import asyncio
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import time

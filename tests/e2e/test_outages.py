@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.e2e.world import PLATFORMS, World, tick, until
+from tests.e2e.world import PLATFORMS, World, tick
 from tests.fakes.discord import Response
 from tests.fakes.telegram import bad_gateway
 

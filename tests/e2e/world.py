@@ -11,8 +11,8 @@ what reached each platform (:meth:`World.texts`). The daemon's stderr is kept
 line by line so tests wait on log lines (never sleep) and grep it for secrets.
 
 Faults are injected through the fakes' own controls (tests/fakes/README.md);
-process faults through :class:`DaemonProc` (SIGKILL, SIGTERM, restart on the
-same state_dir).
+process faults through ``tests/e2e/process.py`` (:class:`DaemonProc`: SIGKILL,
+SIGTERM, restart on the same state_dir).
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -32,6 +28,7 @@ import yaml
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.iostream import StreamClosedError
 
+from tests.e2e.process import DaemonProc, free_port, tick, until
 from tests.fakes import line as line_fake
 from tests.fakes import whatsapp as wa_fake
 from tests.fakes.discord import FakeDiscord
@@ -39,8 +36,6 @@ from tests.fakes.line import FakeLine
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.whatsapp import FakeWhatsApp
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
 LINE_SECRET = "e2e-line-channel-secret-0123456789"
@@ -57,138 +52,6 @@ LINE_USER = "U" + "e2" * 16
 WA_USER = "15550004242"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 PLATFORMS = ("telegram", "discord", "line", "whatsapp")
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (bind 0, read, close)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def tick(seconds: float) -> None:
-    """Let ``seconds`` of wall time pass on a timer (traffic pacing, never event waits)."""
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-    loop.call_later(seconds, lambda: future.done() or future.set_result(None))
-    await future
-
-
-async def until(predicate: Callable[[], bool], timeout: float, what: str,
-                step: float = 0.02) -> None:
-    """Re-check ``predicate`` on a short timer until true; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        await tick(step)
-
-
-# --------------------------------------------------------------------------- the daemon
-
-class DaemonProc:
-    """One run of ``python -m openclaw_connector -c FILE``; stderr kept as lines.
-
-    Uses asyncio's subprocess support (its child watcher is not tied to one
-    IOLoop, unlike Tornado's SIGCHLD handler, which stays bound to the first
-    test's loop). Create with :meth:`spawn`.
-    """
-
-    def __init__(self) -> None:
-        self.proc: Any = None
-        self.pid = 0
-        self.lines: list[str] = []
-        self.started = time.monotonic()
-        self._changed = asyncio.Event()
-        self._reader: Any = None
-        self._exit: Any = None
-
-    @classmethod
-    async def spawn(cls, config_path: str, *, env: Optional[dict] = None,
-                    preexec_fn: Optional[Callable[[], None]] = None) -> "DaemonProc":
-        self = cls()
-        clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_CONNECTOR")}
-        # E2E_DAEMON_ROOT runs another checkout's daemon against these fakes (README).
-        clean["PYTHONPATH"] = os.environ.get("E2E_DAEMON_ROOT") or ROOT
-        clean.update(env or {})
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "openclaw_connector", "-c", config_path,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            cwd=ROOT, env=clean, preexec_fn=preexec_fn)
-        self.pid = self.proc.pid
-        self._reader = asyncio.ensure_future(self._read())
-        self._exit = asyncio.ensure_future(self.proc.wait())
-        return self
-
-    async def _read(self) -> None:
-        try:
-            while True:
-                raw = await self.proc.stdout.readline()
-                if not raw:
-                    break
-                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self._changed.set()
-        finally:
-            self._changed.set()
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    @property
-    def returncode(self) -> Optional[int]:
-        return self._exit.result() if self._exit.done() else None
-
-    def count(self, needle: str) -> int:
-        return sum(needle in line for line in self.lines)
-
-    async def wait_line(self, needle: str, *, count: int = 1, timeout: float = 10.0) -> str:
-        """The ``count``-th log line containing ``needle``; fails if the process exits first."""
-        deadline = time.monotonic() + timeout
-        while True:
-            hits = [line for line in self.lines if needle in line]
-            if len(hits) >= count:
-                return hits[count - 1]
-            if self._reader.done():
-                raise AssertionError("daemon exited (%s) before %r; log tail:\n%s" % (
-                    self.returncode, needle, "\n".join(self.lines[-30:])))
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError("timed out waiting for %r; log tail:\n%s" % (
-                    needle, "\n".join(self.lines[-30:])))
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-    async def ready(self, timeout: float = 15.0) -> None:
-        await self.wait_line("event=daemon_ready", timeout=timeout)
-
-    def signal(self, signum: int) -> None:
-        if self.returncode is None:
-            try:
-                os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
-
-    def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-
-    async def wait_exit(self, timeout: float = 15.0) -> int:
-        code = await asyncio.wait_for(asyncio.shield(self._exit), timeout)
-        await asyncio.wait_for(asyncio.shield(self._reader), 5)
-        return code
-
-    async def stop(self, timeout: float = 15.0) -> int:
-        """SIGTERM and wait; SIGKILL if it does not exit in time."""
-        self.signal(signal.SIGTERM)
-        try:
-            return await self.wait_exit(timeout)
-        except asyncio.TimeoutError:
-            self.kill()
-            await self.wait_exit(5)
-            raise AssertionError("daemon ignored SIGTERM for %.0f s" % timeout)
 
 
 # --------------------------------------------------------------------------- the world
