@@ -177,5 +177,6 @@ class Daemon:
         ok = all(c["state"] == "ok" for c in channels.values())
         body: dict = {"ok": ok, "version": __version__, "channels": channels}
         reach = getattr(self.openclaw, "last_reachable", None)
-        body["comfyui"] = {"url": self.cfg.openclaw.url, "reachable": reach}
+        # No URL here: /healthz is also on the public webhook ports.
+        body["comfyui"] = {"reachable": reach}
         return (200 if ok else 503), body

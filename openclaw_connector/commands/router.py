@@ -103,6 +103,10 @@ class Router:
     async def _handle(self, inbound: Inbound) -> tuple[Optional[Reply], Optional[str], str]:
         allowed = self.permissions.is_allowed(inbound.platform, inbound.user_id,
                                               inbound.chat_id)
+        if not allowed and len(inbound.text) > MAX_MESSAGE_CHARS:
+            # Nobody allowed this sender: never spend parsing time on a huge body.
+            self._log_denied(inbound, "?")
+            return None, None, "denied"
         try:
             command = parse(inbound.text, inbound.bot_name, mentioned=inbound.mentioned)
         except ParseError as exc:
@@ -152,6 +156,9 @@ class Router:
                              help="Messages from senders no allowlist names")
         if last is not None and now - last < DENIAL_LOG_INTERVAL_SEC:
             return
+        if len(self._denials) >= 10_000:   # forged senders must not grow this for ever
+            self._denials = {k: t for k, t in self._denials.items()
+                             if now - t < DENIAL_LOG_INTERVAL_SEC}
         self._denials[inbound.sender] = now
         log.warning("event=sender_denied platform=%s user=%s chat=%s command=%s hint=\"add "
                     "%s to admin_users or the %s allowlist to allow it\"", inbound.platform,
