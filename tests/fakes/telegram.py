@@ -229,6 +229,13 @@ class FakeTelegram:
         """The next ``len(responses)`` calls of ``method`` get these answers, in order."""
         self._scripts[method.lower()].extend(responses)
 
+    def unscript(self, method: Optional[str] = None) -> None:
+        """Drop the scripted answers not used yet (of ``method``, or of every method)."""
+        if method is None:
+            self._scripts.clear()
+        else:
+            self._scripts.pop(method.lower(), None)
+
     def set_webhook(self, url: str = "https://hooks.example.invalid/tg") -> None:
         self.webhook_url = url
         if self._parked is not None and not self._parked.done():
