@@ -69,7 +69,8 @@ def telegram_config(state_dir: Any, fake: FakeTelegram, **overrides: Any):
 @contextlib.asynccontextmanager
 async def running_channel(tmp_path: Any, fake: FakeTelegram, inbox: Inbox, *,
                           state: Optional[StateStore] = None,
-                          extra: Optional[dict] = None, **overrides: Any) -> AsyncIterator[TelegramChannel]:
+                          extra: Optional[dict] = None,
+                          **overrides: Any) -> AsyncIterator[TelegramChannel]:
     """A TelegramChannel with its own StateStore (or ``state``) and HTTP client."""
     cfg = telegram_config(tmp_path, fake, **overrides)
     own_state = state is None
