@@ -27,6 +27,7 @@ from openclaw_connector.config import Config
 from openclaw_connector.jobs import JobWatcher
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, Reply
 from openclaw_connector.metrics import Metrics
+from openclaw_connector.netutil import LiteralFirstResolver
 from openclaw_connector.openclaw import OpenClawClient
 from openclaw_connector.state import StateStore
 
@@ -57,7 +58,8 @@ class Daemon:
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         cfg = self.cfg
-        self.http = AsyncHTTPClient(force_instance=True, max_clients=64)
+        self.http = AsyncHTTPClient(force_instance=True, max_clients=64,
+                                    resolver=LiteralFirstResolver())
         self.openclaw = OpenClawClient(cfg.openclaw, self.http)
         if cfg.line.on or cfg.whatsapp.on or cfg.status.port:
             from openclaw_connector.media import MediaStore
