@@ -157,3 +157,12 @@ def test_permission_warning_only_for_secrets_in_the_file(tmp_path):
     assert warning and "telegram.token" in warning and "chmod 600" in warning
     os.chmod(path, 0o600)
     assert configmod.permission_warning(str(path), cfg) is None
+
+
+def test_readme_documents_every_key():
+    """Each key's YAML path and environment variable stand in README.rst's table."""
+    import pathlib
+    readme = (pathlib.Path(__file__).parents[2] / "README.rst").read_text()
+    missing = [(path, meta["env"]) for path, _v, meta in configmod._walk(configmod.Config())
+               if "``%s``" % path not in readme or "``%s``" % meta["env"] not in readme]
+    assert missing == []
