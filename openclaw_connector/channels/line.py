@@ -31,7 +31,7 @@ from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
-                                                 image_urls, line_signature,
+                                                 count, image_urls, line_signature,
                                                  signature_matches, split_text, with_notes)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
 
@@ -153,14 +153,14 @@ class LineChannel:
         if not signature_matches(line_signature(self.cfg.channel_secret, body), signature):
             log.warning("event=webhook_rejected platform=line reason=%s bytes=%d",
                         "bad_signature" if signature else "missing_signature", len(body))
-            metrics.inc("webhook_requests_total", platform="line", status="401")
+            count(metrics, "webhook_requests_total", platform="line", status="401")
             return 401
         try:
             events = parse_events(json.loads(body))
         except (ValueError, RecursionError) as exc:   # RecursionError: absurd nesting
             log.warning("event=webhook_bad_body platform=line error=%s",
                         logmod.one_line_error(exc))
-            metrics.inc("webhook_requests_total", platform="line", status="400")
+            count(metrics, "webhook_requests_total", platform="line", status="400")
             return 400
         now = time.time()
         for event in events:
@@ -174,12 +174,12 @@ class LineChannel:
                 context = event.get("deliveryContext")
                 log.info("event=webhook_duplicate platform=line id=%s redelivery=%s", key,
                          isinstance(context, dict) and context.get("isRedelivery") is True)
-                metrics.inc("webhook_duplicates_total", platform="line")
+                count(metrics, "webhook_duplicates_total", platform="line")
                 continue
-            metrics.inc("webhook_messages_total", platform="line")
+            count(metrics, "webhook_messages_total", platform="line")
             row_key = self._pending.add(key or uuid.uuid4().hex, inbound)  # before the 200
             self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
-        metrics.inc("webhook_requests_total", platform="line", status="200")
+        count(metrics, "webhook_requests_total", platform="line", status="200")
         return 200
 
     # ------------------------------------------------------------------ outbound
@@ -233,9 +233,9 @@ class LineChannel:
         resp = await self._call("/v2/bot/message/reply",
                                 {"replyToken": token, "messages": batch})
         if resp.code == 200:
-            self._deps.metrics.inc("line_sends_total", api="reply", status="200")
+            count(self._deps.metrics, "line_sends_total", api="reply", status="200")
             return True
-        self._deps.metrics.inc("line_sends_total", api="reply", status=str(resp.code))
+        count(self._deps.metrics, "line_sends_total", api="reply", status=str(resp.code))
         if resp.code == 400 and "reply token" in _error_message(resp).lower():
             log.info("event=reply_token_rejected fallback=push")
             return False
@@ -252,7 +252,7 @@ class LineChannel:
         for attempt in range(1, PUSH_ATTEMPTS + 1):
             resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
                                     {"X-Line-Retry-Key": retry_key})
-            self._deps.metrics.inc("line_sends_total", api="push", status=str(resp.code))
+            count(self._deps.metrics, "line_sends_total", api="push", status=str(resp.code))
             if resp.code == 200:
                 return
             if resp.code == 409:

@@ -133,6 +133,22 @@ def with_notes(text: str, notes: list[str]) -> str:
     return "\n\n".join([p for p in [text, *notes] if p])
 
 
+METRIC_HELP = {
+    "webhook_requests_total": "Webhook POSTs by answer status",
+    "webhook_duplicates_total": "Webhook events dropped as redeliveries",
+    "webhook_messages_total": "Webhook text messages handed to the router",
+    "line_sends_total": "LINE reply/push API calls by status",
+    "whatsapp_sends_total": "WhatsApp Graph message calls by status",
+    "whatsapp_statuses_total": "WhatsApp delivery statuses received",
+    "whatsapp_window_skips_total": "WhatsApp sends refused outside the 24-hour window",
+}
+
+
+def count(metrics, name: str, **labels: str) -> None:
+    """``metrics.inc`` with this module's help text for ``name``."""
+    metrics.inc(name, help=METRIC_HELP.get(name, ""), **labels)
+
+
 # --------------------------------------------------------------------------- tasks
 
 class TaskSet:

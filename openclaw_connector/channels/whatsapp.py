@@ -34,7 +34,7 @@ from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
-                                                 hub_signature, image_urls,
+                                                 count, hub_signature, image_urls,
                                                  signature_matches, split_text, with_notes)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
 
@@ -167,14 +167,14 @@ class WhatsAppChannel:
             if not secret or not signature_matches(hub_signature(secret, body), given):
                 log.warning("event=webhook_rejected platform=whatsapp reason=%s bytes=%d",
                             "bad_signature" if signature else "missing_signature", len(body))
-                metrics.inc("webhook_requests_total", platform="whatsapp", status="401")
+                count(metrics, "webhook_requests_total", platform="whatsapp", status="401")
                 return 401
         try:
             values = list(iter_values(json.loads(body)))
         except (ValueError, RecursionError) as exc:   # RecursionError: absurd nesting
             log.warning("event=webhook_bad_body platform=whatsapp error=%s",
                         logmod.one_line_error(exc))
-            metrics.inc("webhook_requests_total", platform="whatsapp", status="400")
+            count(metrics, "webhook_requests_total", platform="whatsapp", status="400")
             return 400
         now = time.time()
         for value in values:
@@ -187,7 +187,7 @@ class WhatsAppChannel:
                 self._record_status(status)
             for message in _list(value.get("messages")):
                 self._take_message(message, now)
-        metrics.inc("webhook_requests_total", platform="whatsapp", status="200")
+        count(metrics, "webhook_requests_total", platform="whatsapp", status="200")
         return 200
 
     def _take_message(self, message: Any, now: float) -> None:
@@ -200,9 +200,9 @@ class WhatsAppChannel:
             return
         if not self._deps.state.mark_seen(MESSAGE_NS, inbound.message_id, DEDUP_TTL_SEC):
             log.info("event=webhook_duplicate platform=whatsapp id=%s", inbound.message_id)
-            self._deps.metrics.inc("webhook_duplicates_total", platform="whatsapp")
+            count(self._deps.metrics, "webhook_duplicates_total", platform="whatsapp")
             return
-        self._deps.metrics.inc("webhook_messages_total", platform="whatsapp")
+        count(self._deps.metrics, "webhook_messages_total", platform="whatsapp")
         row_key = self._pending.add(inbound.message_id, inbound)   # before the 200
         self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
 
@@ -225,7 +225,7 @@ class WhatsAppChannel:
         wamid, state = status["id"], str(status.get("status", ""))
         if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state), DEDUP_TTL_SEC):
             return
-        self._deps.metrics.inc("whatsapp_statuses_total", status=state)
+        count(self._deps.metrics, "whatsapp_statuses_total", status=state)
         if state != "failed":
             log.debug("event=message_status id=%s status=%s", wamid, state)
             return
@@ -255,7 +255,7 @@ class WhatsAppChannel:
             log.warning("event=send_skipped platform=whatsapp reason=outside_24h_window "
                         "last_inbound_age_h=%s", "never" if last is None else
                         "%.1f" % ((time.time() - last) / 3600))
-            self._deps.metrics.inc("whatsapp_window_skips_total")
+            count(self._deps.metrics, "whatsapp_window_skips_total")
             raise ChannelSendError("outside WhatsApp's 24-hour window", permanent=True)
         for body in self.render(to, reply, chat.message_id):
             await self._post(body)
@@ -284,7 +284,7 @@ class WhatsAppChannel:
                          "Content-Type": "application/json"},
                 connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
             code = _error_code(resp)
-            self._deps.metrics.inc("whatsapp_sends_total", status=str(resp.code))
+            count(self._deps.metrics, "whatsapp_sends_total", status=str(resp.code))
             if resp.code == 200:
                 self._remember_sent(resp)
                 return
