@@ -31,7 +31,7 @@ MAX_AGE_SEC = 3600.0
 
 
 class PendingInbounds:
-    """One platform's pending commands: ``add`` before the 200, ``run`` them, ``take_over`` at start."""
+    """One platform's pending commands: ``add`` before the 200, ``run``, ``take_over``."""
 
     def __init__(self, state: Any, platform: str, *, max_age_sec: float = MAX_AGE_SEC) -> None:
         self._state = state

@@ -197,7 +197,7 @@ async def test_non_text_and_other_numbers_are_ignored_but_open_the_window(tmp_pa
 
 @pytest.mark.gen_test(timeout=10)
 async def test_outside_24h_window_is_not_sent(tmp_path, caplog):
-    """A user whose last message is > 24 h old (or never wrote) gets nothing; Graph is not called."""
+    """Last message > 24 h old (or none): nothing is sent and Graph is not called."""
     caplog.set_level(logging.INFO)
     async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fake:
         inbox = Inbox()
