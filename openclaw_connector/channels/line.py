@@ -4,7 +4,9 @@ Inbound: ``POST line.path`` signed with ``X-Line-Signature``; text messages
 from users, groups and rooms become :class:`Inbound` (``chat_id`` = groupId,
 roomId or userId; ``user_id`` = source.userId). Events are deduplicated on
 ``webhookEventId`` (redeliveries reuse it), the request is answered 200 at
-once and commands run afterwards (faults.md 6). Events in ``standby`` mode
+once and commands run afterwards (faults.md 6); each acknowledged command is
+kept in the StateStore until answered, so a crash does not lose it
+(``channels/pending.py``). Events in ``standby`` mode
 and non-text types are ignored. The console's "Verify" request (empty
 ``events``) gets 200.
 
@@ -12,7 +14,8 @@ Outbound: the event's reply token while it is fresh (< 50 s; LINE only
 promises about a minute) and unused, else push with an ``X-Line-Retry-Key``
 made once per batch and reused on every retry, so a 409 on a retry means
 "already delivered" (faults.md 7, 15). Text is split at 5000 UTF-16 units,
-at most 5 message objects per call; images go out as MediaStore URLs.
+at most 5 message objects per call; images go out as MediaStore URLs. API
+calls reuse keep-alive connections (``channels/apiclient.py``).
 """
 
 from __future__ import annotations

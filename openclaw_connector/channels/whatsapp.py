@@ -8,7 +8,8 @@ wa_id``) and ``statuses[]`` (recorded, never commands). Bodies are checked
 against ``X-Hub-Signature-256`` when ``app_secret`` is set; without it the
 channel warns loudly at every start (``require_signature`` refuses unsigned
 traffic instead). Messages are deduplicated on their wamid, statuses on
-wamid + status, and commands run after the 200 (faults.md 6, 12).
+wamid + status, and commands run after the 200 (faults.md 6, 12), kept in the
+StateStore until answered (``channels/pending.py``).
 
 Outbound: text split at 4096 characters, images by MediaStore URL
 (``image.link``). Free-form messages are only allowed within 24 hours of
