@@ -153,11 +153,16 @@ async def soak(args: argparse.Namespace) -> int:
         end = started + args.minutes * 60
         warm = started + min(30.0, args.minutes * 6)
         warm_stats = None
+        samples: list[tuple[float, float]] = []        # (minutes, RSS MiB) every 30 s
+        next_sample = started
         interval = 1.0 / args.rate
         next_at = started
         while time.monotonic() < end:
             if warm_stats is None and time.monotonic() >= warm:
                 warm_stats = proc_stats(run.pid)
+            if time.monotonic() >= next_sample:
+                samples.append(((time.monotonic() - started) / 60, proc_stats(run.pid)[0]))
+                next_sample += 30.0
             platform_name = rng.choice(PLATFORMS)
             text = rng.choice(MIX)
             n = w._next()
@@ -195,6 +200,7 @@ async def soak(args: argparse.Namespace) -> int:
                 print("  %s: %s" % (name, line))
         print("RSS MiB: ready %.1f, after warm-up %.1f, end %.1f (growth %+.1f %%)" % (
             ready_rss, warm_rss, end_rss, growth))
+        print("RSS MiB every 30 s: %s" % " ".join("%.1f" % r for _m, r in samples))
         print("open fds: ready %d, after warm-up %d, end %d" % (ready_fds, warm_fds, end_fds))
         print("reply latency ms: p50 %.1f, p99 %.1f, max %.1f" % (
             pct(lat, 0.5), pct(lat, 0.99), max(lat) if lat else float("nan")))
