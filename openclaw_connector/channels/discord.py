@@ -28,6 +28,7 @@ from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, \
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
+from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, CLOSE_ZOMBIE, Close, \
     Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
@@ -81,6 +82,10 @@ class DiscordChannel:
         self._task: Optional[asyncio.Task] = None
         self._ws: Optional[WebSocketClientConnection] = None
         self._handlers: set[asyncio.Task] = set()
+        # A message id is marked seen on arrival, so a crash before the reply would
+        # lose the command for good (a replay is dropped as a duplicate): keep it
+        # pending in the StateStore until its reply was sent (faults.md 25).
+        self._pending = PendingInbounds(deps.state, "discord")
         self._send_locks: dict[str, asyncio.Lock] = {}
         self._hinted = False
         self._stopped = False
@@ -94,6 +99,8 @@ class DiscordChannel:
             self._session.restore(saved)
             log.info("event=gateway_session_restored resumable=%s",
                      self._session.can_resume)
+        for row_key, inbound in self._pending.take_over():
+            self._spawn(row_key, inbound)
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
@@ -311,9 +318,12 @@ class DiscordChannel:
         elif event.event == "MESSAGE_CREATE" and isinstance(event.data, dict):
             inbound = self._inbound(event.data)
             if inbound is not None:
-                task = asyncio.ensure_future(self._handle(inbound))
-                self._handlers.add(task)
-                task.add_done_callback(self._handlers.discard)
+                self._spawn(self._pending.add(inbound.message_id, inbound), inbound)
+
+    def _spawn(self, row_key: str, inbound: Inbound) -> None:
+        task = asyncio.ensure_future(self._handle(row_key, inbound))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
 
     def _inbound(self, d: dict) -> Optional[Inbound]:
         """An Inbound for a human message addressed to us, once per message id."""
@@ -333,9 +343,9 @@ class DiscordChannel:
                   " text=%r" % inbound.text if self._deps.debug else "")
         return inbound
 
-    async def _handle(self, inbound: Inbound) -> None:
+    async def _handle(self, row_key: str, inbound: Inbound) -> None:
         try:
-            await self._on_inbound(inbound)
+            await self._pending.run(row_key, self._on_inbound, inbound)
         except Exception as exc:
             log.error("event=inbound_failed platform=discord message_id=%s error=%s",
                       inbound.message_id, logmod.one_line_error(exc),

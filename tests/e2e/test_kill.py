@@ -116,9 +116,7 @@ async def test_sigkill_at_random_points_every_command_and_result_counted(tmp_pat
 
 @pytest.mark.parametrize("platform", [
     "telegram",
-    pytest.param("discord", marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: DiscordChannel._inbound marks the message id seen before the command ran; "
-        "a SIGKILL before the reply loses it (RESUME replays it, the seen set drops it)"))),
+    "discord",
     "line",
     "whatsapp",
 ])
