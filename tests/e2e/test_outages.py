@@ -120,10 +120,7 @@ def _stamp(fake) -> list[float]:
 
 @pytest.mark.parametrize("failures", [
     2,
-    pytest.param(8, marks=pytest.mark.xfail(strict=True, reason=(
-        "bug: a command reply is dropped after one send's retry budget (Telegram 3, "
-        "WhatsApp 4, LINE/Discord 5 attempts; seconds with production backoff); "
-        "daemon.dispatch logs reply_failed and forgets it"))),
+    8,
 ])
 @pytest.mark.gen_test(timeout=90)
 async def test_every_platform_failing_then_recovering_loses_no_reply(tmp_path, failures):
