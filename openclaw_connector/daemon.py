@@ -19,7 +19,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
-from openclaw_connector.backoff import BackoffPolicy
+from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.channels import build_channels
 from openclaw_connector.channels.base import ChannelDeps
 from openclaw_connector.commands import Router
@@ -154,16 +154,44 @@ class Daemon:
         """The channels' callback: run the command, then send its reply."""
         assert self.router is not None
         reply = await self.router.handle(inbound)
-        if reply is None:
-            return
-        try:
-            await self.deliver(inbound.chat, reply)
-        except ChannelSendError as exc:
-            log.warning("event=reply_failed platform=%s chat=%s permanent=%s error=%s",
-                        inbound.platform, inbound.chat_id, exc.permanent, exc)
-        except Exception as exc:
-            log.error("event=reply_failed platform=%s chat=%s error=%s", inbound.platform,
-                      inbound.chat_id, logmod.one_line_error(exc), exc_info=self.cfg.debug)
+        if reply is not None:
+            await self._send_reply(inbound, reply)
+
+    async def _send_reply(self, inbound: Inbound, reply: Reply) -> None:
+        """Send a command's reply, retrying with backoff while the platform is failing.
+
+        A channel retries one send a few times on its own; a platform that is down
+        for longer must not cost the user their answer, so the reply is tried
+        ``results.delivery_attempts`` times with backoff (the platform's
+        ``retry_after`` wins). A shutdown during the wait cancels the handler, which
+        channels treat as "not answered yet" and replay at the next start.
+        """
+        delays = Backoff(BackoffPolicy(initial=self.cfg.retry.initial_sec,
+                                       cap=self.cfg.retry.max_sec))
+        attempts = self.cfg.results.delivery_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                await self.deliver(inbound.chat, reply)
+                return
+            except ChannelSendError as exc:
+                error, permanent, after = str(exc), exc.permanent, exc.retry_after or 0.0
+            except Exception as exc:  # an unknown failure is retried like a transient one
+                error, permanent, after = logmod.one_line_error(exc), False, 0.0
+                log.debug("event=reply_send_error", exc_info=True)
+            if permanent or attempt == attempts:
+                log.warning("event=reply_failed platform=%s chat=%s attempts=%d permanent=%s "
+                            "error=%s", inbound.platform, inbound.chat_id, attempt, permanent,
+                            error)
+                self.metrics.inc("replies_failed_total", platform=inbound.platform,
+                                 help="Command replies given up on")
+                return
+            wait = max(delays.next(), after)
+            log.warning("event=reply_retry platform=%s chat=%s attempt=%d retry_in=%.2f "
+                        "error=%s", inbound.platform, inbound.chat_id, attempt, wait, error)
+            self.metrics.inc("send_retries_total", platform=inbound.platform,
+                             help="Reply sends retried")
+            if await wait_or_stop(self._stopping, wait):
+                raise asyncio.CancelledError()
 
     async def deliver(self, chat: ChatRef, reply: Reply) -> None:
         """Send ``reply`` through the channel of ``chat.platform``."""
