@@ -34,7 +34,7 @@ from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
-                                                 count, image_urls, line_signature,
+                                                 count, image_urls, is_stale, line_signature,
                                                  signature_matches, split_text, with_notes)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
 
@@ -173,6 +173,10 @@ class LineChannel:
                 log.debug("event=webhook_event_ignored platform=line type=%s", kind)
                 continue
             key = dedup_key(event)
+            if is_stale(event.get("timestamp"), now, millis=True):
+                log.warning("event=webhook_stale platform=line id=%s", key)
+                count(metrics, "webhook_stale_total", platform="line")
+                continue
             if key and not self._deps.state.mark_seen(DEDUP_NS, key, DEDUP_TTL_SEC):
                 context = event.get("deliveryContext")
                 log.info("event=webhook_duplicate platform=line id=%s redelivery=%s", key,

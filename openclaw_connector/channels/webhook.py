@@ -28,6 +28,21 @@ log = logmod.get("webhook")
 MAX_BODY = 1 << 20           # 1 MiB; LINE and Meta send a few KiB at most
 STOP_GRACE_SEC = 5.0         # how long stop() lets in-flight commands finish
 DEDUP_TTL_SEC = 48 * 3600    # redeliveries come for hours (Meta: days, but rarely)
+# An event older than this is refused: the dedup memory may have forgotten it,
+# so running it could repeat a command (a replayed body, a very late retry).
+MAX_EVENT_AGE_SEC = DEDUP_TTL_SEC - 3600
+
+
+def is_stale(sent_at: object, now: float, *, millis: bool = False) -> bool:
+    """True when the platform's event time is older than MAX_EVENT_AGE_SEC.
+
+    A missing or unreadable time is not stale: the dedup memory still applies.
+    """
+    try:
+        seconds = float(sent_at) / (1000.0 if millis else 1.0)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return seconds == seconds and now - seconds > MAX_EVENT_AGE_SEC   # NaN is not stale
 
 
 # --------------------------------------------------------------------------- signatures

@@ -35,7 +35,7 @@ from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
-                                                 count, hub_signature, image_urls,
+                                                 count, hub_signature, image_urls, is_stale,
                                                  signature_matches, split_text, with_notes)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
 
@@ -198,6 +198,10 @@ class WhatsAppChannel:
         if inbound is None:
             log.debug("event=webhook_message_ignored platform=whatsapp type=%s",
                       message.get("type") if isinstance(message, dict) else "?")
+            return
+        if is_stale(message.get("timestamp"), now):
+            log.warning("event=webhook_stale platform=whatsapp id=%s", inbound.message_id)
+            count(self._deps.metrics, "webhook_stale_total", platform="whatsapp")
             return
         if not self._deps.state.mark_seen(MESSAGE_NS, inbound.message_id, DEDUP_TTL_SEC):
             log.info("event=webhook_duplicate platform=whatsapp id=%s", inbound.message_id)

@@ -57,11 +57,6 @@ async def test_replay_within_the_dedup_memory_runs_nothing(tmp_path, platform):
             assert len(run.tap.records) == routed and len(oc_traffic(fakes)) == calls
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "security finding (issue 9): a signed event older than the dedup memory "
-    "(DEDUP_TTL_SEC = 48 h) is run again; LINE's event timestamp and WhatsApp's "
-    "message timestamp are not checked, so a captured body replays after 48 h (and a "
-    "late Meta retry re-runs its command). Fix: ignore events older than DEDUP_TTL_SEC."))
 @pytest.mark.gen_test(timeout=15)
 @pytest.mark.parametrize("platform", ["line", "whatsapp"])
 async def test_signed_event_older_than_the_dedup_memory_is_not_run(tmp_path, platform):
