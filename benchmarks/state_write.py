@@ -1,0 +1,51 @@
+"""How long one StateStore write takes on the IOLoop thread (issue 2).
+
+Prints median and p99 of ``set`` (the Telegram offset), ``mark_seen`` (a
+webhook dedup id) and ``put_watch`` + ``delete_watch`` (a pending command),
+each over N calls on a fresh database in a temp dir. Baseline in the same
+run: a plain ``json.dumps`` + dict store, to show the sqlite share.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+
+from openclaw_connector.state import StateStore, WatchRow
+
+
+def timed(fn, n):
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t)
+    out.sort()
+    return statistics.median(out) * 1e6, out[int(len(out) * 0.99) - 1] * 1e6
+
+
+def main(n: int = 5000) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(tmp)
+        store.open()
+        plain: dict = {}
+        rows = {
+            "baseline json+dict": lambda i: plain.__setitem__("k", json.dumps({"o": i})),
+            "kv set": lambda i: store.set("telegram.offset", str(i)),
+            "mark_seen": lambda i: store.mark_seen("line", "ev%d" % i, 3600),
+            "put+delete watch": lambda i: (store.put_watch(WatchRow(
+                "inbound:x:%d" % i, "inbound", str(i), "", "{}", 0.0, "inbound", 0.0, {})),
+                store.delete_watch("inbound:x:%d" % i)),
+        }
+        print("%-20s %10s %10s" % ("operation", "median_us", "p99_us"))
+        for name, fn in rows.items():
+            med, p99 = timed(fn, n)
+            print("%-20s %10.1f %10.1f" % (name, med, p99))
+        store.close()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000)
