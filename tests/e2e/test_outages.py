@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests.e2e.world import PLATFORMS, World, tick
+from tests.e2e.world import PLATFORMS, World, tick, until
 from tests.fakes.discord import Response
 from tests.fakes.telegram import bad_gateway
 
@@ -95,9 +95,10 @@ async def test_comfyui_down_status_unreachable_watches_deliver_after_no_busy_loo
         assert w.leaked() == []
 
 
-def _fail_every_platform(w: World, n: int, chats: dict) -> None:
+def _fail_every_platform(w: World, n: int, chats: dict, *, polls: bool = True) -> None:
     """The next ``n`` sends on every platform (and ``n`` Telegram polls) answer 5xx."""
-    w.telegram.script("getUpdates", *[bad_gateway() for _ in range(n)])
+    if polls:
+        w.telegram.script("getUpdates", *[bad_gateway() for _ in range(n)])
     w.telegram.script("sendMessage", *[bad_gateway() for _ in range(n)])
     w.discord.script_send(chats["discord"], *[Response(502, {"message": "bad gateway"})
                                               for _ in range(n)])
@@ -160,4 +161,30 @@ async def test_every_platform_failing_then_recovering_loses_no_reply(tmp_path, f
                                                                                 spacing)
         assert [w.answers(i, "Commands:") for i in helps] == [1, 1, 1, 1]
         assert [w.answers(i, "[Done]") for i in runs] == [1, 1, 1, 1]
+        assert w.leaked() == []
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_sigkill_during_an_outage_every_reply_arrives_once_after_recovery(tmp_path):
+    """Every platform refuses sends; the daemon is SIGKILLed while it retries the replies;
+    the outage outlasts the crash, then ends: each command is answered exactly once."""
+    async with World(tmp_path) as w:
+        await w.start_daemon(**{"retry.initial_sec": 0.05, "retry.max_sec": 0.3})
+        n = w._n + 1
+        chats = {p: w.chat_for(p, n + i) for i, p in enumerate(PLATFORMS)}
+        _fail_every_platform(w, 10, chats, polls=False)
+        items = [await w.send(p, "/help", n=n + i) for i, p in enumerate(PLATFORMS)]
+
+        def failing_everywhere() -> bool:
+            return (sum(r.status == 502 for r in w.telegram.calls("sendMessage")) >= 2 and
+                    sum(s.status == 502 for s in w.discord.sends) >= 2 and
+                    len(w.line.requests) >= 3 and len(w.whatsapp.requests) >= 2)
+        await until(failing_everywhere, 15, "retries on every platform")
+        w.daemon.kill()
+        await w.daemon.wait_exit()
+        await w.start_daemon()
+        for item in items:
+            await w.wait_answers(item, "Commands:", timeout=20)
+        assert await w.daemon.stop() == 0
+        assert [w.answers(i, "Commands:") for i in items] == [1, 1, 1, 1]
         assert w.leaked() == []
