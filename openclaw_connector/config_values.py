@@ -1,0 +1,174 @@
+"""Parsing and checking one config value (config.py declares the keys).
+
+Each key's ``kind`` (its field metadata) picks the rule: ids per platform,
+booleans in the spellings config.md allows, numbers and ranges, URLs by
+scheme, URL paths, hosts. A problem is raised as :class:`Problem` with the
+sentence the user reads after the key path; a list reports each bad item.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+_ID_RULES = {
+    # rule name: (regex for the bare id, what to tell the user)
+    "telegram_user": (r"\d{1,20}", "a user id (digits)"),
+    "telegram_chat": (r"-?\d{1,20}", "a chat id (digits, negative for groups)"),
+    "snowflake": (r"\d{5,25}", "a Discord id (digits)"),
+    "line_user": (r"U[0-9A-Za-z]{4,64}", "a LINE user id (U followed by hex)"),
+    "line_group": (r"[CR][0-9A-Za-z]{4,64}", "a LINE group or room id (C… or R…)"),
+    "wa_id": (r"\+?\d{5,20}", "a WhatsApp wa_id (the phone number in digits)"),
+    "admin": (r"[A-Za-z0-9_.+-]{1,100}", "a user id, bare or as platform:id"),
+}
+PLATFORMS = ("telegram", "discord", "line", "whatsapp", "console")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_LEVELS = {"debug", "info", "warning", "error", "critical"}
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, str):
+        return '"%s"' % value
+    if value is None:
+        return "nothing"
+    return "%s %r" % (type(value).__name__, value)
+
+
+class Problem(ValueError):
+    pass
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise Problem("expected true or false (also yes/no, 1/0), got %s" % describe(value))
+
+
+def _parse_number(value: Any, *, integer: bool) -> float:
+    if isinstance(value, bool):
+        raise Problem("expected a number, got %s" % describe(value))
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if not integer else int(value.strip())
+        except ValueError:
+            raise Problem("expected a %s, got %s" % (
+                "whole number" if integer else "number", describe(value))) from None
+    if not isinstance(value, (int, float)):
+        raise Problem("expected a number, got %s" % describe(value))
+    if integer and (isinstance(value, float) and not value.is_integer()):
+        raise Problem("expected a whole number, got %s" % describe(value))
+    return int(value) if integer else float(value)
+
+
+def _parse_id(value: Any, rule: str, *, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise Problem("expected %s, got %s" % (_ID_RULES[rule][1], describe(value)))
+    text = str(value).strip()
+    pattern, what = _ID_RULES[rule]
+    bare = text
+    if ":" in text:
+        prefix, bare = text.split(":", 1)
+        if prefix not in PLATFORMS:
+            raise Problem('unknown platform prefix "%s" (use one of %s)' % (
+                prefix, ", ".join(PLATFORMS[:4])))
+        if rule != "admin" and prefix != where:
+            raise Problem('"%s" names another platform; this list is for %s' % (text, where))
+    if not re.fullmatch(pattern, bare):
+        raise Problem("expected %s, got %s" % (what, describe(value)))
+    return text
+
+
+def _check_url(value: str, schemes: tuple[str, ...], what: str) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not parsed.netloc:
+        raise Problem("expected %s, got %s" % (what, describe(value)))
+    return value.rstrip("/")
+
+
+def parse_value(value: Any, meta: Mapping, section: str) -> Any:
+    kind = meta["kind"]
+    if kind == "ids":
+        if isinstance(value, str):
+            value = [v for v in (p.strip() for p in value.split(",")) if v]
+        if isinstance(value, (int,)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise Problem("expected a list of ids, got %s" % describe(value))
+        out, bad = [], []
+        for i, item in enumerate(value):
+            try:
+                out.append(_parse_id(item, meta["ids"], where=section))
+            except Problem as exc:
+                bad.append((i, str(exc)))
+        if bad:
+            raise ListProblem(bad)
+        return tuple(out)
+    if kind == "bool":
+        return _parse_bool(value)
+    if isinstance(value, (dict, list)):
+        raise Problem("expected a single value, got a %s" % (
+            "mapping" if isinstance(value, dict) else "list"))
+    if kind in ("seconds", "positive"):
+        number = _parse_number(value, integer=False)
+        if number < 0 or (kind == "positive" and number == 0):
+            raise Problem("expected a positive number, got %s" % describe(value))
+        return number
+    if kind == "positive_int":
+        number = _parse_number(value, integer=True)
+        if number <= 0:
+            raise Problem("expected a whole number above 0, got %s" % describe(value))
+        return number
+    if kind == "port":
+        number = _parse_number(value, integer=True)
+        if not 1 <= number <= 65535:
+            raise Problem("port out of range (1-65535), got %s" % describe(value))
+        return number
+    if kind == "poll_timeout":
+        number = _parse_number(value, integer=True)
+        if not 0 <= number <= 50:
+            raise Problem("expected 0 to 50 seconds (Telegram holds a poll 50 s at most), "
+                           "got %s" % describe(value))
+        return number
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise Problem("expected text, got %s" % describe(value))
+    text = str(value).strip()
+    if kind == "url":
+        return _check_url(text, ("http", "https"), "an http:// or https:// URL")
+    if kind == "https_url":
+        return _check_url(text, ("https",),
+                          "an https:// URL (LINE and WhatsApp fetch media only over HTTPS)")
+    if kind == "ws_url":
+        return _check_url(text, ("ws", "wss"), "a ws:// or wss:// URL")
+    if kind == "url_path":
+        if not text.startswith("/") or "?" in text or " " in text:
+            raise Problem('expected a URL path starting with "/", got %s' % describe(value))
+        return text.rstrip("/") or "/"
+    if kind == "host":
+        if not text or " " in text or "/" in text:
+            raise Problem("expected a host name or IP address, got %s" % describe(value))
+        return text
+    if kind == "digits":
+        if not text.isdigit():
+            raise Problem("expected digits, got %s" % describe(value))
+        return text
+    if kind == "level":
+        if text.lower() not in _LEVELS:
+            raise Problem("expected one of %s, got %s" % (", ".join(sorted(_LEVELS)),
+                                                          describe(value)))
+        return text.lower()
+    if kind == "path":
+        return os.path.expanduser(text)
+    return text
+
+
+class ListProblem(Problem):
+    def __init__(self, items: list[tuple[int, str]]) -> None:
+        super().__init__(items[0][1])
+        self.items = items
