@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -22,7 +23,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def free_port() -> int:
-    """A port nobody listens on right now (bind 0, read, close)."""
+    """A port nobody uses now, below the kernel's ephemeral range.
+
+    The daemon re-binds the same port after every restart; a port from the
+    ephemeral range can meanwhile become the source port of some outgoing
+    connection on this machine, and the restart then fails with EADDRINUSE.
+    """
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            low = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
