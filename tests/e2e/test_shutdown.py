@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.world import World
+from tests.e2e.world import PLATFORMS, World
 
 
 @pytest.mark.gen_test(timeout=60)
@@ -39,21 +39,24 @@ async def test_sigterm_stops_webhooks_flushes_in_flight_replies_and_exits_0(tmp_
 
 @pytest.mark.gen_test(timeout=60)
 async def test_sigterm_with_a_hung_comfyui_exits_within_the_grace_period(tmp_path):
-    """A command stuck on a ComfyUI that never answers cannot hold shutdown past
-    shutdown_grace_sec; the next start answers it (Telegram keeps it pending)."""
-    async with World(tmp_path, channels=("telegram",)) as w:
+    """Commands stuck on a ComfyUI that never answers cannot hold shutdown past
+    shutdown_grace_sec, and the next start answers each of them once (all four platforms
+    keep an unanswered command pending)."""
+    async with World(tmp_path) as w:
         gate = w.openclaw.hold("/system_stats")
         run = await w.start_daemon(shutdown_grace_sec=1)
-        item = await w.send("telegram", "/status")
-        await w.openclaw.wait_request("/system_stats", timeout=10)
+        items = [await w.send(p, "/status") for p in PLATFORMS]
+        await w.openclaw.wait_request("/system_stats", count=4, timeout=10)
         began = time.monotonic()
         run.signal(15)
         assert await run.wait_exit() == 0
         took = time.monotonic() - began
         assert took < 1 + 2, "shutdown took %.1f s (grace 1 s)" % took
-        assert w.answers(item, "ComfyUI") == 0
+        assert [w.answers(i, "ComfyUI") for i in items] == [0, 0, 0, 0]
         gate.set()
         again = await w.start_daemon()
-        await w.wait_answers(item, "ComfyUI: reachable")
+        for item in items:
+            await w.wait_answers(item, "ComfyUI: reachable")
         assert await again.stop() == 0
-        assert w.answers(item, "ComfyUI") == 1
+        assert [w.answers(i, "ComfyUI") for i in items] == [1, 1, 1, 1]
+        assert w.leaked() == []
