@@ -9,6 +9,7 @@ daemon asks it to send.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Protocol
@@ -62,6 +63,34 @@ class ChannelHealth:
         return {"state": self.state, "reason": self.reason,
                 "last_success": self.last_success,
                 "consecutive_failures": self.consecutive_failures}
+
+
+class ChatLocks:
+    """One lock per chat while anyone uses it, so sends to a chat stay in order.
+
+    The entry goes when its last user is done: a bot that answers thousands of
+    chats keeps no lock for a chat that is quiet.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, list] = {}
+
+    async def __call__(self, key: str, work: Any) -> Any:
+        """Run ``await work()`` holding ``key``'s lock."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                return await work()
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[key]
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, \
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, ChatLocks
 from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, CLOSE_ZOMBIE, Close, \
     Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
 from openclaw_connector.channels.discord_message import multipart, parse_message, \
@@ -86,7 +86,7 @@ class DiscordChannel:
         # lose the command for good (a replay is dropped as a duplicate): keep it
         # pending in the StateStore until its reply was sent (faults.md 25).
         self._pending = PendingInbounds(deps.state, "discord")
-        self._send_locks: dict[str, asyncio.Lock] = {}
+        self._send_locks = ChatLocks()
         self._hinted = False
         self._stopped = False
 
@@ -355,17 +355,18 @@ class DiscordChannel:
     async def send(self, chat: ChatRef, reply: Reply) -> None:
         """Post ``reply`` as one or more messages, in order, replying to the command."""
         # One lock per Discord channel keeps chunks in order and the bucket honest.
-        lock = self._send_locks.setdefault(chat.chat_id, asyncio.Lock())
-        async with lock:
-            max_bytes = int(self._cfg.max_file_mb * 1024 * 1024)
-            for payload, files in render_reply(chat, reply, max_bytes):
-                if files:
-                    body, ctype = multipart(payload, files)
-                else:
-                    body, ctype = json.dumps(payload).encode("utf-8"), "application/json"
-                await self._rest.call("POST", "/channels/%s/messages" % chat.chat_id,
-                                      route=MESSAGE_ROUTE, major=chat.chat_id,
-                                      body=body, content_type=ctype)
+        await self._send_locks(chat.chat_id, lambda: self._send_locked(chat, reply))
+
+    async def _send_locked(self, chat: ChatRef, reply: Reply) -> None:
+        max_bytes = int(self._cfg.max_file_mb * 1024 * 1024)
+        for payload, files in render_reply(chat, reply, max_bytes):
+            if files:
+                body, ctype = multipart(payload, files)
+            else:
+                body, ctype = json.dumps(payload).encode("utf-8"), "application/json"
+            await self._rest.call("POST", "/channels/%s/messages" % chat.chat_id,
+                                  route=MESSAGE_ROUTE, major=chat.chat_id,
+                                  body=body, content_type=ctype)
 
 
 # --------------------------------------------------------------------------- pure helpers

@@ -80,6 +80,14 @@ class RateLimits:
         except ValueError:
             return
         self._buckets[self._key(route, major)] = bucket
+        self._prune()
+
+    def _prune(self) -> None:
+        """Forget buckets whose window has passed (one per channel we ever answered)."""
+        if len(self._buckets) < 256:
+            return
+        now = self._clock()
+        self._buckets = {k: b for k, b in self._buckets.items() if b.reset_at > now}
 
     def limited(self, route: str, major: str, retry_after: float, is_global: bool) -> None:
         """A JSON 429: pause the bucket, or every call when ``global`` is true."""
@@ -88,6 +96,7 @@ class RateLimits:
             self.global_until = max(self.global_until, until)
         else:
             self._buckets[self._key(route, major)] = _Bucket(0, until)
+            self._prune()
 
     def ban(self, seconds: float) -> None:
         self.ban_until = max(self.ban_until, self._clock() + seconds)

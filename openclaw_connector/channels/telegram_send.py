@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.channels.base import ChatLocks
 from openclaw_connector.channels.telegram_wire import (
     PHOTO_MAX_BYTES, FilePart, TelegramError, chunk_text, log_field, scrub)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
@@ -29,26 +30,6 @@ SEND_TRANSIENT_RETRIES = 2         # 5xx / connection failures retried per send
 ApiCall = Callable[..., Awaitable[Any]]
 
 
-class _ChatLocks:
-    """One lock per chat while anyone uses it, so sends to a chat stay in order."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, list] = {}
-
-    async def __call__(self, key: str, work):
-        entry = self._locks.get(key)
-        if entry is None:
-            entry = self._locks[key] = [asyncio.Lock(), 0]
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                return await work()
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                del self._locks[key]
-
-
 class TelegramSender:
     """Renders Replies for one bot; ``call_api(method, params, files=...)`` does the HTTP."""
 
@@ -56,7 +37,7 @@ class TelegramSender:
                  stopping: asyncio.Event, token: str, metrics: Any = None) -> None:
         self._call_api, self._state, self._retry = call_api, state, retry
         self._stopping, self._token, self._metrics = stopping, token, metrics
-        self._locks = _ChatLocks()
+        self._locks = ChatLocks()
 
     async def send(self, chat: ChatRef, reply: Reply) -> None:
         """Text in ≤4096-unit chunks, then images; in order per chat.
