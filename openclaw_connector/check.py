@@ -23,12 +23,13 @@ import os
 from dataclasses import dataclass
 from http.client import responses
 from typing import Any, Awaitable, Callable, Optional, TextIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
 
 from openclaw_connector import log as logmod
+from openclaw_connector.netutil import public_url
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,6 @@ class Answer:
     error: str = ""
 
 
-def origin(url: str) -> str:
-    """``scheme://host[:port]`` of a URL: no path (Telegram puts the token there), no userinfo."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = "[%s]" % host
-    return "%s://%s%s" % (parts.scheme, host, ":%d" % parts.port if parts.port else "")
-
-
 class Prober:
     """GETs with explicit timeouts that never raise; owns nothing but a borrowed client."""
 
@@ -102,7 +94,7 @@ class Prober:
 
 
 def _unreachable(base: str, answer: Answer, fix: str) -> str:
-    return "cannot reach %s (%s) — %s" % (origin(base), answer.error, fix)
+    return "cannot reach %s (%s) — %s" % (public_url(base), answer.error, fix)
 
 
 def _status(answer: Answer) -> str:
@@ -136,7 +128,7 @@ async def check_comfyui(cfg: Any, probe: Prober) -> list[Result]:
                 Result("comfyui admin token", "SKIP", "health check failed")]
     version = _field(answer.body, "pack", "version") or "unknown version"
     ready = _field(answer.body, "startup", "ready")
-    detail = "OpenClaw %s at %s" % (version, origin(base))
+    detail = "OpenClaw %s at %s" % (version, public_url(base))
     if ready is False:
         detail += " (pack still starting up)"
     return [ok("comfyui", detail), await check_admin_token(cfg, probe)]

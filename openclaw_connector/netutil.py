@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from tornado.netutil import DefaultLoopResolver, Resolver
 
@@ -36,3 +37,16 @@ class LiteralFirstResolver(Resolver):
 
     def close(self) -> None:
         self._names.close()
+
+
+def public_url(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: no user info, path or query, so safe to show.
+
+    Telegram puts the token in the path, so a logged or printed URL keeps only
+    the origin.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = "[%s]" % host
+    return "%s://%s%s" % (parts.scheme, host, ":%d" % parts.port if parts.port else "")

@@ -23,13 +23,14 @@ import json
 import socket
 import time
 from typing import Any, Mapping, Optional
-from urllib.parse import quote, urlencode, urlparse
+from urllib.parse import quote, urlencode
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import OpenClawConfig, is_loopback_url
+from openclaw_connector.netutil import public_url
 from openclaw_connector.openclaw_types import (  # noqa: F401  (re-exported contract)
     AdminTokenRejected, Approval, ApproveResult, BadResponse, Device, FireResult, Health,
     ImageRef, JobOutcome, JobSummary, NotFound, OpenClawError, OtherOutput, QueueEntry,
@@ -40,15 +41,6 @@ log = logmod.get("openclaw")
 
 ADMIN_HEADER = "X-OpenClaw-Admin-Token"
 MAX_FIRE_ATTEMPTS = 20
-
-
-def _public_url(url: str) -> str:
-    """``scheme://host:port`` of a URL: no user info, path or query (safe to show)."""
-    p = urlparse(url)
-    host = p.hostname or ""
-    if ":" in host:
-        host = "[%s]" % host
-    return "%s://%s%s" % (p.scheme, host, ":%d" % p.port if p.port else "")
 
 
 def _unreachable_reason(exc: BaseException) -> str:
@@ -88,7 +80,7 @@ class OpenClawClient:
         self._cfg = cfg
         self._http = http
         self._base = cfg.url.rstrip("/")
-        self.public_url = _public_url(cfg.url)
+        self.public_url = public_url(cfg.url)
         self._stopping = asyncio.Event()
         self.last_reachable: Optional[bool] = None   # for /healthz; None = not asked yet
 
