@@ -27,6 +27,7 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.netutil import public_url
 
 log = logmod.get("comfy_ws")
 
@@ -43,9 +44,7 @@ def ws_url(http_url: str, client_id: str) -> str:
 
 def _where(url: str) -> str:
     """Host, port and path only: safe to log (no user info, no query)."""
-    p = urlparse(url)
-    return "%s://%s%s%s" % (p.scheme, p.hostname or "", ":%d" % p.port if p.port else "",
-                            p.path)
+    return public_url(url) + urlparse(url).path
 
 
 class ComfyWebSocket:
