@@ -7,7 +7,7 @@ token and with a loopback ``openclaw.url`` we send ``Origin: <scheme://host:port
 so the server's loopback convenience mode accepts us (openclaw-api.md §2.1,
 §10). Paths: ComfyUI core under ``/api/...``, the pack under ``/openclaw/...``
 (§1). Results are the frozen dataclasses of :mod:`openclaw_types`, failures
-the typed errors defined there (re-exported here).
+the typed errors of :mod:`openclaw_errors` (both re-exported here).
 
 ``fire`` carries the trace-id rules of §9: a stable id per chat message so a
 redelivered message is deduplicated by the server, a new derived id for every
