@@ -217,8 +217,8 @@ class OpenClawClient:
 
     async def history(self, prompt_id: str, *, check_queue: bool = True) -> JobOutcome:
         """The outcome of one prompt; ``{}`` means running (if queued) or unknown."""
-        data = await self._call("GET", "/api/history/" + quote(prompt_id, safe=""))
-        outcome = outcome_from_history(prompt_id, data)
+        path = "/api/history/" + quote(prompt_id, safe="")
+        outcome = outcome_from_history(prompt_id, await self._call("GET", path))
         if outcome is not None:
             return outcome
         if not check_queue:
@@ -229,8 +229,7 @@ class OpenClawClient:
         if prompt_id in q.pending_ids:
             return JobOutcome(prompt_id=prompt_id, state="running", queued=True)
         # The job may have finished between the two calls.
-        outcome = outcome_from_history(
-            prompt_id, await self._call("GET", "/api/history/" + quote(prompt_id, safe="")))
+        outcome = outcome_from_history(prompt_id, await self._call("GET", path))
         return outcome or JobOutcome(prompt_id=prompt_id, state="unknown")
 
     async def trace(self, prompt_id: str) -> Trace:
