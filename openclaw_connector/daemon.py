@@ -40,6 +40,7 @@ class Daemon:
     def __init__(self, cfg: Config, *, console_in: Any = None, console_out: Any = None) -> None:
         self.cfg = cfg
         self.metrics = Metrics()
+        self.retry = BackoffPolicy(initial=cfg.retry.initial_sec, cap=cfg.retry.max_sec)
         self.state = StateStore(cfg.state_dir)
         self.http: Optional[AsyncHTTPClient] = None
         self.openclaw: Optional[OpenClawClient] = None
@@ -75,7 +76,7 @@ class Daemon:
         deps = ChannelDeps(
             state=self.state, http=self.http, metrics=self.metrics, media=self.media,
             web=self.web, debug=cfg.debug,
-            retry=BackoffPolicy(initial=cfg.retry.initial_sec, cap=cfg.retry.max_sec),
+            retry=self.retry,
             extra={"console_in": console_in, "console_out": console_out,
                    "on_eof": lambda: self.request_stop("console end of input")})
         for channel in build_channels(cfg, self.dispatch, deps):
@@ -166,8 +167,7 @@ class Daemon:
         ``retry_after`` wins). A shutdown during the wait cancels the handler, which
         channels treat as "not answered yet" and replay at the next start.
         """
-        delays = Backoff(BackoffPolicy(initial=self.cfg.retry.initial_sec,
-                                       cap=self.cfg.retry.max_sec))
+        delays = Backoff(self.retry)
         attempts = self.cfg.results.delivery_attempts
         for attempt in range(1, attempts + 1):
             try:
