@@ -192,7 +192,7 @@ class LineChannel:
     # ------------------------------------------------------------------ outbound
     async def send(self, chat: ChatRef, reply: Reply) -> None:
         """Reply (fresh token) or push; raise ChannelSendError if LINE refused."""
-        messages = self.render(reply)
+        messages = await self.render(reply)
         for index in range(0, len(messages), MESSAGES_PER_CALL):
             batch = messages[index:index + MESSAGES_PER_CALL]
             if index == 0 and self._take_reply_token(chat):
@@ -201,9 +201,9 @@ class LineChannel:
             await self._push(chat.chat_id, batch)
         self.health.ok()
 
-    def render(self, reply: Reply) -> list[dict]:
+    async def render(self, reply: Reply) -> list[dict]:
         """Text pieces, then one image object per image (notes replace images)."""
-        urls, notes = image_urls(self._deps.media, reply.images,
+        urls, notes = await image_urls(self._deps.media, reply.images,
                                  platform_max_bytes=IMAGE_MAX_BYTES)
         text = with_notes(reply.text, notes)
         messages: list[dict] = [{"type": "text", "text": piece}

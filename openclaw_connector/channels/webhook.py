@@ -18,6 +18,7 @@ import hashlib
 import hmac
 from typing import Awaitable, Optional
 
+import tornado.ioloop
 import tornado.web
 
 from openclaw_connector import log as logmod
@@ -111,12 +112,15 @@ UNSUPPORTED_NOTE = "An image could not be delivered (%s; only PNG and JPEG can b
 URL_IMAGE_TYPES = ("image/png", "image/jpeg")   # what LINE and WhatsApp fetch by URL
 
 
-def image_urls(media, images, *, platform_max_bytes: int) -> tuple[list[str], list[str]]:
+async def image_urls(media, images, *,
+                     platform_max_bytes: int) -> tuple[list[str], list[str]]:
     """Store ``images`` in the MediaStore; return (public URLs, notes for the user).
 
     A note replaces each image that cannot be sent by URL: no
     ``public_base_url``, over ``media.max_mb`` or the platform's own limit,
-    or not PNG/JPEG (the only types LINE and WhatsApp accept).
+    or not PNG/JPEG (the only types LINE and WhatsApp accept). The file is
+    written on the default executor, as MediaHandler reads it: an image of
+    several MB would otherwise hold the IOLoop for tens of milliseconds.
     """
     urls: list[str] = []
     notes: list[str] = []
@@ -132,7 +136,8 @@ def image_urls(media, images, *, platform_max_bytes: int) -> tuple[list[str], li
                 raise MediaUnsupported(ctype)
             if len(image.data) > limit:
                 raise MediaTooLarge(ctype)
-            urls.append(media.url(image.data, ctype))
+            urls.append(await tornado.ioloop.IOLoop.current().run_in_executor(
+                None, media.url, image.data, ctype))
         except MediaTooLarge:
             log.warning("event=image_not_sent reason=too_large bytes=%d limit=%d",
                         len(image.data), limit)

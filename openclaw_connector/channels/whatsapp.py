@@ -262,13 +262,13 @@ class WhatsAppChannel:
                         "%.1f" % ((time.time() - last) / 3600))
             count(self._deps.metrics, "whatsapp_window_skips_total")
             raise ChannelSendError("outside WhatsApp's 24-hour window", permanent=True)
-        for body in self.render(to, reply, chat.message_id):
+        for body in await self.render(to, reply, chat.message_id):
             await self._post(body)
         self.health.ok()
 
-    def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
+    async def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
         """Graph message bodies: text pieces (the first quoting the command), images."""
-        urls, notes = image_urls(self._deps.media, reply.images,
+        urls, notes = await image_urls(self._deps.media, reply.images,
                                  platform_max_bytes=IMAGE_MAX_BYTES)
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         bodies = [dict(base, type="text", text={"body": piece, "preview_url": False})
