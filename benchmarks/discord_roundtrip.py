@@ -38,6 +38,7 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks._stats import medians, percentile  # noqa: E402
 from tests.fakes.discord import GUILD_ID, TOKEN, FakeDiscord, SentMessage  # noqa: E402
 
 FIRST_CHANNEL = 1_200_000_000_000_000_100
@@ -77,12 +78,6 @@ async def main():
             asyncio.ensure_future(reply(f["d"]))
 asyncio.run(main())
 """
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(pct / 100.0 * len(ordered))) - 1))
-    return ordered[index]
 
 
 class Load:
@@ -179,7 +174,7 @@ async def _measure(name: str, argv: list[str], fake: FakeDiscord, args: Any) -> 
     return {"name": name, "commands": count, "seconds": round(elapsed, 2),
             "commands_per_s": round(count / elapsed, 1),
             "p50_ms": round(statistics.median(lat), 2),
-            "p99_ms": round(_percentile(lat, 99), 2), "max_ms": round(max(lat), 2),
+            "p99_ms": round(percentile(lat, 99), 2), "max_ms": round(max(lat), 2),
             "beats": len(gaps) + 1 if gaps else 0,
             "beat_late_max_ms": round(max(1000 * g - interval for g in gaps), 1)
             if gaps else None}
@@ -223,14 +218,11 @@ def main() -> None:
         platform.python_version(), platform.platform(), os.cpu_count() or 0, args.chats,
         args.pace_ms, os.getloadavg()[0]))
     results = asyncio.run(main_async(args))
-    med: dict[str, dict] = {}
-    for name in dict.fromkeys(r["name"] for r in results):
-        runs = [r for r in results if r["name"] == name]
-        med[name] = {k: statistics.median(r[k] for r in runs)
-                     for k in ("commands_per_s", "p50_ms", "p99_ms", "beat_late_max_ms")}
+    med = medians(results, ("commands_per_s", "p50_ms", "p99_ms", "beat_late_max_ms"))
+    for name, m in med.items():
         print("median %-9s %7.0f cmd/s  p50 %7.2f ms  p99 %7.2f ms  beat late max %6.1f ms "
-              "(%d runs)" % (name, med[name]["commands_per_s"], med[name]["p50_ms"],
-                             med[name]["p99_ms"], med[name]["beat_late_max_ms"], len(runs)))
+              "(%d runs)" % (name, m["commands_per_s"], m["p50_ms"], m["p99_ms"],
+                             m["beat_late_max_ms"], m["runs"]))
     if "baseline" in med and "daemon" in med:
         b, d = med["baseline"], med["daemon"]
         print("daemon vs baseline: throughput x%.2f, p50 %+.2f ms, p99 %+.2f ms" % (

@@ -42,6 +42,7 @@ from typing import Any, Optional
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks._stats import cpu_seconds, medians, percentile  # noqa: E402
 from tests.fakes.telegram import TOKEN, FakeTelegram, Recorded  # noqa: E402
 
 TARGET_P99_ADDED_MS = 20.0
@@ -74,19 +75,6 @@ async def main():
             asyncio.ensure_future(reply(u))
 asyncio.run(main())
 """
-
-
-def _cpu_seconds(pid: int) -> float:
-    """user + system CPU time of a process (Linux /proc)."""
-    with open("/proc/%d/stat" % pid) as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(pct / 100.0 * len(ordered))) - 1))
-    return ordered[index]
 
 
 class Load:
@@ -174,9 +162,9 @@ async def _measure(name: str, argv: list[str], tg: FakeTelegram, args: Any,
         load = Load(tg, args.chats, command)
         cpu = []
         asyncio.get_running_loop().call_later(args.warmup,
-                                              lambda: cpu.append(_cpu_seconds(proc.pid)))
+                                              lambda: cpu.append(cpu_seconds(proc.pid)))
         count, elapsed = await load.run(args.warmup, args.seconds, args.pace_ms / 1000.0)
-        cpu.append(_cpu_seconds(proc.pid))
+        cpu.append(cpu_seconds(proc.pid))
         tg.answer_hooks.remove(load._on_answer)
     finally:
         proc.terminate()
@@ -191,7 +179,7 @@ async def _measure(name: str, argv: list[str], tg: FakeTelegram, args: Any,
     return {"name": name, "commands": count, "seconds": round(elapsed, 2),
             "commands_per_s": round(count / elapsed, 1),
             "p50_ms": round(statistics.median(lat), 2),
-            "p99_ms": round(_percentile(lat, 99), 2),
+            "p99_ms": round(percentile(lat, 99), 2),
             "max_ms": round(max(lat), 2),
             "bot_cpu_ms_per_cmd": round(1000.0 * (cpu[-1] - cpu[0]) / max(1, count), 3)}
 
@@ -251,14 +239,11 @@ def main() -> None:
     print("# python %s, %s, %d CPUs, chats=%d" % (
         platform.python_version(), platform.platform(), os.cpu_count() or 0, args.chats))
     results = asyncio.run(main_async(args))
-    med: dict[str, dict] = {}
-    for name in dict.fromkeys(r["name"] for r in results):
-        runs = [r for r in results if r["name"] == name]
-        med[name] = {k: statistics.median(r[k] for r in runs)
-                     for k in ("commands_per_s", "p50_ms", "p99_ms", "bot_cpu_ms_per_cmd")}
+    med = medians(results, ("commands_per_s", "p50_ms", "p99_ms", "bot_cpu_ms_per_cmd"))
+    for name, m in med.items():
         print("median %-11s %7.0f cmd/s  p50 %7.2f ms  p99 %7.2f ms  bot CPU %.2f ms/cmd "
-              "(%d runs)" % (name, med[name]["commands_per_s"], med[name]["p50_ms"],
-                             med[name]["p99_ms"], med[name]["bot_cpu_ms_per_cmd"], len(runs)))
+              "(%d runs)" % (name, m["commands_per_s"], m["p50_ms"], m["p99_ms"],
+                             m["bot_cpu_ms_per_cmd"], m["runs"]))
     base = med.get("baseline_oc") or med.get("baseline")
     if base and "daemon" in med:
         d = med["daemon"]
