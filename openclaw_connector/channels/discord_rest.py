@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from tornado.httpclient import HTTPRequest, HTTPResponse
+from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
@@ -162,8 +162,13 @@ class DiscordRest:
                 raise ChannelSendError("discord rate limit", retry_after=wait)
             if wait > 0 and await wait_or_stop(self._stopping, wait):
                 raise ChannelSendError("discord channel stopping", retry_after=wait)
-            resp = await self._http.fetch(self._request(method, path, body, content_type),
-                                          raise_error=False)
+            request = self._request(method, path, body, content_type)
+            try:
+                resp = await self._http.fetch(request, raise_error=False)
+            except (OSError, HTTPClientError) as exc:
+                # raise_error=False still raises when no response came (refused,
+                # timed out): retry it like a 5xx, as status 599.
+                resp = HTTPResponse(request, 599, error=exc)
             self.limits.update(route, major, resp.headers)
             if 200 <= resp.code < 300:
                 try:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 
 import pytest
+from tornado.httpclient import AsyncHTTPClient
 
+from openclaw_connector.backoff import BackoffPolicy
+from openclaw_connector.channels.discord_rest import DiscordRest
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.discord.conftest import running_channel
 from tests.fakes.discord import CHANNEL_ID, USER_ID, Response, cloudflare_ban, rate_limited
@@ -185,3 +189,21 @@ async def test_error_text_echoing_our_token_is_masked(fake_discord, tmp_path):
         with pytest.raises(ChannelSendError) as err:
             await channel.send(chat(), Reply("one"))
     assert fake.token not in str(err.value) and "***" in str(err.value)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_unreachable_api_is_retried_then_raises_channel_send_error():
+    """A refused connection is retried with backoff, then reported as ChannelSendError."""
+    with socket.socket() as sock:               # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    http = AsyncHTTPClient(force_instance=True)
+    rest = DiscordRest("http://127.0.0.1:%d/api/v10" % port, "token", http,
+                       retry=BackoffPolicy(initial=0.001, factor=2.0, cap=0.005),
+                       stopping=asyncio.Event())
+    try:
+        with pytest.raises(ChannelSendError) as err:
+            await rest.call("POST", "/channels/1/messages", route="r", major="1", body=b"{}")
+    finally:
+        http.close()
+    assert "status=599" in str(err.value) and not err.value.permanent
