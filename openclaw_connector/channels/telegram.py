@@ -186,12 +186,10 @@ class TelegramChannel:
                     wait = delays.next()
                 self.health.failed(verdict.state, error[:200])
                 self._metric("telegram_poll_errors_total", kind=verdict.state)
-                if not isinstance(exc, TelegramError):
+                if verdict.state != "conflict":     # a 409 streak is logged above
                     log.warning("event=poll_failed attempt=%d retry_in=%.3f error=%s",
-                                delays.attempt, wait, log_field(error), exc_info=True)
-                elif verdict.state != "conflict":
-                    log.warning("event=poll_failed attempt=%d retry_in=%.3f error=%s",
-                                delays.attempt, wait, log_field(error))
+                                delays.attempt, wait, log_field(error),
+                                exc_info=not isinstance(exc, TelegramError))
                 if await wait_or_stop(self._stopping, wait):
                     return
             else:
