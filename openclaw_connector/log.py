@@ -51,8 +51,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 class RedactingFormatter(logging.Formatter):
     """Formats the line described in the module docstring and redacts it."""
 
-    converter = time.gmtime
-
     def __init__(self, secrets: Iterable[str] = (), *, tracebacks: bool = False) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
@@ -103,7 +101,7 @@ def setup(level: str = "INFO", *, file: Optional[str] = None, secrets: Iterable[
     root.addHandler(handler)
     root.setLevel(numeric)
     # Tornado's per-request access lines go through our own log function
-    # (web.access_log), and asyncio's debug chatter is not for operators.
+    # (access_log below), and asyncio's debug chatter is not for operators.
     logging.getLogger("asyncio").setLevel(max(numeric, logging.WARNING))
     _handlers.append(handler)
     return handler
