@@ -134,8 +134,6 @@ class TelegramChannel:
         pending.add_done_callback(_consume)
         try:
             response = await asyncio.shield(pending)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             code = getattr(exc, "code", 0)
             raise TelegramError(method, 0 if code == 599 else code,
@@ -154,8 +152,6 @@ class TelegramChannel:
                     await self._bootstrap()
                 await self._room()
                 await self._poll_once()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
                 verdict = classify(exc)
                 if isinstance(verdict, Fatal):
