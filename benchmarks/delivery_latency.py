@@ -44,6 +44,7 @@ sys.path.insert(0, ROOT)
 
 import yaml  # noqa: E402
 
+from benchmarks._stats import cpu_seconds  # noqa: E402
 from openclaw_connector.jobs import PENDING, PROMPT, Watch, watch_key  # noqa: E402
 from openclaw_connector.messages import ChatRef  # noqa: E402
 from openclaw_connector.state import StateStore  # noqa: E402
@@ -54,13 +55,6 @@ ADMIN_TOKEN = "bench-admin-token-0123456789"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64          # ~16 KiB "image"
 CHAT_BASE = 700000
 RUN_USER = 4242                   # the chat user whose /run makes the N=1 samples
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK      # utime + stime
 
 
 def pct(values: list[float], q: float) -> float:

@@ -44,6 +44,10 @@ import urllib.request
 from typing import Any, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from benchmarks._stats import cpu_seconds  # noqa: E402
+
 SECRET = "bench-line-channel-secret-0123"
 TOKEN = "bench-line-access-token-abcdefgh"
 USER = "U" + "be" * 16
@@ -110,7 +114,6 @@ def make_bodies(path: str, count: int, tag: str) -> None:
 
 def serve_fake_line(delay: float) -> None:
     """Child process: the LINE fake, accepting any reply token, printing its port."""
-    sys.path.insert(0, ROOT)
     import tornado.ioloop
     from tests.fakes.line import FakeLine
 
@@ -211,13 +214,6 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(15)
     except subprocess.TimeoutExpired:
         proc.kill()
-
-
-def cpu_seconds(proc: subprocess.Popen) -> float:
-    """utime + stime of a child process (Linux /proc)."""
-    with open("/proc/%d/stat" % proc.pid) as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def delivered(api_port: int) -> int:
@@ -327,14 +323,14 @@ def measure(args: argparse.Namespace) -> dict:
                     make_bodies(bodies, int(BODIES_PER_SEC * args.duration), "R%04d" % tag)
                     before = delivered(api_port)
                     server = daemon if target == "daemon" else bare
-                    cpu0, fake0 = cpu_seconds(server), cpu_seconds(fake)
+                    cpu0, fake0 = cpu_seconds(server.pid), cpu_seconds(fake.pid)
                     res = run_wrk(urls[target], conc, args.duration, bodies, script,
                                   load_cpus)
                     if target == "daemon":
                         res.update(wait_replies(api_port, before, res["ok"]))
-                    res["cpu_ms_per_req"] = 1000 * (cpu_seconds(server) - cpu0) / max(
+                    res["cpu_ms_per_req"] = 1000 * (cpu_seconds(server.pid) - cpu0) / max(
                         1, res["requests"])
-                    res["fake_cpu_s"] = cpu_seconds(fake) - fake0
+                    res["fake_cpu_s"] = cpu_seconds(fake.pid) - fake0
                     results.setdefault("%s c=%d" % (target, conc), []).append(res)
                     print("run %d %-6s c=%-3d %8.0f req/s p50 %6.2f ms p99 %6.2f ms "
                           "cpu %.2f ms/req fake %.1f s%s" % (
