@@ -66,6 +66,14 @@ class WatchRow:
     data: dict
 
 
+_SELECT_WATCHES = ("SELECT key, kind, ref_id, template, chat, created, state, updated, data "
+                   "FROM watches")
+
+
+def _watch_row(r: tuple) -> WatchRow:
+    return WatchRow(*r[:8], data=json.loads(r[8]))
+
+
 class StateStore:
     """The one sqlite3 connection; opened in ``start()``, closed last in ``stop()``."""
 
@@ -273,23 +281,17 @@ class StateStore:
         """Stored watches, oldest first, optionally only those in ``states``."""
         if states:
             marks = ",".join("?" * len(states))
-            rows = self._read("SELECT key, kind, ref_id, template, chat, created, state, "
-                              "updated, data FROM watches WHERE state IN (%s) "
-                              "ORDER BY created" % marks, tuple(states))
+            rows = self._read(_SELECT_WATCHES + " WHERE state IN (%s) ORDER BY created" % marks,
+                              tuple(states))
         else:
-            rows = self._read("SELECT key, kind, ref_id, template, chat, created, state, "
-                              "updated, data FROM watches ORDER BY created")
+            rows = self._read(_SELECT_WATCHES + " ORDER BY created")
         for r in rows:
-            yield WatchRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+            yield _watch_row(r)
 
     def watch(self, key: str) -> Optional[WatchRow]:
         """The stored watch ``key`` (in any state), or None."""
-        rows = self._read("SELECT key, kind, ref_id, template, chat, created, state, updated, "
-                          "data FROM watches WHERE key = ?", (key,))
-        if not rows:
-            return None
-        r = rows[0]
-        return WatchRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]))
+        rows = self._read(_SELECT_WATCHES + " WHERE key = ?", (key,))
+        return _watch_row(rows[0]) if rows else None
 
     def prune_watches(self, states: tuple[str, ...], older_than: float) -> None:
         """Drop watches in ``states`` last updated before ``older_than`` (epoch seconds)."""
