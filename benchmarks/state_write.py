@@ -8,9 +8,9 @@ run: a plain ``json.dumps`` + dict store, to show the sqlite share.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 
@@ -48,4 +48,6 @@ def main(n: int = 5000) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("n", type=int, nargs="?", default=5000, help="calls per operation")
+    main(p.parse_args().n)
