@@ -52,7 +52,6 @@ class CommandSpec:
     summary: str
     handler: Handler
     admin_only: bool = False
-    group: str = "General"
 
 
 class Router:
