@@ -109,9 +109,8 @@ def parse(text: str, bot_name: str = "", *, mentioned: bool = False) -> Optional
             approval = True
         elif token.startswith("--") and len(token) > 2:
             flags.append(token.lower())
-        elif _PARAM.fullmatch(token) and not token.startswith("="):
-            key, value = _PARAM.fullmatch(token).groups()
-            params.append((key, value))
+        elif (param := _PARAM.fullmatch(token)) is not None:
+            params.append(param.groups())
         else:
             args.append(token)
     return Command(word=word.lower(), args=tuple(args), params=tuple(params),
