@@ -106,14 +106,7 @@ def dedup_key(event: Any) -> str:
 class LineWebhookHandler(SignedWebhookHandler):
     """``POST line.path``: verify, dedupe, acknowledge, then run commands."""
 
-    def initialize(self, channel: "LineChannel") -> None:
-        self.channel = channel
-
-    def post(self) -> None:
-        status = self.channel.ingest(self.request.headers.get("X-Line-Signature"),
-                                     self.body_bytes)
-        self.set_status(status)
-        self.finish(b"" if status == 200 else b"%d\n" % status)
+    signature_header = "X-Line-Signature"
 
 
 class LineChannel:

@@ -216,13 +216,25 @@ class TaskSet:
 
 @tornado.web.stream_request_body
 class SignedWebhookHandler(tornado.web.RequestHandler):
-    """Reads a POST body of at most MAX_BODY bytes, then calls ``post()``.
+    """Reads a POST body of at most MAX_BODY bytes, then answers with the status
+    ``channel.ingest(signature, body)`` returns.
 
     A ``Content-Length`` over the limit gets 413 in ``prepare()``, before any
     of the body is read; a chunked body gets 413 as soon as it crosses the
     limit. Tornado then discards the rest and closes the connection.
-    Subclasses implement ``post()`` using ``self.body_bytes``.
+    Subclasses name the platform's ``signature_header``.
     """
+
+    signature_header = ""
+
+    def initialize(self, channel) -> None:
+        self.channel = channel
+
+    def post(self) -> None:
+        status = self.channel.ingest(self.request.headers.get(self.signature_header),
+                                     self.body_bytes)
+        self.set_status(status)
+        self.finish(b"" if status == 200 else b"%d\n" % status)
 
     def prepare(self) -> None:
         self._chunks: list[bytes] = []

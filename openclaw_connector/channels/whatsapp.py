@@ -87,8 +87,7 @@ def message_to_inbound(message: Any, now: float) -> Optional[Inbound]:
 class WhatsAppWebhookHandler(SignedWebhookHandler):
     """``GET`` verification and ``POST`` notifications on ``whatsapp.path``."""
 
-    def initialize(self, channel: "WhatsAppChannel") -> None:
-        self.channel = channel
+    signature_header = "X-Hub-Signature-256"
 
     def get(self) -> None:
         challenge = self.channel.verify(self.get_query_argument("hub.mode", None),
@@ -100,12 +99,6 @@ class WhatsAppWebhookHandler(SignedWebhookHandler):
             return
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(challenge)
-
-    def post(self) -> None:
-        status = self.channel.ingest(self.request.headers.get("X-Hub-Signature-256"),
-                                     self.body_bytes)
-        self.set_status(status)
-        self.finish(b"" if status == 200 else b"%d\n" % status)
 
 
 class WhatsAppChannel:
