@@ -21,6 +21,7 @@ import time
 import uuid
 from typing import Optional
 
+from openclaw_connector.channels.multipart import FilePart, encode_multipart
 from openclaw_connector.messages import ChatRef, Image, Inbound, Reply
 
 TEXT_LIMIT = 2000
@@ -87,27 +88,14 @@ def multipart(payload: dict, files: list[Image]) -> tuple[bytes, str]:
 
     ``payload_json`` gets the ``attachments`` list that names each file part.
     """
-    boundary = "openclaw-%s" % uuid.uuid4().hex
     names = [_safe_filename(image.filename, n) for n, image in enumerate(files)]
     payload = dict(payload, attachments=[{"id": n, "filename": name}
                                          for n, name in enumerate(names)])
-    out = bytearray()
-
-    def part(headers: str, data: bytes) -> None:
-        out.extend(b"--%s\r\n" % boundary.encode())
-        out.extend(headers.encode("utf-8"))
-        out.extend(b"\r\n")
-        out.extend(data)
-        out.extend(b"\r\n")
-
-    part('Content-Disposition: form-data; name="payload_json"\r\n'
-         'Content-Type: application/json\r\n',
-         json.dumps(payload).encode("utf-8"))
-    for n, (image, name) in enumerate(zip(files, names)):
-        part('Content-Disposition: form-data; name="files[%d]"; filename="%s"\r\n'
-             'Content-Type: %s\r\n' % (n, name, image.content_type), image.data)
-    out.extend(b"--%s--\r\n" % boundary.encode())
-    return bytes(out), "multipart/form-data; boundary=%s" % boundary
+    ctype, body = encode_multipart(
+        {"payload_json": json.dumps(payload)},
+        [FilePart("files[%d]" % n, name, image.content_type, image.data)
+         for n, (image, name) in enumerate(zip(files, names))])
+    return body, ctype
 
 
 def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int, *,

@@ -23,10 +23,11 @@ from tornado.httpclient import HTTPRequest
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.multipart import FilePart, encode_multipart
 from openclaw_connector.channels.telegram_send import TelegramSender
 from openclaw_connector.channels.telegram_wire import (
-    BotInfo, Fatal, FilePart, PoisonUpdate, Retry, TelegramError, classify, decode_response,
-    encode_multipart, log_field, mask_token, parse_update, scrub, update_id_of)
+    BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, classify, decode_response,
+    log_field, mask_token, parse_update, scrub, update_id_of)
 from openclaw_connector.config import TelegramConfig
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 

@@ -17,8 +17,9 @@ from typing import Any, Awaitable, Callable, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.channels.base import ChatLocks
+from openclaw_connector.channels.multipart import FilePart
 from openclaw_connector.channels.telegram_wire import (
-    PHOTO_MAX_BYTES, FilePart, TelegramError, chunk_text, log_field, scrub)
+    PHOTO_MAX_BYTES, TelegramError, chunk_text, log_field, scrub)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 
 log = logmod.get("telegram")

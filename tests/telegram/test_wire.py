@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tornado.httputil import HTTPHeaders, parse_body_arguments
 
+from openclaw_connector.channels.multipart import FilePart, encode_multipart
 from openclaw_connector.channels.telegram_wire import (
-    BotInfo, Fatal, FilePart, PoisonUpdate, Retry, TelegramError, chunk_text, classify,
-    decode_response, encode_multipart, mask_token, parse_update, scrub, utf16_len)
+    BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, chunk_text, classify,
+    decode_response, mask_token, parse_update, scrub, utf16_len)
 
 BOT = BotInfo(id=999, username="ourbot")
 
