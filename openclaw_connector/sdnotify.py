@@ -44,8 +44,8 @@ def notify(state: str, *, address: Optional[str] = None) -> bool:
     """Send ``state`` (e.g. ``"READY=1"``); True if a service manager received it.
 
     ``address`` overrides ``$NOTIFY_SOCKET`` (tests). Never raises: a missing
-    or broken socket is logged once at debug level and ignored, because a
-    failed notification must not stop the daemon.
+    or broken socket is logged at debug level and ignored, because a failed
+    notification must not stop the daemon.
     """
     target = socket_address(address if address is not None else os.environ.get(ENV))
     if target is None:
