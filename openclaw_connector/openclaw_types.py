@@ -96,9 +96,6 @@ class QueueState:
     def pending_ids(self) -> tuple[str, ...]:
         return tuple(e.prompt_id for e in self.pending)
 
-    def contains(self, prompt_id: str) -> bool:
-        return prompt_id in self.running_ids or prompt_id in self.pending_ids
-
     @classmethod
     def from_json(cls, data: Any) -> "QueueState":
         d = _obj(data, "queue")
