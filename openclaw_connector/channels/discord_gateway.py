@@ -15,7 +15,7 @@ Close codes) and faults.md §2 items 4, 5, 9 and 11.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
 # Opcodes (platforms.md §2 Opcodes).
@@ -119,10 +119,8 @@ class SessionState:
 @dataclass
 class _Connection:
     resuming: bool = False
-    hello: bool = False
     ack_pending: bool = False
     pending: Optional[Reconnect] = None
-    acks: int = field(default=0)
 
 
 class GatewaySession:
@@ -184,7 +182,6 @@ class GatewaySession:
             return self._hello(data)
         if op == HEARTBEAT_ACK:
             self._conn.ack_pending = False
-            self._conn.acks += 1
             return []
         if op == HEARTBEAT:               # the server asks for a beat now
             return [self._beat()]
@@ -220,11 +217,6 @@ class GatewaySession:
         return Reconnect(self.can_resume, reason)
 
     # ------------------------------------------------------------------ helpers
-    @property
-    def acks(self) -> int:
-        """HEARTBEAT_ACKs received on the current connection."""
-        return self._conn.acks
-
     def _beat(self) -> Send:
         self._conn.ack_pending = True
         return Send({"op": HEARTBEAT, "d": self.state.seq})
@@ -237,7 +229,6 @@ class GatewaySession:
         interval_ms = data.get("heartbeat_interval") if isinstance(data, dict) else None
         if not isinstance(interval_ms, (int, float)) or interval_ms <= 0:
             return self._close_then(Reconnect(self.can_resume, "bad_hello"), CLOSE_ZOMBIE)
-        self._conn.hello = True
         interval = interval_ms / 1000.0
         actions: list[Action] = [StartHeartbeat(interval, interval * self._rng())]
         if self._conn.resuming and self.can_resume:
