@@ -102,8 +102,10 @@ class KeepAliveClient:
         except asyncio.TimeoutError as exc:
             return APIResponse(599, error=exc)
         try:
-            for _attempt in range(2):
-                stream = self._take_idle(key)
+            for attempt in range(2):
+                # The retry after a stale connection dials afresh: its idle
+                # siblings most likely died with it (a server restart).
+                stream = self._take_idle(key) if attempt == 0 else None
                 reused = stream is not None
                 try:
                     if stream is None:

@@ -70,6 +70,22 @@ async def test_server_closed_idle_connection_is_retried_on_a_fresh_one():
 
 
 @pytest.mark.gen_test(timeout=10)
+async def test_retry_after_stale_connection_dials_afresh_not_another_idle_one():
+    """With several idle connections the server closed, the call still succeeds."""
+    async with fline.FakeLine(access_token=TOKEN, delay=0.02) as fake:
+        client = KeepAliveClient()
+        try:
+            url = fake.url + "/v2/bot/message/push"
+            await asyncio.gather(*(client.fetch("POST", url, headers=headers(), body=PUSH)
+                                   for _ in range(2)))
+            await fake._server.close_all_connections()
+            again = await client.fetch("POST", url, headers=headers(), body=PUSH)
+        finally:
+            client.close()
+    assert again.code == 200 and client.connections_opened == 3 and len(fake.delivered) == 3
+
+
+@pytest.mark.gen_test(timeout=10)
 async def test_silent_server_times_out_and_refused_connection_fails_fast():
     """No answer → 599 at the request deadline; nothing listening → 599 at once."""
     async def never_answer(reader, writer):
