@@ -112,7 +112,6 @@ class JobWatcher:
                                     stopping=self._stopping)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None
-        self.passes = 0
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -241,7 +240,6 @@ class JobWatcher:
 
     async def _check_prompts(self) -> None:
         """One pass: give up overdue watches, ask /queue once, /history for the rest."""
-        self.passes += 1
         now = self._clock()
         limit = self._res.max_wait_hours * 3600.0
         watches = [w for w in self._watches.values()
