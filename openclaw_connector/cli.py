@@ -104,9 +104,10 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: TextIO = None,
          stderr: TextIO = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if not (args.config or os.environ.get("OPENCLAW_CONNECTOR_CONFIG")):
-        build_parser().error("-c/--config is required (or set OPENCLAW_CONNECTOR_CONFIG)")
+        parser.error("-c/--config is required (or set OPENCLAW_CONNECTOR_CONFIG)")
     try:
         cfg = load_config(args)
     except ConfigError as exc:
