@@ -45,6 +45,14 @@ def guarded(fn: Callable[["Request"], Awaitable[Reply]]) -> Callable[["Request"]
     return wrapper
 
 
+def _raise_bugs(results: tuple) -> None:
+    """Re-raise what ``gather(return_exceptions=True)`` caught that is not a client error:
+    a programming error is not a partial answer."""
+    for r in results:
+        if isinstance(r, BaseException) and not isinstance(r, OpenClawError):
+            raise r
+
+
 # --------------------------------------------------------------------------- /status
 
 @guarded
@@ -55,9 +63,7 @@ async def status(req: "Request") -> Reply:
     results = (health, queue, stats)
     if all(isinstance(r, Unreachable) for r in results):
         return Reply(str(queue))
-    for r in results:   # a programming error is not a partial answer
-        if isinstance(r, BaseException) and not isinstance(r, OpenClawError):
-            raise r
+    _raise_bugs(results)
     lines = []
     if isinstance(stats, SystemStats):
         lines.append("ComfyUI: reachable at %s (version %s)" % (oc.public_url,
@@ -99,9 +105,7 @@ async def jobs(req: "Request") -> Reply:
                                          return_exceptions=True)
     if isinstance(queue, Unreachable):
         return Reply(str(queue))
-    for r in (queue, recent):
-        if isinstance(r, BaseException) and not isinstance(r, OpenClawError):
-            raise r
+    _raise_bugs((queue, recent))
     now = time.time()
     lines = []
     if isinstance(queue, QueueState):
