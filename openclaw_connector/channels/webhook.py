@@ -156,6 +156,7 @@ def with_notes(text: str, notes: list[str]) -> str:
 METRIC_HELP = {
     "webhook_requests_total": "Webhook POSTs by answer status",
     "webhook_duplicates_total": "Webhook events dropped as redeliveries",
+    "webhook_stale_total": "Webhook events refused as older than the dedup memory",
     "webhook_messages_total": "Webhook text messages handed to the router",
     "line_sends_total": "LINE reply/push API calls by status",
     "whatsapp_sends_total": "WhatsApp Graph message calls by status",
