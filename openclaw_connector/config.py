@@ -348,10 +348,9 @@ def _cross_checks(cfg: Config, origin: str) -> list[str]:
     for name in ("line", "whatsapp"):
         sub = getattr(cfg, name)
         if sub.on:
-            for other_key, other in listeners.items():
-                if other_key == (sub.bind, sub.port) and other == sub.path:
-                    problems.append("%s: %s.path: %s is already the path of another channel "
-                                    "on %s:%d" % (origin, name, sub.path, *other_key))
+            if listeners.get((sub.bind, sub.port)) == sub.path:
+                problems.append("%s: %s.path: %s is already the path of another channel "
+                                "on %s:%d" % (origin, name, sub.path, sub.bind, sub.port))
             listeners[(sub.bind, sub.port)] = sub.path
             if sub.path == cfg.media.path or sub.path == "/healthz":
                 problems.append("%s: %s.path: %s collides with the media or health route" % (
