@@ -18,11 +18,8 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.messages import ChatRef, Reply
 
-STATES = ("starting", "ok", "backoff", "conflict", "fatal", "stopped")
-
-
 class ChannelHealth:
-    """A channel's state for logs and ``/healthz``: starting|ok|backoff|conflict|fatal.
+    """A channel's state for logs and ``/healthz``: starting|ok|backoff|conflict|fatal|stopped.
 
     Every change of state is logged once (``event=channel_state``), so an
     operator tailing the log sees a platform go down and come back.
