@@ -84,7 +84,7 @@ class Prober:
             return Answer(0, error=exc.message or "connection closed without an answer")
         except OSError as exc:  # refused, DNS (gaierror), TLS (SSLError)
             return Answer(0, error=exc.strerror or logmod.one_line_error(exc))
-        except Exception as exc:  # DNS, TLS and the like: the type name is the clue
+        except Exception as exc:  # anything else: the type name is the clue
             return Answer(0, error=logmod.one_line_error(exc))
         try:
             body = json.loads(response.body or b"null")
