@@ -4,8 +4,13 @@ Compares, in one run on the same machine:
 
 * ``bare``   – a bare Tornado handler that answers every POST with 200;
 * ``daemon`` – ``python -m openclaw_connector`` with LINE on, its API pointed
-  at the LINE fake of tests/fakes (a separate process) answering every reply
-  after ``--api-delay`` (50 ms: a realistic round trip).
+  at a LINE fake (a separate process) answering every reply after
+  ``--api-delay`` (50 ms: a realistic round trip).
+
+``--fake lean`` (the default) runs that fake as benchmarks/_line_api.py, a bare
+asyncio server costing ~35 µs of CPU per reply, so the shared machine
+measures the daemon rather than the fake; ``--fake tornado`` runs the
+behavioural fake of tests/fakes/line.py (~0.5 ms of CPU per reply).
 
 Load comes from a separate process. *Saturation*: ``wrk`` (Debian package)
 with a Lua script that sends, per request, a distinct pre-signed body (one
@@ -112,8 +117,11 @@ def make_bodies(path: str, count: int, tag: str) -> None:
 
 # --------------------------------------------------------------------------- servers
 
-def serve_fake_line(delay: float) -> None:
+def serve_fake_line(delay: float, kind: str) -> None:
     """Child process: the LINE fake, accepting any reply token, printing its port."""
+    if kind == "lean":
+        from benchmarks._line_api import main as serve_lean
+        return serve_lean(delay, TOKEN)
     import tornado.ioloop
     from tests.fakes.line import FakeLine
 
@@ -193,7 +201,8 @@ def start_daemon(tmp: str, api_port: int,
     os.chmod(cfg, 0o600)
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
         if os.environ.get("BENCH_PROFILE") else []
-    proc = subprocess.Popen([sys.executable, *profile, "-m", "openclaw_connector", "-c", cfg],
+    wrap = os.environ.get("BENCH_WRAP", "").split()
+    proc = subprocess.Popen([*wrap, sys.executable, *profile, "-m", "openclaw_connector", "-c", cfg],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=pinned(cpus))
     deadline = time.time() + 20
@@ -307,7 +316,8 @@ def measure(args: argparse.Namespace) -> dict:
     with open(script, "w") as fh:
         fh.write(WRK_LUA)
     server_cpus, load_cpus = split_cpus() if args.pin else (None, None)
-    fake, api_port = spawn_child(["--serve-fake-line", str(args.api_delay)], load_cpus)
+    fake, api_port = spawn_child(["--serve-fake-line", str(args.api_delay), args.fake],
+                                 load_cpus)
     bare, bare_port = spawn_child(["--serve-bare"], server_cpus)
     daemon, daemon_port = start_daemon(tmp, api_port, server_cpus)
     urls = {"bare": "http://127.0.0.1:%d%s" % (bare_port, PATH),
@@ -393,7 +403,7 @@ def summarize(results: dict, args: argparse.Namespace) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-fake-line":
-        return serve_fake_line(float(sys.argv[2]))
+        return serve_fake_line(float(sys.argv[2]), sys.argv[3])
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-bare":
         return serve_bare()
     if len(sys.argv) > 1 and sys.argv[1] == "--paced-client":
@@ -404,6 +414,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")],
                         default=[1, 10, 50])
     parser.add_argument("--api-delay", type=float, default=0.05)
+    parser.add_argument("--fake", choices=("lean", "tornado"), default="lean",
+                        help="LINE API fake: benchmarks/_line_api.py (cheap) or "
+                             "tests/fakes/line.py (behavioural)")
     parser.add_argument("--paced-senders", type=int, default=50)
     parser.add_argument("--paced-interval", type=float, default=0.1)
     parser.add_argument("--no-pin", dest="pin", action="store_false",

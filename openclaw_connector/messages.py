@@ -10,7 +10,7 @@ JobWatcher can store it in the StateStore and deliver after a restart.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional
 
 
@@ -33,7 +33,11 @@ class ChatRef:
     received_at: float = 0.0
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        # Spelled out: dataclasses.asdict deep-copies every field (hot on the webhook path).
+        return json.dumps({"chat_id": self.chat_id, "is_group": self.is_group,
+                           "message_id": self.message_id, "platform": self.platform,
+                           "received_at": self.received_at, "reply_token": self.reply_token,
+                           "user_id": self.user_id}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> "ChatRef":

@@ -14,7 +14,11 @@ DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 
 
 def _labels(labels: dict) -> tuple:
-    return tuple(sorted((k, str(v)) for k, v in labels.items()))
+    items = sorted(labels.items())
+    # Counted on every webhook: skip str() when every value already is one.
+    if all(type(v) is str for _k, v in items):
+        return tuple(items)
+    return tuple((k, str(v)) for k, v in items)
 
 
 def _fmt_labels(items: Iterable[tuple[str, str]]) -> str:

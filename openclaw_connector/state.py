@@ -10,6 +10,13 @@ of state, each behind named methods so no SQL lives outside this module:
   bounded per namespace and swept;
 * job watches (filled by the JobWatcher).
 
+Writes are autocommitted, except those a caller marks ``batched``: those
+share one transaction that commits at the end of the current IOLoop
+iteration, and :meth:`StateStore.when_durable` runs a callback once they are
+committed. A webhook acknowledges only after its dedup id and pending command
+are durable, and under load one commit then covers every webhook that arrived
+in the same iteration instead of one commit per write (issue 6).
+
 A corrupted file is moved aside and recreated. A directory that cannot be
 created or written raises :class:`StateDirError` (a configuration error,
 exit 78). A write that fails while running (disk full) is logged and the
@@ -18,6 +25,7 @@ value kept in memory, so commands are still answered.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -30,6 +38,7 @@ log = logging.getLogger("openclaw_connector.state")
 
 SCHEMA_VERSION = 1
 SEEN_LIMIT = 50_000          # rows kept per namespace; the oldest go first
+SWEEP_EVERY = 1000           # seen ids written between two sweeps
 DB_NAME = "connector.db"
 
 _SCHEMA = """
@@ -86,6 +95,13 @@ class StateStore:
         self._mem_seen: dict[tuple[str, str], float] = {}
         self._write_failing = False
         self._writes_since_sweep = 0
+        self._seen_counts: dict[str, int] = {}   # rows per namespace, for the SEEN_LIMIT trim
+        self._batch_open = False
+        self._batch_seen: list[tuple[str, str, float]] = []
+        self._batch_kv: dict[str, str] = {}
+        self._batch_changes = 0
+        self._flush_scheduled = False
+        self._durable_callbacks: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -114,6 +130,7 @@ class StateStore:
         self.sweep()
 
     def close(self) -> None:
+        self.flush()
         if self._db is not None:
             try:
                 self._db.close()
@@ -168,22 +185,113 @@ class StateStore:
         return db
 
     # ------------------------------------------------------------------ helpers
-    def _write(self, sql: str, params: tuple = ()) -> bool:
-        """Run one write; on failure log once per streak and report False."""
+    def _write(self, sql: str, params: tuple = (), *, batched: bool = False) -> Optional[int]:
+        """Run one write; return its row count, or None when it failed.
+
+        A failure is logged once per streak and the caller keeps the value in
+        memory. ``batched`` writes join the current batch (see the module
+        docstring); any other write commits a pending batch first, so its own
+        commit never carries someone else's half-done work.
+        """
         if self._db is None:
-            return False
+            return None
+        if batched:
+            batched = self._begin_batch()
+        elif self._batch_open:
+            self._commit_batch()
         try:
-            self._db.execute(sql, params)
+            count = self._db.execute(sql, params).rowcount
         except sqlite3.Error as exc:
-            if not self._write_failing:
-                log.error("event=state_write_failed path=%s error=%s; keeping state in "
-                          "memory until writes work again", self.path, exc)
-            self._write_failing = True
-            return False
+            self._failed(exc)
+            if self._batch_open and not self._db.in_transaction:
+                self._abort_batch()       # sqlite rolled the whole batch back
+            return None
+        # Only a write that changed rows reached the disk: a no-op (deleting a
+        # row that is not there) proves nothing and must not end a failure streak.
+        if batched:
+            self._batch_changes += max(0, count)
+        elif count > 0:
+            self._recovered()
+        return count
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        if not self._write_failing:
+            log.error("event=state_write_failed path=%s error=%s; keeping state in "
+                      "memory until writes work again", self.path, exc)
+        self._write_failing = True
+
+    def _recovered(self) -> None:
         if self._write_failing:
             log.warning("event=state_write_recovered path=%s", self.path)
             self._write_failing = False
+
+    # ------------------------------------------------------------------ batches
+    def _begin_batch(self) -> bool:
+        """Open the batch transaction; False (write autocommits) outside an event loop."""
+        if self._batch_open:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        try:
+            self._db.execute("BEGIN")   # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return False
+        self._batch_open = True
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self.flush)
         return True
+
+    def _commit_batch(self) -> None:
+        self._batch_open = False
+        try:
+            self._db.execute("COMMIT")   # type: ignore[union-attr]
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            try:
+                self._db.execute("ROLLBACK")   # type: ignore[union-attr]
+            except sqlite3.Error:
+                pass
+            self._abort_batch()
+            return
+        self._batch_seen = []
+        self._batch_kv = {}
+        if self._batch_changes:
+            self._recovered()
+        self._batch_changes = 0
+
+    def _abort_batch(self) -> None:
+        """The batch is lost: keep its seen ids and values in memory instead."""
+        self._batch_open = False
+        for namespace, item_id, expires in self._batch_seen:
+            self._mem_seen[(namespace, item_id)] = expires
+        self._mem_kv.update(self._batch_kv)
+        self._batch_seen = []
+        self._batch_kv = {}
+        self._batch_changes = 0
+
+    def when_durable(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once every batched write made so far is committed
+        (or has failed and is kept in memory); at once when nothing is pending."""
+        if self._flush_scheduled:
+            self._durable_callbacks.append(callback)
+        else:
+            callback()
+
+    def flush(self) -> None:
+        """Commit the batch, then run the ``when_durable`` callbacks waiting on it."""
+        self._flush_scheduled = False
+        if self._batch_open:
+            self._commit_batch()
+        callbacks, self._durable_callbacks = self._durable_callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:   # one broken callback must not strand the others
+                log.exception("event=state_callback_failed")
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         if self._db is None:
@@ -201,10 +309,13 @@ class StateStore:
         rows = self._read("SELECT value FROM kv WHERE key = ?", (key,))
         return rows[0][0] if rows else default
 
-    def set(self, key: str, value: str) -> None:
+    def set(self, key: str, value: str, *, batched: bool = False) -> None:
         if self._write("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) "
-                       "DO UPDATE SET value = excluded.value", (key, value)):
+                       "DO UPDATE SET value = excluded.value", (key, value),
+                       batched=batched) is not None:
             self._mem_kv.pop(key, None)
+            if self._batch_open:
+                self._batch_kv[key] = value
         else:
             self._mem_kv[key] = value
 
@@ -230,41 +341,69 @@ class StateStore:
                           (namespace, item_id))
         return bool(rows) and rows[0][0] > now
 
-    def mark_seen(self, namespace: str, item_id: str, ttl_sec: float) -> bool:
+    def mark_seen(self, namespace: str, item_id: str, ttl_sec: float, *,
+                  batched: bool = False) -> bool:
         """Remember ``item_id``; return True if it was new (first time seen).
 
-        Check and insert happen in one call on the IOLoop thread, so two
-        concurrent deliveries of the same event cannot both see "new".
+        Check and insert are one statement on the IOLoop thread, so two
+        concurrent deliveries of the same event cannot both see "new"; an
+        expired row counts as new and gets the fresh expiry.
         """
-        if self.is_seen(namespace, item_id):
+        now = self._clock()
+        mem = self._mem_seen.get((namespace, item_id))
+        if mem is not None and mem > now:
             return False
-        expires = self._clock() + ttl_sec
-        if not self._write("INSERT OR REPLACE INTO seen (namespace, id, expires) "
-                           "VALUES (?, ?, ?)", (namespace, item_id, expires)):
+        expires = now + ttl_sec
+        changed = self._write(
+            "INSERT INTO seen (namespace, id, expires) VALUES (?, ?, ?) "
+            "ON CONFLICT(namespace, id) DO UPDATE SET expires = excluded.expires "
+            "WHERE seen.expires <= ?", (namespace, item_id, expires, now), batched=batched)
+        if changed is None:
+            # Not written (full disk): decide from what was stored, keep it in memory.
+            if self.is_seen(namespace, item_id):
+                return False
             self._mem_seen[(namespace, item_id)] = expires
+        elif changed == 0:
+            return False
+        elif batched and self._batch_open:
+            self._batch_seen.append((namespace, item_id, expires))
+        self._seen_counts[namespace] = self._seen_counts.get(namespace, 0) + 1
         self._writes_since_sweep += 1
-        if self._writes_since_sweep >= 1000:
+        if self._writes_since_sweep >= SWEEP_EVERY:
             self.sweep()
         return True
 
     def sweep(self) -> None:
-        """Drop expired ids and keep each namespace under SEEN_LIMIT rows."""
+        """Drop expired ids and keep each namespace under SEEN_LIMIT rows.
+
+        Every statement walks the (namespace, expires) index, so a sweep costs
+        what it deletes, not the size of the table.
+        """
         self._writes_since_sweep = 0
         now = self._clock()
-        self._write("DELETE FROM seen WHERE expires <= ?", (now,))
-        for (namespace,) in self._read("SELECT namespace FROM seen GROUP BY namespace "
-                                       "HAVING COUNT(*) > ?", (SEEN_LIMIT,)):
-            self._write("DELETE FROM seen WHERE namespace = ? AND id IN (SELECT id FROM seen "
-                        "WHERE namespace = ? ORDER BY expires DESC LIMIT -1 OFFSET ?)",
-                        (namespace, namespace, SEEN_LIMIT))
+        if not self._seen_counts:
+            self._seen_counts = dict(self._read(
+                "SELECT namespace, COUNT(*) FROM seen GROUP BY namespace"))
+        for namespace in list(self._seen_counts):
+            gone = self._write("DELETE FROM seen WHERE namespace = ? AND expires <= ?",
+                               (namespace, now)) or 0
+            left = self._seen_counts[namespace] - gone
+            if left > SEEN_LIMIT:
+                gone = self._write(
+                    "DELETE FROM seen WHERE namespace = ? AND id IN (SELECT id FROM seen "
+                    "WHERE namespace = ? ORDER BY expires LIMIT ?)",
+                    (namespace, namespace, left - SEEN_LIMIT)) or 0
+                left -= gone
+            self._seen_counts[namespace] = max(0, left)
         self._mem_seen = {k: v for k, v in self._mem_seen.items() if v > now}
 
     # ------------------------------------------------------------------ job watches
-    def put_watch(self, row: WatchRow) -> None:
+    def put_watch(self, row: WatchRow, *, batched: bool = False) -> None:
         self._write("INSERT OR REPLACE INTO watches (key, kind, ref_id, template, chat, "
                     "created, state, updated, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (row.key, row.kind, row.ref_id, row.template, row.chat, row.created,
-                     row.state, row.updated, json.dumps(row.data, sort_keys=True)))
+                     row.state, row.updated, json.dumps(row.data, sort_keys=True)),
+                    batched=batched)
 
     def update_watch(self, key: str, state: str, data: Optional[dict] = None) -> None:
         if data is None:
@@ -274,8 +413,8 @@ class StateStore:
             self._write("UPDATE watches SET state = ?, updated = ?, data = ? WHERE key = ?",
                         (state, self._clock(), json.dumps(data, sort_keys=True), key))
 
-    def delete_watch(self, key: str) -> None:
-        self._write("DELETE FROM watches WHERE key = ?", (key,))
+    def delete_watch(self, key: str, *, batched: bool = False) -> None:
+        self._write("DELETE FROM watches WHERE key = ?", (key,), batched=batched)
 
     def watches(self, *, states: Optional[tuple[str, ...]] = None) -> Iterator[WatchRow]:
         """Stored watches, oldest first, optionally only those in ``states``."""

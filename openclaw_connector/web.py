@@ -9,6 +9,14 @@ server on ``status.bind:status.port`` answers ``GET /healthz`` and
 ``GET /metrics`` (Prometheus text 0.0.4); it shares a webhook server if the
 operator put both on the same address.
 
+A webhook POST (:meth:`WebServers.add_webhook`) does not go through the
+Application: :class:`_Dispatch` hands it to the channel's
+:class:`~openclaw_connector.channels.webhook.WebhookPost` straight off the
+HTTP connection, because ``tornado.web``'s per-request machinery was the
+largest single cost of an acknowledgement (issue 6). Every other request
+(media, health, metrics, WhatsApp's verification GET) is routed by the
+Application as usual.
+
 Every Application logs through :func:`openclaw_connector.log.access_log`
 (path only: WhatsApp's ``hub.verify_token`` and media signatures arrive in the
 query string, faults.md 10). Servers cap non-streamed bodies at 1 MiB and
@@ -26,15 +34,18 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.netutil
 import tornado.web
+from tornado import httputil
 
 from openclaw_connector import log as logmod
-from openclaw_connector.channels.webhook import MAX_BODY
+from openclaw_connector.channels.webhook import (MAX_BODY, BodyDeadlines, WebhookEndpoint,
+                                                 WebhookPost)
 from openclaw_connector.media import MediaHandler
 
 log = logmod.get("web")
 
 IDLE_CONNECTION_SEC = 75.0   # keep-alive from a tunnel/proxy, then close
 BODY_TIMEOUT_SEC = 30.0      # a body that trickles in longer than this is dropped
+BODY_SWEEP_SEC = 5.0         # how often webhook bodies are checked against it
 STOP_TIMEOUT_SEC = 5.0
 
 HealthFn = Callable[[], "tuple[int, dict]"]
@@ -74,6 +85,60 @@ class MetricsHandler(tornado.web.RequestHandler):
         self.finish(self.metrics.render())
 
 
+class _Dispatch(httputil.HTTPServerConnectionDelegate):
+    """Webhook POSTs to their :class:`WebhookPost`, everything else to the Application."""
+
+    def __init__(self, app: tornado.web.Application, posts: dict[str, WebhookEndpoint],
+                 deadlines: BodyDeadlines) -> None:
+        self.app = app
+        self.posts = posts
+        self.deadlines = deadlines
+
+    def start_request(self, server_conn: object,
+                      request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
+        return _Pick(self, server_conn, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self.app.on_close(server_conn)
+
+
+class _Pick(httputil.HTTPMessageDelegate):
+    """Chooses the delegate once the request line is known, then forwards to it."""
+
+    def __init__(self, dispatch: _Dispatch, server_conn: object,
+                 request_conn: httputil.HTTPConnection) -> None:
+        self._dispatch = dispatch
+        self._server_conn = server_conn
+        self._request_conn = request_conn
+        self._target: Optional[httputil.HTTPMessageDelegate] = None
+
+    def headers_received(self, start_line, headers):  # type: ignore[override]
+        endpoint = None
+        if start_line.method == "POST":
+            endpoint = self._dispatch.posts.get(start_line.path.split("?", 1)[0])
+        if endpoint is not None:
+            self._target = WebhookPost(endpoint, self._request_conn,
+                                       self._dispatch.deadlines)
+        else:
+            # Webhook bodies are bounded by BodyDeadlines; everything else by Tornado.
+            self._request_conn.set_body_timeout(BODY_TIMEOUT_SEC)  # type: ignore[attr-defined]
+            self._target = self._dispatch.app.start_request(self._server_conn,
+                                                            self._request_conn)
+        return self._target.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes):  # type: ignore[override]
+        assert self._target is not None
+        return self._target.data_received(chunk)
+
+    def finish(self) -> None:
+        assert self._target is not None
+        self._target.finish()
+
+    def on_connection_close(self) -> None:
+        if self._target is not None:
+            self._target.on_connection_close()
+
+
 class WebServers:
     """Route registry plus the listeners it binds; ``ports`` shows real ports."""
 
@@ -84,9 +149,12 @@ class WebServers:
         self.health = health
         self.metrics = metrics
         self._routes: dict[tuple[str, int], list[tuple[str, type, dict]]] = {}
+        self._posts: dict[tuple[str, int], dict[str, WebhookEndpoint]] = {}
         self._servers: dict[tuple[str, int], tornado.httpserver.HTTPServer] = {}
         self.ports: dict[tuple[str, int], int] = {}
         self.status_key: Optional[tuple[str, int]] = None
+        self.body_deadlines = BodyDeadlines(BODY_TIMEOUT_SEC)
+        self._body_sweep: Optional[tornado.ioloop.PeriodicCallback] = None
 
     def add_route(self, bind: str, port: int, pattern: str, handler_cls: type,
                   kwargs: dict) -> None:
@@ -95,6 +163,14 @@ class WebServers:
         if self._servers:
             raise RuntimeError("add_route() after start()")
         self._routes.setdefault((bind, port), []).append((pattern, handler_cls, kwargs))
+
+    def add_webhook(self, bind: str, port: int, path: str, endpoint: WebhookEndpoint) -> None:
+        """Answer ``POST path`` (exactly; the query string is ignored) on the server for
+        ``bind:port`` with a :class:`WebhookPost` for ``endpoint``."""
+        if self._servers:
+            raise RuntimeError("add_webhook() after start()")
+        self._posts.setdefault((bind, port), {})[path] = endpoint
+        self._routes.setdefault((bind, port), [])
 
     def bound_port(self, bind: str, port: int) -> int:
         """The port actually bound for configured ``bind:port`` (useful with port 0)."""
@@ -134,11 +210,12 @@ class WebServers:
                         key[0], key[1], exc.strerror or exc)) from None
                 bound.append(sockets)
                 self.ports[key] = sockets[0].getsockname()[1]
+                app = self._app(entry["routes"], webhook=entry["webhook"],
+                                status=entry["status"])
                 server = tornado.httpserver.HTTPServer(
-                    self._app(entry["routes"], webhook=entry["webhook"],
-                              status=entry["status"]),
+                    _Dispatch(app, self._posts.get(key, {}), self.body_deadlines),
                     max_body_size=MAX_BODY, idle_connection_timeout=IDLE_CONNECTION_SEC,
-                    body_timeout=BODY_TIMEOUT_SEC, decompress_request=False)
+                    decompress_request=False)
                 server.add_sockets(sockets)
                 self._servers[key] = server
                 paths = [p for p, _c, _k in entry["routes"]]
@@ -151,9 +228,16 @@ class WebServers:
                     sock.close()
             await self.stop()
             raise
+        if any(self._posts.values()):
+            self._body_sweep = tornado.ioloop.PeriodicCallback(
+                self.body_deadlines.sweep, BODY_SWEEP_SEC * 1000)
+            self._body_sweep.start()
 
     async def stop(self) -> None:
         """Stop accepting, then close open connections (bounded)."""
+        if self._body_sweep is not None:
+            self._body_sweep.stop()
+            self._body_sweep = None
         servers, self._servers = list(self._servers.values()), {}
         for server in servers:
             server.stop()

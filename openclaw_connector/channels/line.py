@@ -33,9 +33,10 @@ from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
-                                                 count, image_urls, is_stale, line_signature,
-                                                 signature_matches, split_text, with_notes)
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
+                                                 WebhookPathHandler, count, image_urls, is_stale,
+                                                 line_signature, signature_matches, split_text,
+                                                 with_notes)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
 
 log = logmod.get("line")
@@ -103,10 +104,8 @@ def dedup_key(event: Any) -> str:
     return ""
 
 
-class LineWebhookHandler(SignedWebhookHandler):
-    """``POST line.path``: verify, dedupe, acknowledge, then run commands."""
-
-    signature_header = "X-Line-Signature"
+class LineWebhookHandler(WebhookPathHandler):
+    """``line.path`` for every method but POST: 405."""
 
 
 class LineChannel:
@@ -125,6 +124,8 @@ class LineChannel:
         self._api = KeepAliveClient()
         self._pending = PendingInbounds(deps.state, "line")
         if deps.web is not None:
+            deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
+                self.ingest, "X-Line-Signature", deps.state.when_durable))
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), LineWebhookHandler,
                                {"channel": self})
 
@@ -170,14 +171,16 @@ class LineChannel:
                 log.warning("event=webhook_stale platform=line id=%s", key)
                 count(metrics, "webhook_stale_total", platform="line")
                 continue
-            if key and not self._deps.state.mark_seen(DEDUP_NS, key, DEDUP_TTL_SEC):
+            if key and not self._deps.state.mark_seen(DEDUP_NS, key, DEDUP_TTL_SEC,
+                                                      batched=True):
                 context = event.get("deliveryContext")
                 log.info("event=webhook_duplicate platform=line id=%s redelivery=%s", key,
                          isinstance(context, dict) and context.get("isRedelivery") is True)
                 count(metrics, "webhook_duplicates_total", platform="line")
                 continue
             count(metrics, "webhook_messages_total", platform="line")
-            row_key = self._pending.add(key or uuid.uuid4().hex, inbound)  # before the 200
+            # Committed before the 200 (WebhookPost waits for state.when_durable).
+            row_key = self._pending.add(key or uuid.uuid4().hex, inbound, batched=True)
             self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         count(metrics, "webhook_requests_total", platform="line", status="200")
         return 200

@@ -4,8 +4,9 @@ commands after the acknowledgement, and text splitting.
 
 Why this shape (faults.md 6, 10): a webhook must answer in milliseconds, so
 the handler verifies the signature over the *raw* bytes, parses, dedupes and
-spawns the command as a task, and only then answers 200; the command and its
-reply run after the response has left. Bodies are capped at 1 MiB and a
+spawns the command as a task, and answers 200 as soon as the StateStore has
+committed the dedup id and the pending command; the command and its reply run
+after the response has left. Bodies are capped at 1 MiB and a
 larger one gets 413 before more of it is read. Wire facts: platforms.md §3
 (``X-Line-Signature``) and §4 (``X-Hub-Signature-256``).
 """
@@ -16,15 +17,20 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from typing import Awaitable, Optional
+import logging
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Optional
 
 import tornado.ioloop
 import tornado.web
+from tornado import httputil
 
 from openclaw_connector import log as logmod
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
 
 log = logmod.get("webhook")
+access = logmod.get("http")
 
 MAX_BODY = 1 << 20           # 1 MiB; LINE and Meta send a few KiB at most
 STOP_GRACE_SEC = 5.0         # how long stop() lets in-flight commands finish
@@ -215,64 +221,148 @@ class TaskSet:
 
 # --------------------------------------------------------------------------- handler
 
-@tornado.web.stream_request_body
-class SignedWebhookHandler(tornado.web.RequestHandler):
-    """Reads a POST body of at most MAX_BODY bytes, then answers with the status
-    ``channel.ingest(signature, body)`` returns.
+Ingest = Callable[[Optional[str], bytes], int]
 
-    A ``Content-Length`` over the limit gets 413 in ``prepare()``, before any
-    of the body is read; a chunked body gets 413 as soon as it crosses the
-    limit. Tornado then discards the rest and closes the connection.
-    Subclasses name the platform's ``signature_header``.
+
+@dataclass(frozen=True)
+class WebhookEndpoint:
+    """What a webhook POST needs: the channel's ``ingest(signature, body) -> status``,
+    the header carrying the signature, and the StateStore's ``when_durable``."""
+
+    ingest: Ingest
+    signature_header: str
+    when_durable: Callable[[Callable[[], None]], None]
+
+
+class BodyDeadlines:
+    """Webhook POSTs whose body is still arriving, and a sweep that drops the slow ones.
+
+    Tornado's per-request ``body_timeout`` wraps every body read in
+    ``gen.with_timeout``, which cost more than HMAC and JSON together on the
+    webhook path; a set and a sweep every few seconds bound a trickling body
+    (slowloris) just as well. ``sweep()`` is called by the web server's timer.
     """
 
-    signature_header = ""
+    def __init__(self, timeout_sec: float) -> None:
+        self.timeout_sec = timeout_sec
+        self._open: dict["WebhookPost", float] = {}
 
-    def initialize(self, channel) -> None:
-        self.channel = channel
+    def add(self, post: "WebhookPost") -> None:
+        self._open[post] = time.monotonic()
 
-    def post(self) -> None:
-        status = self.channel.ingest(self.request.headers.get(self.signature_header),
-                                     self.body_bytes)
-        self.set_status(status)
-        self.finish(b"" if status == 200 else b"%d\n" % status)
+    def discard(self, post: "WebhookPost") -> None:
+        self._open.pop(post, None)
 
-    def prepare(self) -> None:
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def sweep(self) -> None:
+        limit = time.monotonic() - self.timeout_sec
+        late = [post for post, since in self._open.items() if since < limit]
+        for post in late:
+            self.discard(post)
+            post.give_up()
+        if late:
+            log.info("event=webhook_body_timeout count=%d", len(late))
+
+
+class WebhookPost(httputil.HTTPMessageDelegate):
+    """One POST to a webhook path, answered straight on Tornado's HTTP connection.
+
+    Why not a ``RequestHandler``: its per-request machinery (routing, header
+    defaults, cookies, the output pipeline) cost more CPU than everything a
+    webhook does besides the reply (issue 6, benchmarks/README.md). This reads
+    a body of at most MAX_BODY bytes: a ``Content-Length`` over the limit gets
+    413 before any of the body is read, a chunked body gets 413 as soon as it
+    crosses the limit (Tornado then discards the rest and closes the
+    connection). Then ``ingest`` runs, and the status it returns is sent once
+    the StateStore has committed what ingest wrote (dedup ids, pending
+    commands), so a 200 always means "this command survives a crash".
+    """
+
+    def __init__(self, endpoint: WebhookEndpoint, connection: httputil.HTTPConnection,
+                 deadlines: BodyDeadlines) -> None:
+        self._endpoint = endpoint
+        self._connection = connection
+        self._deadlines = deadlines
         self._chunks: list[bytes] = []
         self._size = 0
-        if self.request.method != "POST":
-            return
-        length = self.request.headers.get("Content-Length")
-        # Our own limit is checked below; raise Tornado's so it never answers
-        # a bare "400" after our 413 (it checks its limit after prepare()).
-        self.request.connection.set_max_body_size(1 << 40)
+        self._answered = False
+        self._signature: Optional[str] = None
+        self._path = ""
+        self._started = 0.0
+
+    def headers_received(self, start_line, headers) -> None:
+        self._started = time.monotonic()
+        self._deadlines.add(self)
+        self._path = start_line.path.split("?", 1)[0]
+        self._signature = headers.get(self._endpoint.signature_header)
+        # Our own limit is checked here and in data_received; raise Tornado's so it
+        # never answers a bare "400" after our 413 (it checks after this call).
+        self._connection.set_max_body_size(1 << 40)
+        length = headers.get("Content-Length")
         if length is not None:
             try:
                 declared = int(length)
             except ValueError:
-                self._reject(400, "bad Content-Length")
+                self._answer(400, b"bad Content-Length\n")
                 return
             if declared > MAX_BODY:
-                self._reject(413, "body over %d bytes" % MAX_BODY)
+                self._answer(413, b"body over %d bytes\n" % MAX_BODY)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self._answered:
             return
         self._size += len(chunk)
         if self._size > MAX_BODY:
             self._chunks = []
-            self._reject(413, "body over %d bytes" % MAX_BODY)
+            self._answer(413, b"body over %d bytes\n" % MAX_BODY)
             return
         self._chunks.append(chunk)
 
-    @property
-    def body_bytes(self) -> bytes:
-        return b"".join(self._chunks)
+    def finish(self) -> None:
+        self._deadlines.discard(self)
+        if self._answered:
+            return
+        status = self._endpoint.ingest(self._signature, b"".join(self._chunks))
+        self._chunks = []
+        self._endpoint.when_durable(lambda: self._answer(
+            status, b"" if status == 200 else b"%d\n" % status))
 
-    def _reject(self, status: int, why: str) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish(why + "\n")
+    def on_connection_close(self) -> None:
+        self._deadlines.discard(self)
+        self._chunks = []
+
+    def give_up(self) -> None:
+        """The body took too long: close the connection, run nothing."""
+        self._answered = True
+        self._chunks = []
+        self._connection.close()   # type: ignore[attr-defined]
+
+    def _answer(self, status: int, body: bytes) -> None:
+        if self._answered:
+            return
+        self._answered = True
+        self._deadlines.discard(self)
+        headers = httputil.HTTPHeaders({
+            "Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body)),
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+        self._connection.write_headers(
+            httputil.ResponseStartLine("HTTP/1.1", status, httputil.responses.get(status, "")),
+            headers, body)
+        self._connection.finish()
+        # The command logs its own line; a 200 here is only worth a debug line.
+        access.log(logging.DEBUG if status < 400 else logging.WARNING,
+                   "event=http_request method=POST path=%s status=%d took_ms=%.1f",
+                   self._path, status, 1000.0 * (time.monotonic() - self._started))
+
+
+class WebhookPathHandler(tornado.web.RequestHandler):
+    """Every method but POST on a webhook path (POST goes to :class:`WebhookPost`):
+    405 unless a subclass defines it (WhatsApp's verification ``GET``)."""
+
+    def initialize(self, channel) -> None:
+        self.channel = channel
 
     def check_xsrf_cookie(self) -> None:  # webhooks carry signatures, not cookies
         return None

@@ -34,7 +34,7 @@ from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, SignedWebhookHandler, TaskSet,
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint, WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
                                                  signature_matches, split_text, with_notes)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
@@ -84,10 +84,8 @@ def message_to_inbound(message: Any, now: float) -> Optional[Inbound]:
                    message_id=wamid, is_direct=True, bot_name="", mentioned=False)
 
 
-class WhatsAppWebhookHandler(SignedWebhookHandler):
-    """``GET`` verification and ``POST`` notifications on ``whatsapp.path``."""
-
-    signature_header = "X-Hub-Signature-256"
+class WhatsAppWebhookHandler(WebhookPathHandler):
+    """``GET`` verification on ``whatsapp.path`` (POSTs go to ``ingest``)."""
 
     def get(self) -> None:
         challenge = self.channel.verify(self.get_query_argument("hub.mode", None),
@@ -116,6 +114,8 @@ class WhatsAppChannel:
         self._api = KeepAliveClient()
         self._pending = PendingInbounds(deps.state, "whatsapp")
         if deps.web is not None:
+            deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
+                self.ingest, "X-Hub-Signature-256", deps.state.when_durable))
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path),
                                WhatsAppWebhookHandler, {"channel": self})
 
@@ -196,12 +196,14 @@ class WhatsAppChannel:
             log.warning("event=webhook_stale platform=whatsapp id=%s", inbound.message_id)
             count(self._deps.metrics, "webhook_stale_total", platform="whatsapp")
             return
-        if not self._deps.state.mark_seen(MESSAGE_NS, inbound.message_id, DEDUP_TTL_SEC):
+        if not self._deps.state.mark_seen(MESSAGE_NS, inbound.message_id, DEDUP_TTL_SEC,
+                                          batched=True):
             log.info("event=webhook_duplicate platform=whatsapp id=%s", inbound.message_id)
             count(self._deps.metrics, "webhook_duplicates_total", platform="whatsapp")
             return
         count(self._deps.metrics, "webhook_messages_total", platform="whatsapp")
-        row_key = self._pending.add(inbound.message_id, inbound)   # before the 200
+        # Committed before the 200 (WebhookPost waits for state.when_durable).
+        row_key = self._pending.add(inbound.message_id, inbound, batched=True)
         self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
 
     def _note_inbound(self, wa_id: str, timestamp: Any, now: float) -> None:
@@ -215,13 +217,14 @@ class WhatsAppChannel:
         key = LAST_INBOUND_KEY % wa_id
         previous = self._deps.state.get(key)
         if previous is None or float(previous) < sent_at:
-            self._deps.state.set(key, "%.3f" % sent_at)
+            self._deps.state.set(key, "%.3f" % sent_at, batched=True)
 
     def _record_status(self, status: Any) -> None:
         if not isinstance(status, dict) or not isinstance(status.get("id"), str):
             return
         wamid, state = status["id"], str(status.get("status", ""))
-        if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state), DEDUP_TTL_SEC):
+        if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state), DEDUP_TTL_SEC,
+                                          batched=True):
             return
         count(self._deps.metrics, "whatsapp_statuses_total", status=state)
         if state != "failed":

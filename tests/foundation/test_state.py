@@ -104,3 +104,95 @@ def test_write_is_fast_enough_for_the_ioloop(tmp_path):
     print("state write median_us=%.0f p99_us=%.0f" % (samples[100] * 1e6, samples[198] * 1e6))
     assert store.get("telegram.offset") == "199"
     store.close()
+
+
+def _on_disk(path, sql):
+    import sqlite3
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def test_batched_writes_commit_together_before_when_durable_callbacks(tmp_path):
+    """Batched writes in one loop iteration are one transaction: invisible to other
+    readers until the flush, and ``when_durable`` callbacks run after the commit."""
+    import asyncio
+
+    store = StateStore(str(tmp_path))
+    store.open()
+    seen_sql = "SELECT id FROM seen ORDER BY id"
+    observed: dict = {}
+
+    async def scenario() -> None:
+        assert store.mark_seen("line", "a", 60, batched=True) is True
+        assert store.mark_seen("line", "a", 60, batched=True) is False   # same batch
+        store.mark_seen("line", "b", 60, batched=True)
+        observed["before"] = _on_disk(store.path, seen_sql)
+        done = asyncio.Event()
+        store.when_durable(lambda: (observed.setdefault("at_callback",
+                                                        _on_disk(store.path, seen_sql)),
+                                    done.set()))
+        await asyncio.wait_for(done.wait(), 5)
+        # A plain write commits an open batch first, so it never carries half of one.
+        store.mark_seen("line", "c", 60, batched=True)
+        store.set("k", "v")
+        observed["after_plain"] = _on_disk(store.path, seen_sql)
+        fired: list = []
+        store.flush()
+        store.when_durable(lambda: fired.append(1))     # nothing pending: runs at once
+        observed["immediate"] = fired
+
+    asyncio.run(scenario())
+    store.close()
+    assert observed["before"] == []
+    assert observed["at_callback"] == [("a",), ("b",)]
+    assert observed["after_plain"] == [("a",), ("b",), ("c",)]
+    assert observed["immediate"] == [1]
+
+
+def test_failed_batched_write_keeps_dedup_in_memory(tmp_path, caplog):
+    """A batched write that fails (disk full) still dedups and answers durable."""
+    import asyncio
+
+    store = StateStore(str(tmp_path))
+    store.open()
+    store._db.execute("PRAGMA query_only = ON")
+    results: list = []
+
+    async def scenario() -> None:
+        results.append(store.mark_seen("ns", "x", 60, batched=True))
+        results.append(store.mark_seen("ns", "x", 60, batched=True))
+        done = asyncio.Event()
+        store.when_durable(done.set)
+        await asyncio.wait_for(done.wait(), 5)
+        results.append(store.mark_seen("ns", "x", 60, batched=True))
+
+    asyncio.run(scenario())
+    store.close()
+    assert results == [True, False, False]
+    assert caplog.text.count("event=state_write_failed") == 1
+
+
+def test_sweep_keeps_each_namespace_under_the_limit(tmp_path, monkeypatch):
+    """Over SEEN_LIMIT ids the oldest go first; expired ones go at the next sweep."""
+    from openclaw_connector import state as statemod
+
+    monkeypatch.setattr(statemod, "SEEN_LIMIT", 5)
+    monkeypatch.setattr(statemod, "SWEEP_EVERY", 1000)
+    now = [1000.0]
+    store = StateStore(str(tmp_path), clock=lambda: now[0])
+    store.open()
+    for i in range(8):
+        now[0] += 1
+        store.mark_seen("ns", "id%d" % i, 100)
+    store.mark_seen("other", "keep", 1)
+    store.sweep()
+    assert [r[0] for r in _on_disk(store.path, "SELECT id FROM seen WHERE namespace = 'ns' "
+                                               "ORDER BY id")] == ["id%d" % i for i in range(3, 8)]
+    now[0] += 2
+    store.sweep()
+    assert _on_disk(store.path, "SELECT id FROM seen WHERE namespace = 'other'") == []
+    assert store.mark_seen("ns", "id0", 100) is True     # forgotten, so new again
+    store.close()

@@ -186,3 +186,98 @@ async def test_idle_connections_expire():
         finally:
             client.close()
     assert codes == [200] * 3 and client.connections_opened == 3
+
+
+async def _raw_server(answer: bytes, *, close: bool = False):
+    """A server that reads one request head per turn and writes ``answer`` back."""
+    received: list[bytes] = []
+
+    async def handle(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = [int(h.split(b":")[1]) for h in head.split(b"\r\n")
+                          if h.lower().startswith(b"content-length:")]
+                body = await reader.readexactly(length[0]) if length else b""
+                received.append(head + body)
+                writer.write(answer)
+                await writer.drain()
+                if close:
+                    writer.close()
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, "http://127.0.0.1:%d/x" % server.sockets[0].getsockname()[1], received
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_chunked_and_informational_answers_are_read_and_the_connection_reused():
+    """A 100 Continue head is skipped, a chunked body (with trailers) is joined, and
+    the connection is reused for the next call."""
+    answer = (b"HTTP/1.1 100 Continue\r\n\r\n"
+              b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Test: a\r\n\r\n"
+              b"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer: x\r\n\r\n")
+    server, url, received = await _raw_server(answer)
+    client = KeepAliveClient()
+    try:
+        first = await client.fetch("POST", url, headers={"X-A": "1"}, body=b"{}")
+        second = await client.fetch("POST", url, body=b"[]")
+    finally:
+        client.close()
+        server.close()
+    assert (first.code, first.body, first.headers["X-Test"]) == (200, b"hello world", "a")
+    assert second.body == b"hello world" and client.connections_opened == 1
+    assert received[0].startswith(b"POST /x HTTP/1.1\r\n") and b"\r\nX-A: 1\r\n" in received[0]
+    assert received[0].endswith(b"Content-Length: 2\r\n\r\n{}")
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_unframed_answer_is_read_to_close_and_not_reused():
+    """An answer without Content-Length ends with the connection, which is not reused."""
+    server, url, _received = await _raw_server(b"HTTP/1.1 200 OK\r\n\r\n{\"ok\":true}",
+                                               close=True)
+    client = KeepAliveClient()
+    try:
+        answers = [await client.fetch("GET", url) for _ in range(2)]
+    finally:
+        client.close()
+        server.close()
+    assert [a.body for a in answers] == [b'{"ok":true}'] * 2
+    assert client.connections_opened == 2
+
+
+@pytest.mark.gen_test(timeout=10)
+@pytest.mark.parametrize("answer", [
+    b"garbage\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY",
+])
+async def test_malformed_answers_fail_as_599(answer):
+    """A broken status line, length or chunk framing is a 599 with the error, not a crash."""
+    server, url, _received = await _raw_server(answer)
+    client = KeepAliveClient()
+    try:
+        resp = await client.fetch("POST", url, body=b"{}", request_timeout=2)
+    finally:
+        client.close()
+        server.close()
+    assert resp.code == 599 and resp.error is not None
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_header_with_a_line_break_is_refused_before_sending():
+    """A header value carrying CR/LF (a pasted token) never reaches the wire."""
+    server, url, received = await _raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    client = KeepAliveClient()
+    try:
+        with pytest.raises(ValueError):
+            await client.fetch("POST", url, headers={"Authorization": "Bearer a\r\nX: y"},
+                               body=b"{}")
+    finally:
+        client.close()
+        server.close()
+    assert received == []

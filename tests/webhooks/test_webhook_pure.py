@@ -73,3 +73,15 @@ def test_signatures_match_the_fakes_and_compare_strictly():
     assert signature_matches(good, good) and signature_matches(good, " %s " % good)
     assert not signature_matches(good, None) and not signature_matches(good, "")
     assert not signature_matches(good, good[:-2]) and not signature_matches(good, "é" + good)
+
+
+def test_chatref_json_round_trips_every_field():
+    """ChatRef.to_json spells its fields out (speed); it must still carry all of them."""
+    import dataclasses
+
+    from openclaw_connector.messages import ChatRef
+    ref = ChatRef(platform="line", chat_id="C1", user_id="U1", message_id="m1", is_group=True,
+                  reply_token="tok", received_at=12.5)
+    assert ChatRef.from_json(ref.to_json()) == ref
+    assert set(__import__("json").loads(ref.to_json())) == {
+        f.name for f in dataclasses.fields(ChatRef)}
