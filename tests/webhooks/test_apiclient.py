@@ -281,3 +281,68 @@ async def test_header_with_a_line_break_is_refused_before_sending():
         client.close()
         server.close()
     assert received == []
+
+
+@pytest.mark.gen_test(timeout=10)
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\n folded\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 0\r\n\r\n",
+])
+async def test_malformed_header_lines_fail_as_599(answer):
+    server, url, _received = await _raw_server(answer)
+    client = KeepAliveClient()
+    try:
+        resp = await client.fetch("GET", url, request_timeout=2)
+    finally:
+        client.close()
+        server.close()
+    assert resp.code == 599 and resp.error is not None
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_answer_split_into_single_bytes_is_reassembled():
+    """A response arriving a byte at a time (slow network) is parsed the same."""
+    first = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+    second = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+
+    async def handle(reader, writer):
+        for part in (first, second):
+            await reader.readuntil(b"\r\n\r\n")
+            for i in range(len(part)):
+                writer.write(part[i:i + 1])
+                await writer.drain()
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    url = "http://127.0.0.1:%d/x" % server.sockets[0].getsockname()[1]
+    client = KeepAliveClient()
+    try:
+        a = await client.fetch("GET", url)
+        b = await client.fetch("GET", url)
+    finally:
+        client.close()
+        server.close()
+    assert (a.code, a.body, b.code, b.body) == (200, b"hello", 200, b"abc")
+    assert client.connections_opened == 1
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_cancelled_call_does_not_leave_its_connection_for_reuse():
+    """A call cancelled while waiting (shutdown) drops its connection: a late answer
+    can never be read as the next call's response."""
+    async with fline.FakeLine(access_token=TOKEN, delay=0.3) as fake:
+        client = KeepAliveClient()
+        try:
+            url = fake.url + "/v2/bot/message/push"
+            task = asyncio.ensure_future(client.fetch("POST", url, headers=headers(),
+                                                      body=PUSH))
+            await fake.wait_for("/push", 1, 5)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            again = await client.fetch("GET", fake.url + "/v2/bot/info", headers=headers())
+        finally:
+            client.close()
+    assert again.code == 200 and b"userId" in again.body
+    assert client.connections_opened == 2
