@@ -349,25 +349,31 @@ def measure(args: argparse.Namespace) -> dict:
                               "  replies %d/%d in %.1fs" % (
                             res["replies"], res["ok"], res["drain_s"])
                         if target == "daemon" else ""), flush=True)
-            for target in ("bare", "daemon"):
-                tag += 1
-                bodies = os.path.join(tmp, "bodies.txt")
-                count = int(args.paced_senders * args.duration / args.paced_interval) + 100
-                make_bodies(bodies, count, "P%04d" % tag)
-                before = delivered(api_port)
-                res = run_paced(urls[target], bodies, args.paced_senders, args.paced_interval,
-                                args.duration, load_cpus)
-                if target == "daemon":
-                    res.update(wait_replies(api_port, before, res["ok"]))
-                results.setdefault("%s paced" % target, []).append(res)
-                print("run %d %-6s paced %5.0f req/s p50 %6.2f ms p99 %6.2f ms" % (
-                    run + 1, target, res["rps"], res["p50_us"] / 1000, res["p99_us"] / 1000),
-                    flush=True)
+            for interval in args.paced_interval:
+                load = paced_name(args.paced_senders, interval)
+                for target in ("bare", "daemon"):
+                    tag += 1
+                    bodies = os.path.join(tmp, "bodies.txt")
+                    count = int(args.paced_senders * args.duration / interval) + 100
+                    make_bodies(bodies, count, "P%04d" % tag)
+                    before = delivered(api_port)
+                    res = run_paced(urls[target], bodies, args.paced_senders, interval,
+                                    args.duration, load_cpus)
+                    if target == "daemon":
+                        res.update(wait_replies(api_port, before, res["ok"]))
+                    results.setdefault("%s %s" % (target, load), []).append(res)
+                    print("run %d %-6s %s %5.0f req/s p50 %6.2f ms p99 %6.2f ms" % (
+                        run + 1, target, load, res["rps"], res["p50_us"] / 1000,
+                        res["p99_us"] / 1000), flush=True)
     finally:
         for proc in (daemon, bare, fake):
             stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
     return results
+
+
+def paced_name(senders: int, interval: float) -> str:
+    return "paced %d×%g/s" % (senders, 1.0 / interval)
 
 
 def wait_replies(api_port: int, before: int, expected: int, timeout: float = 120.0) -> dict:
@@ -391,7 +397,8 @@ def summarize(results: dict, args: argparse.Namespace) -> None:
     print("| load | bare req/s | daemon req/s | ratio | bare p50/p99 ms | daemon p50/p99 ms "
           "| replies delivered |")
     print("|---|---|---|---|---|---|---|")
-    for load in ["c=%d" % c for c in args.concurrency] + ["paced"]:
+    for load in ["c=%d" % c for c in args.concurrency] + [
+            paced_name(args.paced_senders, i) for i in args.paced_interval]:
         b, d = "bare " + load, "daemon " + load
         replies = sum(r["replies"] for r in results[d])
         acked = sum(r["ok"] for r in results[d])
@@ -411,14 +418,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0)
-    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")],
+    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",") if x],
                         default=[1, 10, 50])
     parser.add_argument("--api-delay", type=float, default=0.05)
     parser.add_argument("--fake", choices=("lean", "tornado"), default="lean",
                         help="LINE API fake: benchmarks/_line_api.py (cheap) or "
                              "tests/fakes/line.py (behavioural)")
     parser.add_argument("--paced-senders", type=int, default=50)
-    parser.add_argument("--paced-interval", type=float, default=0.1)
+    parser.add_argument("--paced-interval", type=lambda s: [float(x) for x in s.split(",") if x],
+                        default=[0.1], help="seconds between one sender's requests; a comma "
+                        "list runs one paced load per value (none: '')")
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="do not pin the server to CPU 0 and the load to the others")
     parser.add_argument("--json", help="also write the raw results here")

@@ -99,3 +99,32 @@ def test_log_file_reopens_after_rotation(tmp_path):
         assert "event=after" in path.read_text()
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def test_log_file_lines_are_written_by_the_end_of_the_loop_pass(tmp_path):
+    """Inside the event loop an info line reaches the file when the current pass ends
+    (one write for many lines); an error line is written at once."""
+    import asyncio
+
+    path = tmp_path / "c.log"
+    handler = logmod.setup("INFO", file=str(path))
+    seen: dict = {}
+
+    async def scenario() -> None:
+        logmod.get("x").info("event=one")
+        logmod.get("x").info("event=two")
+        seen["same_pass"] = path.read_text()
+        logmod.get("x").error("event=bad")
+        seen["after_error"] = path.read_text()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        seen["next_pass"] = path.read_text()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert "event=one" not in seen["same_pass"]
+    assert "event=two" in seen["after_error"] and "event=bad" in seen["after_error"]
+    assert seen["next_pass"].count("\n") == 3
