@@ -17,10 +17,6 @@ committed. A webhook acknowledges only after its dedup id and pending command
 are durable, and under load one commit then covers every webhook that arrived
 in the same iteration instead of one commit per write (issue 6).
 
-sqlite's automatic WAL checkpoint is off: :class:`WalCheckpointer` copies the
-WAL back into the database from a thread of its own every CHECKPOINT_EVERY
-commits, so the fsync a checkpoint ends with never stalls the IOLoop.
-
 A corrupted file is moved aside and recreated. A directory that cannot be
 created or written raises :class:`StateDirError` (a configuration error,
 exit 78). A write that fails while running (disk full) is logged and the
@@ -35,7 +31,6 @@ import logging
 import os
 import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
@@ -44,7 +39,6 @@ log = logging.getLogger("openclaw_connector.state")
 SCHEMA_VERSION = 1
 SEEN_LIMIT = 50_000          # rows kept per namespace; the oldest go first
 SWEEP_EVERY = 1000           # seen ids written between two sweeps
-CHECKPOINT_EVERY = 200       # commits between two WAL checkpoints
 DB_NAME = "connector.db"
 
 _SCHEMA = """
@@ -89,63 +83,6 @@ def _watch_row(r: tuple) -> WatchRow:
     return WatchRow(*r[:8], data=json.loads(r[8]))
 
 
-class WalCheckpointer:
-    """Copies the WAL back into the database file on one worker thread.
-
-    Why: sqlite's automatic checkpoint runs inside whichever commit crosses
-    1000 WAL pages, on the IOLoop, and with ``synchronous=NORMAL`` it ends in
-    an fsync: those stalls of several ms were most of the webhook
-    acknowledgement p99 at 500 req/s (issue 6). A PASSIVE checkpoint from a
-    second connection never blocks our writer, so it runs here instead. The
-    thread owns its connection; :meth:`request` never waits.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.done = 0                 # checkpoints completed (for tests and metrics)
-        self._running = False
-        self._executor: Optional[ThreadPoolExecutor] = None
-        self._db: Optional[sqlite3.Connection] = None   # used by the worker thread only
-        self._failing = False
-
-    def request(self) -> bool:
-        """Start a checkpoint unless one is running; True if one was started."""
-        if self._running:
-            return False
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="state-checkpoint")
-        self._running = True
-        self._executor.submit(self._run)
-        return True
-
-    def close(self) -> None:
-        """Wait for a running checkpoint, then close the thread and its connection."""
-        if self._executor is not None:
-            self._executor.submit(self._close_db)
-            self._executor.shutdown(wait=True)
-            self._executor = None
-
-    def _run(self) -> None:
-        try:
-            if self._db is None:
-                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=1.0)
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.done += 1
-            self._failing = False
-        except sqlite3.Error as exc:
-            if not self._failing:   # the writer logs the disk problem; one line here
-                log.warning("event=state_checkpoint_failed path=%s error=%s", self.path, exc)
-            self._failing = True
-            self._close_db()
-        finally:
-            self._running = False
-
-    def _close_db(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-
 class StateStore:
     """The one sqlite3 connection; opened in ``start()``, closed last in ``stop()``."""
 
@@ -165,8 +102,6 @@ class StateStore:
         self._batch_changes = 0
         self._flush_scheduled = False
         self._durable_callbacks: list[Callable[[], None]] = []
-        self._commits = 0
-        self.checkpointer = WalCheckpointer(self.path)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -196,7 +131,6 @@ class StateStore:
 
     def close(self) -> None:
         self.flush()
-        self.checkpointer.close()
         if self._db is not None:
             try:
                 self._db.close()
@@ -226,7 +160,6 @@ class StateStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA wal_autocheckpoint=0")    # WalCheckpointer does it
             row = db.execute("PRAGMA quick_check").fetchone()
             if row is None or row[0] != "ok":
                 raise sqlite3.DatabaseError("quick_check: %s" % (row and row[0]))
@@ -279,14 +212,7 @@ class StateStore:
             self._batch_changes += max(0, count)
         elif count > 0:
             self._recovered()
-            self._committed()
         return count
-
-    def _committed(self) -> None:
-        """Count a commit that wrote to the WAL; start a checkpoint every so often."""
-        self._commits += 1
-        if self._commits >= CHECKPOINT_EVERY and self.checkpointer.request():
-            self._commits = 0
 
     def _failed(self, exc: sqlite3.Error) -> None:
         if not self._write_failing:
@@ -335,7 +261,6 @@ class StateStore:
         self._batch_kv = {}
         if self._batch_changes:
             self._recovered()
-            self._committed()
         self._batch_changes = 0
 
     def _abort_batch(self) -> None:

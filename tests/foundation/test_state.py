@@ -197,28 +197,3 @@ def test_sweep_keeps_each_namespace_under_the_limit(tmp_path, monkeypatch):
     assert store.mark_seen("ns", "id0", 100) is True     # forgotten, so new again
     store.close()
 
-
-def test_wal_is_checkpointed_off_the_calling_thread(tmp_path, monkeypatch):
-    """Automatic checkpoints are off; after CHECKPOINT_EVERY commits the worker thread
-    copies the WAL into the database file itself (a copy of that file alone has the rows)."""
-    import shutil
-    import sqlite3
-
-    from openclaw_connector import state as statemod
-
-    monkeypatch.setattr(statemod, "CHECKPOINT_EVERY", 10)
-    store = StateStore(str(tmp_path / "s"))
-    store.open()
-    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-    for i in range(25):
-        store.set("k%d" % i, str(i))
-    store.checkpointer.close()              # waits for the running checkpoint
-    assert store.checkpointer.done >= 1
-    shutil.copy(store.path, tmp_path / "copy.db")   # the main file, without its WAL
-    copy = sqlite3.connect(str(tmp_path / "copy.db"))
-    try:
-        count = copy.execute("SELECT COUNT(*) FROM kv").fetchone()[0]
-    finally:
-        copy.close()
-    store.close()
-    assert count >= 10
