@@ -18,12 +18,16 @@ event, a fresh ``webhookEventId`` and reply token, text ``/help``) at
 concurrency 1, 10 and 50 for ``--duration`` seconds; requests/s and p50/p99
 acknowledgement latency come from wrk. *Paced*: a Python generator process
 with 50 senders on keep-alive connections, each sending one request every
-``--paced-interval`` seconds, so the offered rate is fixed and latency is
+``--paced-interval`` seconds (a comma list: one paced load per value), so the
+offered rate is fixed and latency is
 not just Little's law of a saturated queue. For the daemon the run then
 waits until the fake has received one reply per acknowledged request
 ("replies delivered"). Medians of ``--runs`` runs; ratios are daemon/bare.
 
     python benchmarks/webhook_ingest.py --runs 3 --duration 5
+
+``BENCH_PROFILE=file`` runs the daemon under cProfile; ``BENCH_WRAP="cmd args"``
+puts a wrapper (``env X=1``, a profiler) in front of the daemon's command line.
 """
 
 from __future__ import annotations
