@@ -116,8 +116,11 @@ def test_log_file_lines_are_written_by_the_end_of_the_loop_pass(tmp_path):
         seen["same_pass"] = path.read_text()
         logmod.get("x").error("event=bad")
         seen["after_error"] = path.read_text()
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        # Callbacks run in order: this one comes after the flush the lines scheduled.
+        loop = asyncio.get_running_loop()
+        after_flush = loop.create_future()
+        loop.call_soon(after_flush.set_result, None)
+        await asyncio.wait_for(after_flush, 5)
         seen["next_pass"] = path.read_text()
 
     try:

@@ -15,15 +15,6 @@ from tests.webhooks.support import (ALICE_LINE, LINE_SECRET, Inbox, get, post_li
                                     running_stack, webhook_config)
 
 
-async def _until(condition, timeout: float = 5.0) -> None:
-    """Wait (bounded) for a condition the server reaches without telling us."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached within %.1fs" % timeout)
-        await asyncio.sleep(0.001)
-
-
 def _stored(db_path: str) -> tuple[list, list]:
     """(seen ids, pending rows) as another process would read them from disk."""
     db = sqlite3.connect(db_path)
@@ -52,7 +43,6 @@ async def test_200_means_the_event_and_its_command_are_on_disk(tmp_path):
             seen, pending = _stored(stack.state.path)
             (inbound,) = await inbox.wait(1)
             release.set()
-            await _until(lambda: _stored(stack.state.path)[1] == [])
     assert resp.code == 200 and inbound.text == "/help"
     assert seen == [(event["webhookEventId"],)]
     assert pending == [("inbound:line:%s" % event["webhookEventId"],)]
@@ -67,14 +57,17 @@ async def test_a_body_that_stops_arriving_is_dropped_and_runs_nothing(tmp_path):
         async with running_stack(webhook_config(tmp_path, line=fake), inbox) as stack:
             body = fline.body_of(fline.text_event("/help", user_id=ALICE_LINE))
             port = stack.web.bound_port(stack.cfg.line.bind, stack.cfg.line.port)
+            deadlines = stack.web.body_deadlines
+            registered = asyncio.Event()
+            track = deadlines.add
+            deadlines.add = lambda post: (track(post), registered.set())  # type: ignore
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"POST %s HTTP/1.1\r\nHost: x\r\nX-Line-Signature: %s\r\n"
                          b"Content-Length: %d\r\n\r\n%s" % (
                              stack.cfg.line.path.encode(),
                              fline.sign(body, LINE_SECRET).encode(), len(body), body[:10]))
             await writer.drain()
-            deadlines = stack.web.body_deadlines
-            await _until(lambda: len(deadlines) == 1)
+            await asyncio.wait_for(registered.wait(), 5)
             deadlines.timeout_sec = 0.0
             deadlines.sweep()
             answer = await asyncio.wait_for(reader.read(), 5)
