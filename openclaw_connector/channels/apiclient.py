@@ -104,9 +104,7 @@ class _Connection(asyncio.Protocol):
             self.abort()
             return
         if response is not None:
-            waiter, self._waiter = self._waiter, None
-            if not waiter.done():
-                waiter.set_result(response)
+            self._resolve(response)
 
     def eof_received(self) -> bool:
         return False                 # close our side too; connection_lost follows
@@ -116,7 +114,7 @@ class _Connection(asyncio.Protocol):
         if self._waiter is None:
             return
         if self._head is not None and self._framing() == "close":
-            self._finish(bytes(self._buffer), framed=False)
+            self._resolve(self._finish(bytes(self._buffer), framed=False))
             return
         self._fail(ConnectionClosed("connection closed %s the response started" % (
             "after" if self._received else "before")))
@@ -234,12 +232,12 @@ class _Connection(asyncio.Protocol):
     def _finish(self, body: bytes, *, framed: bool) -> _Response:
         assert self._head is not None
         code, version, headers = self._head
-        response = _Response(code, version, headers, body, framed)
-        if self._waiter is not None and self.closed:     # called from connection_lost
-            waiter, self._waiter = self._waiter, None
-            if not waiter.done():
-                waiter.set_result(response)
-        return response
+        return _Response(code, version, headers, body, framed)
+
+    def _resolve(self, response: _Response) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(response)
 
     def _fail(self, exc: BaseException) -> None:
         waiter, self._waiter = self._waiter, None

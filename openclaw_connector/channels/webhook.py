@@ -222,6 +222,8 @@ class TaskSet:
 # --------------------------------------------------------------------------- handler
 
 Ingest = Callable[[Optional[str], bytes], int]
+# Sent with every answer on a webhook path, whichever class answers it.
+WEBHOOK_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
 @dataclass(frozen=True)
@@ -346,7 +348,7 @@ class WebhookPost(httputil.HTTPMessageDelegate):
         self._deadlines.discard(self)
         headers = httputil.HTTPHeaders({
             "Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body)),
-            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+            **WEBHOOK_HEADERS})
         self._connection.write_headers(
             httputil.ResponseStartLine("HTTP/1.1", status, httputil.responses.get(status, "")),
             headers, body)
@@ -369,5 +371,5 @@ class WebhookPathHandler(tornado.web.RequestHandler):
 
     def set_default_headers(self) -> None:
         self.clear_header("Server")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Cache-Control", "no-store")
+        for name, value in WEBHOOK_HEADERS.items():
+            self.set_header(name, value)

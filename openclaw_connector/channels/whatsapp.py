@@ -34,7 +34,8 @@ from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint, WebhookPathHandler,
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
+                                                 WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
                                                  signature_matches, split_text, with_notes)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
