@@ -22,7 +22,8 @@ from urllib.parse import urlparse
 
 import yaml
 
-from openclaw_connector.config_values import ListProblem, Problem, describe, parse_value
+from openclaw_connector.config_values import (ListProblem, Problem, describe, id_pattern,
+                                              parse_value)
 
 SECRET_MASK = "***"
 
@@ -45,6 +46,21 @@ def _key(env: Optional[str], kind: str = "str", *, secret: bool = False,
 
 
 E = "OPENCLAW_CONNECTOR_"
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """Who one platform lets in, as its channel's config names them.
+
+    ``users`` and ``chats`` are ids, bare or ``platform:id``; ``user_id_form``
+    is the regex a bare user id of this platform matches, so the command layer
+    can tell which platforms a bare ``admin_users`` entry could belong to
+    without knowing any platform.
+    """
+
+    users: tuple[str, ...] = ()
+    chats: tuple[str, ...] = ()
+    user_id_form: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,10 @@ class TelegramConfig:
     poll_timeout_sec: int = _key(E + "TELEGRAM_POLL_TIMEOUT_SEC", "poll_timeout", default=30)
 
     @property
+    def allowlist(self) -> Allowlist:
+        return Allowlist(self.allowed_users, self.allowed_chats, id_pattern("telegram_user"))
+
+    @property
     def on(self) -> bool:
         return bool(self.token) and self.enabled is not False
 
@@ -114,6 +134,10 @@ class DiscordConfig:
     ban_backoff_sec: float = _key(E + "DISCORD_BAN_BACKOFF_SEC", "seconds", default=60.0)
 
     @property
+    def allowlist(self) -> Allowlist:
+        return Allowlist(self.allowed_users, self.allowed_channels, id_pattern("snowflake"))
+
+    @property
     def on(self) -> bool:
         return bool(self.token) and self.enabled is not False
 
@@ -131,6 +155,10 @@ class LineConfig:
     port: int = _key(E + "LINE_PORT", "port", default=8099)
     path: str = _key(E + "LINE_PATH", "url_path", default="/line/webhook")
     api_base: str = _key(E + "LINE_API_BASE", "url", default="https://api.line.me")
+
+    @property
+    def allowlist(self) -> Allowlist:
+        return Allowlist(self.allowed_users, self.allowed_groups, id_pattern("line_user"))
 
     @property
     def on(self) -> bool:
@@ -152,6 +180,10 @@ class WhatsAppConfig:
     api_base: str = _key(E + "WHATSAPP_API_BASE", "url",
                          default="https://graph.facebook.com/v21.0")
     require_signature: bool = _key(E + "WHATSAPP_REQUIRE_SIGNATURE", "bool", default=False)
+
+    @property
+    def allowlist(self) -> Allowlist:
+        return Allowlist(self.allowed_users, (), id_pattern("wa_id"))
 
     @property
     def on(self) -> bool:
@@ -226,6 +258,11 @@ class Config:
             if getattr(self, name).on:
                 names.append(name)
         return names
+
+    def allowlists(self) -> dict[str, Allowlist]:
+        """Each chat platform's allowlist, enabled or not (the command layer's input)."""
+        return {name: getattr(self, name).allowlist
+                for name in ("telegram", "discord", "line", "whatsapp")}
 
     def secrets(self) -> list[str]:
         """Every configured secret value (for the log redaction filter)."""

@@ -29,6 +29,11 @@ _FALSE = {"0", "false", "no", "off", ""}
 _LEVELS = {"debug", "info", "warning", "error", "critical"}
 
 
+def id_pattern(rule: str) -> str:
+    """The regex a bare id of ``rule`` matches (tells which platforms an id could be on)."""
+    return _ID_RULES[rule][0]
+
+
 def describe(value: Any) -> str:
     if isinstance(value, str):
         return '"%s"' % value

@@ -96,6 +96,9 @@ class Daemon:
         self._build()
         log.info("event=daemon_starting version=%s channels=%s openclaw=%s", __version__,
                  ",".join(self.channels) or "none", self.cfg.openclaw.url)
+        assert self.router is not None
+        for warning in self.router.permissions.warnings:
+            log.warning(warning)
         for name, service in self._services:
             started = time.monotonic()
             try:

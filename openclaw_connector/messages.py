@@ -66,6 +66,7 @@ class Inbound:
     is_direct: bool = True
     bot_name: str = ""
     mentioned: bool = False
+    local_operator: bool = False
 
     @property
     def sender(self) -> str:

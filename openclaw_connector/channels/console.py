@@ -95,7 +95,7 @@ class ConsoleChannel:
             self._counter += 1
             inbound = Inbound(platform="console", user_id="console", chat_id="console",
                               text=text, chat=CHAT, message_id=str(self._counter),
-                              is_direct=True)
+                              is_direct=True, local_operator=True)
             await self._on_inbound(inbound)
         if not self._stopped:
             log.info("event=console_eof")

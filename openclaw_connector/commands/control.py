@@ -12,22 +12,20 @@ spec's examples (seed-connector.md, "Usage Examples").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Awaitable, Optional
+from typing import Any, Awaitable, Optional
 
 from openclaw_connector import log as logmod
+from openclaw_connector.commands.context import CommandContext, Request
 from openclaw_connector.commands.text import inputs_summary, short_time
 from openclaw_connector.messages import Reply
 from openclaw_connector.openclaw_types import NotFound, OpenClawError, Unreachable
-
-if TYPE_CHECKING:
-    from openclaw_connector.commands.router import Request
 
 log = logmod.get("commands")
 
 RUN_USAGE = "Usage: /run <template> [key=value ...] [--approval]"
 
 
-async def _track(req: "Request", what: str, call: Optional[Awaitable[Any]]) -> None:
+async def _track(req: Request, what: str, call: Optional[Awaitable[Any]]) -> None:
     """Hand a prompt/approval to the job tracker; its failure must not lose the reply."""
     if call is None:
         return
@@ -38,9 +36,9 @@ async def _track(req: "Request", what: str, call: Optional[Awaitable[Any]]) -> N
                   req.inbound.platform, req.inbound.chat_id, logmod.one_line_error(exc))
 
 
-async def _template_hint(req: "Request") -> str:
+async def _template_hint(ctx: CommandContext) -> str:
     try:
-        templates = await req.router.openclaw.templates()
+        templates = await ctx.client.templates()
     except OpenClawError:
         return ""
     if not templates:
@@ -50,10 +48,10 @@ async def _template_hint(req: "Request") -> str:
 
 # --------------------------------------------------------------------------- /run
 
-async def run(req: "Request") -> Reply:
+async def run(req: Request, ctx: CommandContext) -> Reply:
     cmd = req.command
     if not cmd.args:
-        return Reply(RUN_USAGE + await _template_hint(req))
+        return Reply(RUN_USAGE + await _template_hint(ctx))
     template = cmd.args[0]
     if len(cmd.args) > 1:
         return Reply('Arguments after the template must be key=value pairs; quote values '
@@ -62,10 +60,10 @@ async def run(req: "Request") -> Reply:
         return Reply("Unknown option %s. %s" % (cmd.flags[0], RUN_USAGE))
     forced = not req.is_admin
     gated = cmd.approval or forced
-    oc = req.router.openclaw
+    oc = ctx.client
     trace_base = req.inbound.base_id
-    if req.inbound.platform == "console":    # its message ids are per process
-        trace_base += "-" + req.router.instance_tag
+    if req.inbound.local_operator:    # the console numbers its messages per process
+        trace_base += "-" + ctx.instance_tag
     try:
         result = await oc.fire(template, cmd.param_dict(), trace_base=trace_base,
                                require_approval=gated)
@@ -73,8 +71,8 @@ async def run(req: "Request") -> Reply:
         if "template" not in str(exc):   # the route itself is missing
             return Reply("OpenClaw pack not loaded: %s answers 404 for triggers/fire."
                          % oc.public_url)
-        return Reply("Unknown template '%s'." % template + await _template_hint(req))
-    jobs = req.router.jobs
+        return Reply("Unknown template '%s'." % template + await _template_hint(ctx))
+    jobs = ctx.jobs
     chat = req.inbound.chat
     if result.approval_id:
         await _track(req, "approval", jobs.watch_approval(result.approval_id, template, chat,
@@ -85,6 +83,7 @@ async def run(req: "Request") -> Reply:
             lines.append("Runs from non-admin users need an admin's /approve; "
                          "you will be told here when it is decided.")
         return Reply("\n".join(lines))
+    assert result.prompt_id is not None   # fire() returns an approval id or a prompt id
     await _track(req, "prompt", jobs.watch_prompt(result.prompt_id, template, chat)
                  if jobs else None)
     return Reply("[Queued] %s\nPrompt: %s" % (template, result.prompt_id))
@@ -92,8 +91,8 @@ async def run(req: "Request") -> Reply:
 
 # --------------------------------------------------------------------------- /stop
 
-async def stop(req: "Request") -> Reply:
-    oc = req.router.openclaw
+async def stop(req: Request, ctx: CommandContext) -> Reply:
+    oc = ctx.client
     queue = await oc.queue()
     if not req.command.args:
         if not queue.running:
@@ -117,8 +116,8 @@ async def stop(req: "Request") -> Reply:
 
 # --------------------------------------------------------------------------- approvals
 
-async def approvals(req: "Request") -> Reply:
-    items = await req.router.openclaw.approvals("pending")
+async def approvals(req: Request, ctx: CommandContext) -> Reply:
+    items = await ctx.client.approvals("pending")
     if not items:
         return Reply("No pending approvals.")
     lines = ["Pending approvals: %d" % len(items)]
@@ -129,12 +128,12 @@ async def approvals(req: "Request") -> Reply:
     return Reply("\n".join(lines))
 
 
-async def approve(req: "Request") -> Reply:
+async def approve(req: Request, ctx: CommandContext) -> Reply:
     if not req.command.args:
         return Reply("Usage: /approve <approval id> (ids are in /approvals)")
     aid = req.command.args[0]
     try:
-        result = await req.router.openclaw.approve(aid, actor=req.inbound.sender)
+        result = await ctx.client.approve(aid, actor=req.inbound.sender)
     except NotFound as exc:
         return Reply(str(exc) or "Approval request not found: %s" % aid)
     except OpenClawError as exc:
@@ -145,7 +144,7 @@ async def approve(req: "Request") -> Reply:
              result.executed)
     if result.executed and result.prompt_id:
         template = result.approval.template_id if result.approval else "?"
-        jobs = req.router.jobs
+        jobs = ctx.jobs
         await _track(req, "prompt", jobs.watch_prompt(result.prompt_id, template,
                                                       req.inbound.chat) if jobs else None)
         return Reply("[Approved] %s\nExecuted: %s" % (aid, result.prompt_id))
@@ -154,14 +153,14 @@ async def approve(req: "Request") -> Reply:
                  "and inputs of the request." % (aid, reason))
 
 
-async def reject(req: "Request") -> Reply:
+async def reject(req: Request, ctx: CommandContext) -> Reply:
     if not req.command.args:
         return Reply("Usage: /reject <approval id> [reason]")
     aid = req.command.args[0]
     reason = req.command.rest[len(aid):].strip() if req.command.rest.startswith(aid) else \
         " ".join(req.command.args[1:])
     try:
-        await req.router.openclaw.reject(aid, actor=req.inbound.sender)
+        await ctx.client.reject(aid, actor=req.inbound.sender)
     except NotFound as exc:
         return Reply(str(exc) or "Approval request not found: %s" % aid)
     except OpenClawError as exc:
@@ -184,8 +183,8 @@ def _when(s: Any) -> str:
     return s.trigger_type
 
 
-async def schedules(req: "Request") -> Reply:
-    items = await req.router.openclaw.schedules()
+async def schedules(req: Request, ctx: CommandContext) -> Reply:
+    items = await ctx.client.schedules()
     if not items:
         return Reply("No schedules.")
     lines = ["Schedules: %d" % len(items)]
@@ -196,13 +195,13 @@ async def schedules(req: "Request") -> Reply:
     return Reply("\n".join(lines))
 
 
-async def schedule(req: "Request") -> Reply:
+async def schedule(req: Request, ctx: CommandContext) -> Reply:
     args = req.command.args
     if len(args) < 2 or args[0].lower() != "run":
         return Reply("Usage: /schedule run <schedule id> (ids are in /schedules)")
     sid = args[1]
     try:
-        result = await req.router.openclaw.run_schedule(sid)
+        result = await ctx.client.run_schedule(sid)
     except NotFound:
         return Reply("Schedule not found: %s (see /schedules)" % sid)
     except Unreachable as exc:

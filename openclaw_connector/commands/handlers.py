@@ -12,17 +12,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import Any
 
 from openclaw_connector import log as logmod
 from openclaw_connector.commands import control
+from openclaw_connector.commands.context import CommandContext, CommandSpec, Handler, Request
 from openclaw_connector.commands.text import explain, gib, outcome_lines, seconds
 from openclaw_connector.messages import Reply
 from openclaw_connector.openclaw_types import (
     Health, NotFound, OpenClawError, QueueState, SystemStats, Unreachable)
-
-if TYPE_CHECKING:
-    from openclaw_connector.commands.router import Request, Router
 
 log = logmod.get("commands")
 
@@ -30,14 +28,14 @@ NO_CLIENT = "The OpenClaw client is not configured in this daemon."
 MAX_LISTED = 10
 
 
-def guarded(fn: Callable[["Request"], Awaitable[Reply]]) -> Callable[["Request"], Awaitable[Reply]]:
+def guarded(fn: Handler) -> Handler:
     """Turn a client error into its sentence; a missing client into one line."""
     @functools.wraps(fn)
-    async def wrapper(req: "Request") -> Reply:
-        if req.router.openclaw is None:
+    async def wrapper(req: Request, ctx: CommandContext) -> Reply:
+        if ctx.openclaw is None:
             return Reply(NO_CLIENT)
         try:
-            return await fn(req)
+            return await fn(req, ctx)
         except OpenClawError as exc:
             log.info("event=command_failed command=%s error=%s", req.command.word,
                      type(exc).__name__)
@@ -56,8 +54,8 @@ def _raise_bugs(results: tuple) -> None:
 # --------------------------------------------------------------------------- /status
 
 @guarded
-async def status(req: "Request") -> Reply:
-    oc = req.router.openclaw
+async def status(req: Request, ctx: CommandContext) -> Reply:
+    oc = ctx.client
     health, queue, stats = await asyncio.gather(oc.health(), oc.queue(), oc.system_stats(),
                                                 return_exceptions=True)
     results = (health, queue, stats)
@@ -99,8 +97,8 @@ def _age(created: Any, now: float) -> str:
 
 
 @guarded
-async def jobs(req: "Request") -> Reply:
-    oc = req.router.openclaw
+async def jobs(req: Request, ctx: CommandContext) -> Reply:
+    oc = ctx.client
     queue, recent = await asyncio.gather(oc.queue(), oc.jobs(limit=MAX_LISTED),
                                          return_exceptions=True)
     if isinstance(queue, Unreachable):
@@ -140,20 +138,20 @@ async def jobs(req: "Request") -> Reply:
 # --------------------------------------------------------------------------- /history, /trace
 
 @guarded
-async def history(req: "Request") -> Reply:
+async def history(req: Request, ctx: CommandContext) -> Reply:
     if not req.command.args:
         return Reply("Usage: /history <prompt id> (ids are in /jobs)")
-    outcome = await req.router.openclaw.history(req.command.args[0])
+    outcome = await ctx.client.history(req.command.args[0])
     return Reply("\n".join(outcome_lines(outcome)))
 
 
 @guarded
-async def trace(req: "Request") -> Reply:
+async def trace(req: Request, ctx: CommandContext) -> Reply:
     if not req.command.args:
         return Reply("Usage: /trace <prompt id>")
     pid = req.command.args[0]
     try:
-        t = await req.router.openclaw.trace(pid)
+        t = await ctx.client.trace(pid)
     except NotFound:
         return Reply("No trace for %s: jobs started from chat (/run) or by approvals have no "
                      "trace record. Use /history %s instead." % (pid, pid))
@@ -169,10 +167,9 @@ async def trace(req: "Request") -> Reply:
 
 # --------------------------------------------------------------------------- table
 
-def register(router: "Router") -> None:
-    """Add every command of issue 3 to the router's table (/help is the router's)."""
-    from openclaw_connector.commands.router import CommandSpec
-    specs = [
+def builtin_specs() -> list[CommandSpec]:
+    """Every command of issue 3 for the router's table (/help is the router's)."""
+    return [
         CommandSpec("status", "/status", "ComfyUI and OpenClaw health, queue, GPU", status),
         CommandSpec("jobs", "/jobs", "running, pending and recent jobs", jobs),
         CommandSpec("history", "/history <id>", "outcome and images of a job", history),
@@ -192,5 +189,3 @@ def register(router: "Router") -> None:
         CommandSpec("schedule", "/schedule run <id>", "run a schedule now",
                     guarded(control.schedule), admin_only=True),
     ]
-    for spec in specs:
-        router.register(spec)

@@ -6,23 +6,29 @@ raises: any failure becomes a plain sentence, and a sender nobody allowed
 gets no command run and no reply (one log line, at most once per sender per
 ten minutes, so the owner can copy the id into the config).
 
-Handlers are registered in a table (:class:`CommandSpec`); the full command
-set registers itself through :func:`register_builtin` and the modules it
-imports.
+Handlers are registered in a table (:class:`CommandSpec`, in
+:mod:`commands.context` with the request and context types, so this module
+and the handler modules never import each other). Permissions come from the
+``{platform: Allowlist}`` map of the config; the local operator (console) is
+an ``Inbound`` flag, not a platform name.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional
+from typing import Callable, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.commands.parser import MAX_MESSAGE_CHARS, Command, ParseError, parse
+from openclaw_connector.commands import handlers
+from openclaw_connector.commands.context import CommandContext, CommandSpec, Request
+from openclaw_connector.commands.parser import MAX_MESSAGE_CHARS, ParseError, parse
 from openclaw_connector.commands.permissions import Permissions
 from openclaw_connector.commands.ratelimit import RATE_LIMITED_TEXT, SenderBuckets
+from openclaw_connector.commands.tracking import JobTracker
 from openclaw_connector.config import Config
 from openclaw_connector.messages import Inbound, Reply
+from openclaw_connector.metrics import Metrics
+from openclaw_connector.openclaw import OpenClawClient
 
 log = logmod.get("router")
 
@@ -30,49 +36,30 @@ DENIAL_LOG_INTERVAL_SEC = 600.0
 HINT_TEXT = "Commands start with /. Send /help for the list."
 
 
-@dataclass(frozen=True)
-class Request:
-    """What a handler gets: the message, the parsed command, and who is asking."""
-
-    inbound: Inbound
-    command: Command
-    is_admin: bool
-    router: "Router"
-
-
-Handler = Callable[[Request], Awaitable[Reply]]
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """One command: its word, usage line, who may run it, and its handler."""
-
-    word: str
-    usage: str
-    summary: str
-    handler: Handler
-    admin_only: bool = False
-
-
 class Router:
     """Turns an :class:`Inbound` into a :class:`Reply` (or silence)."""
 
-    def __init__(self, cfg: Config, *, openclaw: Any = None, jobs: Any = None,
-                 metrics: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, cfg: Config, *, openclaw: Optional[OpenClawClient] = None,
+                 jobs: Optional[JobTracker] = None, metrics: Optional[Metrics] = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 instance_tag: Optional[str] = None) -> None:
         self.cfg = cfg
-        self.openclaw = openclaw
-        self.jobs = jobs
         self.metrics = metrics
-        self.permissions = Permissions(cfg)
+        self.permissions = Permissions(cfg.allowlists(), cfg.admin_users,
+                                       enabled=cfg.enabled_channels())
         self._clock = clock
-        # Console message ids restart at 1 with every process; this keeps their
-        # OpenClaw trace ids from colliding with the previous run's (1 h dedup).
-        self.instance_tag = "%x" % int(time.time() * 1000)
         self._buckets = SenderBuckets(cfg.rate_limit.per_minute, cfg.rate_limit.burst,
                                       clock=clock)
         self._denials: dict[str, float] = {}
         self.commands: dict[str, CommandSpec] = {}
-        register_builtin(self)
+        # Console message ids restart at 1 with every process; the tag keeps their
+        # OpenClaw trace ids from colliding with the previous run's (1 h dedup).
+        self.context = CommandContext(
+            openclaw=openclaw, jobs=jobs, commands=self.commands,
+            instance_tag=instance_tag or "%x" % int(time.time() * 1000))
+        self.register(CommandSpec("help", "/help", "show the commands you may use", _help))
+        for spec in handlers.builtin_specs():
+            self.register(spec)
 
     def register(self, spec: CommandSpec) -> None:
         self.commands[spec.word] = spec
@@ -100,8 +87,7 @@ class Router:
         return reply
 
     async def _handle(self, inbound: Inbound) -> tuple[Optional[Reply], Optional[str], str]:
-        allowed = self.permissions.is_allowed(inbound.platform, inbound.user_id,
-                                              inbound.chat_id)
+        allowed = self.permissions.is_allowed(inbound)
         if not allowed and len(inbound.text) > MAX_MESSAGE_CHARS:
             # Nobody allowed this sender: never spend parsing time on a huge body.
             self._log_denied(inbound, "?")
@@ -125,8 +111,8 @@ class Router:
         if len(inbound.text) > MAX_MESSAGE_CHARS:
             return Reply("That message is too long (%d characters; the limit is %d)." % (
                 len(inbound.text), MAX_MESSAGE_CHARS)), command.word, "too_long"
-        # The console is the local operator at the keyboard: never rate limited.
-        verdict = "ok" if inbound.platform == "console" else self._buckets.take(inbound.sender)
+        # The local operator at the keyboard is never rate limited.
+        verdict = "ok" if inbound.local_operator else self._buckets.take(inbound.sender)
         if verdict != "ok":
             return (Reply(RATE_LIMITED_TEXT) if verdict == "warn" else None,
                     command.word, "rate_limited")
@@ -134,11 +120,11 @@ class Router:
         if spec is None:
             return Reply("Unknown command /%s. Send /help for the list." % command.word), \
                 command.word, "unknown"
-        is_admin = self.permissions.is_admin(inbound.platform, inbound.user_id)
+        is_admin = self.permissions.is_admin(inbound)
         if spec.admin_only and not is_admin:
             return Reply("Access denied: /%s is for admins. Your id: %s." % (
                 spec.word, inbound.sender)), command.word, "access_denied"
-        reply = await spec.handler(Request(inbound, command, is_admin, self))
+        reply = await spec.handler(Request(inbound, command, is_admin), self.context)
         return reply, command.word, "ok"
 
     def _label(self, word: str) -> str:
@@ -167,11 +153,10 @@ class Router:
 
 # --------------------------------------------------------------------------- /help
 
-async def _help(req: Request) -> Reply:
-    router = req.router
+async def _help(req: Request, ctx: CommandContext) -> Reply:
     lines = ["Commands:"]
-    general = [s for s in router.commands.values() if not s.admin_only]
-    admin = [s for s in router.commands.values() if s.admin_only]
+    general = [s for s in ctx.commands.values() if not s.admin_only]
+    admin = [s for s in ctx.commands.values() if s.admin_only]
     for spec in general:
         lines.append("%s - %s" % (spec.usage, spec.summary))
     if req.is_admin and admin:
@@ -180,10 +165,3 @@ async def _help(req: Request) -> Reply:
         for spec in admin:
             lines.append("%s - %s" % (spec.usage, spec.summary))
     return Reply("\n".join(lines))
-
-
-def register_builtin(router: Router) -> None:
-    """Register every command this build has."""
-    router.register(CommandSpec("help", "/help", "show the commands you may use", _help))
-    from openclaw_connector.commands import handlers  # imports this module: import late
-    handlers.register(router)

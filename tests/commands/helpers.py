@@ -23,14 +23,15 @@ _ids = itertools.count(1)
 
 def msg(text: str, user: str = ADMIN, *, chat: Optional[str] = None, is_direct: bool = True,
         message_id: Optional[str] = None, platform: str = "telegram",
-        mentioned: bool = False) -> Inbound:
+        mentioned: bool = False, local_operator: bool = False) -> Inbound:
     """An Inbound from ``user`` (in its own direct chat unless ``chat`` is given)."""
     chat = chat or user
     mid = message_id or str(next(_ids))
     ref = ChatRef(platform=platform, chat_id=chat, user_id=user, message_id=mid,
                   is_group=not is_direct)
     return Inbound(platform=platform, user_id=user, chat_id=chat, text=text, chat=ref,
-                   message_id=mid, is_direct=is_direct, bot_name=BOT, mentioned=mentioned)
+                   message_id=mid, is_direct=is_direct, bot_name=BOT, mentioned=mentioned,
+                   local_operator=local_operator)
 
 
 @dataclass

@@ -397,10 +397,10 @@ async def test_console_runs_after_a_restart_are_not_deduplicated(tmp_path):
     from openclaw_connector.commands import Router
     async with stack(tmp_path) as env:
         first = await env.router.handle(msg("/run portrait", "console", platform="console",
-                                            message_id="1"))
-        restarted = Router(env.cfg, openclaw=env.client, jobs=None)
-        restarted.instance_tag = env.router.instance_tag + "x"
+                                            message_id="1", local_operator=True))
+        restarted = Router(env.cfg, openclaw=env.client, jobs=None,
+                           instance_tag=env.router.context.instance_tag + "x")
         second = await restarted.handle(msg("/run portrait", "console", platform="console",
-                                            message_id="1"))
+                                            message_id="1", local_operator=True))
         assert first.text != second.text and second.text.startswith("[Queued]")
         assert env.fake.model.queue_remaining() == 2

@@ -73,11 +73,15 @@ async def test_help_shows_admin_section_only_to_admins(tmp_path):
 
 
 @pytest.mark.gen_test(timeout=10)
-async def test_bare_admin_id_matches_any_platform_prefixed_only_its_own(tmp_path):
-    async with stack(tmp_path, admin_users=["777", "discord:888"]) as env:
-        assert (await env.say("/approvals", "777", platform="discord")).startswith("No pending")
-        assert (await env.say("/approvals", "888", platform="discord")).startswith("No pending")
-        assert await env.say("/approvals", "888", platform="telegram") is None   # not allowed
+async def test_bare_admin_id_is_admin_only_where_an_allowlist_names_it(tmp_path):
+    """A bare admin id counts on the platform whose allowlist names it, nowhere else;
+    a prefixed one only on its own platform (issue 20)."""
+    async with stack(tmp_path, admin_users=["77777", "discord:88888"],
+                     discord__allowed_users=["77777"]) as env:
+        assert (await env.say("/approvals", "77777", platform="discord")).startswith("No pending")
+        assert (await env.say("/approvals", "88888", platform="discord")).startswith("No pending")
+        assert await env.say("/approvals", "77777", platform="telegram") is None   # not allowed
+        assert await env.say("/approvals", "88888", platform="telegram") is None   # not allowed
 
 
 @pytest.mark.gen_test(timeout=10)
