@@ -106,6 +106,12 @@ class TelegramConfig:
                                           default=(), ids="telegram_chat")
     api_base: str = _key(E + "TELEGRAM_API_BASE", "url", default="https://api.telegram.org")
     poll_timeout_sec: int = _key(E + "TELEGRAM_POLL_TIMEOUT_SEC", "poll_timeout", default=30)
+    # getUpdates' HTTP timeout is poll_timeout_sec + this (platforms.md §1).
+    poll_margin_sec: float = _key(E + "TELEGRAM_POLL_MARGIN_SEC", "seconds", default=10.0)
+    # At stop, running commands get this long; the rest stay pending and run at next start.
+    stop_drain_sec: float = _key(E + "TELEGRAM_STOP_DRAIN_SEC", "seconds", default=5.0)
+    # Commands running at once before polling pauses (they wait queued at Telegram).
+    max_inflight: int = _key(E + "TELEGRAM_MAX_INFLIGHT", "positive_int", default=200)
 
     @property
     def allowlist(self) -> Allowlist:

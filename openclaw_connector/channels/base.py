@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
-from typing import Any, Optional, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, TextIO
+
+from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.messages import ChatRef, Reply
+from openclaw_connector.metrics import Metrics
+from openclaw_connector.state import StateStore
+
+if TYPE_CHECKING:   # imported by the webhook channels only; a Telegram-only daemon skips them
+    from openclaw_connector.media import MediaStore
+    from openclaw_connector.web import WebServers
 
 class ChannelHealth:
     """A channel's state for logs and ``/healthz``: starting|ok|backoff|conflict|fatal|stopped.
@@ -96,17 +104,22 @@ class ChannelDeps:
 
     ``web`` is the webhook server registry (LINE, WhatsApp), ``media`` the
     MediaStore for platforms that fetch images by URL. ``retry`` is the
-    backoff policy from config (milliseconds in tests).
+    backoff policy from config (milliseconds in tests). The console reads
+    ``console_in`` and writes ``console_out`` (stdin/stdout when None) and
+    calls ``on_eof`` at the end of its input. Tunables are config keys, not
+    fields here.
     """
 
-    state: Any                      # StateStore
-    http: Any                       # tornado AsyncHTTPClient (force_instance)
+    state: StateStore
+    http: AsyncHTTPClient           # force_instance; closed by the daemon
     retry: BackoffPolicy
-    metrics: Any                    # metrics.Metrics
-    media: Any = None               # media.MediaStore
-    web: Any = None                 # web.WebServers
+    metrics: Metrics
+    media: Optional["MediaStore"] = None
+    web: Optional["WebServers"] = None
     debug: bool = False
-    extra: dict = field(default_factory=dict)
+    console_in: Optional[TextIO] = None
+    console_out: Optional[TextIO] = None
+    on_eof: Optional[Callable[[], None]] = None
 
 
 class Channel(Protocol):

@@ -5,7 +5,7 @@ a TTY, a pipe or a redirected file, and a daemon thread never holds up
 exit) and handed to the IOLoop with ``call_soon_threadsafe``. Each line
 becomes an Inbound from user ``console``, whom the router treats as an
 admin. End of input (Ctrl-D, or the end of a pipe) stops the daemon cleanly
-through the ``on_eof`` callback the daemon passes in ``deps.extra``.
+through the ``on_eof`` callback the daemon passes in its ``ChannelDeps``.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class ConsoleChannel:
 
     def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
         self._on_inbound = on_inbound
-        self._in = deps.extra.get("console_in") or sys.stdin
-        self._out = deps.extra.get("console_out") or sys.stdout
-        self._on_eof: Optional[Callable[[], None]] = deps.extra.get("on_eof")
+        self._in = deps.console_in or sys.stdin
+        self._out = deps.console_out or sys.stdout
+        self._on_eof: Optional[Callable[[], None]] = deps.on_eof
         self.health = ChannelHealth("console")
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._queue: "asyncio.Queue[Optional[str]]" = asyncio.Queue()

@@ -39,9 +39,6 @@ KEY_PENDING = "telegram.pending"
 SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
 CONNECT_TIMEOUT_SEC = 10.0
 SEND_TIMEOUT_SEC = 60.0            # a 10 MB photo upload on a slow uplink
-POLL_MARGIN_SEC = 10.0             # HTTP timeout = poll timeout + margin (platforms.md §1)
-STOP_DRAIN_SEC = 5.0               # stop() waits this long for running commands
-MAX_INFLIGHT = 200                 # commands running at once before polling pauses
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
 
 
@@ -80,7 +77,7 @@ class TelegramChannel:
         self._task = asyncio.ensure_future(self._run())
 
     async def stop(self) -> None:
-        """Stop polling, give running commands STOP_DRAIN_SEC, keep the rest pending."""
+        """Stop polling, give running commands ``stop_drain_sec``, keep the rest pending."""
         if self._stopped:
             return
         self._stopped = True
@@ -91,8 +88,7 @@ class TelegramChannel:
                 await asyncio.wait([self._task], timeout=1.0)
             running = list(self._inflight.values())
             if running:
-                await asyncio.wait(running, timeout=self._deps.extra.get(
-                    "stop_drain_sec", STOP_DRAIN_SEC))
+                await asyncio.wait(running, timeout=self._cfg.stop_drain_sec)
         finally:
             # Also reached when the daemon's grace runs out and cancels us.
             for task in list(self._inflight.values()):
@@ -216,9 +212,9 @@ class TelegramChannel:
             log.warning("event=webhook_delete_failed error=%s", log_field(str(exc)))
 
     async def _room(self) -> None:
-        """Backpressure: while MAX_INFLIGHT commands run, fetch no more (they stay queued
+        """Backpressure: while ``max_inflight`` commands run, fetch no more (they stay queued
         at Telegram, and the pending record written per batch stays small)."""
-        limit = self._deps.extra.get("max_inflight", MAX_INFLIGHT)
+        limit = self._cfg.max_inflight
         while len(self._inflight) >= limit and not self._stopping.is_set():
             fut = asyncio.get_running_loop().create_future()
             self._handled_waiters.append(fut)
@@ -230,8 +226,8 @@ class TelegramChannel:
         if self._next_offset:
             params["offset"] = self._next_offset
         began = time.monotonic()
-        margin = self._deps.extra.get("poll_margin_sec", POLL_MARGIN_SEC)
-        updates = await self._call("getUpdates", params, timeout=timeout + margin)
+        updates = await self._call("getUpdates", params,
+                                   timeout=timeout + self._cfg.poll_margin_sec)
         if not isinstance(updates, list):
             raise TelegramError("getUpdates", 502, "result is not a list")
         self.health.ok()

@@ -69,9 +69,9 @@ def telegram_config(state_dir: Any, fake: FakeTelegram, **overrides: Any):
 @contextlib.asynccontextmanager
 async def running_channel(tmp_path: Any, fake: FakeTelegram, inbox: Inbox, *,
                           state: Optional[StateStore] = None,
-                          extra: Optional[dict] = None,
                           **overrides: Any) -> AsyncIterator[TelegramChannel]:
     """A TelegramChannel with its own StateStore (or ``state``) and HTTP client."""
+    overrides.setdefault("telegram__stop_drain_sec", 0.2)
     cfg = telegram_config(tmp_path, fake, **overrides)
     own_state = state is None
     if state is None:
@@ -79,8 +79,7 @@ async def running_channel(tmp_path: Any, fake: FakeTelegram, inbox: Inbox, *,
         state.open()
     http = AsyncHTTPClient(force_instance=True, max_clients=64)
     deps = ChannelDeps(state=state, http=http, metrics=Metrics(),
-                       retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05),
-                       extra=dict({"stop_drain_sec": 0.2}, **(extra or {})))
+                       retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05))
     channel = TelegramChannel(cfg.telegram, inbox, deps)
     await channel.start()
     try:

@@ -320,7 +320,7 @@ async def test_hung_long_poll_times_out_at_poll_timeout_plus_margin_and_repolls(
     margin and repeated with the same offset; the update it never delivered comes next."""
     async with FakeTelegram() as tg:
         inbox = Inbox()
-        async with running_channel(tmp_path, tg, inbox, extra={"poll_margin_sec": 0.3},
+        async with running_channel(tmp_path, tg, inbox, telegram__poll_margin_sec=0.3,
                                    telegram__poll_timeout_sec=0) as ch:
             await tg.next_request("getUpdates")
             tg.script("getUpdates", stall())
@@ -348,7 +348,7 @@ async def test_polling_pauses_while_max_inflight_commands_run(tmp_path):
         tg.queue_message("/one", user_id=42)
         tg.queue_message("/two", user_id=43)
         inbox = Inbox(behaviour)
-        async with running_channel(tmp_path, tg, inbox, extra={"max_inflight": 2}):
+        async with running_channel(tmp_path, tg, inbox, telegram__max_inflight=2):
             await inbox.wait(2)
             polls = tg.count("getUpdates")
             third = tg.queue_message("/third", user_id=44)

@@ -57,7 +57,8 @@ async def test_random_stops_and_restarts_finish_every_command_exactly_once(tmp_p
                 tg.script("getUpdates", passthrough(), stall())
             # A swallowed poll is given up after 1 s + 0.2 s margin and repeated.
             async with running_channel(tmp_path, tg, Inbox(behaviour),
-                                       extra={"stop_drain_sec": 0, "poll_margin_sec": 0.2}):
+                                       telegram__stop_drain_sec=0,
+                                       telegram__poll_margin_sec=0.2):
                 # Every unfinished command runs again in this run; stop after a random
                 # number of the ones that will not hang have finished.
                 can_finish = len(unfinished) - len(hangs)
