@@ -27,6 +27,7 @@ from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.lifecycle import drain
 from openclaw_connector.netutil import public_url
 
 log = logmod.get("comfy_ws")
@@ -81,13 +82,8 @@ class ComfyWebSocket:
         self._stopping.set()
         if self._conn is not None:
             self._conn.close()
-        if self._task is not None and not self._task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout=2.0)
-            except asyncio.TimeoutError:
-                self._task.cancel()
-            except Exception:  # the loop logs its own failures
-                pass
+        if self._task is not None:
+            await drain([self._task], 2.0)
 
     async def _run(self) -> None:
         delays = Backoff(self._retry)

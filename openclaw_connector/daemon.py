@@ -1,12 +1,15 @@
 """The daemon: builds the services from the config, starts them in order,
-stops them in reverse.
+stops them in two phases.
 
 Start order follows Twisted's lesson (bind and open before dialing out):
-StateStore, MediaStore, webhook/status listeners, JobWatcher, then the
-channels. A part that fails at start logs one clear line and the others keep
-running; only configuration errors (including an unusable ``state_dir``)
-stop the daemon, and those are raised to ``cli.py``. Stop goes in reverse,
-one service at a time, each bounded by what is left of the grace period.
+StateStore, OpenClawClient, MediaStore, webhook/status listeners, JobWatcher,
+then the channels. A part that fails at start logs one clear line and the
+others keep running; only configuration errors (an unusable ``state_dir``, a
+listener that cannot bind: the ``required`` entries) stop the daemon, and
+those are raised to ``cli.py``. Stop follows :func:`lifecycle.stop_plan`:
+first the parts that accept work (listeners, and the OpenClaw client so no
+command waits out a busy server), then the rest last-started-first, one at
+a time, each bounded by what is left of the grace period; state closes last.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from openclaw_connector.channels.base import ChannelDeps
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
 from openclaw_connector.jobs import JobWatcher
+from openclaw_connector.lifecycle import ServiceEntry, stop_plan
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, Reply
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.netutil import LiteralFirstResolver
@@ -51,8 +55,8 @@ class Daemon:
         self.channels: dict[str, Any] = {}
         self.stop_reason = ""
         self._console_io = (console_in, console_out)
-        self._services: list[tuple[str, Any]] = []
-        self._started: list[tuple[str, Any]] = []
+        self._services: list[ServiceEntry] = []
+        self._started: list[ServiceEntry] = []
         self._stopping = asyncio.Event()
         self._stopped = False
 
@@ -80,39 +84,41 @@ class Daemon:
             on_eof=lambda: self.request_stop("console end of input"))
         for channel in build_channels(cfg, self.dispatch, deps):
             self.channels[channel.platform] = channel
+        services = [ServiceEntry("state", self.state, required=True),
+                    ServiceEntry("openclaw", self.openclaw, intake=True)]
         if self.media is not None:
-            self._services.append(("media", self.media))
-        if self.web is not None:
-            self._services.append(("web", self.web))
-        self._services.append(("jobs", self.jobs))
-        for name, channel in self.channels.items():
-            self._services.append((name, channel))
+            services.append(ServiceEntry("media", self.media))
+        if self.web is not None:   # a listener that cannot bind is a configuration problem
+            services.append(ServiceEntry("web", self.web, required=True, intake=True))
+        services.append(ServiceEntry("jobs", self.jobs))
+        services += [ServiceEntry(name, ch) for name, ch in self.channels.items()]
+        self._services = services
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        """Open state (raises StateDirError), build and start every part."""
-        self.state.open()
+        """Build and start every part; a ``required`` one that fails raises
+        (StateDirError for the state directory, OSError for a listener)."""
         self._build()
         log.info("event=daemon_starting version=%s channels=%s openclaw=%s", __version__,
                  ",".join(self.channels) or "none", self.cfg.openclaw.url)
         assert self.router is not None
         for warning in self.router.permissions.warnings:
             log.warning(warning)
-        for name, service in self._services:
+        for entry in self._services:
             started = time.monotonic()
             try:
-                await service.start()
+                await entry.service.start()
             except Exception as exc:
-                if name in ("web",):
-                    raise  # a listener that cannot bind is a configuration problem
-                log.error("event=service_start_failed name=%s error=%s", name,
+                if entry.required:
+                    raise
+                log.error("event=service_start_failed name=%s error=%s", entry.name,
                           logmod.one_line_error(exc), exc_info=self.cfg.debug)
-                health = getattr(service, "health", None)
+                health = getattr(entry.service, "health", None)
                 if health is not None:
                     health.fatal("start failed: %s" % logmod.one_line_error(exc))
                 continue
-            self._started.append((name, service))
-            log.debug("event=service_started name=%s took_ms=%.1f", name,
+            self._started.append(entry)
+            log.debug("event=service_started name=%s took_ms=%.1f", entry.name,
                       1000 * (time.monotonic() - started))
 
     def request_stop(self, reason: str) -> None:
@@ -125,31 +131,28 @@ class Daemon:
         await self._stopping.wait()
 
     async def stop(self) -> None:
-        """Stop in reverse order within ``shutdown_grace_sec``; state closes last."""
+        """Stop by :func:`stop_plan` within ``shutdown_grace_sec``; state closes last."""
         if self._stopped:
             return
         self._stopped = True
         self._stopping.set()
         deadline = time.monotonic() + self.cfg.shutdown_grace_sec
-        # Listeners first so no new webhook work arrives while channels drain.
-        order = [s for s in reversed(self._started) if s[0] == "web"] + \
-                [s for s in reversed(self._started) if s[0] != "web"]
-        for name, service in order:
+        for phase, entry in stop_plan(self._started):
             started = time.monotonic()
             remaining = max(0.1, deadline - started)
             try:
-                await asyncio.wait_for(service.stop(), timeout=remaining)
+                await asyncio.wait_for(entry.service.stop(), timeout=remaining)
             except asyncio.TimeoutError:
-                log.warning("event=service_stop_timeout name=%s waited_s=%.1f", name, remaining)
+                log.warning("event=service_stop_timeout name=%s phase=%s waited_s=%.1f",
+                            entry.name, phase, remaining)
             except Exception as exc:
-                log.error("event=service_stop_failed name=%s error=%s", name,
-                          logmod.one_line_error(exc))
-            log.info("event=service_stopped name=%s took_ms=%.1f", name,
+                log.error("event=service_stop_failed name=%s phase=%s error=%s", entry.name,
+                          phase, logmod.one_line_error(exc))
+            log.info("event=service_stopped name=%s phase=%s took_ms=%.1f", entry.name, phase,
                      1000 * (time.monotonic() - started))
         self._started.clear()
         if self.http is not None:
             self.http.close()
-        self.state.close()
         log.info("event=daemon_stopped")
 
     # ------------------------------------------------------------------ traffic

@@ -38,6 +38,7 @@ from openclaw_connector.backoff import Backoff, BackoffPolicy
 from openclaw_connector.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
 from openclaw_connector.jobs_send import DONE, FAILED, Deliver, ResultSender
+from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Reply
 from openclaw_connector.openclaw_types import Approval, NotFound, OpenClawError
 from openclaw_connector.state import StateStore, WatchRow
@@ -145,11 +146,7 @@ class JobWatcher:
         self._approval_kick.set()
         if self.ws is not None:
             await self.ws.stop()
-        pending = [t for t in list(self._tasks) + self._loops if not t.done()]
-        if pending:
-            _done, late = await asyncio.wait(pending, timeout=3.0)
-            for task in late:
-                task.cancel()
+        await drain(list(self._tasks) + self._loops, 3.0)
         log.info("event=jobs_stopped pending=%d", len(self._watches))
 
     # ------------------------------------------------------------------ the router's calls

@@ -84,8 +84,15 @@ class OpenClawClient:
         self._stopping = asyncio.Event()
         self.last_reachable: Optional[bool] = None   # for /healthz; None = not asked yet
 
-    def close(self) -> None:
-        """Stop waiting in retry loops (the daemon closes the HTTP client itself)."""
+    async def start(self) -> None:
+        """Nothing to open: the daemon owns the HTTP client (a service for its stop)."""
+
+    async def stop(self) -> None:
+        """Wake any submit waiting out a busy server, and wait in none from now on.
+
+        Calls still go out until the daemon closes the HTTP client, last, so a
+        command that was woken still gets its answer to the chat.
+        """
         self._stopping.set()
 
     # ----------------------------------------------------------------- transport

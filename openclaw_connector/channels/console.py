@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 
 log = logmod.get("console")
@@ -52,10 +53,7 @@ class ConsoleChannel:
         self._stopped = True
         if self._worker is not None and not self._worker.done():
             self._queue.put_nowait(None)
-            try:
-                await asyncio.wait_for(self._worker, timeout=5)
-            except asyncio.TimeoutError:
-                self._worker.cancel()
+            await drain([self._worker], 5)
         self.health.stopped()
 
     async def send(self, chat: ChatRef, reply: Reply) -> None:

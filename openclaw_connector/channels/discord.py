@@ -36,6 +36,7 @@ from openclaw_connector.channels.discord_message import multipart, parse_message
     render_reply
 from openclaw_connector.channels.discord_rest import USER_AGENT, DiscordRest
 from openclaw_connector.config import DiscordConfig
+from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 
 log = logmod.get("discord")
@@ -113,10 +114,8 @@ class DiscordChannel:
         if ws is not None:
             ws.close(CLOSE_SHUTDOWN, "shutdown")
         if self._task is not None:
-            await _bounded(self._task, STOP_GRACE)
-        if self._handlers:
-            await _bounded(asyncio.gather(*self._handlers, return_exceptions=True),
-                           STOP_GRACE)
+            await drain([self._task], STOP_GRACE)
+        await drain(self._handlers, STOP_GRACE)
         self._deps.state.delete(STATE_KEY)
         self.health.stopped()
 
@@ -381,13 +380,3 @@ async def _write(ws: WebSocketClientConnection, frame: dict) -> None:
         await ws.write_message(json.dumps(frame))
     except WebSocketClosedError:
         pass  # the read loop sees the close and decides what comes next
-
-
-async def _bounded(awaitable: Any, seconds: float) -> None:
-    task = asyncio.ensure_future(awaitable)
-    try:
-        await asyncio.wait_for(asyncio.shield(task), seconds)
-    except asyncio.TimeoutError:
-        task.cancel()
-    except Exception:
-        pass

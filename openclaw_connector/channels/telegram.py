@@ -29,6 +29,7 @@ from openclaw_connector.channels.telegram_wire import (
     BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, classify, decode_response,
     log_field, mask_token, parse_update, scrub, update_id_of)
 from openclaw_connector.config import TelegramConfig
+from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
 
 log = logmod.get("telegram")
@@ -83,12 +84,9 @@ class TelegramChannel:
         self._stopped = True
         self._stopping.set()
         try:
-            if self._task is not None and not self._task.done():
-                self._task.cancel()
-                await asyncio.wait([self._task], timeout=1.0)
-            running = list(self._inflight.values())
-            if running:
-                await asyncio.wait(running, timeout=self._cfg.stop_drain_sec)
+            if self._task is not None:
+                await drain([self._task], 0)     # the poll loop ends at once
+            await drain(list(self._inflight.values()), self._cfg.stop_drain_sec)
         finally:
             # Also reached when the daemon's grace runs out and cancels us.
             for task in list(self._inflight.values()):

@@ -27,6 +27,7 @@ import tornado.web
 from tornado import httputil
 
 from openclaw_connector import log as logmod
+from openclaw_connector.lifecycle import drain
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
 
 log = logmod.get("webhook")
@@ -207,16 +208,10 @@ class TaskSet:
 
     async def drain(self, timeout: float = STOP_GRACE_SEC) -> None:
         """Wait up to ``timeout`` for running tasks, then cancel what is left."""
-        if not self._tasks:
-            return
-        pending = set(self._tasks)
-        _done, left = await asyncio.wait(pending, timeout=timeout)
-        for task in left:
-            task.cancel()
+        left = await drain(set(self._tasks), timeout)
         if left:
             self._log.warning("event=inbound_cancelled count=%d (kept pending; the next "
-                              "start runs them again)", len(left))
-            await asyncio.wait(left, timeout=1.0)
+                              "start runs them again)", left)
 
 
 # --------------------------------------------------------------------------- handler

@@ -93,5 +93,5 @@ async def stack(tmp_path, *, server_token: Optional[str] = TOKEN,
         try:
             yield Env(server, cfg, client, router, tracker)
         finally:
-            client.close()
+            await client.stop()
             http.close()
