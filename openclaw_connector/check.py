@@ -299,13 +299,14 @@ async def collect(cfg: Any, http: AsyncHTTPClient) -> list[Result]:
     """Every check, run concurrently, in a stable order."""
     probe = Prober(http, cfg.openclaw.timeout_sec)
     platforms = [name for name in PLATFORM_CHECKS if getattr(cfg, name).on]
-    found = await asyncio.gather(check_comfyui(cfg, probe),
-                                 *(PLATFORM_CHECKS[name](cfg, probe) for name in platforms))
+    comfyui, channels = await asyncio.gather(
+        check_comfyui(cfg, probe),
+        asyncio.gather(*(PLATFORM_CHECKS[name](cfg, probe) for name in platforms)))
     enabled = ", ".join(cfg.enabled_channels()) or "none"
     results = [ok("config", "%s (channels: %s)" % (cfg.source or "defaults", enabled)),
                check_state_dir(cfg)]
-    results.extend(found[0])
-    results.extend(found[1:])
+    results.extend(comfyui)
+    results.extend(channels)
     return results
 
 

@@ -100,8 +100,8 @@ def summary_lines(cfg: Config) -> list[str]:
     return lines
 
 
-def main(argv: Optional[Sequence[str]] = None, *, stdout: TextIO = None,
-         stderr: TextIO = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None,
+         stderr: Optional[TextIO] = None) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()

@@ -346,10 +346,11 @@ def _build(cls: type, raw: Mapping, env: Mapping[str, str], prefix: str,
                 problems.append("%s: %s: expected a mapping of keys, got %s" % (
                     origin, path, describe(sub)))
                 sub = {}
-            values[name] = _build(f.default_factory, sub, env, path + ".", problems, origin,
-                                  cli)
+            section_cls: Any = f.default_factory   # the section's dataclass
+            values[name] = _build(section_cls, sub, env, path + ".", problems, origin, cli)
             continue
-        source, value = None, dataclasses.MISSING
+        source = ""
+        value: Any = dataclasses.MISSING
         if name in raw and raw[name] is not None:
             source, value = origin, raw[name]
         env_name = f.metadata.get("env")

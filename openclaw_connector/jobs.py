@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -243,7 +244,7 @@ class JobWatcher:
                    if w.kind == PROMPT and w.key not in self._busy]
         for w in [w for w in watches if now - w.created > limit]:
             watches.remove(w)
-            self._spawn([w], lambda w=w: Reply(fmt.gave_up_text(
+            self._spawn([w], functools.partial(Reply, fmt.gave_up_text(
                 w.template, w.ref_id, self._res.max_wait_hours)), "gave_up")
         if not watches:
             return
@@ -283,7 +284,7 @@ class JobWatcher:
                 try:
                     approval = await self._oc.approval(w.ref_id)
                 except NotFound:
-                    self._spawn([w], lambda w=w: Reply(fmt.approval_gone_text(
+                    self._spawn([w], functools.partial(Reply, fmt.approval_gone_text(
                         w.ref_id, w.template)), "approval_gone")
                     continue
                 except OpenClawError as exc:

@@ -67,11 +67,10 @@ class RedactingFormatter(logging.Formatter):
             message = "%s (log format error: %s)" % (record.msg, exc)
         line = "%s %-5s %s: %s" % (stamp, record.levelname, component, message)
         if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
             if self.tracebacks:
                 line += "\n" + self.formatException(record.exc_info)
             elif "error=" not in message:
-                line += " error=%s" % one_line_error(exc)
+                line += " error=%s" % one_line_error(record.exc_info[1])
         return redact(line, self.secrets)
 
 

@@ -73,7 +73,7 @@ class MediaStore:
         self._key = self._load_key()
         self.sweep()
         every = min(SWEEP_EVERY_SEC, max(1.0, float(self.cfg.ttl_sec)))
-        self._sweeper = tornado.ioloop.PeriodicCallback(self.sweep, every * 1000.0)
+        self._sweeper = tornado.ioloop.PeriodicCallback(self._sweep_tick, every * 1000.0)
         self._sweeper.start()
 
     async def stop(self) -> None:
@@ -176,6 +176,9 @@ class MediaStore:
         """The stored bytes (``name`` already validated by :meth:`check`)."""
         with open(os.path.join(self.dir, name), "rb") as fh:
             return fh.read()
+
+    def _sweep_tick(self) -> None:
+        self.sweep()     # PeriodicCallback wants a callback that returns nothing
 
     def sweep(self) -> int:
         """Delete files older than ``media.ttl_sec``; return how many went."""

@@ -34,6 +34,12 @@ def _list(data: Any, what: str) -> list:
     return data
 
 
+def _sub(data: Mapping, key: str) -> Mapping:
+    """``data[key]`` when it is an object, else an empty one (a missing block is not an error)."""
+    value = data.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def _num(value: Any) -> Optional[float]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -60,9 +66,9 @@ class Health:
     @classmethod
     def from_json(cls, data: Any) -> "Health":
         d = _obj(data, "health")
-        pack = d.get("pack") if isinstance(d.get("pack"), Mapping) else {}
-        startup = d.get("startup") if isinstance(d.get("startup"), Mapping) else {}
-        policy = d.get("access_policy") if isinstance(d.get("access_policy"), Mapping) else {}
+        pack = _sub(d, "pack")
+        startup = _sub(d, "startup")
+        policy = _sub(d, "access_policy")
         ready = startup.get("ready")
         token = policy.get("token_configured")
         return cls(ok=bool(d.get("ok")), pack_name=str(pack.get("name") or "ComfyUI-OpenClaw"),
@@ -222,7 +228,7 @@ def outcome_from_history(prompt_id: str, data: Any) -> Optional[JobOutcome]:
     if entry is None:
         return None
     entry = _obj(entry, "history entry")
-    status = entry.get("status") if isinstance(entry.get("status"), Mapping) else {}
+    status = _sub(entry, "status")
     messages = [m for m in _list(status.get("messages"), "status.messages")
                 if isinstance(m, list) and len(m) == 2 and isinstance(m[1], Mapping)]
     kinds = {m[0]: m[1] for m in messages}
@@ -235,8 +241,7 @@ def outcome_from_history(prompt_id: str, data: Any) -> Optional[JobOutcome]:
         state, err = "success", {}
     else:
         state, err = "error", {}
-    stamps = [_num(m[1].get("timestamp")) for m in messages]
-    stamps = [s for s in stamps if s is not None]
+    stamps = [t for t in (_num(m[1].get("timestamp")) for m in messages) if t is not None]
     start = _num(kinds.get("execution_start", {}).get("timestamp"))
     duration = (max(stamps) - start) / 1000.0 if start is not None and stamps else None
     images, others = _outputs(entry.get("outputs"))
@@ -294,7 +299,7 @@ class Trace:
     def from_json(cls, data: Any) -> "Trace":
         t = _obj(_obj(data, "trace").get("trace"), "trace.trace")
         events = tuple(TraceEvent(_num(e.get("ts")), str(e.get("event") or "?"),
-                                  e.get("meta") if isinstance(e.get("meta"), Mapping) else {})
+                                  _sub(e, "meta"))
                        for e in _list(t.get("events"), "trace.events") if isinstance(e, Mapping))
         return cls(prompt_id=str(t.get("prompt_id") or ""), trace_id=str(t.get("trace_id") or ""),
                    events=events)
@@ -340,8 +345,8 @@ class Approval:
         d = _obj(data, "approval")
         if not d.get("approval_id"):
             raise BadResponse("approval: missing approval_id")
-        inputs = d.get("inputs") if isinstance(d.get("inputs"), Mapping) else {}
-        meta = d.get("metadata") if isinstance(d.get("metadata"), Mapping) else {}
+        inputs = _sub(d, "inputs")
+        meta = _sub(d, "metadata")
         return cls(approval_id=str(d["approval_id"]), template_id=str(d.get("template_id") or "?"),
                    status=str(d.get("status") or "?"), inputs=dict(inputs),
                    trace_id=str(d.get("trace_id") or ""),

@@ -80,7 +80,8 @@ _SELECT_WATCHES = ("SELECT key, kind, ref_id, template, chat, created, state, up
 
 
 def _watch_row(r: tuple) -> WatchRow:
-    return WatchRow(*r[:8], data=json.loads(r[8]))
+    key, kind, ref_id, template, chat, created, state, updated, data = r
+    return WatchRow(key, kind, ref_id, template, chat, created, state, updated, json.loads(data))
 
 
 class StateStore:

@@ -164,9 +164,8 @@ class DiscordChannel:
 
     async def _connect_once(self) -> Union[Reconnect, Fatal, None]:
         """One connection from open to close; None when stopping."""
-        if self._session.can_resume:
-            url = self._session.state.resume_url
-        else:
+        url = self._session.state.resume_url if self._session.can_resume else None
+        if url is None:
             url = await self._identify_url()
             if url is None:
                 return None

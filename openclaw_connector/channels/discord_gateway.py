@@ -199,8 +199,8 @@ class GatewaySession:
     def heartbeat(self) -> Union[Send, Close]:
         """The timer fired: beat, or close a zombie that never ACKed the last beat."""
         if self._conn.ack_pending:
-            return self._close_then(Reconnect(True, "heartbeat_ack_missing", immediate=True),
-                                    CLOSE_ZOMBIE)[0]
+            return self._close(Reconnect(True, "heartbeat_ack_missing", immediate=True),
+                               CLOSE_ZOMBIE)
         return self._beat()
 
     def connection_lost(self, code: Optional[int]) -> Union[Reconnect, Fatal]:
@@ -222,8 +222,11 @@ class GatewaySession:
         return Send({"op": HEARTBEAT, "d": self.state.seq})
 
     def _close_then(self, nxt: Reconnect, code: int = CLOSE_RECONNECT) -> list[Action]:
+        return [self._close(nxt, code)]
+
+    def _close(self, nxt: Reconnect, code: int = CLOSE_RECONNECT) -> Close:
         self._conn.pending = nxt
-        return [Close(code, nxt.reason)]
+        return Close(code, nxt.reason)
 
     def _hello(self, data: Any) -> list[Action]:
         interval_ms = data.get("heartbeat_interval") if isinstance(data, dict) else None

@@ -338,7 +338,7 @@ class TelegramChannel:
 
     def _metric(self, name: str, **labels: str) -> None:
         if self._deps.metrics is not None:
-            self._deps.metrics.inc(name, **labels)
+            self._deps.metrics.inc(name, 1.0, **labels)
 
 
 def _consume(future: "asyncio.Future") -> None:

@@ -199,9 +199,9 @@ class TaskSet:
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._log.error("event=inbound_failed error=%s",
-                            logmod.one_line_error(task.exception()))
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            self._log.error("event=inbound_failed error=%s", logmod.one_line_error(error))
 
     def __len__(self) -> int:
         return len(self._tasks)
