@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional, TextIO
 
 from tornado.httpclient import AsyncHTTPClient
 
@@ -24,7 +24,7 @@ from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.channels import build_channels
-from openclaw_connector.channels.base import ChannelDeps
+from openclaw_connector.channels.base import Channel, ChannelDeps
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
 from openclaw_connector.jobs import JobWatcher
@@ -35,24 +35,29 @@ from openclaw_connector.netutil import LiteralFirstResolver
 from openclaw_connector.openclaw import OpenClawClient
 from openclaw_connector.state import StateStore
 
+if TYPE_CHECKING:   # built only when a webhook channel or the status port is on
+    from openclaw_connector.media import MediaStore
+    from openclaw_connector.web import WebServers
+
 log = logmod.get("daemon")
 
 
 class Daemon:
     """All long-lived parts of one connector process."""
 
-    def __init__(self, cfg: Config, *, console_in: Any = None, console_out: Any = None) -> None:
+    def __init__(self, cfg: Config, *, console_in: Optional[TextIO] = None,
+                 console_out: Optional[TextIO] = None) -> None:
         self.cfg = cfg
         self.metrics = Metrics()
         self.retry = BackoffPolicy(initial=cfg.retry.initial_sec, cap=cfg.retry.max_sec)
         self.state = StateStore(cfg.state_dir)
         self.http: Optional[AsyncHTTPClient] = None
         self.openclaw: Optional[OpenClawClient] = None
-        self.media: Any = None
-        self.web: Any = None
+        self.media: Optional["MediaStore"] = None
+        self.web: Optional["WebServers"] = None
         self.jobs: Optional[JobWatcher] = None
         self.router: Optional[Router] = None
-        self.channels: dict[str, Any] = {}
+        self.channels: dict[str, Channel] = {}
         self.stop_reason = ""
         self._console_io = (console_in, console_out)
         self._services: list[ServiceEntry] = []

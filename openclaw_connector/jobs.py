@@ -41,6 +41,8 @@ from openclaw_connector.config import Config
 from openclaw_connector.jobs_send import DONE, FAILED, Deliver, ResultSender
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Reply
+from openclaw_connector.metrics import Metrics
+from openclaw_connector.openclaw import OpenClawClient
 from openclaw_connector.openclaw_types import Approval, NotFound, OpenClawError
 from openclaw_connector.state import StateStore, WatchRow
 
@@ -93,8 +95,9 @@ class Watch:
 class JobWatcher:
     """Follows prompts and approvals a chat started; a service with start()/stop()."""
 
-    def __init__(self, cfg: Config, *, openclaw: Any, state: StateStore, deliver: Deliver,
-                 metrics: Any = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
+                 deliver: Deliver, metrics: Optional[Metrics] = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._cfg = cfg
         self._res = cfg.results
         self._oc = openclaw

@@ -7,15 +7,14 @@ user without Discord never imports the gateway code.
 
 from __future__ import annotations
 
-from typing import Any
-
-from openclaw_connector.channels.base import ChannelDeps
+from openclaw_connector.channels.base import Channel, ChannelDeps
+from openclaw_connector.config import Config
 from openclaw_connector.messages import InboundHandler
 
 
-def build_channels(cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> list:
+def build_channels(cfg: Config, on_inbound: InboundHandler, deps: ChannelDeps) -> list[Channel]:
     """The enabled channels, in start order (console first: it is the operator's)."""
-    channels: list = []
+    channels: list[Channel] = []
     if cfg.console.enabled:
         from openclaw_connector.channels.console import ConsoleChannel
         channels.append(ConsoleChannel(cfg.console, on_inbound, deps))
