@@ -55,6 +55,8 @@ class Inbound:
     Discord mention, a Telegram ``@bot`` entity), so the router can accept
     ``@bot /cmd`` without parsing platform markup. ``is_direct`` is a one-to-one
     chat, where non-command text gets a hint instead of silence.
+    ``local_operator`` marks the person at this machine's keyboard (the
+    console): an admin and never rate limited, whatever the platform's name.
     """
 
     platform: str
