@@ -15,7 +15,8 @@ import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from openclaw_connector import log as logmod
-from openclaw_connector.commands import control
+from openclaw_connector.commands import control, ids
+from openclaw_connector.commands.templates import catalogue_full, catalogue_line
 from openclaw_connector.commands.text import explain, gib, outcome_lines, seconds
 from openclaw_connector.messages import Reply
 from openclaw_connector.openclaw_types import (
@@ -143,7 +144,10 @@ async def jobs(req: "Request") -> Reply:
 async def history(req: "Request") -> Reply:
     if not req.command.args:
         return Reply("Usage: /history <prompt id> (ids are in /jobs)")
-    outcome = await req.router.openclaw.history(req.command.args[0])
+    pid = await ids.prompt_id(req.router.openclaw, req.command.args[0])
+    if isinstance(pid, Reply):
+        return pid
+    outcome = await req.router.openclaw.history(pid)
     return Reply("\n".join(outcome_lines(outcome)))
 
 
@@ -151,7 +155,9 @@ async def history(req: "Request") -> Reply:
 async def trace(req: "Request") -> Reply:
     if not req.command.args:
         return Reply("Usage: /trace <prompt id>")
-    pid = req.command.args[0]
+    pid = await ids.prompt_id(req.router.openclaw, req.command.args[0])
+    if isinstance(pid, Reply):
+        return pid
     try:
         t = await req.router.openclaw.trace(pid)
     except NotFound:
@@ -167,6 +173,29 @@ async def trace(req: "Request") -> Reply:
     return Reply("\n".join(lines))
 
 
+# --------------------------------------------------------------------------- /templates
+
+@guarded
+async def templates(req: "Request") -> Reply:
+    catalogue = req.router.templates
+    cfg = req.router.cfg
+    items = await catalogue.all()
+    if req.command.args:
+        wanted = req.command.args[0]
+        found = next((t for t in items if t.id == wanted), None)
+        if found is None:
+            return Reply("Unknown template '%s'. Available templates: %s" % (
+                wanted, ", ".join(t.id for t in items) or "none"))
+        return Reply(catalogue_full(found, cfg.prompt_input(found.id)))
+    if not items:
+        return Reply("No templates are installed in OpenClaw.")
+    lines = ["Templates: %d (details: /templates <id>)" % len(items)]
+    lines += [catalogue_line(t, cfg.prompt_input(t.id)) for t in items]
+    if cfg.default_template:
+        lines.append("A plain message in a private chat runs %s." % cfg.default_template)
+    return Reply("\n".join(lines))
+
+
 # --------------------------------------------------------------------------- table
 
 def register(router: "Router") -> None:
@@ -176,8 +205,10 @@ def register(router: "Router") -> None:
         CommandSpec("status", "/status", "ComfyUI and OpenClaw health, queue, GPU", status),
         CommandSpec("jobs", "/jobs", "running, pending and recent jobs", jobs),
         CommandSpec("history", "/history <id>", "outcome and images of a job", history),
-        CommandSpec("run", "/run <template> [k=v ...] [--approval]", "run a template",
-                    guarded(control.run)),
+        CommandSpec("templates", "/templates [id]", "templates, their inputs and defaults",
+                    templates),
+        CommandSpec("run", "/run <template> [prompt] [k=v ...] [--approval]",
+                    "run a template", guarded(control.run)),
         CommandSpec("stop", "/stop [id]", "interrupt the running job, or stop one job",
                     guarded(control.stop), admin_only=True),
         CommandSpec("trace", "/trace <id>", "events of a job's trace", trace, admin_only=True),

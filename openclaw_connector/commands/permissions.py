@@ -47,6 +47,10 @@ class Permissions:
             return True
         return user_id in _normalise(self._admin_entries, platform)
 
+    def admin_ids(self, platform: str) -> frozenset[str]:
+        """The admin user ids on ``platform`` (for menus shown only to admins)."""
+        return _normalise(self._admin_entries, platform)
+
     def is_allowed(self, platform: str, user_id: str, chat_id: str) -> bool:
         if self.is_admin(platform, user_id):
             return True

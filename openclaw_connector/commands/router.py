@@ -18,10 +18,13 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.commands.parser import MAX_MESSAGE_CHARS, Command, ParseError, parse
+from openclaw_connector.commands.parser import (
+    MAX_MESSAGE_CHARS, Command, ParseError, normalise, parse)
 from openclaw_connector.commands.permissions import Permissions
 from openclaw_connector.commands.ratelimit import RATE_LIMITED_TEXT, SenderBuckets
+from openclaw_connector.commands.templates import CATALOGUE_REFRESH_SEC, TemplateCatalogue
 from openclaw_connector.config import Config
+from openclaw_connector.menu import PLATFORMS, CommandMenu, MenuItem
 from openclaw_connector.messages import Inbound, Reply
 
 log = logmod.get("router")
@@ -58,9 +61,12 @@ class Router:
     """Turns an :class:`Inbound` into a :class:`Reply` (or silence)."""
 
     def __init__(self, cfg: Config, *, openclaw: Any = None, jobs: Any = None,
-                 metrics: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 metrics: Any = None, clock: Callable[[], float] = time.monotonic,
+                 catalogue_refresh_sec: float = CATALOGUE_REFRESH_SEC) -> None:
         self.cfg = cfg
         self.openclaw = openclaw
+        self.templates = TemplateCatalogue(openclaw, refresh_sec=catalogue_refresh_sec,
+                                           clock=clock)
         self.jobs = jobs
         self.metrics = metrics
         self.permissions = Permissions(cfg)
@@ -115,10 +121,13 @@ class Router:
             return Reply(str(exc)), "?", "parse_error"
         if command is None:
             # "/cmd@otherbot" and "@otherbot ..." are for someone else: stay silent.
-            addressed = inbound.text.lstrip().startswith(("/", "@"))
-            if allowed and inbound.is_direct and inbound.text.strip() and not addressed:
+            text = normalise(inbound.text).strip()
+            addressed = text.startswith(("/", "@"))
+            if not (allowed and inbound.is_direct and text and not addressed):
+                return None, None, "ignored"    # groups never run (or answer) plain text
+            if not self.cfg.default_template:
                 return Reply(HINT_TEXT), None, "hint"
-            return None, None, "ignored"
+            command = bare_text_command(self.cfg.default_template, text)
         if not allowed:
             self._log_denied(inbound, command.word)
             return None, command.word, "denied"
@@ -140,6 +149,14 @@ class Router:
                 spec.word, inbound.sender)), command.word, "access_denied"
         reply = await spec.handler(Request(inbound, command, is_admin, self))
         return reply, command.word, "ok"
+
+    def menu(self) -> CommandMenu:
+        """The command list for platform menus (Telegram setMyCommands, Discord slash)."""
+        specs = list(self.commands.values())
+        return CommandMenu(
+            general=tuple(MenuItem(s.word, s.summary) for s in specs if not s.admin_only),
+            admin=tuple(MenuItem(s.word, s.summary) for s in specs if s.admin_only),
+            admin_ids={p: self.permissions.admin_ids(p) for p in PLATFORMS})
 
     def _label(self, word: str) -> str:
         """The word for logs and metrics: sender text only if it is one of our commands
@@ -163,6 +180,18 @@ class Router:
                     "%s to admin_users or the %s allowlist to allow it\"", inbound.platform,
                     inbound.user_id, inbound.chat_id, self._label(word), inbound.sender,
                     inbound.platform)
+
+
+def bare_text_command(template: str, text: str) -> Command:
+    """A private chat's plain message as ``/run <template> <text>``; its quotes and
+    ``k=v`` read as in /run, and a stray quote is just a character of the prompt."""
+    try:
+        parsed = parse("/run %s %s" % (template, text))
+    except ParseError:
+        parsed = None
+    if parsed is None:
+        return Command(word="run", args=(template, text), rest=text, tokens=(template, text))
+    return parsed
 
 
 # --------------------------------------------------------------------------- /help
