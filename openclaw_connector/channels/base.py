@@ -107,6 +107,7 @@ class ChannelDeps:
     web: Any = None                 # web.WebServers
     debug: bool = False
     extra: dict = field(default_factory=dict)
+    menu: Any = None                # menu.CommandMenu: the commands to publish, if any
 
 
 class Channel(Protocol):
