@@ -112,6 +112,8 @@ class DiscordConfig:
                                            default=5.0)
     # A 429 without a JSON body is a Cloudflare ban: no REST call for at least this long.
     ban_backoff_sec: float = _key(E + "DISCORD_BAN_BACKOFF_SEC", "seconds", default=60.0)
+    # Register the commands as guild slash commands (interactive.md 5.2).
+    slash_commands: bool = _key(E + "DISCORD_SLASH_COMMANDS", "bool", default=False)
 
     @property
     def on(self) -> bool:
