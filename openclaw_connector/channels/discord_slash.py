@@ -68,10 +68,12 @@ def parse_interaction(d: Any, bot_name: str) -> Optional[Inbound]:
     """An Inbound for an APPLICATION_COMMAND interaction; None for any other kind."""
     if not isinstance(d, dict) or d.get("type") != 2 or not d.get("id") or not d.get("token"):
         return None
-    data = d.get("data") if isinstance(d.get("data"), dict) else {}
+    data: dict = d["data"] if isinstance(d.get("data"), dict) else {}
     name = str(data.get("name") or "")
-    channel_id = str(d.get("channel_id") or (d.get("channel") or {}).get("id") or "")
-    user = (d.get("member") or {}).get("user") or d.get("user") or {}
+    channel: dict = d["channel"] if isinstance(d.get("channel"), dict) else {}
+    channel_id = str(d.get("channel_id") or channel.get("id") or "")
+    member: dict = d["member"] if isinstance(d.get("member"), dict) else {}
+    user = member.get("user") or d.get("user") or {}
     user_id = str(user.get("id") or "")
     if not name or not channel_id or not user_id:
         return None

@@ -213,7 +213,8 @@ class TelegramChannel:
         """setMyCommands (interactive.md §5.1): the general commands for everyone, and
         general + admin ones in each admin's private chat. Idempotent, so once per start;
         a failure only costs the menu (logged), never the channel."""
-        calls = [({"type": "default"}, menu_commands(menu.general))]
+        calls: list[tuple[dict[str, Any], list[dict]]] = [
+            ({"type": "default"}, menu_commands(menu.general))]
         for admin in sorted(menu.admin_ids.get("telegram", ())):
             if admin.isdigit():   # a private chat's id is the user's id
                 calls.append(({"type": "chat", "chat_id": int(admin)},
