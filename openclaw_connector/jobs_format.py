@@ -65,7 +65,8 @@ def caption_line(shown: Mapping, *, limit: int = MAX_SHOWN_TEXT) -> str:
                 text = text[:limit - 1] + "…"
             parts.append('%s="%s"' % (key, text))
         else:
-            parts.append("%s=%s" % (key, str(value).lower() if isinstance(value, bool) else value))
+            word = str(value).lower() if isinstance(value, bool) else value
+            parts.append("%s=%s" % (key, word))
     return " · ".join(parts)
 
 

@@ -3,8 +3,9 @@
 The ``[Done]`` caption shows the first 8 characters of a ComfyUI prompt id and
 phones make long ids awkward to copy, so every command that takes an id
 accepts the full id or any prefix of at least :data:`MIN_PREFIX` characters
-that matches exactly one known id. Known prompt ids are ComfyUI's queue and
-its history (``GET /queue``, ``GET /history?max_items=``, openclaw-api.md §5);
+that matches exactly one known id. Known prompt ids are the latest jobs
+(``GET /api/jobs``, or OpenClaw's ``/openclaw/jobs``), else ComfyUI's queue and
+history (``GET /queue``, ``GET /history?max_items=``, openclaw-api.md §4.5, §5);
 known approval ids are OpenClaw's pending approvals (§4.3).
 """
 
@@ -13,10 +14,11 @@ from __future__ import annotations
 from typing import Iterable, Union
 
 from openclaw_connector.messages import Reply
+from openclaw_connector.openclaw_types import OpenClawError
 
 MIN_PREFIX = 6
 FULL_PROMPT_ID = 36          # a ComfyUI prompt id is a uuid4 string
-HISTORY_SCAN = 500           # most recent history entries searched for a prefix
+HISTORY_SCAN = 200           # most recent jobs searched for a prefix
 
 
 def pick(given: str, known: Iterable[str]) -> Union[str, Reply]:
@@ -42,9 +44,14 @@ async def prompt_id(openclaw: object, given: str) -> Union[str, Reply]:
     """Resolve a prompt id prefix against ComfyUI's queue and history."""
     if len(given) >= FULL_PROMPT_ID:
         return given
-    queue = await openclaw.queue()                       # type: ignore[attr-defined]
-    known = list(queue.running_ids) + list(queue.pending_ids)
-    known += await openclaw.history_ids(limit=HISTORY_SCAN)   # type: ignore[attr-defined]
+    try:
+        # The jobs list is ids and times only; /history would carry every graph.
+        jobs = await openclaw.jobs(limit=HISTORY_SCAN)    # type: ignore[attr-defined]
+        known = [j.id for j in jobs]
+    except OpenClawError:
+        queue = await openclaw.queue()                    # type: ignore[attr-defined]
+        known = list(queue.running_ids) + list(queue.pending_ids)
+        known += await openclaw.history_ids(limit=HISTORY_SCAN)  # type: ignore[attr-defined]
     return pick(given, known)
 
 

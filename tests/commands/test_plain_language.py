@@ -193,6 +193,17 @@ async def test_unique_prefixes_name_jobs_and_approvals(tmp_path):
 
 
 @pytest.mark.gen_test(timeout=10)
+async def test_prefix_found_in_history_when_the_jobs_list_fails(tmp_path):
+    async with stack(tmp_path) as env:
+        done = env.fake.submit()
+        env.fake.finish_job(done, duration=1.0)
+        env.fake.fail_next(1, 500, path="/api/jobs")
+        assert (await env.say("/history %s" % done[:8])).startswith("Job %s: success" % done)
+        scans = [r for r in env.fake.requests if r.path.endswith("/history")]
+        assert [r.query.get("max_items") for r in scans] == [["200"]]
+
+
+@pytest.mark.gen_test(timeout=10)
 async def test_short_or_ambiguous_prefixes_are_refused(tmp_path):
     async with stack(tmp_path) as env:
         pid = env.fake.submit()
