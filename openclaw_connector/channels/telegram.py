@@ -219,15 +219,19 @@ class TelegramChannel:
             if admin.isdigit():   # a private chat's id is the user's id
                 calls.append(({"type": "chat", "chat_id": int(admin)},
                               menu_commands(menu.general + menu.admin)))
+        published = 0
         for scope, commands in calls:
+            # One scope failing (a bare admin id that is no Telegram chat: "chat not
+            # found") must not cost the others their menu.
             try:
                 await self._call("setMyCommands", {"commands": commands, "scope": scope},
                                  timeout=CONNECT_TIMEOUT_SEC + 10)
+                published += 1
             except TelegramError as exc:
-                log.warning("event=menu_failed scope=%s error=%s", scope["type"],
-                            log_field(str(exc)))
-                return
-        log.info("event=menu_published scopes=%d commands=%d", len(calls), len(menu.general))
+                log.warning("event=menu_failed scope=%s chat=%s error=%s", scope["type"],
+                            scope.get("chat_id", "-"), log_field(str(exc)))
+        log.info("event=menu_published scopes=%d of=%d commands=%d", published, len(calls),
+                 len(menu.general))
 
     async def _delete_webhook(self, *, strict: bool = False) -> None:
         """Polling cannot work while a webhook is set (409); keep pending updates."""

@@ -98,6 +98,18 @@ async def test_wrong_kind_and_unknown_input_are_refused_before_any_submit(tmp_pa
 
 
 @pytest.mark.gen_test(timeout=10)
+async def test_without_the_template_list_inputs_go_as_typed_and_free_text_is_refused(tmp_path):
+    """A server that refuses GET /openclaw/templates (403) does not block /run."""
+    async with stack(tmp_path) as env:
+        env.fake.fail_next(2, 403, {"ok": False, "error": "forbidden"},
+                           path="/openclaw/templates")
+        assert (await env.say("/run portrait a red fox")).startswith(
+            "Cannot read the template list from OpenClaw (")
+        assert (await env.say("/run portrait seed=3")).startswith("[Queued] portrait")
+        assert [b["inputs"] for b in _fired(env)] == [{"seed": "3"}]
+
+
+@pytest.mark.gen_test(timeout=10)
 async def test_non_admin_free_text_goes_through_approval(tmp_path):
     async with stack(tmp_path) as env:
         reply = await env.say("/run portrait a small boat", ALLOWED)
