@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-PLATFORMS = ("telegram", "discord", "line", "whatsapp")
-
 
 @dataclass(frozen=True)
 class MenuItem:

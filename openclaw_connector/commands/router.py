@@ -24,7 +24,8 @@ from openclaw_connector.commands.permissions import Permissions
 from openclaw_connector.commands.ratelimit import RATE_LIMITED_TEXT, SenderBuckets
 from openclaw_connector.commands.templates import CATALOGUE_REFRESH_SEC, TemplateCatalogue
 from openclaw_connector.config import Config
-from openclaw_connector.menu import PLATFORMS, CommandMenu, MenuItem
+from openclaw_connector.config_values import PLATFORMS
+from openclaw_connector.menu import CommandMenu, MenuItem
 from openclaw_connector.messages import Inbound, Reply
 
 log = logmod.get("router")
@@ -156,7 +157,7 @@ class Router:
         return CommandMenu(
             general=tuple(MenuItem(s.word, s.summary) for s in specs if not s.admin_only),
             admin=tuple(MenuItem(s.word, s.summary) for s in specs if s.admin_only),
-            admin_ids={p: self.permissions.admin_ids(p) for p in PLATFORMS})
+            admin_ids={p: self.permissions.admin_ids(p) for p in PLATFORMS if p != "console"})
 
     def _label(self, word: str) -> str:
         """The word for logs and metrics: sender text only if it is one of our commands
