@@ -122,6 +122,7 @@ def parse(text: str, bot_name: str = "", *, mentioned: bool = False) -> Optional
     if stripped is None or not stripped.startswith("/"):
         return None
     head, _, rest = _split_first_whitespace(stripped[1:])
+    head = unicodedata.normalize("NFKC", head)   # ／ｒｕｎ after an @mention, too
     word, _, target = head.partition("@")
     if target and bot_name and target.lower() != bot_name.lower():
         return None

@@ -238,6 +238,7 @@ def test_phone_keyboard_characters_mean_their_ascii_twins():
     assert cmd.tokens == ("portrait", "a red fox", "steps=30")
     assert parse("/run\u00a0portrait\u3000seed=1", BOT).tokens == ("portrait", "seed=1")
     assert parse("／ｓｔａｔｕｓ", BOT).word == "status"
+    assert parse("@ocbot ／ｓｔａｔｕｓ", BOT).word == "status"
     assert parse("/run portrait –approval", BOT).approval      # en dash
     # Inside a prompt, dashes and CJK text stay as typed.
     assert normalise("/run poster 夕暮れの狐 — 赤い") == "/run poster 夕暮れの狐 — 赤い"
