@@ -138,6 +138,8 @@ class DiscordConfig:
                                            default=5.0)
     # A 429 without a JSON body is a Cloudflare ban: no REST call for at least this long.
     ban_backoff_sec: float = _key(E + "DISCORD_BAN_BACKOFF_SEC", "seconds", default=60.0)
+    # Register the commands as guild slash commands (interactive.md 5.2).
+    slash_commands: bool = _key(E + "DISCORD_SLASH_COMMANDS", "bool", default=False)
 
     @property
     def allowlist(self) -> Allowlist:
@@ -251,12 +253,23 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     results: ResultsConfig = field(default_factory=ResultsConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    # A plain message (no "/") in a private chat runs this template with the text as prompt.
+    default_template: Optional[str] = _key(E + "DEFAULT_TEMPLATE", "template_id")
+    # Per template id: {"prompt_input": <input that takes free text>}.
+    # (environment: "portrait:positive, poster:prompt")
+    templates: Optional[Mapping[str, Mapping[str, str]]] = _key(E + "PROMPT_INPUTS",
+                                                                "template_options")
     # Where the file came from, for messages; not a YAML key.
     source: str = field(default="", metadata={"internal": True})
 
     @property
     def log_level(self) -> str:
         return (self.log.level or ("debug" if self.debug else "info")).upper()
+
+    def prompt_input(self, template_id: str) -> Optional[str]:
+        """``templates.<id>.prompt_input``: the input free text goes to, when configured."""
+        options = (self.templates or {}).get(template_id) or {}
+        return options.get("prompt_input")
 
     def enabled_channels(self) -> list[str]:
         names = ["console"] if self.console.enabled else []
@@ -308,6 +321,8 @@ def _to_dict(obj: Any, mask: bool) -> dict:
             out[f.name] = SECRET_MASK
         elif isinstance(value, tuple):
             out[f.name] = list(value)
+        elif isinstance(value, Mapping):
+            out[f.name] = {k: dict(v) for k, v in value.items()}
         else:
             out[f.name] = value
     return out

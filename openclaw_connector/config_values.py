@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from types import MappingProxyType
 from typing import Any, Mapping
 from urllib.parse import urlparse
 
@@ -117,6 +118,8 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
         return tuple(out)
     if kind == "bool":
         return _parse_bool(value)
+    if kind == "template_options":
+        return _parse_template_options(value)
     if isinstance(value, (dict, list)):
         raise Problem("expected a single value, got a %s" % (
             "mapping" if isinstance(value, dict) else "list"))
@@ -159,6 +162,11 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
         if not text or " " in text or "/" in text:
             raise Problem("expected a host name or IP address, got %s" % describe(value))
         return text
+    if kind == "template_id":
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", text):
+            raise Problem("expected a template id (as /templates lists it), got %s"
+                          % describe(value))
+        return text
     if kind == "digits":
         if not text.isdigit():
             raise Problem("expected digits, got %s" % describe(value))
@@ -171,6 +179,39 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
     if kind == "path":
         return os.path.expanduser(text)
     return text
+
+
+_TEMPLATE_OPTIONS = ("prompt_input",)
+
+
+def _parse_template_options(value: Any) -> Mapping[str, Mapping[str, str]]:
+    """``templates: {portrait: {prompt_input: positive}}`` as a read-only mapping; from
+    the environment ``"portrait:positive, poster:prompt"``."""
+    if isinstance(value, str):
+        pairs = [p.strip().split(":", 1) for p in value.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise Problem('expected "template:input" pairs separated by commas, got %s'
+                          % describe(value))
+        value = {tid.strip(): {"prompt_input": name.strip()} for tid, name in pairs}
+    if not isinstance(value, dict):
+        raise Problem("expected a mapping of template id to options "
+                      "(templates: {portrait: {prompt_input: positive}}), got %s"
+                      % describe(value))
+    out = {}
+    for tid, options in value.items():
+        if not isinstance(options, dict):
+            raise Problem("%s: expected a mapping such as {prompt_input: prompt}, got %s"
+                          % (tid, describe(options)))
+        for key, item in options.items():
+            if key not in _TEMPLATE_OPTIONS:
+                raise Problem('%s.%s: unknown key (the one option is "prompt_input")'
+                              % (tid, key))
+            if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*",
+                                                               item):
+                raise Problem("%s.%s: expected an input name, got %s"
+                              % (tid, key, describe(item)))
+        out[str(tid)] = MappingProxyType({k: str(v) for k, v in options.items()})
+    return MappingProxyType(out)
 
 
 class ListProblem(Problem):

@@ -85,7 +85,7 @@ class Daemon:
         deps = ChannelDeps(
             state=self.state, http=self.http, metrics=self.metrics, media=self.media,
             web=self.web, debug=cfg.debug,
-            retry=self.retry, console_in=console_in, console_out=console_out,
+            retry=self.retry, menu=self.router.menu(), console_in=console_in, console_out=console_out,
             on_eof=lambda: self.request_stop("console end of input"))
         for channel in build_channels(cfg, self.dispatch, deps):
             self.channels[channel.platform] = channel

@@ -31,7 +31,7 @@ import functools
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from openclaw_connector import jobs_format as fmt
 from openclaw_connector import log as logmod
@@ -155,18 +155,24 @@ class JobWatcher:
 
     # ------------------------------------------------------------------ the router's calls
     async def watch_prompt(self, prompt_id: str, template: str, chat: ChatRef, *,
-                           approval_id: str = "") -> None:
-        """Deliver the outcome (and images) of ``prompt_id`` to ``chat``, once."""
-        data = {"approval_id": approval_id} if approval_id else {}
+                           approval_id: str = "", inputs: Optional[Mapping] = None) -> None:
+        """Deliver the outcome (and images) of ``prompt_id`` to ``chat``, once;
+        ``inputs`` go into the ``[Done]`` caption."""
+        data: dict = {"approval_id": approval_id} if approval_id else {}
+        if inputs:
+            data["inputs"] = dict(inputs)
         if self._add(Watch(watch_key(PROMPT, prompt_id, chat), PROMPT, prompt_id, template,
                            chat, self._clock(), data)):
             self._kick.set()   # it may have finished before we were told about it
 
     async def watch_approval(self, approval_id: str, template: str, chat: ChatRef,
-                             expires_at: str) -> None:
+                             expires_at: str, *, inputs: Optional[Mapping] = None) -> None:
         """Tell ``chat`` when ``approval_id`` is decided or expires; then follow its job."""
+        data: dict = {"expires_at": expires_at}
+        if inputs:
+            data["inputs"] = dict(inputs)
         if self._add(Watch(watch_key(APPROVAL, approval_id, chat), APPROVAL, approval_id,
-                           template, chat, self._clock(), {"expires_at": expires_at})):
+                           template, chat, self._clock(), data)):
             self._approval_kick.set()
 
     def pending(self) -> list[Watch]:
@@ -266,8 +272,9 @@ class JobWatcher:
                 outcome = await self._oc.history(pid, check_queue=False)
             if outcome.finished or outcome.state == "unknown":   # unknown: lost
                 group = by_id[pid]
-                self._spawn(group, lambda: self._sender.result_reply(group[0].template, outcome),
-                            outcome.state)
+                self._spawn(group, lambda: self._sender.result_reply(
+                    group[0].template, outcome, inputs=group[0].data.get("inputs")),
+                    outcome.state)
 
         results = await asyncio.gather(*(one(p) for p in by_id), return_exceptions=True)
         for result in results:
@@ -319,8 +326,11 @@ class JobWatcher:
 
     async def _approved(self, w: Watch, a: Approval, prompt_id: str) -> None:
         """[Approved] first, then follow the executed prompt for the same chat."""
+        data = {"approval_id": w.ref_id}
+        if w.data.get("inputs"):
+            data["inputs"] = w.data["inputs"]
         follow = Watch(watch_key(PROMPT, prompt_id, w.chat), PROMPT, prompt_id, w.template,
-                       w.chat, self._clock(), {"approval_id": w.ref_id})
+                       w.chat, self._clock(), data)
         # Stored before the line is sent, so a crash in between still delivers the result;
         # registered in memory after, so the result never overtakes the [Approved] line.
         added = self._add(follow, register=False)

@@ -1,6 +1,9 @@
 """The lines the JobWatcher sends to chat (issue 7's texts), as pure functions.
 
-``[Done] <template> · <prompt_id short> · 12.4 s · 2 images``,
+``[Done] <template> · <prompt_id short> · 12.4 s · 2 images`` plus a line with the
+inputs that differ from the template's defaults and the seed
+(``prompt="a red fox" · steps=30 · seed=7``); the short id is a prefix every
+id-taking command accepts,
 ``[Failed] <template> · <prompt_id>: <node_type>: <exception_message>``,
 ``[Stopped] ...``, ``[Lost] ...``, ``[Gave up] ...`` and the approval lines
 ``[Approved] ... Executed: <prompt_id>``, ``[Rejected] <id>``, ``[Expired] <id>``.
@@ -12,12 +15,13 @@ plain, one line where possible, and never holds a URL or a token.
 from __future__ import annotations
 
 import mimetypes
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from openclaw_connector.openclaw_types import JobOutcome, OtherOutput
 
 SHORT_ID = 8
 MAX_ERROR_CHARS = 300
+MAX_SHOWN_TEXT = 80
 
 
 def short_id(prompt_id: str) -> str:
@@ -51,8 +55,23 @@ def outputs_summary(others: Sequence[OtherOutput]) -> str:
     return ", ".join("%s ×%d (node %s)" % (o.kind, o.count, o.node_id) for o in others)
 
 
+def caption_line(shown: Mapping, *, limit: int = MAX_SHOWN_TEXT) -> str:
+    """``prompt="a red fox" · steps=30 · seed=7`` with long text cut to ``limit``."""
+    parts = []
+    for key, value in shown.items():
+        if isinstance(value, str):
+            text = " ".join(value.split())
+            if len(text) > limit:
+                text = text[:limit - 1] + "…"
+            parts.append('%s="%s"' % (key, text))
+        else:
+            word = str(value).lower() if isinstance(value, bool) else value
+            parts.append("%s=%s" % (key, word))
+    return " · ".join(parts)
+
+
 def done_text(template: str, outcome: JobOutcome, *, max_images: int,
-              notes: Sequence[str] = ()) -> str:
+              notes: Sequence[str] = (), inputs: Optional[Mapping] = None) -> str:
     """The caption sent with a successful job's images (or alone, without images)."""
     parts = ["[Done] %s" % template, short_id(outcome.prompt_id)]
     took = duration(outcome.duration_sec)
@@ -71,6 +90,8 @@ def done_text(template: str, outcome: JobOutcome, *, max_images: int,
     else:
         parts.append("no outputs")
     text = " · ".join(parts)
+    if inputs:
+        text += "\n" + caption_line(inputs)
     if notes:
         text += "\n" + "\n".join(notes)
     return text
@@ -96,10 +117,11 @@ def gave_up_text(template: str, prompt_id: str, hours: float) -> str:
 
 
 def outcome_text(template: str, outcome: JobOutcome, *, max_images: int,
-                 notes: Sequence[str] = ()) -> str:
+                 notes: Sequence[str] = (), inputs: Optional[Mapping] = None) -> str:
     """The one text for any finished (or lost) outcome."""
     if outcome.state == "success":
-        return done_text(template, outcome, max_images=max_images, notes=notes)
+        return done_text(template, outcome, max_images=max_images, notes=notes,
+                         inputs=inputs)
     if outcome.state == "interrupted":
         return stopped_text(template, outcome)
     if outcome.state == "error":

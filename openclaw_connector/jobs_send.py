@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from openclaw_connector import jobs_format as fmt
 from openclaw_connector import log as logmod
@@ -43,7 +43,8 @@ class ResultSender:
         self._stopping = stopping
         self.retry = BackoffPolicy(cfg.retry.initial_sec, 2.0, cfg.retry.max_sec)
 
-    async def result_reply(self, template: str, outcome: JobOutcome) -> Reply:
+    async def result_reply(self, template: str, outcome: JobOutcome, *,
+                           inputs: Optional[Mapping] = None) -> Reply:
         """Text plus the first ``max_images`` images of a finished (or lost) job."""
         images: list[Image] = []
         notes: list[str] = []
@@ -56,7 +57,7 @@ class ResultSender:
                     continue
                 images.append(Image(ref.filename, data, fmt.content_type(ref.filename)))
         text = fmt.outcome_text(template, outcome, max_images=self._res.max_images,
-                                notes=notes)
+                                notes=notes, inputs=inputs)
         return Reply(text, tuple(images))
 
     async def _view(self, ref: ImageRef) -> bytes:

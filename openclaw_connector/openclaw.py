@@ -239,6 +239,13 @@ class OpenClawClient:
         outcome = outcome_from_history(prompt_id, await self._call("GET", path))
         return outcome or JobOutcome(prompt_id=prompt_id, state="unknown")
 
+    async def history_ids(self, *, limit: int = 500) -> list[str]:
+        """The prompt ids in ComfyUI's history, at most ``limit`` of the latest (§5)."""
+        data = await self._call("GET", "/api/history", query={"max_items": limit})
+        if not isinstance(data, Mapping):
+            raise BadResponse("history: expected a JSON object")
+        return [str(k) for k in data]
+
     async def trace(self, prompt_id: str) -> Trace:
         """``GET /openclaw/trace/{id}``; NotFound for jobs started by triggers/approvals."""
         return Trace.from_json(await self._call(

@@ -24,6 +24,7 @@ from openclaw_connector.state import StateStore
 
 if TYPE_CHECKING:   # imported by the webhook channels only; a Telegram-only daemon skips them
     from openclaw_connector.media import MediaStore
+    from openclaw_connector.menu import CommandMenu
     from openclaw_connector.web import WebServers
 
 class ChannelHealth:
@@ -120,6 +121,7 @@ class ChannelDeps:
     console_in: Optional[TextIO] = None
     console_out: Optional[TextIO] = None
     on_eof: Optional[Callable[[], None]] = None
+    menu: Optional["CommandMenu"] = None   # the commands to publish, if any
 
 
 class Channel(Protocol):

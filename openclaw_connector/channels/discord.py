@@ -33,8 +33,9 @@ from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, ChatLoc
 from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, CLOSE_ZOMBIE, Close, \
     Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
 from openclaw_connector.channels.discord_message import multipart, parse_message, \
-    render_reply
+    render_reply, split_text
 from openclaw_connector.channels.discord_rest import USER_AGENT, DiscordRest
+from openclaw_connector.channels.discord_slash import SlashCommands, parse_interaction
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
@@ -88,6 +89,10 @@ class DiscordChannel:
         # pending in the StateStore until its reply was sent (faults.md 25).
         self._pending = PendingInbounds(deps.state, "discord")
         self._send_locks = ChatLocks()
+        self._slash: Optional[SlashCommands] = None
+        if cfg.slash_commands and deps.menu is not None:
+            allowed = frozenset(c.split(":", 1)[-1] for c in cfg.allowed_channels)
+            self._slash = SlashCommands(self._rest, deps.menu, allowed)
         self._hinted = False
         self._stopped = False
 
@@ -313,10 +318,39 @@ class DiscordChannel:
             self._delays.reset()
             self.health.ok()
             log.info("event=gateway_%s user_id=%s", event.event.lower(), self._session.user_id)
+            if self._slash is not None and event.event == "READY":
+                self._slash.on_ready(event.data)
         elif event.event == "MESSAGE_CREATE" and isinstance(event.data, dict):
             inbound = self._inbound(event.data)
             if inbound is not None:
                 self._spawn(self._pending.add(inbound.message_id, inbound), inbound)
+        elif self._slash is not None and event.event == "GUILD_CREATE":
+            for guild in self._slash.guilds_to_register(event.data):
+                self._track(self._slash.register(guild))
+        elif self._slash is not None and event.event == "INTERACTION_CREATE":
+            self._interaction(event.data)
+
+    def _interaction(self, d: Any) -> None:
+        """A slash command: ack (deferred) at once, then run it like a message."""
+        assert self._slash is not None
+        inbound = parse_interaction(d, self._session.username)
+        if inbound is None:
+            return
+        if not self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL):
+            return
+        slash = self._slash
+
+        async def run() -> None:
+            await slash.defer(d)
+            await self._handle(self._pending.add(inbound.message_id, inbound), inbound)
+            await slash.finish(inbound.chat)
+
+        self._track(run())
+
+    def _track(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
 
     def _spawn(self, row_key: str, inbound: Inbound) -> None:
         task = asyncio.ensure_future(self._handle(row_key, inbound))
@@ -356,6 +390,15 @@ class DiscordChannel:
         await self._send_locks(chat.chat_id, lambda: self._send_locked(chat, reply))
 
     async def _send_locked(self, chat: ChatRef, reply: Reply) -> None:
+        token = self._slash.take(chat) if self._slash is not None else None
+        if token is not None and reply.text:
+            # A slash command's reply replaces its deferred answer; what does not fit
+            # (more text, images) follows as ordinary messages.
+            first, *rest = split_text(reply.text)
+            await self._slash.edit_original(token, first)   # type: ignore[union-attr]
+            if not rest and not reply.images:
+                return
+            reply = Reply("\n".join(rest), reply.images)
         max_bytes = int(self._cfg.max_file_mb * 1024 * 1024)
         for payload, files in render_reply(chat, reply, max_bytes):
             if files:

@@ -143,7 +143,7 @@ class DiscordRest:
         return await self._http.fetch(self._request("GET", path, None, ""), raise_error=False)
 
     async def call(self, method: str, path: str, *, route: str, major: str,
-                   body: bytes, content_type: str = "application/json") -> Any:
+                   body: Optional[bytes], content_type: str = "application/json") -> Any:
         """Send one request, honouring rate limits; the decoded JSON answer.
 
         Retries 429 (after ``retry_after``), 5xx and connection errors a few

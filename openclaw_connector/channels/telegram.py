@@ -68,6 +68,7 @@ class TelegramChannel:
         self._stopped = False
         self._handled_waiters: list[asyncio.Future] = []
         self._replayed = False                   # pending of a previous run taken over
+        self._menu_task: Optional[asyncio.Task] = None
 
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
@@ -87,6 +88,8 @@ class TelegramChannel:
             if self._task is not None:
                 await drain([self._task], 0)     # the poll loop ends at once
             await drain(list(self._inflight.values()), self._cfg.stop_drain_sec)
+            if self._menu_task is not None and not self._menu_task.done():
+                self._menu_task.cancel()
         finally:
             # Also reached when the daemon's grace runs out and cancels us.
             for task in list(self._inflight.values()):
@@ -196,7 +199,33 @@ class TelegramChannel:
         self.bot = BotInfo(id=me["id"], username=str(me.get("username") or ""))
         self.health.ok()
         log.info("event=telegram_ready bot=@%s offset=%d", self.bot.username, self._next_offset)
+        if self._deps.menu is not None and self._menu_task is None:
+            self._menu_task = asyncio.ensure_future(self._publish_menu(self._deps.menu))
         self._replay_pending()
+
+    async def _publish_menu(self, menu: Any) -> None:
+        """setMyCommands (interactive.md §5.1): the general commands for everyone, and
+        general + admin ones in each admin's private chat. Idempotent, so once per start;
+        a failure only costs the menu (logged), never the channel."""
+        calls: list[tuple[dict[str, Any], list[dict]]] = [
+            ({"type": "default"}, menu_commands(menu.general))]
+        for admin in sorted(menu.admin_ids.get("telegram", ())):
+            if admin.isdigit():   # a private chat's id is the user's id
+                calls.append(({"type": "chat", "chat_id": int(admin)},
+                              menu_commands(menu.general + menu.admin)))
+        published = 0
+        for scope, commands in calls:
+            # One scope failing (a bare admin id that is no Telegram chat: "chat not
+            # found") must not cost the others their menu.
+            try:
+                await self._call("setMyCommands", {"commands": commands, "scope": scope},
+                                 timeout=CONNECT_TIMEOUT_SEC + 10)
+                published += 1
+            except TelegramError as exc:
+                log.warning("event=menu_failed scope=%s chat=%s error=%s", scope["type"],
+                            scope.get("chat_id", "-"), log_field(str(exc)))
+        log.info("event=menu_published scopes=%d of=%d commands=%d", published, len(calls),
+                 len(menu.general))
 
     async def _delete_webhook(self, *, strict: bool = False) -> None:
         """Polling cannot work while a webhook is set (409); keep pending updates."""
@@ -339,6 +368,16 @@ class TelegramChannel:
     def _metric(self, name: str, **labels: str) -> None:
         if self._deps.metrics is not None:
             self._deps.metrics.inc(name, 1.0, **labels)
+
+
+def menu_commands(items: Any) -> list[dict]:
+    """BotCommand objects: 1-32 lowercase letters, digits, underscores; 1-256 chars."""
+    out = []
+    for item in items[:100]:
+        word = item.word.lower()
+        if 1 <= len(word) <= 32 and all(c.isalnum() or c == "_" for c in word):
+            out.append({"command": word, "description": (item.description or word)[:256]})
+    return out
 
 
 def _consume(future: "asyncio.Future") -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping, Optional
 
 from openclaw_connector.commands.parser import Command
+from openclaw_connector.commands.templates import TemplateCatalogue
 from openclaw_connector.commands.tracking import JobTracker
 from openclaw_connector.messages import Inbound, Reply
 from openclaw_connector.openclaw import OpenClawClient
@@ -34,12 +35,18 @@ class CommandContext:
     ``openclaw`` and ``jobs`` may be None (a router built without them);
     ``commands`` is the router's table (for ``/help``); ``instance_tag``
     differs per process, for ids that restart with the process.
+    ``templates`` is the cached catalogue, ``prompt_input`` the configured
+    text input of a template, ``default_template`` what a private chat's
+    plain message runs (None: the /help hint).
     """
 
     openclaw: Optional[OpenClawClient]
     jobs: Optional[JobTracker]
     commands: Mapping[str, "CommandSpec"]
     instance_tag: str
+    templates: TemplateCatalogue
+    prompt_input: Callable[[str], Optional[str]]
+    default_template: Optional[str] = None
 
     @property
     def client(self) -> OpenClawClient:

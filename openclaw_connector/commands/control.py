@@ -12,17 +12,21 @@ spec's examples (seed-connector.md, "Usage Examples").
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Optional
+from typing import Any, Awaitable, Optional, Union
 
 from openclaw_connector import log as logmod
+from openclaw_connector.commands import ids
 from openclaw_connector.commands.context import CommandContext, Request
-from openclaw_connector.commands.text import inputs_summary, short_time
+from openclaw_connector.commands.parser import split_param
+from openclaw_connector.commands.templates import BoundRun, InputError, bind, shown_inputs
+from openclaw_connector.commands.text import explain, inputs_summary, short_time
 from openclaw_connector.messages import Reply
 from openclaw_connector.openclaw_types import NotFound, OpenClawError, Unreachable
 
 log = logmod.get("commands")
 
-RUN_USAGE = "Usage: /run <template> [key=value ...] [--approval]"
+RUN_USAGE = ("Usage: /run <template> [prompt words] [key=value ...] [--approval] "
+             "(see /templates)")
 
 
 async def _track(req: Request, what: str, call: Optional[Awaitable[Any]]) -> None:
@@ -38,7 +42,7 @@ async def _track(req: Request, what: str, call: Optional[Awaitable[Any]]) -> Non
 
 async def _template_hint(ctx: CommandContext) -> str:
     try:
-        templates = await ctx.client.templates()
+        templates = await ctx.templates.all()
     except OpenClawError:
         return ""
     if not templates:
@@ -46,18 +50,39 @@ async def _template_hint(ctx: CommandContext) -> str:
     return "\nAvailable templates: " + ", ".join(t.id for t in templates)
 
 
-# --------------------------------------------------------------------------- /run
+async def _bind(req: Request, ctx: CommandContext, template_id: str) -> Union[BoundRun, Reply]:
+    """Check the line against the template before anything is submitted."""
+    tokens = req.command.tokens[1:]
+    prompt_input = ctx.prompt_input(template_id)
+    try:
+        template = await ctx.templates.get(template_id)
+    except OpenClawError as exc:
+        # No catalogue (e.g. 403 on the observability tier): inputs go as typed.
+        if any(split_param(t) is None for t in tokens):
+            return Reply("Cannot read the template list from OpenClaw (%s), so free text "
+                         "cannot be placed; give inputs as key=value." % explain(exc))
+        raw = dict(split_param(t) for t in tokens)   # type: ignore[misc]
+        return BoundRun(raw, dict(raw))
+    if template is None:
+        return Reply("Unknown template '%s'." % template_id + await _template_hint(ctx))
+    try:
+        return bind(template, tokens, prompt_input=prompt_input)
+    except InputError as exc:
+        return Reply(str(exc))
+
 
 async def run(req: Request, ctx: CommandContext) -> Reply:
     cmd = req.command
-    if not cmd.args:
+    if not cmd.args and not cmd.tokens:
         return Reply(RUN_USAGE + await _template_hint(ctx))
-    template = cmd.args[0]
-    if len(cmd.args) > 1:
-        return Reply('Arguments after the template must be key=value pairs; quote values '
-                     'with spaces: prompt="a red fox". Unexpected: %s' % cmd.args[1])
     if cmd.flags:
         return Reply("Unknown option %s. %s" % (cmd.flags[0], RUN_USAGE))
+    template = cmd.tokens[0]
+    if split_param(template) is not None:
+        return Reply(RUN_USAGE + await _template_hint(ctx))
+    bound = await _bind(req, ctx, template)
+    if isinstance(bound, Reply):
+        return bound
     forced = not req.is_admin
     gated = cmd.approval or forced
     oc = ctx.client
@@ -65,7 +90,7 @@ async def run(req: Request, ctx: CommandContext) -> Reply:
     if req.inbound.local_operator:    # the console numbers its messages per process
         trace_base += "-" + ctx.instance_tag
     try:
-        result = await oc.fire(template, cmd.param_dict(), trace_base=trace_base,
+        result = await oc.fire(template, bound.inputs, trace_base=trace_base,
                                require_approval=gated)
     except NotFound as exc:
         if "template" not in str(exc):   # the route itself is missing
@@ -75,8 +100,9 @@ async def run(req: Request, ctx: CommandContext) -> Reply:
     jobs = ctx.jobs
     chat = req.inbound.chat
     if result.approval_id:
-        await _track(req, "approval", jobs.watch_approval(result.approval_id, template, chat,
-                                                          result.expires_at) if jobs else None)
+        await _track(req, "approval", jobs.watch_approval(
+            result.approval_id, template, chat, result.expires_at, inputs=bound.shown)
+            if jobs else None)
         lines = ["[Approval Requested]", "ID: %s" % result.approval_id,
                  "Trace: %s" % result.trace_id, "Expires: %s" % result.expires_at]
         if forced:
@@ -84,8 +110,8 @@ async def run(req: Request, ctx: CommandContext) -> Reply:
                          "you will be told here when it is decided.")
         return Reply("\n".join(lines))
     assert result.prompt_id is not None   # fire() returns an approval id or a prompt id
-    await _track(req, "prompt", jobs.watch_prompt(result.prompt_id, template, chat)
-                 if jobs else None)
+    await _track(req, "prompt", jobs.watch_prompt(result.prompt_id, template, chat,
+                                                  inputs=bound.shown) if jobs else None)
     return Reply("[Queued] %s\nPrompt: %s" % (template, result.prompt_id))
 
 
@@ -102,7 +128,9 @@ async def stop(req: Request, ctx: CommandContext) -> Reply:
         await oc.interrupt()
         return Reply("[Stopped] Interrupt sent for %s; ComfyUI stops it at the next node."
                      % ", ".join(queue.running_ids))
-    pid = req.command.args[0]
+    pid = ids.pick(req.command.args[0], queue.running_ids + queue.pending_ids)
+    if isinstance(pid, Reply):
+        return pid
     if pid in queue.running_ids:
         await oc.interrupt(pid)
         return Reply("[Stopped] Interrupt sent for running job %s; ComfyUI stops it at the "
@@ -128,14 +156,40 @@ async def approvals(req: Request, ctx: CommandContext) -> Reply:
     return Reply("\n".join(lines))
 
 
+class _Refused(Exception):
+    """An id prefix that names no single approval; ``reply`` says why."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.text)
+        self.reply = reply
+
+
+async def _by_approval_id(req: Request, ctx: CommandContext, typed: str,
+                          call: Any) -> tuple[str, Any]:
+    """``call(id, actor=...)`` with the id as typed; when the server does not know it,
+    once more with the pending approval it is a unique prefix of. Listing first would
+    expire overdue requests before the decision (the server expires on list)."""
+    try:
+        return typed, await call(typed, actor=req.inbound.sender)
+    except NotFound:
+        resolved = await ids.approval_id(ctx.client, typed)
+        if isinstance(resolved, Reply):
+            raise _Refused(resolved) from None
+        if resolved == typed:
+            raise
+    return resolved, await call(resolved, actor=req.inbound.sender)
+
+
 async def approve(req: Request, ctx: CommandContext) -> Reply:
     if not req.command.args:
         return Reply("Usage: /approve <approval id> (ids are in /approvals)")
     aid = req.command.args[0]
     try:
-        result = await ctx.client.approve(aid, actor=req.inbound.sender)
+        aid, result = await _by_approval_id(req, ctx, aid, ctx.client.approve)
     except NotFound as exc:
-        return Reply(str(exc) or "Approval request not found: %s" % aid)
+        return Reply(str(exc) or "Approval request not found: %s" % req.command.args[0])
+    except _Refused as exc:
+        return exc.reply
     except OpenClawError as exc:
         if getattr(exc, "status", None) == 400:   # expired / already decided
             return Reply("Cannot approve %s: %s" % (aid, exc))
@@ -145,24 +199,40 @@ async def approve(req: Request, ctx: CommandContext) -> Reply:
     if result.executed and result.prompt_id:
         template = result.approval.template_id if result.approval else "?"
         jobs = ctx.jobs
+        shown = await _approval_inputs(ctx, result.approval)
         await _track(req, "prompt", jobs.watch_prompt(result.prompt_id, template,
-                                                      req.inbound.chat) if jobs else None)
+                                                      req.inbound.chat, inputs=shown)
+                     if jobs else None)
         return Reply("[Approved] %s\nExecuted: %s" % (aid, result.prompt_id))
     reason = result.execution_error or "the server did not start the job (auto-execute off)"
     return Reply("[Approved] %s (Not Executed)\nReason: %s\nRun it by hand with the template "
                  "and inputs of the request." % (aid, reason))
 
 
+async def _approval_inputs(ctx: CommandContext, approval: Any) -> dict:
+    """The caption inputs of an approved request (its defaults from the catalogue)."""
+    if approval is None:
+        return {}
+    try:
+        template = await ctx.templates.get(approval.template_id)
+    except OpenClawError:
+        template = None
+    return shown_inputs(template, approval.inputs or {})
+
+
 async def reject(req: Request, ctx: CommandContext) -> Reply:
     if not req.command.args:
         return Reply("Usage: /reject <approval id> [reason]")
-    aid = req.command.args[0]
-    reason = req.command.rest[len(aid):].strip() if req.command.rest.startswith(aid) else \
+    typed = req.command.args[0]
+    reason = req.command.rest[len(typed):].strip() if req.command.rest.startswith(typed) else \
         " ".join(req.command.args[1:])
+    aid = typed
     try:
-        await ctx.client.reject(aid, actor=req.inbound.sender)
+        aid, _ = await _by_approval_id(req, ctx, typed, ctx.client.reject)
     except NotFound as exc:
-        return Reply(str(exc) or "Approval request not found: %s" % aid)
+        return Reply(str(exc) or "Approval request not found: %s" % typed)
+    except _Refused as exc:
+        return exc.reply
     except OpenClawError as exc:
         if getattr(exc, "status", None) == 400:
             return Reply("Cannot reject %s: %s" % (aid, exc))

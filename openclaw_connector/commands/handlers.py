@@ -15,8 +15,9 @@ import time
 from typing import Any
 
 from openclaw_connector import log as logmod
-from openclaw_connector.commands import control
+from openclaw_connector.commands import control, ids
 from openclaw_connector.commands.context import CommandContext, CommandSpec, Handler, Request
+from openclaw_connector.commands.templates import catalogue_full, catalogue_line
 from openclaw_connector.commands.text import explain, gib, outcome_lines, seconds
 from openclaw_connector.messages import Reply
 from openclaw_connector.openclaw_types import (
@@ -141,7 +142,10 @@ async def jobs(req: Request, ctx: CommandContext) -> Reply:
 async def history(req: Request, ctx: CommandContext) -> Reply:
     if not req.command.args:
         return Reply("Usage: /history <prompt id> (ids are in /jobs)")
-    outcome = await ctx.client.history(req.command.args[0])
+    pid = await ids.prompt_id(ctx.client, req.command.args[0])
+    if isinstance(pid, Reply):
+        return pid
+    outcome = await ctx.client.history(pid)
     return Reply("\n".join(outcome_lines(outcome)))
 
 
@@ -149,7 +153,9 @@ async def history(req: Request, ctx: CommandContext) -> Reply:
 async def trace(req: Request, ctx: CommandContext) -> Reply:
     if not req.command.args:
         return Reply("Usage: /trace <prompt id>")
-    pid = req.command.args[0]
+    pid = await ids.prompt_id(ctx.client, req.command.args[0])
+    if isinstance(pid, Reply):
+        return pid
     try:
         t = await ctx.client.trace(pid)
     except NotFound:
@@ -165,6 +171,28 @@ async def trace(req: Request, ctx: CommandContext) -> Reply:
     return Reply("\n".join(lines))
 
 
+# --------------------------------------------------------------------------- /templates
+
+@guarded
+async def templates(req: Request, ctx: CommandContext) -> Reply:
+    catalogue = ctx.templates
+    items = await catalogue.all()
+    if req.command.args:
+        wanted = req.command.args[0]
+        found = next((t for t in items if t.id == wanted), None)
+        if found is None:
+            return Reply("Unknown template '%s'. Available templates: %s" % (
+                wanted, ", ".join(t.id for t in items) or "none"))
+        return Reply(catalogue_full(found, ctx.prompt_input(found.id)))
+    if not items:
+        return Reply("No templates are installed in OpenClaw.")
+    lines = ["Templates: %d (details: /templates <id>)" % len(items)]
+    lines += [catalogue_line(t, ctx.prompt_input(t.id)) for t in items]
+    if ctx.default_template:
+        lines.append("A plain message in a private chat runs %s." % ctx.default_template)
+    return Reply("\n".join(lines))
+
+
 # --------------------------------------------------------------------------- table
 
 def builtin_specs() -> list[CommandSpec]:
@@ -173,8 +201,10 @@ def builtin_specs() -> list[CommandSpec]:
         CommandSpec("status", "/status", "ComfyUI and OpenClaw health, queue, GPU", status),
         CommandSpec("jobs", "/jobs", "running, pending and recent jobs", jobs),
         CommandSpec("history", "/history <id>", "outcome and images of a job", history),
-        CommandSpec("run", "/run <template> [k=v ...] [--approval]", "run a template",
-                    guarded(control.run)),
+        CommandSpec("templates", "/templates [id]", "templates, their inputs and defaults",
+                    templates),
+        CommandSpec("run", "/run <template> [prompt] [k=v ...] [--approval]",
+                    "run a template", guarded(control.run)),
         CommandSpec("stop", "/stop [id]", "interrupt the running job, or stop one job",
                     guarded(control.stop), admin_only=True),
         CommandSpec("trace", "/trace <id>", "events of a job's trace", trace, admin_only=True),

@@ -5,12 +5,17 @@ Rules (issue 3): a command starts with ``/``; its word is case-insensitive;
 is accepted. Arguments are ``k=v`` pairs whose values may be double-quoted
 to hold spaces; an apostrophe is a plain character (``prompt="a cat's hat"``);
 ``--approval`` may stand anywhere; an unbalanced double quote is an error.
+Text is first normalised for phone keyboards (:func:`normalise`): an em-dash
+before a word (``—approval``), curly double quotes, non-breaking and
+ideographic spaces, and full-width forms in the command word and in
+``k＝v`` separators mean what their ASCII twins mean.
 Pure functions, no I/O, so they are tested with plain strings.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -18,6 +23,13 @@ MAX_MESSAGE_CHARS = 2000
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}")
 _PARAM = re.compile(r"([A-Za-z_][A-Za-z0-9_.-]*)=(.*)", re.S)
+
+# What phones type for what the parser reads: smart punctuation and CJK input.
+_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u3000\u2002\u2003\u2009"), " ")
+_QUOTES = dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\uff02\u00ab\u00bb"), '"')
+_FULLWIDTH_SEPARATORS = {ord("\uff1d"): "=", ord("\uff0f"): "/", ord("\uff20"): "@"}
+# An em/en dash or a minus sign that starts a word was "--" before autocorrect.
+_LEADING_DASH = re.compile(r"(?:(?<=\s)|^)[\u2014\u2013\u2212](?=[A-Za-z])")
 
 
 class ParseError(ValueError):
@@ -39,9 +51,25 @@ class Command:
     approval: bool = False
     rest: str = ""
     flags: tuple[str, ...] = field(default=())
+    # Every argument token in order (``k=v`` ones included, flags left out), for
+    # commands that read free text around their inputs (/run).
+    tokens: tuple[str, ...] = ()
 
     def param_dict(self) -> dict[str, str]:
         return dict(self.params)
+
+
+def normalise(text: str) -> str:
+    """Undo what phone keyboards do to a command: ``—approval``, ``“a fox”``, ``／run``,
+    ``k＝v``, non-breaking and ideographic spaces. The command word (up to the first
+    space) gets full NFKC, so ``／ｒｕｎ`` is ``/run``; the rest keeps its characters
+    except those separators, so a prompt in Japanese or with an en dash stays as typed."""
+    text = text.translate(_SPACES).translate(_QUOTES).translate(_FULLWIDTH_SEPARATORS)
+    text = _LEADING_DASH.sub("--", text)
+    head, sep, tail = text.lstrip().partition(" ")
+    if head.startswith("/") or head.startswith("@"):
+        head = unicodedata.normalize("NFKC", head)
+    return head + sep + tail
 
 
 def _strip_address(text: str, bot_name: str, mentioned: bool = False) -> Optional[str]:
@@ -90,10 +118,11 @@ def tokenize(text: str) -> list[str]:
 
 def parse(text: str, bot_name: str = "", *, mentioned: bool = False) -> Optional[Command]:
     """Parse ``text``; None when it is no command or is addressed to another bot."""
-    stripped = _strip_address(text.strip(), bot_name, mentioned)
+    stripped = _strip_address(normalise(text).strip(), bot_name, mentioned)
     if stripped is None or not stripped.startswith("/"):
         return None
     head, _, rest = _split_first_whitespace(stripped[1:])
+    head = unicodedata.normalize("NFKC", head)   # ／ｒｕｎ after an @mention, too
     word, _, target = head.partition("@")
     if target and bot_name and target.lower() != bot_name.lower():
         return None
@@ -102,19 +131,28 @@ def parse(text: str, bot_name: str = "", *, mentioned: bool = False) -> Optional
             return None
         return Command(word=word.lower())
     rest = rest.strip()
-    args, params, flags = [], [], []
+    args, params, flags, tokens = [], [], [], []
     approval = False
     for token in tokenize(rest):
         if token.lower() == "--approval":
             approval = True
-        elif token.startswith("--") and len(token) > 2:
+            continue
+        if token.startswith("--") and len(token) > 2:
             flags.append(token.lower())
-        elif (param := _PARAM.fullmatch(token)) is not None:
+            continue
+        tokens.append(token)
+        if (param := _PARAM.fullmatch(token)) is not None:
             params.append(param.groups())
         else:
             args.append(token)
     return Command(word=word.lower(), args=tuple(args), params=tuple(params),
-                   approval=approval, rest=rest, flags=tuple(flags))
+                   approval=approval, rest=rest, flags=tuple(flags), tokens=tuple(tokens))
+
+
+def split_param(token: str) -> Optional[tuple[str, str]]:
+    """``("k", "v")`` when ``token`` is a ``k=v`` pair, else None."""
+    match = _PARAM.fullmatch(token)
+    return (match.group(1), match.group(2)) if match else None
 
 
 def _split_first_whitespace(text: str) -> tuple[str, str, str]:

@@ -72,6 +72,10 @@ class Permissions:
                     "allowlist_names_it" if named else "several_platforms_fit",
                     " or ".join("%s:%s" % (p, entry) for p in (owners or could))))
 
+    def admin_ids(self, platform: str) -> frozenset[str]:
+        """The admin user ids on ``platform`` (for menus shown only to admins)."""
+        return self._admins.get(platform, frozenset())
+
     def is_admin(self, inbound: Inbound) -> bool:
         if inbound.local_operator:
             return True

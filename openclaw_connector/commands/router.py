@@ -21,11 +21,15 @@ from typing import Callable, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.commands import handlers
 from openclaw_connector.commands.context import CommandContext, CommandSpec, Request
-from openclaw_connector.commands.parser import MAX_MESSAGE_CHARS, ParseError, parse
+from openclaw_connector.commands.parser import (
+    MAX_MESSAGE_CHARS, Command, ParseError, normalise, parse)
 from openclaw_connector.commands.permissions import Permissions
 from openclaw_connector.commands.ratelimit import RATE_LIMITED_TEXT, SenderBuckets
+from openclaw_connector.commands.templates import CATALOGUE_REFRESH_SEC, TemplateCatalogue
 from openclaw_connector.commands.tracking import JobTracker
 from openclaw_connector.config import Config
+from openclaw_connector.config_values import PLATFORMS
+from openclaw_connector.menu import CommandMenu, MenuItem
 from openclaw_connector.messages import Inbound, Reply
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw import OpenClawClient
@@ -42,7 +46,8 @@ class Router:
     def __init__(self, cfg: Config, *, openclaw: Optional[OpenClawClient] = None,
                  jobs: Optional[JobTracker] = None, metrics: Optional[Metrics] = None,
                  clock: Callable[[], float] = time.monotonic,
-                 instance_tag: Optional[str] = None) -> None:
+                 instance_tag: Optional[str] = None,
+                 catalogue_refresh_sec: float = CATALOGUE_REFRESH_SEC) -> None:
         self.cfg = cfg
         self.metrics = metrics
         self.permissions = Permissions(cfg.allowlists(), cfg.admin_users,
@@ -56,7 +61,10 @@ class Router:
         # OpenClaw trace ids from colliding with the previous run's (1 h dedup).
         self.context = CommandContext(
             openclaw=openclaw, jobs=jobs, commands=self.commands,
-            instance_tag=instance_tag or "%x" % int(time.time() * 1000))
+            instance_tag=instance_tag or "%x" % int(time.time() * 1000),
+            templates=TemplateCatalogue(openclaw, refresh_sec=catalogue_refresh_sec,
+                                        clock=clock),
+            prompt_input=cfg.prompt_input, default_template=cfg.default_template)
         self.register(CommandSpec("help", "/help", "show the commands you may use", _help))
         for spec in handlers.builtin_specs():
             self.register(spec)
@@ -101,10 +109,13 @@ class Router:
             return Reply(str(exc)), "?", "parse_error"
         if command is None:
             # "/cmd@otherbot" and "@otherbot ..." are for someone else: stay silent.
-            addressed = inbound.text.lstrip().startswith(("/", "@"))
-            if allowed and inbound.is_direct and inbound.text.strip() and not addressed:
+            text = normalise(inbound.text).strip()
+            addressed = text.startswith(("/", "@"))
+            if not (allowed and inbound.is_direct and text and not addressed):
+                return None, None, "ignored"    # groups never run (or answer) plain text
+            if not self.cfg.default_template:
                 return Reply(HINT_TEXT), None, "hint"
-            return None, None, "ignored"
+            command = bare_text_command(self.cfg.default_template, text)
         if not allowed:
             self._log_denied(inbound, command.word)
             return None, command.word, "denied"
@@ -126,6 +137,14 @@ class Router:
                 spec.word, inbound.sender)), command.word, "access_denied"
         reply = await spec.handler(Request(inbound, command, is_admin), self.context)
         return reply, command.word, "ok"
+
+    def menu(self) -> CommandMenu:
+        """The command list for platform menus (Telegram setMyCommands, Discord slash)."""
+        specs = list(self.commands.values())
+        return CommandMenu(
+            general=tuple(MenuItem(s.word, s.summary) for s in specs if not s.admin_only),
+            admin=tuple(MenuItem(s.word, s.summary) for s in specs if s.admin_only),
+            admin_ids={p: self.permissions.admin_ids(p) for p in PLATFORMS if p != "console"})
 
     def _label(self, word: str) -> str:
         """The word for logs and metrics: sender text only if it is one of our commands
@@ -149,6 +168,18 @@ class Router:
                     "%s to admin_users or the %s allowlist to allow it\"", inbound.platform,
                     inbound.user_id, inbound.chat_id, self._label(word), inbound.sender,
                     inbound.platform)
+
+
+def bare_text_command(template: str, text: str) -> Command:
+    """A private chat's plain message as ``/run <template> <text>``; its quotes and
+    ``k=v`` read as in /run, and a stray quote is just a character of the prompt."""
+    try:
+        parsed = parse("/run %s %s" % (template, text))
+    except ParseError:
+        parsed = None
+    if parsed is None:
+        return Command(word="run", args=(template, text), rest=text, tokens=(template, text))
+    return parsed
 
 
 # --------------------------------------------------------------------------- /help

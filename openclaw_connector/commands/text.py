@@ -74,7 +74,8 @@ def outcome_lines(outcome: JobOutcome) -> list[str]:
     """``/history`` lines for one prompt."""
     pid = outcome.prompt_id
     if outcome.state == "unknown":
-        return ["Job %s: unknown id (ComfyUI keeps history only until it restarts)." % pid]
+        return ["Job %s: ComfyUI has no job with this id in its queue or its history; "
+                "the ids of recent jobs are in /jobs." % pid]
     if outcome.state == "running":
         return ["Job %s: %s." % (pid, "waiting in the queue" if outcome.queued
                                  else "still running")]

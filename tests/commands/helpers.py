@@ -42,14 +42,19 @@ class RecordingTracker:
     approvals: list = field(default_factory=list)
     fail: bool = False
 
-    async def watch_prompt(self, prompt_id: str, template: str, chat: ChatRef) -> None:
+    inputs: dict = field(default_factory=dict)
+
+    async def watch_prompt(self, prompt_id: str, template: str, chat: ChatRef, *,
+                           inputs: Any = None) -> None:
         self.prompts.append((prompt_id, template, chat))
+        self.inputs[prompt_id] = inputs
         if self.fail:
             raise RuntimeError("tracker broken")
 
     async def watch_approval(self, approval_id: str, template: str, chat: ChatRef,
-                             expires_at: str) -> None:
+                             expires_at: str, *, inputs: Any = None) -> None:
         self.approvals.append((approval_id, template, chat, expires_at))
+        self.inputs[approval_id] = inputs
         if self.fail:
             raise RuntimeError("tracker broken")
 

@@ -110,7 +110,8 @@ async def test_history_outcomes_in_words(tmp_path):
         assert (await env.say("/history %s" % stopped)).startswith(
             "Job %s: interrupted" % stopped)
         assert await env.say("/history nope") == (
-            "Job nope: unknown id (ComfyUI keeps history only until it restarts).")
+            "Job nope: ComfyUI has no job with this id in its queue or its history; the ids "
+            "of recent jobs are in /jobs.")
         assert (await env.say("/history")).startswith("Usage: /history <prompt id>")
 
 
@@ -127,7 +128,7 @@ async def test_admin_run_queues_and_tracker_is_told_first(tmp_path):
         assert env.tracker.prompts == [(pid, "portrait", inbound.chat)]
         body = env.fake.calls("/triggers/fire")[0].json
         assert body == {"template_id": "portrait", "require_approval": False,
-                        "inputs": {"positive_prompt": "a cat's hat", "seed": "7"},
+                        "inputs": {"positive_prompt": "a cat's hat", "seed": 7},
                         "trace_id": "telegram-%s-55" % ADMIN}
         graph = env.fake.model.running.graph
         assert graph["6"]["inputs"]["text"] == "a cat's hat"
@@ -169,7 +170,8 @@ async def test_unknown_template_lists_available_ones(tmp_path):
 @pytest.mark.gen_test(timeout=10)
 async def test_run_rejects_loose_words_and_unknown_options(tmp_path):
     async with stack(tmp_path) as env:
-        assert "must be key=value pairs" in await env.say("/run portrait a cat")
+        assert (await env.say("/run upscale a cat")).startswith(
+            "Template upscale takes no free text")
         assert (await env.say("/run portrait --fast")).startswith("Unknown option --fast")
         assert env.fake.calls("/triggers/fire") == []
 

@@ -34,6 +34,8 @@ from tornado.httpserver import HTTPServer
 from tornado.testing import bind_unused_port
 
 from openclaw_connector import log as logmod
+from tests.fakes import discord_interactions
+from tests.fakes.discord_interactions import Interaction
 from tests.fakes.discord_wire import FakeSession, Gateway, GatewayBot, GatewayEvent, Me, \
     Messages, Response, SentMessage, Unexpected, cloudflare_ban, rate_limited
 
@@ -66,6 +68,9 @@ class FakeDiscord:
         self.client_closes: list[Optional[int]] = []   # codes of closes the client began
         self.sends: list[SentMessage] = []
         self.gateway_bot_calls: list[float] = []
+        self.command_puts: list[tuple] = []            # (app id, guild id, body, problem)
+        self.guild_commands: dict[str, list] = {}      # guild id -> registered commands
+        self.interactions: dict[str, Interaction] = {}
         self.unexpected: list[str] = []
         self.send_hooks: list[Callable[[SentMessage], None]] = []   # called per send
         self.sessions: dict[str, FakeSession] = {}
@@ -87,6 +92,7 @@ class FakeDiscord:
             (r"/api/v10/gateway/bot", GatewayBot, kw),
             (r"/api/v10/users/@me", Me, kw),
             (r"/api/v10/channels/(\d+)/messages", Messages, kw),
+            *[(pattern, handler, kw) for pattern, handler in discord_interactions.ROUTES],
             (r"/(gateway|resume)/?", Gateway, kw),
             (r"/(.*)", Unexpected, kw),
         ], log_function=logmod.access_log)
@@ -162,6 +168,34 @@ class FakeDiscord:
             d["guild_id"] = guild_id
         self.emit("MESSAGE_CREATE", d)
         return d
+
+    def interaction_create(self, name: str, text: Optional[str] = None, *,
+                           user_id: str = USER_ID, channel_id: str = CHANNEL_ID,
+                           guild_id: Optional[str] = GUILD_ID) -> Interaction:
+        """Emit an INTERACTION_CREATE (type 2, a slash command with an optional "text"
+        option) as a user invoking ``/name text``; returns its record."""
+        self._next_id += 1
+        iid = str(self._next_id)
+        d: dict = {"id": iid, "application_id": self.bot_id, "type": 2,
+                   "token": "aW50ZXJhY3Rpb246" + uuid.uuid4().hex, "version": 1,
+                   "channel_id": channel_id, "locale": "en-US",
+                   "data": {"id": "901", "name": name, "type": 1}}
+        if text is not None:
+            d["data"]["options"] = [{"name": "text", "type": 3, "value": text}]
+        user = {"id": user_id, "username": "alice"}
+        if guild_id is not None:
+            d["guild_id"], d["member"] = guild_id, {"user": user, "roles": []}
+        else:
+            d["user"] = user
+        item = self.interactions[iid] = Interaction(iid, d["token"], time.monotonic(), d)
+        self.emit("INTERACTION_CREATE", d)
+        return item
+
+    def guild_create(self, guild_id: str = GUILD_ID, channel_ids: tuple = (CHANNEL_ID,)) -> None:
+        """Emit a GUILD_CREATE (as the gateway does after READY) with these text channels."""
+        self.emit("GUILD_CREATE", {"id": guild_id, "name": "home", "unavailable": False,
+                                   "channels": [{"id": c, "type": 0, "name": "c%s" % c[-3:]}
+                                                for c in channel_ids], "threads": []})
 
     def emit(self, event: str, data: Any) -> None:
         """Add a dispatch to the session history and send it if a healthy socket is up."""

@@ -245,6 +245,7 @@ class Gateway(websocket.WebSocketHandler):
         fake.session = self.session = session
         fake.emit("READY", {"v": 10, "session_id": session.id, "guilds": [],
                             "resume_gateway_url": fake.resume_url,
+                            "application": {"id": fake.bot_id, "flags": 0},
                             "user": {"id": fake.bot_id, "username": fake.bot_name,
                                      "bot": True}})
 

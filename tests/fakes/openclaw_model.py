@@ -20,10 +20,14 @@ from typing import Any, Optional
 
 DEFAULT_TEMPLATES: dict[str, dict] = {
     "portrait": {
-        "allowed_inputs": ["positive_prompt", "seed"],
-        "defaults": {"seed": 0},
-        "graph": {"3": {"class_type": "KSampler", "inputs": {"seed": "{{seed}}"}},
+        # "prompt" takes free text (/run portrait a red fox); positive_prompt as the
+        # bundled portrait_v1 names it (openclaw-api.md §4.7).
+        "allowed_inputs": ["prompt", "positive_prompt", "seed", "steps"],
+        "defaults": {"seed": 0, "steps": 20},
+        "graph": {"3": {"class_type": "KSampler", "inputs": {"seed": "{{seed}}",
+                                                             "steps": "{{steps}}"}},
                   "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{positive_prompt}}"}},
+                  "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "{{prompt}}"}},
                   "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "portrait"}}},
     },
     "upscale": {

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -147,6 +148,7 @@ class FakeTelegram:
         self.stalled_chats: set[str] = set()          # sends to these chats stall
         self.answer_hooks: list[Callable[[Recorded], None]] = []   # called per answer
         self.webhook_url = ""
+        self.my_commands: dict[str, list[str]] = {}   # "default" / "chat:<id>" -> commands
         self.blocked: set[str] = set()
         self.migrated: dict[str, int] = {}
         self._next_update = first_update_id
@@ -329,6 +331,8 @@ class FakeTelegram:
         if key == "getwebhookinfo":
             return _ok({"url": self.webhook_url, "has_custom_certificate": False,
                         "pending_update_count": len(self.queue)})
+        if key == "setmycommands":
+            return self._set_my_commands(params)
         if key == "getupdates":
             return await self._get_updates(params)
         if key == "sendmessage":
@@ -337,6 +341,30 @@ class FakeTelegram:
             return self._send_file(key, params, files)
         self.unexpected.append(method)
         return _err(404, "Not Found: method not found")
+
+    def _set_my_commands(self, params: dict) -> tuple[int, dict]:
+        """setMyCommands (interactive.md §5.1): ≤100 commands, each 1-32 of [a-z0-9_]
+        with a 1-256 character description; the scope picks whose menu it is."""
+        commands = params.get("commands")
+        if isinstance(commands, str):
+            commands = json.loads(commands)
+        scope = params.get("scope") or {"type": "default"}
+        if isinstance(scope, str):
+            scope = json.loads(scope)
+        if not isinstance(commands, list) or len(commands) > 100:
+            return _err(400, "Bad Request: commands must be a list of at most 100")
+        for c in commands:
+            if not (isinstance(c, dict) and re.fullmatch(r"[a-z0-9_]{1,32}", str(c.get("command")))
+                    and 1 <= len(str(c.get("description") or "")) <= 256):
+                return _err(400, "Bad Request: BOT_COMMAND_INVALID")
+        kinds = ("default", "all_private_chats", "all_group_chats", "all_chat_administrators",
+                 "chat", "chat_administrators", "chat_member")
+        if not isinstance(scope, dict) or scope.get("type") not in kinds or \
+                (scope["type"].startswith("chat") and "chat_id" not in scope):
+            return _err(400, "Bad Request: invalid scope")
+        key = scope["type"] + (":%s" % scope["chat_id"] if "chat_id" in scope else "")
+        self.my_commands[key] = [c["command"] for c in commands]
+        return _ok(True)
 
     async def _get_updates(self, params: dict) -> tuple[int, dict]:
         if self.webhook_url:

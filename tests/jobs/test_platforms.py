@@ -35,7 +35,7 @@ async def test_telegram_run_then_two_images_uploaded_as_multipart(tmp_path):
             oc.finish_job(job.prompt_id, images=_two_images(oc), duration=3.25)
             await tg.wait_until(lambda: tg.count("sendPhoto") >= 2)
     done = [t for t in tg.texts() if t.startswith("[Done]")]
-    assert done == ["[Done] portrait · %s · 3.2 s · 2 images" % job.prompt_id[:8]]
+    assert done == ["[Done] portrait · %s · 3.2 s · 2 images\nseed=0" % job.prompt_id[:8]]
     photos = tg.calls("sendPhoto")
     assert [p.files["photo"].filename for p in photos] == ["a.png", "b.png"]
     assert photos[0].files["photo"].data == PNG + b"A"
@@ -91,7 +91,7 @@ async def test_line_run_then_two_images_pushed_as_signed_media_urls(tmp_path):
     result = sent[1]
     assert result["to"] == ALICE_LINE
     texts = [m["text"] for m in result["messages"] if m["type"] == "text"]
-    assert texts == ["[Done] portrait · %s · 1.0 s · 2 images" % job.prompt_id[:8]]
+    assert texts == ["[Done] portrait · %s · 1.0 s · 2 images\nseed=0" % job.prompt_id[:8]]
     images = [m for m in result["messages"] if m["type"] == "image"]
     assert len(images) == 2
     for m in images:
@@ -121,7 +121,7 @@ async def test_non_admin_on_telegram_admin_approves_on_console_both_get_the_resu
     assert approved == ["[Approved] %s · portrait by console:console. Executed: %s"
                         % (aid, pid)]
     assert [t for t in tg.texts() if t.startswith("[Done]")] == [
-        "[Done] portrait · %s · 1.0 s · 2 images" % pid[:8]]
+        "[Done] portrait · %s · 1.0 s · 2 images\nseed=0" % pid[:8]]
     assert text.count("[Done] portrait · %s" % pid[:8]) == 1
     assert {p.chat_id for p in tg.calls("sendPhoto")} == {"2222"}
 
@@ -148,7 +148,7 @@ async def test_whatsapp_run_then_images_sent_as_media_links(tmp_path):
             job = oc.model.running
             oc.finish_job(job.prompt_id, images=_two_images(oc))
             sent = await fw.wait_sent(4)
-    assert fw.texts()[1] == "[Done] portrait · %s · 1.0 s · 2 images" % job.prompt_id[:8]
+    assert fw.texts()[1] == "[Done] portrait · %s · 1.0 s · 2 images\nseed=0" % job.prompt_id[:8]
     links = [b["image"]["link"] for b in sent[2:] if b.get("type") == "image"]
     assert len(links) == 2 and all(u.startswith(PUBLIC + "/media/") for u in links)
     assert {b["to"] for b in sent} == {ALICE_WA}
@@ -176,7 +176,7 @@ async def test_discord_run_then_images_uploaded_as_attachments(tmp_path):
                                     5.0, "two attachments")
     finally:
         fake.stop()
-    assert any(s.content == "[Done] portrait · %s · 1.0 s · 2 images" % job.prompt_id[:8]
+    assert any(s.content == "[Done] portrait · %s · 1.0 s · 2 images\nseed=0" % job.prompt_id[:8]
                for s in fake.sends)
     files = [f for s in fake.sends for f in s.files]
     assert [(f[1], f[3]) for f in files] == [("a.png", PNG + b"A"), ("b.png", PNG + b"B")]

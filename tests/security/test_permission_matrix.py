@@ -42,7 +42,7 @@ ADMIN_EXPECT = {
     "/help": r"^Commands:\n(.|\n)*\nAdmin:\n(.|\n)*/approve <id>",
     "/status": r"^ComfyUI: reachable at ",
     "/jobs": r"^(The queue is empty\.|Running: |Pending: )",
-    "/history pid_nope": r"^Job pid_nope: unknown id",
+    "/history pid_nope": r"^Job pid_nope: ComfyUI has no job with this id",
     "/run portrait seed=1": r"^\[Queued\] portrait\nPrompt: \S+$",
     "/run portrait seed=2 --approval": APPROVAL + r"\S+$",
     "/stop": r"^(Nothing is running\.|\[Stopped\] )",
@@ -131,15 +131,13 @@ async def test_permission_matrix(tmp_path, platform):
                         assert len(new) == 1 and new[0].json["require_approval"] is True, \
                             (sender.role, text, [r.json for r in new])
 
-            # Parameters cannot reach the request's own fields (no gate bypass).
+            # Parameters cannot reach the request's own fields (no gate bypass): names
+            # the template does not have are refused before anything is submitted.
             sneaky = "/run portrait require_approval=false template_id=upscale trace_id=t1"
             fires = len(_fires(fakes))
-            check(plain[0], sneaky, await say(plain[0], sneaky), USER_EXPECT[GENERAL[4]])
-            (fire,) = _fires(fakes)[fires:]
-            assert fire.json["require_approval"] is True
-            assert fire.json["template_id"] == "portrait" and fire.json["trace_id"] != "t1"
-            assert fire.json["inputs"] == {"require_approval": "false",
-                                           "template_id": "upscale", "trace_id": "t1"}
+            check(plain[0], sneaky, await say(plain[0], sneaky),
+                  r'^Template portrait has no input "require_approval"')
+            assert _fires(fakes)[fires:] == []
 
             # 4. The admin: everything, /run without the gate unless asked for.
             for text in EVERY:
