@@ -37,7 +37,8 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy
 from openclaw_connector.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
-from openclaw_connector.jobs_send import DONE, FAILED, Deliver, ResultSender
+from openclaw_connector.delivery import Outbox
+from openclaw_connector.jobs_send import DONE, FAILED, ResultSender
 from openclaw_connector.messages import ChatRef, Reply
 from openclaw_connector.openclaw_types import Approval, NotFound, OpenClawError
 from openclaw_connector.state import StateStore, WatchRow
@@ -91,7 +92,7 @@ class Watch:
 class JobWatcher:
     """Follows prompts and approvals a chat started; a service with start()/stop()."""
 
-    def __init__(self, cfg: Config, *, openclaw: Any, state: StateStore, deliver: Deliver,
+    def __init__(self, cfg: Config, *, openclaw: Any, state: StateStore, outbox: Outbox,
                  metrics: Any = None, clock: Callable[[], float] = time.time) -> None:
         self._cfg = cfg
         self._res = cfg.results
@@ -108,7 +109,7 @@ class JobWatcher:
         self._stopping = asyncio.Event()
         self._poll = Backoff(BackoffPolicy(self._res.poll_min_sec, 2.0,
                                            max(self._res.poll_min_sec, self._res.poll_max_sec)))
-        self._sender = ResultSender(cfg, openclaw=openclaw, deliver=deliver, metrics=metrics,
+        self._sender = ResultSender(cfg, openclaw=openclaw, outbox=outbox, metrics=metrics,
                                     stopping=self._stopping)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None

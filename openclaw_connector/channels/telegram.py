@@ -29,7 +29,8 @@ from openclaw_connector.channels.telegram_wire import (
     BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, classify, decode_response,
     log_field, mask_token, parse_update, scrub, update_id_of)
 from openclaw_connector.config import TelegramConfig
-from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
+from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundHandler, \
+    Reply, Sent
 
 log = logmod.get("telegram")
 
@@ -43,6 +44,7 @@ POLL_MARGIN_SEC = 10.0             # HTTP timeout = poll timeout + margin (platf
 STOP_DRAIN_SEC = 5.0               # stop() waits this long for running commands
 MAX_INFLIGHT = 200                 # commands running at once before polling pauses
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
+CAPABILITIES = Capabilities(edit=True, max_upload_bytes=50_000_000)   # sendDocument ≤ 50 MB
 
 
 class TelegramChannel:
@@ -64,8 +66,7 @@ class TelegramChannel:
         self._raw: dict[int, dict] = {}          # running updates, as received
         self._next_offset = 0                    # the offset our next getUpdates sends
         self._saved_offset: Optional[int] = None
-        self._sender = TelegramSender(self._call, state=deps.state, retry=deps.retry,
-                                      stopping=self._stopping, token=self._token,
+        self._sender = TelegramSender(self._call, state=deps.state, token=self._token,
                                       metrics=deps.metrics)
         self._stopped = False
         self._handled_waiters: list[asyncio.Future] = []
@@ -338,9 +339,21 @@ class TelegramChannel:
             self._save_pending()
 
     # ------------------------------------------------------------------ sending
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Deliver ``reply`` (telegram_send.TelegramSender); raises ChannelSendError."""
-        await self._sender.send(chat, reply)
+    @property
+    def capabilities(self) -> Capabilities:
+        # Buttons, typing and video come with their issues; edits work now.
+        return CAPABILITIES
+
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        """Deliver ``reply`` from ``start_part`` on (telegram_send.TelegramSender), one
+        attempt per part; raises ChannelSendError. ``key``: Telegram has no
+        idempotency key to derive."""
+        return await self._sender.send(chat, reply, start_part=start_part)
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        """editMessageText on ``sent`` ("message is not modified" counts as done)."""
+        return await self._sender.edit(sent, reply)
 
     def _metric(self, name: str, **labels: str) -> None:
         if self._deps.metrics is not None:

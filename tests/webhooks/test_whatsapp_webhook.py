@@ -11,6 +11,7 @@ import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes import whatsapp as fwa
+from tests.support import outbox_for
 from tests.webhooks.support import (ALICE_WA, PUBLIC, WA_SECRET, WA_TOKEN, WA_VERIFY, Inbox,
                                     echo, get, post_wa, running_stack, webhook_config)
 
@@ -265,7 +266,7 @@ async def test_graph_errors_rate_limit_retried_auth_fatal(tmp_path):
             channel = stack.channels["whatsapp"]
             fake.fail(400, 130429, "(#130429) Rate limit hit")
             fake.fail(502, 1, "bad gateway")
-            await channel.send(inbound.chat, Reply("eventually"))
+            await outbox_for(channel).deliver(inbound.chat, Reply("eventually"), key="k")
             assert fake.texts() == ["eventually"] and len(fake.matching("/messages")) == 3
             fake.fail(401, 190, "Error validating access token: Session has expired")
             with pytest.raises(ChannelSendError) as info:

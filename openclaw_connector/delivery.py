@@ -1,0 +1,195 @@
+"""The Outbox: the one place that retries a send, for command replies and job results alike.
+
+Why one place: a reply used to be retried at three depths (a channel's own
+5xx loop, the daemon's or the JobWatcher's outer loop, and the part loop
+inside a channel), so one failing photo upload sent its caption three times.
+Now a channel makes one attempt per part and raises ChannelSendError with
+``sent_parts``; the Outbox waits and calls ``send`` again from that part on
+(``start_part``), so no part is ever sent twice by a retry.
+
+The policy, once: backoff ``retry.*`` (jitter, cap), at most
+``results.delivery_attempts`` attempts in a row that deliver nothing new
+(a retry that got further starts the count again), a platform's
+``retry_after`` honoured once (``max(backoff, retry_after)``; the channel
+does not wait it as well), ``permanent`` refusals not retried, and images
+refused for good replaced by a sentence so the words still arrive. A stop
+during a wait returns STOPPED at once. Sends to one chat are serialised here,
+so a retried reply is not overtaken by the next one.
+
+``durable`` deliveries (job results) keep their resume point in the
+StateStore, so a result interrupted by a shutdown continues after the restart
+from the first part not yet delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional
+
+from openclaw_connector import log as logmod
+from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.channels.base import ChatLocks
+from openclaw_connector.messages import ChannelSendError, ChatRef, Reply, Sent
+
+log = logmod.get("delivery")
+
+DONE, FAILED, STOPPED = "done", "failed", "stopped"
+PROGRESS_KEY = "outbox.progress."
+IMAGES_REFUSED_NOTE = "(images not attached: the platform refused them)"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How a delivery ended: DONE, FAILED (refused for good or out of attempts) or
+    STOPPED (the daemon is stopping); ``sent`` names what went out, if anything."""
+
+    status: str
+    attempts: int
+    sent: Optional[Sent] = None
+    error: str = ""
+    permanent: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.status == DONE
+
+
+class Outbox:
+    """``await outbox.deliver(chat, reply, key=...)`` → :class:`Delivery`.
+
+    ``channels`` maps a platform name to its channel (the daemon's live dict);
+    ``stopping`` is the event that ends every wait.
+    """
+
+    def __init__(self, channels: Mapping[str, Any], *, retry: BackoffPolicy, attempts: int,
+                 stopping: asyncio.Event, state: Any = None, metrics: Any = None) -> None:
+        self._channels = channels
+        self._retry = retry
+        self._attempts = max(1, attempts)
+        self._stopping = stopping
+        self._state = state
+        self._metrics = metrics
+        self._locks = ChatLocks()
+
+    async def deliver(self, chat: ChatRef, reply: Reply, *, key: str,
+                      durable: bool = False) -> Delivery:
+        """Send ``reply`` to ``chat`` until accepted, refused for good, out of attempts
+        or stopping. ``key`` names the delivery: channels derive idempotency keys
+        from it, and ``durable`` keeps the resume point under it across restarts."""
+        return await self._locks("%s:%s" % (chat.platform, chat.chat_id),
+                                 lambda: self._deliver(chat, reply, key, durable))
+
+    async def _deliver(self, chat: ChatRef, reply: Reply, key: str,
+                       durable: bool) -> Delivery:
+        channel = self._channels.get(chat.platform)
+        if channel is None:
+            log.warning("event=delivery_failed key=%s platform=%s reason=channel_not_enabled",
+                        key, chat.platform)
+            return Delivery(FAILED, 0, error="channel %s is not enabled" % chat.platform,
+                            permanent=True)
+        started = time.monotonic()
+        start, first_id = self._resume_point(key) if durable else (0, "")
+        part_key = key
+        delays = Backoff(self._retry)
+        attempts = fruitless = 0
+        while True:
+            attempts += 1
+            try:
+                sent = await channel.send(chat, reply, start_part=start, key=part_key)
+            except ChannelSendError as exc:
+                error, permanent, after = _line(exc), exc.permanent, exc.retry_after or 0.0
+                if exc.sent is not None and not first_id:
+                    first_id = exc.sent.first_id
+                if exc.sent_parts > start:      # got further: the count starts again
+                    start, fruitless = exc.sent_parts, 0
+                    delays.reset()
+                    if durable:
+                        self._save_progress(key, start, first_id)
+            except Exception as exc:  # an unknown failure is retried like a transient one
+                error, permanent, after = logmod.one_line_error(exc), False, 0.0
+                log.debug("event=delivery_error key=%s", key, exc_info=True)
+            else:
+                return self._done(chat, key, durable, attempts, started, first_id, sent)
+            fruitless += 1
+            if permanent and reply.images:
+                # The images were refused (size, type): the words still matter. If
+                # parts already went out, those were the words; add only the note.
+                log.warning("event=delivery_images_refused key=%s platform=%s error=%s",
+                            key, chat.platform, error)
+                reply = Reply(IMAGES_REFUSED_NOTE if start else
+                              "\n".join(t for t in (reply.text, IMAGES_REFUSED_NOTE) if t))
+                # A new reply: its own parts and keys (LINE would take the old key's
+                # part 0 as "already accepted").
+                start, part_key, fruitless = 0, key + ":words", 0
+                continue
+            if permanent or fruitless >= self._attempts:
+                return self._failed(chat, key, durable, attempts, error, permanent)
+            wait = max(delays.next(), after)
+            log.warning("event=delivery_retry key=%s platform=%s chat=%s attempt=%d "
+                        "sent_parts=%d retry_in=%.3f error=%s", key, chat.platform,
+                        chat.chat_id, attempts, start, wait, error)
+            self._count("send_retries_total", chat.platform, "Reply sends retried")
+            if await wait_or_stop(self._stopping, wait):
+                log.info("event=delivery_stopped key=%s platform=%s attempts=%d "
+                         "sent_parts=%d", key, chat.platform, attempts, start)
+                return Delivery(STOPPED, attempts,
+                                Sent(chat.platform, chat.chat_id, first_id) if first_id
+                                else None, error)
+
+    def _done(self, chat: ChatRef, key: str, durable: bool, attempts: int, started: float,
+              first_id: str, sent: Any) -> Delivery:
+        if not isinstance(sent, Sent):      # a channel from before Sent: no ids
+            sent = Sent(chat.platform, chat.chat_id)
+        if first_id:
+            sent = Sent(sent.platform, sent.chat_id, first_id, sent.last_id or first_id)
+        if durable:
+            self._forget_progress(key)
+        self._count("sends_total", chat.platform, "Replies sent")
+        log.debug("event=delivered key=%s platform=%s attempts=%d took_ms=%.1f", key,
+                  chat.platform, attempts, 1000 * (time.monotonic() - started))
+        return Delivery(DONE, attempts, sent)
+
+    def _failed(self, chat: ChatRef, key: str, durable: bool, attempts: int, error: str,
+                permanent: bool) -> Delivery:
+        if durable:
+            self._forget_progress(key)
+        # The caller logs the outcome in its own words (reply_failed, result_gave_up).
+        log.debug("event=delivery_failed key=%s platform=%s chat=%s attempts=%d "
+                  "permanent=%s error=%s", key, chat.platform, chat.chat_id, attempts,
+                  permanent, error)
+        return Delivery(FAILED, attempts, error=error, permanent=permanent)
+
+    # ------------------------------------------------------------------ resume points
+    def _resume_point(self, key: str) -> tuple[int, str]:
+        if self._state is None:
+            return 0, ""
+        try:
+            saved = self._state.get_json(PROGRESS_KEY + key)
+        except ValueError:
+            saved = None
+        if not isinstance(saved, dict):
+            return 0, ""
+        parts = saved.get("sent_parts")
+        if not isinstance(parts, int) or parts < 0:
+            return 0, ""
+        log.info("event=delivery_resumed key=%s sent_parts=%d", key, parts)
+        return parts, str(saved.get("first_id") or "")
+
+    def _save_progress(self, key: str, sent_parts: int, first_id: str) -> None:
+        if self._state is not None:
+            self._state.set_json(PROGRESS_KEY + key,
+                                 {"sent_parts": sent_parts, "first_id": first_id})
+
+    def _forget_progress(self, key: str) -> None:
+        if self._state is not None:
+            self._state.delete(PROGRESS_KEY + key)
+
+    def _count(self, name: str, platform: str, help_text: str) -> None:
+        if self._metrics is not None:
+            self._metrics.inc(name, platform=platform, help=help_text)
+
+
+def _line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
