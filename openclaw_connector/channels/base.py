@@ -144,6 +144,17 @@ class Channel(Protocol):
         """Replace the text of what ``sent`` names; only where ``capabilities.edit``."""
 
 
+class NoEdits:
+    """For channels whose platform cannot edit what it sent (``capabilities.edit`` is
+    False): ``edit`` exists, so every channel fits :class:`Channel`, and refuses."""
+
+    platform: str
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        raise ChannelSendError("%s cannot edit a sent message" % self.platform,
+                               permanent=True)
+
+
 async def send_parts(platform: str, chat_id: str, parts: Sequence[Part], start_part: int,
                      send_one: Callable[[int, Part], Awaitable[str]]) -> Sent:
     """Send ``parts[start_part:]`` in order, once each; the ids of what went out.

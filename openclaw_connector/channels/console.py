@@ -16,7 +16,7 @@ import threading
 from typing import Any, Callable, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
 from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundHandler, \
     Reply, Sent
 
@@ -25,7 +25,7 @@ log = logmod.get("console")
 CHAT = ChatRef(platform="console", chat_id="console", user_id="console")
 
 
-class ConsoleChannel:
+class ConsoleChannel(NoEdits):
     """stdin lines in, replies out on stdout."""
 
     platform = "console"

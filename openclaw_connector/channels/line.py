@@ -33,7 +33,7 @@ from typing import Any, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, send_parts
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler, count, image_urls, is_stale,
@@ -112,7 +112,7 @@ class LineWebhookHandler(WebhookPathHandler):
     """``line.path`` for every method but POST: 405."""
 
 
-class LineChannel:
+class LineChannel(NoEdits):
     """One LINE bot: its webhook route, reply-token bookkeeping and sender."""
 
     platform = "line"

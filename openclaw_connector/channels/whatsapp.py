@@ -32,7 +32,7 @@ from typing import Any, Iterator, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, send_parts
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler,
@@ -101,7 +101,7 @@ class WhatsAppWebhookHandler(WebhookPathHandler):
         self.finish(challenge)
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(NoEdits):
     """One WhatsApp Business phone number: webhook route, window bookkeeping, sender."""
 
     platform = "whatsapp"

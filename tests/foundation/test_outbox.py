@@ -9,7 +9,10 @@ from typing import Any, Optional
 
 import pytest
 
+from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.channels import line, telegram, whatsapp
+from openclaw_connector.channels.base import ChannelDeps
+from openclaw_connector.channels.console import ConsoleChannel
 from openclaw_connector.delivery import DONE, FAILED, PROGRESS_KEY, STOPPED, Delivery
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Image, \
     Reply, Sent
@@ -147,3 +150,19 @@ def test_capabilities_say_which_channels_edit():
     assert telegram.CAPABILITIES.edit and telegram.CAPABILITIES.max_upload_bytes > 0
     assert not line.CAPABILITIES.edit and not whatsapp.CAPABILITIES.edit
     assert Capabilities() == Capabilities(False, False, 0, False, False, 0)
+
+
+@pytest.mark.gen_test(timeout=5)
+async def test_a_channel_that_cannot_edit_refuses_for_good():
+    """The console (like LINE and WhatsApp) has ``edit`` so it fits the Channel
+    interface, but an edit is a permanent refusal, as its capabilities say."""
+    console = ConsoleChannel(None, _ignore, ChannelDeps(state=None, http=None,
+                                                        retry=BackoffPolicy(), metrics=None))
+    assert not console.capabilities.edit
+    with pytest.raises(ChannelSendError) as err:
+        await console.edit(Sent("console", "console", "1", "1"), Reply("x"))
+    assert err.value.permanent
+
+
+async def _ignore(_inbound: Any) -> None:
+    return None
