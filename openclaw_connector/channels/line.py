@@ -23,7 +23,6 @@ images go out as MediaStore URLs. API calls reuse keep-alive connections
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -123,7 +122,6 @@ class LineChannel(NoEdits):
         self._deps = deps
         self.health = ChannelHealth("line")
         self._tasks = TaskSet("line")
-        self._stopping = asyncio.Event()
         self._used_tokens: dict[str, float] = {}
         self._api = KeepAliveClient()
         self._pending = PendingInbounds(deps.state, "line")
@@ -135,14 +133,12 @@ class LineChannel(NoEdits):
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._stopping.clear()
         for row_key, inbound in self._pending.take_over():
             self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         self.health.ok()
         log.info("event=channel_started platform=line path=%s", self.cfg.path)
 
     async def stop(self) -> None:
-        self._stopping.set()
         await self._tasks.drain()
         self._api.close()
         self.health.stopped()

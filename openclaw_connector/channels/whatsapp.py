@@ -13,16 +13,16 @@ StateStore until answered (``channels/pending.py``).
 
 Outbound: text split at 4096 characters, images by MediaStore URL
 (``image.link``), one attempt per message (the Outbox, ``delivery.py``,
-retries from the first message not delivered; Graph has no idempotency key). Free-form messages are only allowed within 24 hours of
-the user's last inbound message, so the last inbound time per user is kept
-in the StateStore and a send outside the window is refused here, without
-calling Graph. A 200 is acceptance only: a later ``failed`` status is logged
+retries from the first message not delivered, so a message Graph accepted
+is not posted again by a retry). Free-form messages are only allowed within
+24 hours of the user's last inbound message, so the last inbound time per
+user is kept in the StateStore and a send outside the window is refused
+here, without calling Graph. A 200 is acceptance only: a later ``failed`` status is logged
 with its error code (e.g. 131047) and remembered (:meth:`delivery_failed`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import math
@@ -112,7 +112,6 @@ class WhatsAppChannel(NoEdits):
         self._deps = deps
         self.health = ChannelHealth("whatsapp")
         self._tasks = TaskSet("whatsapp")
-        self._stopping = asyncio.Event()
         self._api = KeepAliveClient()
         self._pending = PendingInbounds(deps.state, "whatsapp")
         if deps.web is not None:
@@ -123,7 +122,6 @@ class WhatsAppChannel(NoEdits):
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._stopping.clear()
         if not self.cfg.app_secret:
             log.warning("event=webhook_unsigned platform=whatsapp: whatsapp.app_secret is "
                         "not set, so anyone who finds %s can post fake messages; set it to "
@@ -135,7 +133,6 @@ class WhatsAppChannel(NoEdits):
         log.info("event=channel_started platform=whatsapp path=%s", self.cfg.path)
 
     async def stop(self) -> None:
-        self._stopping.set()
         await self._tasks.drain()
         self._api.close()
         self.health.stopped()
