@@ -380,3 +380,22 @@ async def test_push_failing_500_twice_every_attempt_carries_the_same_derived_ret
     assert (first.attempts, again.attempts, other.attempts) == (3, 1, 1)
     assert [m["text"] for d in fake.delivered for m in d["messages"]] == [
         "your image is ready", "another result"]
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_second_push_batch_failing_twice_is_resumed_there(tmp_path):
+    """Six text pieces (two pushes): the first batch is pushed once, the second after
+    two 500s with one retry key of its own, so no message reaches the user twice."""
+    text = "\n".join(("%d" % n) * 4999 for n in range(6))
+    chat = ChatRef("line", ALICE_LINE, ALICE_LINE)
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fake:
+        async with running_stack(line_only(tmp_path, fake), Inbox()) as stack:
+            fake.fail("push", 500, times=2, after=1)
+            delivery = await outbox_for(stack.channels["line"]).deliver(
+                chat, Reply(text), key="result:b")
+    pushes = fake.matching("/push")
+    keys = [p.headers["X-Line-Retry-Key"] for p in pushes]
+    assert [len(p.json["messages"]) for p in pushes] == [5, 1, 1, 1]
+    assert keys[1] == keys[2] == keys[3] != keys[0]
+    assert [m["text"][0] for d in fake.delivered for m in d["messages"]] == list("012345")
+    assert delivery.done and delivery.attempts == 3

@@ -330,3 +330,23 @@ async def test_images_over_whatsapps_5mb_or_not_png_jpeg_become_notes(tmp_path, 
     assert image["type"] == "image" and ".jpg?exp=" in image["image"]["link"]
     assert len(stored) == 1 and stored[0].endswith(".jpg")
     assert "reason=too_large" in caplog.text and "reason=unsupported_type" in caplog.text
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_second_message_failing_twice_is_resumed_there(tmp_path):
+    """A reply in two Graph messages: the first is sent once, the second after two
+    5xx answers; the user sees each once, in order."""
+    async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fake:
+        inbox = Inbox()
+        async with running_stack(wa_only(tmp_path, fake), inbox) as stack:
+            await post_wa(stack.url("whatsapp"),
+                          fwa.notification(messages=(fwa.text_message(ALICE_WA, "/x"),)))
+            (inbound,) = await inbox.wait(1)
+            fake.fail(502, 1, "bad gateway", times=2, after=1)
+            delivery = await outbox_for(stack.channels["whatsapp"]).deliver(
+                inbound.chat, Reply("a" * 4096 + "b" * 10), key="k")
+    assert fake.texts() == ["a" * 4096, "b" * 10]
+    assert len(fake.matching("/messages")) == 4
+    assert delivery.done and delivery.attempts == 3 and delivery.sent is not None
+    assert delivery.sent.first_id.startswith("wamid.") and \
+        delivery.sent.first_id != delivery.sent.last_id
