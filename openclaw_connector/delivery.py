@@ -105,7 +105,7 @@ class Outbox:
                 if exc.sent_parts > start:      # got further: the count starts again
                     start, fruitless = exc.sent_parts, 0
                     delays.reset()
-                    if durable:
+                    if durable and part_key == key:   # not the words-only fallback
                         self._save_progress(key, start, first_id)
             except Exception as exc:  # an unknown failure is retried like a transient one
                 error, permanent, after = logmod.one_line_error(exc), False, 0.0

@@ -141,6 +141,25 @@ async def test_durable_resume_point_survives_a_restart_and_is_cleared_when_done(
         state.close()
 
 
+@pytest.mark.gen_test(timeout=5)
+async def test_the_words_only_fallback_never_overwrites_the_results_resume_point(tmp_path):
+    """Progress inside the fallback reply belongs to that reply, not to the result a
+    restart rebuilds: the stored resume point stays the result's own."""
+    state = StateStore(str(tmp_path / "state"))
+    state.open()
+    try:
+        stopping = asyncio.Event()
+        stopping.set()
+        channel = ScriptedChannel((2, transient("too big", permanent=True)),
+                                  (1, transient("flaky")))
+        delivery = await outbox_for(channel, state=state, stopping=stopping).deliver(
+            CHAT, Reply("[Done] x", (PNG,)), key="w2", durable=True)
+        assert delivery.status == STOPPED
+        assert state.get_json(PROGRESS_KEY + "w2") == {"sent_parts": 2, "first_id": "m0"}
+    finally:
+        state.close()
+
+
 def test_sent_is_plain_storable_data():
     sent = Sent("telegram", "-100200", "17", "19")
     assert Sent.from_json(sent.to_json()) == sent
