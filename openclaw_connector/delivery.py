@@ -19,13 +19,18 @@ so a retried reply is not overtaken by the next one.
 ``durable`` deliveries (job results) keep their resume point in the
 StateStore, so a result interrupted by a shutdown continues after the restart
 from the first part not yet delivered.
+
+:meth:`Outbox.update` shows a live card (DESIGN.md, "Cards are edited,
+results are sent"): sent once, then edited in place where the channel can
+edit, at most once per ``card_interval`` seconds (interactive.md §2.1/§2.2
+suggest one edit per 2-3 s), latest state wins.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from openclaw_connector import log as logmod
@@ -37,6 +42,8 @@ log = logmod.get("delivery")
 
 DONE, FAILED, STOPPED = "done", "failed", "stopped"
 PROGRESS_KEY = "outbox.progress."
+CARD_KEY = "outbox.card."
+CARD_INTERVAL_SEC = 2.5
 IMAGES_REFUSED_NOTE = "(images not attached: the platform refused them)"
 
 
@@ -56,6 +63,18 @@ class Delivery:
         return self.status == DONE
 
 
+@dataclass
+class _Card:
+    """One live card: the newest state asked for, and what is shown."""
+
+    latest: Reply = field(default_factory=Reply)
+    asked: int = 0                  # updates asked for so far
+    shown: int = 0                  # the update now on screen (or superseded)
+    shown_at: float = float("-inf")
+    sent: Optional[Sent] = None     # the card's message, once sent
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
 class Outbox:
     """``await outbox.deliver(chat, reply, key=...)`` → :class:`Delivery`.
 
@@ -64,8 +83,11 @@ class Outbox:
     """
 
     def __init__(self, channels: Mapping[str, Any], *, retry: BackoffPolicy, attempts: int,
-                 stopping: asyncio.Event, state: Any = None, metrics: Any = None) -> None:
+                 stopping: asyncio.Event, state: Any = None, metrics: Any = None,
+                 card_interval: float = CARD_INTERVAL_SEC) -> None:
         self._channels = channels
+        self._cards: dict[str, _Card] = {}
+        self._card_interval = card_interval
         self._retry = retry
         self._attempts = max(1, attempts)
         self._stopping = stopping
@@ -137,6 +159,64 @@ class Outbox:
                 return Delivery(STOPPED, attempts,
                                 Sent(chat.platform, chat.chat_id, first_id) if first_id
                                 else None, error)
+
+    async def update(self, card_key: str, chat: ChatRef, reply: Reply) -> None:
+        """Show ``reply`` as the card ``card_key`` in ``chat``: the first update is
+        delivered (with retries), later ones edit that message where the channel can
+        edit (one attempt: a later state will follow), others are dropped. Edits of
+        one card are at least ``card_interval`` apart; an update that was overtaken
+        while it waited is skipped (latest wins). The card's ``Sent`` is kept in the
+        StateStore, so after a restart the same message is edited; ``end_card``
+        forgets it when the job is done."""
+        card = self._cards.setdefault(card_key, _Card())
+        card.asked += 1
+        card.latest, mine = reply, card.asked
+        async with card.lock:
+            if card.shown >= mine:
+                return                          # a newer state is already on screen
+            wait = card.shown_at + self._card_interval - time.monotonic()
+            if wait > 0 and await wait_or_stop(self._stopping, wait):
+                return
+            newest, card.shown = card.latest, card.asked
+            await self._show(card_key, card, chat, newest)
+            card.shown_at = time.monotonic()
+
+    def end_card(self, card_key: str) -> None:
+        """Forget the card (its job finished): no further edits, no stored handle."""
+        self._cards.pop(card_key, None)
+        if self._state is not None:
+            self._state.delete(CARD_KEY + card_key)
+
+    async def _show(self, card_key: str, card: _Card, chat: ChatRef, reply: Reply) -> None:
+        sent = card.sent or self._card_sent(card_key)
+        channel = self._channels.get(chat.platform)
+        if sent is not None and channel is not None and channel.capabilities.edit:
+            try:
+                await channel.edit(sent, reply)
+                return
+            except ChannelSendError as exc:
+                log.warning("event=card_edit_failed key=%s platform=%s permanent=%s "
+                            "error=%s", card_key, chat.platform, exc.permanent, _line(exc))
+                if not exc.permanent:
+                    return                      # the next state tries again
+                # The message is gone (deleted, too old): the card starts anew below.
+            except Exception as exc:            # a card is cosmetic: never fail the caller
+                log.warning("event=card_edit_failed key=%s platform=%s error=%s", card_key,
+                            chat.platform, logmod.one_line_error(exc))
+                return
+        elif sent is not None:
+            return                              # cannot edit: the result message follows
+        delivery = await self.deliver(chat, reply, key="card:%s:%d" % (card_key, card.shown))
+        card.sent = delivery.sent
+        if delivery.sent is not None and self._state is not None:
+            self._state.set(CARD_KEY + card_key, delivery.sent.to_json())
+
+    def _card_sent(self, card_key: str) -> Optional[Sent]:
+        raw = self._state.get(CARD_KEY + card_key) if self._state is not None else None
+        try:
+            return Sent.from_json(raw) if raw else None
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def _done(self, chat: ChatRef, key: str, durable: bool, attempts: int, started: float,
               first_id: str, sent: Any) -> Delivery:

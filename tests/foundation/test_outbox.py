@@ -28,6 +28,7 @@ class ScriptedChannel:
     before failing: ``(sent_parts, ChannelSendError)`` or None for success."""
 
     platform = "test"
+    capabilities = Capabilities()           # no edits
 
     def __init__(self, *script: Optional[tuple[int, Exception]]) -> None:
         self.script = list(script)
@@ -158,6 +159,44 @@ async def test_the_words_only_fallback_never_overwrites_the_results_resume_point
         assert state.get_json(PROGRESS_KEY + "w2") == {"sent_parts": 2, "first_id": "m0"}
     finally:
         state.close()
+
+
+@pytest.mark.gen_test(timeout=5)
+async def test_a_card_on_a_channel_that_cannot_edit_is_sent_once():
+    """Without edits the later states are dropped (the result message follows)."""
+    channel = ScriptedChannel()
+    outbox = outbox_for(channel, card_interval=0)
+    for text in ("[Queued]", "[Running]", "[Running] 50%"):
+        await outbox.update("job", CHAT, Reply(text))
+    assert [r.text for r, _s, _k in channel.calls] == ["[Queued]"]
+
+
+class EditingChannel(ScriptedChannel):
+    capabilities = Capabilities(edit=True)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.edits: list[tuple[Sent, str]] = []
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        self.edits.append((sent, reply.text))
+        return sent
+
+
+@pytest.mark.gen_test(timeout=5)
+async def test_a_stop_ends_a_card_update_waiting_for_its_throttle():
+    stopping = asyncio.Event()
+    channel = EditingChannel()
+    outbox = outbox_for(channel, stopping=stopping, card_interval=30.0)
+    await outbox.update("job", CHAT, Reply("[Queued]"))
+    waiting = asyncio.ensure_future(outbox.update("job", CHAT, Reply("[Running]")))
+    stopping.set()
+    await asyncio.wait_for(waiting, 1)
+    assert channel.edits == [] and len(channel.calls) == 1
+    outbox_now = outbox_for(channel, card_interval=0)
+    await outbox_now.update("job2", CHAT, Reply("[Queued]"))
+    await outbox_now.update("job2", CHAT, Reply("[Running]"))
+    assert channel.edits == [(Sent("test", "c1", "m0", "m-last"), "[Running]")]
 
 
 def test_sent_is_plain_storable_data():

@@ -1,13 +1,18 @@
 """Telegram through the Outbox (issue 13): one attempt per part, a retry resumes after the
-parts already delivered, permanent refusals are not retried, and ``send`` returns a
-``Sent`` whose ids ``edit`` targets (editMessageText on the fake)."""
+parts already delivered, permanent refusals are not retried, ``send`` returns a ``Sent``
+whose ids ``edit`` targets (editMessageText on the fake), and a live card is sent once,
+then edited (Outbox.update)."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import pytest
 
 from openclaw_connector.delivery import DONE, FAILED
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply, Sent
+from openclaw_connector.state import StateStore
 from tests.fakes.telegram import FakeTelegram, bad_gateway, error, passthrough
 from tests.support import outbox_for
 from tests.telegram.support import Inbox, running_channel
@@ -106,3 +111,45 @@ async def test_edit_of_a_message_telegram_does_not_know_is_a_permanent_error(tmp
             with pytest.raises(ChannelSendError) as err:
                 await ch.edit(Sent("telegram", "42", "999", "999"), Reply("x"))
     assert err.value.permanent and "not found" in str(err.value)
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_live_card_is_sent_once_then_edited_and_the_latest_state_wins(tmp_path):
+    """Outbox.update: the first state is sent; three states that arrive within the
+    throttle interval become one edit, showing the last of them."""
+    async with FakeTelegram() as tg:
+        async with running_channel(tmp_path, tg, Inbox()) as ch:
+            outbox = outbox_for(ch, card_interval=0.3)
+            await outbox.update("job1", ALICE, Reply("[Queued] portrait"))
+            sent_at = time.monotonic()
+            await asyncio.gather(*(outbox.update("job1", ALICE, Reply("[Running] %d%%" % p))
+                                   for p in (10, 40, 70)))
+            edited_at = time.monotonic()
+        (card,) = tg.sent("42")
+        card_id = card.response["result"]["message_id"]
+        assert tg.edits == [("42", card_id, "[Running] 70%")]
+    assert edited_at - sent_at >= 0.29
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_live_card_is_edited_after_a_restart_and_resent_when_deleted(tmp_path):
+    """The card's Sent is kept in the StateStore: a new process edits the same message;
+    a card deleted in the chat (edit: not found) is sent anew; end_card forgets it."""
+    state = StateStore(str(tmp_path / "state"))
+    state.open()
+    try:
+        async with FakeTelegram() as tg:
+            async with running_channel(tmp_path, tg, Inbox(), state=state) as ch:
+                await outbox_for(ch, state=state).update("job2", ALICE, Reply("[Queued]"))
+            async with running_channel(tmp_path, tg, Inbox(), state=state) as ch:
+                outbox = outbox_for(ch, state=state)
+                await outbox.update("job2", ALICE, Reply("[Running] 50%"))
+                first_id = tg.sent("42")[0].response["result"]["message_id"]
+                del tg.messages[("42", first_id)]          # the user deleted the card
+                await outbox.update("job2", ALICE, Reply("[Running] 90%"))
+                outbox.end_card("job2")
+                await outbox.update("job2", ALICE, Reply("[Queued] next"))
+            assert tg.edits == [("42", first_id, "[Running] 50%")]
+            assert tg.texts("42") == ["[Queued]", "[Running] 90%", "[Queued] next"]
+    finally:
+        state.close()
