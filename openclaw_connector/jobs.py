@@ -18,9 +18,9 @@ are polled (``GET /openclaw/approvals/{id}``, §4.3) every
 ``expires_at`` plus a grace minute. No per-job timers: two loops and one socket,
 however many watches; with nothing changing the daemon stays idle.
 
-Building the reply (images through ``/view``) and sending it with bounded
-retries: :mod:`jobs_send`; the texts: :mod:`jobs_format`; the socket:
-:mod:`comfy_ws`.
+Building the reply (images through ``/view``) and handing it to the Outbox
+(:mod:`delivery`, the one place that retries a send): :mod:`jobs_send`; the
+texts: :mod:`jobs_format`; the socket: :mod:`comfy_ws`.
 """
 
 from __future__ import annotations
