@@ -113,6 +113,7 @@ class Outbox:
                             permanent=True)
         started = time.monotonic()
         start, first_id = self._resume_point(key) if durable else (0, "")
+        stored = start > 0          # a resume point is in the StateStore (to clear at the end)
         part_key = key
         delays = Backoff(self._retry)
         attempts = fruitless = 0
@@ -129,11 +130,12 @@ class Outbox:
                     delays.reset()
                     if durable and part_key == key:   # not the words-only fallback
                         self._save_progress(key, start, first_id)
+                        stored = True
             except Exception as exc:  # an unknown failure is retried like a transient one
                 error, permanent, after = logmod.one_line_error(exc), False, 0.0
                 log.debug("event=delivery_error key=%s", key, exc_info=True)
             else:
-                return self._done(chat, key, durable, attempts, started, first_id, sent)
+                return self._done(chat, key, stored, attempts, started, first_id, sent)
             fruitless += 1
             if permanent and reply.images:
                 # The images were refused (size, type): the words still matter. If
@@ -147,7 +149,7 @@ class Outbox:
                 start, part_key, fruitless = 0, key + ":words", 0
                 continue
             if permanent or fruitless >= self._attempts:
-                return self._failed(chat, key, durable, attempts, error, permanent)
+                return self._failed(chat, key, stored, attempts, error, permanent)
             wait = max(delays.next(), after)
             log.warning("event=delivery_retry key=%s platform=%s chat=%s attempt=%d "
                         "sent_parts=%d retry_in=%.3f error=%s", key, chat.platform,
@@ -218,22 +220,22 @@ class Outbox:
         except (ValueError, KeyError, TypeError):
             return None
 
-    def _done(self, chat: ChatRef, key: str, durable: bool, attempts: int, started: float,
+    def _done(self, chat: ChatRef, key: str, stored: bool, attempts: int, started: float,
               first_id: str, sent: Any) -> Delivery:
         if not isinstance(sent, Sent):      # a channel from before Sent: no ids
             sent = Sent(chat.platform, chat.chat_id)
         if first_id:
             sent = Sent(sent.platform, sent.chat_id, first_id, sent.last_id or first_id)
-        if durable:
+        if stored:
             self._forget_progress(key)
         self._count("sends_total", chat.platform, "Replies sent")
         log.debug("event=delivered key=%s platform=%s attempts=%d took_ms=%.1f", key,
                   chat.platform, attempts, 1000 * (time.monotonic() - started))
         return Delivery(DONE, attempts, sent)
 
-    def _failed(self, chat: ChatRef, key: str, durable: bool, attempts: int, error: str,
+    def _failed(self, chat: ChatRef, key: str, stored: bool, attempts: int, error: str,
                 permanent: bool) -> Delivery:
-        if durable:
+        if stored:
             self._forget_progress(key)
         # The caller logs the outcome in its own words (reply_failed, result_gave_up).
         log.debug("event=delivery_failed key=%s platform=%s chat=%s attempts=%d "
