@@ -221,7 +221,8 @@ class ResultsConfig:
     poll_min_sec: float = _key(E + "RESULTS_POLL_MIN_SEC", "seconds", default=1.0)
     poll_max_sec: float = _key(E + "RESULTS_POLL_MAX_SEC", "seconds", default=30.0)
     approval_poll_sec: float = _key(E + "RESULTS_APPROVAL_POLL_SEC", "seconds", default=15.0)
-    # Sends of one result before giving up (backoff between them: retry.*).
+    # Attempts of one reply or result that deliver no new part before the Outbox gives up
+    # (backoff between them: retry.*).
     delivery_attempts: int = _key(E + "RESULTS_DELIVERY_ATTEMPTS", "positive_int", default=6)
     # ComfyUI /ws keepalive: ping this often, drop the socket after as long without a pong.
     ws_ping_sec: float = _key(E + "RESULTS_WS_PING_SEC", "seconds", default=20.0)

@@ -22,14 +22,15 @@ from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
-from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.channels import build_channels
 from openclaw_connector.channels.base import Channel, ChannelDeps
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
+from openclaw_connector.delivery import DONE, STOPPED, Outbox
 from openclaw_connector.jobs import JobWatcher
 from openclaw_connector.lifecycle import ServiceEntry, stop_plan
-from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, Reply
+from openclaw_connector.messages import Inbound
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.netutil import LiteralFirstResolver
 from openclaw_connector.openclaw import OpenClawClient
@@ -58,6 +59,7 @@ class Daemon:
         self.jobs: Optional[JobWatcher] = None
         self.router: Optional[Router] = None
         self.channels: dict[str, Channel] = {}
+        self.outbox: Optional[Outbox] = None
         self.stop_reason = ""
         self._console_io = (console_in, console_out)
         self._services: list[ServiceEntry] = []
@@ -78,15 +80,19 @@ class Daemon:
                                     self.state)
             self.web = WebServers(cfg, media=self.media, health=self.health,
                                   metrics=self.metrics)
+        # The one place that retries a send; it reads self.channels as they are added.
+        self.outbox = Outbox(self.channels, retry=self.retry,
+                             attempts=cfg.results.delivery_attempts, stopping=self._stopping,
+                             state=self.state, metrics=self.metrics)
         self.jobs = JobWatcher(cfg, openclaw=self.openclaw, state=self.state,
-                               deliver=self.deliver, metrics=self.metrics)
+                               outbox=self.outbox, metrics=self.metrics)
         self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics)
         console_in, console_out = self._console_io
         deps = ChannelDeps(
             state=self.state, http=self.http, metrics=self.metrics, media=self.media,
             web=self.web, debug=cfg.debug,
-            retry=self.retry, menu=self.router.menu(), console_in=console_in, console_out=console_out,
-            on_eof=lambda: self.request_stop("console end of input"))
+            retry=self.retry, menu=self.router.menu(), console_in=console_in,
+            console_out=console_out, on_eof=lambda: self.request_stop("console end of input"))
         for channel in build_channels(cfg, self.dispatch, deps):
             self.channels[channel.platform] = channel
         services = [ServiceEntry("state", self.state, required=True),
@@ -162,54 +168,25 @@ class Daemon:
 
     # ------------------------------------------------------------------ traffic
     async def dispatch(self, inbound: Inbound) -> None:
-        """The channels' callback: run the command, then send its reply."""
-        assert self.router is not None
-        reply = await self.router.handle(inbound)
-        if reply is not None:
-            await self._send_reply(inbound, reply)
+        """The channels' callback: run the command, then deliver its reply (Outbox).
 
-    async def _send_reply(self, inbound: Inbound, reply: Reply) -> None:
-        """Send a command's reply, retrying with backoff while the platform is failing.
-
-        A channel retries one send a few times on its own; a platform that is down
-        for longer must not cost the user their answer, so the reply is tried
-        ``results.delivery_attempts`` times with backoff (the platform's
-        ``retry_after`` wins). A shutdown during the wait cancels the handler, which
-        channels treat as "not answered yet" and replay at the next start.
+        A shutdown during a retry wait cancels the handler, which channels treat
+        as "not answered yet" and replay at the next start.
         """
-        delays = Backoff(self.retry)
-        attempts = self.cfg.results.delivery_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                await self.deliver(inbound.chat, reply)
-                return
-            except ChannelSendError as exc:
-                error, permanent, after = str(exc), exc.permanent, exc.retry_after or 0.0
-            except Exception as exc:  # an unknown failure is retried like a transient one
-                error, permanent, after = logmod.one_line_error(exc), False, 0.0
-                log.debug("event=reply_send_error", exc_info=True)
-            if permanent or attempt == attempts:
-                log.warning("event=reply_failed platform=%s chat=%s attempts=%d permanent=%s "
-                            "error=%s", inbound.platform, inbound.chat_id, attempt, permanent,
-                            error)
-                self.metrics.inc("replies_failed_total", platform=inbound.platform,
-                                 help="Command replies given up on")
-                return
-            wait = max(delays.next(), after)
-            log.warning("event=reply_retry platform=%s chat=%s attempt=%d retry_in=%.2f "
-                        "error=%s", inbound.platform, inbound.chat_id, attempt, wait, error)
-            self.metrics.inc("send_retries_total", platform=inbound.platform,
-                             help="Reply sends retried")
-            if await wait_or_stop(self._stopping, wait):
-                raise asyncio.CancelledError()
-
-    async def deliver(self, chat: ChatRef, reply: Reply) -> None:
-        """Send ``reply`` through the channel of ``chat.platform``."""
-        channel = self.channels.get(chat.platform)
-        if channel is None:
-            raise ChannelSendError("channel %s is not enabled" % chat.platform, permanent=True)
-        await channel.send(chat, reply)
-        self.metrics.inc("sends_total", platform=chat.platform, help="Replies sent")
+        assert self.router is not None and self.outbox is not None
+        reply = await self.router.handle(inbound)
+        if reply is None:
+            return
+        delivery = await self.outbox.deliver(inbound.chat, reply,
+                                             key="reply:" + inbound.base_id)
+        if delivery.status == STOPPED:
+            raise asyncio.CancelledError()
+        if delivery.status != DONE:
+            log.warning("event=reply_failed platform=%s chat=%s attempts=%d permanent=%s "
+                        "error=%s", inbound.platform, inbound.chat_id, delivery.attempts,
+                        delivery.permanent, delivery.error)
+            self.metrics.inc("replies_failed_total", platform=inbound.platform,
+                             help="Command replies given up on")
 
     def health(self) -> tuple[int, dict]:
         """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok."""

@@ -18,9 +18,9 @@ are polled (``GET /openclaw/approvals/{id}``, §4.3) every
 ``expires_at`` plus a grace minute. No per-job timers: two loops and one socket,
 however many watches; with nothing changing the daemon stays idle.
 
-Building the reply (images through ``/view``) and sending it with bounded
-retries: :mod:`jobs_send`; the texts: :mod:`jobs_format`; the socket:
-:mod:`comfy_ws`.
+Building the reply (images through ``/view``) and handing it to the Outbox
+(:mod:`delivery`, the one place that retries a send): :mod:`jobs_send`; the
+texts: :mod:`jobs_format`; the socket: :mod:`comfy_ws`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy
 from openclaw_connector.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
-from openclaw_connector.jobs_send import DONE, FAILED, Deliver, ResultSender
+from openclaw_connector.delivery import Outbox
+from openclaw_connector.jobs_send import DONE, FAILED, ResultSender
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Reply
 from openclaw_connector.metrics import Metrics
@@ -96,7 +97,7 @@ class JobWatcher:
     """Follows prompts and approvals a chat started; a service with start()/stop()."""
 
     def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
-                 deliver: Deliver, metrics: Optional[Metrics] = None,
+                 outbox: Outbox, metrics: Optional[Metrics] = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._cfg = cfg
         self._res = cfg.results
@@ -113,7 +114,7 @@ class JobWatcher:
         self._stopping = asyncio.Event()
         self._poll = Backoff(BackoffPolicy(self._res.poll_min_sec, 2.0,
                                            max(self._res.poll_min_sec, self._res.poll_max_sec)))
-        self._sender = ResultSender(cfg, openclaw=openclaw, deliver=deliver, metrics=metrics,
+        self._sender = ResultSender(cfg, openclaw=openclaw, outbox=outbox, metrics=metrics,
                                     stopping=self._stopping)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None

@@ -3,42 +3,42 @@
 Split from :mod:`jobs` (the watching) so each stays one concept. The reply
 carries the first ``results.max_images`` images, each fetched through
 ``/view`` (openclaw-api.md §5) with at most ``media.max_mb`` bytes; an image
-that cannot be fetched becomes a note in the caption. Sending retries with
-backoff (``retry.*``; a platform's ``retry_after`` wins) up to
-``results.delivery_attempts`` times; images a platform refuses for good are
-dropped and the text sent alone. Nothing here ever re-runs a job.
+that cannot be fetched becomes a note in the caption. Sending goes through
+the Outbox (``delivery.py``), which owns the retry policy for every reply;
+a result is a ``durable`` delivery, so one interrupted by a shutdown resumes
+after the restart from the first part not yet delivered. Nothing here ever
+re-runs a job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from openclaw_connector import jobs_format as fmt
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import Config
-from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
+from openclaw_connector.delivery import DONE, FAILED, STOPPED, Outbox
+from openclaw_connector.messages import ChatRef, Image, Reply
 from openclaw_connector.openclaw_types import ImageRef, JobOutcome, NotFound, OpenClawError, \
     Unreachable
 
 log = logmod.get("jobs")
 
-DONE, FAILED = "done", "failed"
-
-Deliver = Callable[[ChatRef, Reply], Awaitable[None]]
+__all__ = ["DONE", "FAILED", "ResultSender"]
 
 
 class ResultSender:
     """Builds result replies and sends them until accepted (bounded)."""
 
-    def __init__(self, cfg: Config, *, openclaw: Any, deliver: Deliver, metrics: Any,
+    def __init__(self, cfg: Config, *, openclaw: Any, outbox: Outbox, metrics: Any,
                  stopping: asyncio.Event) -> None:
         self._res = cfg.results
         self._max_bytes = int(cfg.media.max_mb * 1024 * 1024)
         self._oc = openclaw
-        self._deliver = deliver
+        self._outbox = outbox
         self._metrics = metrics
         self._stopping = stopping
         self.retry = BackoffPolicy(cfg.retry.initial_sec, 2.0, cfg.retry.max_sec)
@@ -75,36 +75,20 @@ class ResultSender:
                     raise
 
     async def send(self, key: str, chat: ChatRef, reply: Reply, outcome: str) -> Optional[str]:
-        """Send until accepted: DONE, FAILED after the last attempt, None if stopping."""
-        delays = Backoff(self.retry)
+        """Deliver through the Outbox: DONE, FAILED when never accepted, None if stopping."""
         started = time.monotonic()
-        attempt = 0
-        while attempt < self._res.delivery_attempts:
-            attempt += 1
-            try:
-                await self._deliver(chat, reply)
-            except Exception as exc:
-                permanent = isinstance(exc, ChannelSendError) and exc.permanent
-                after = getattr(exc, "retry_after", None) or 0.0
-                log.warning("event=result_send_failed key=%s attempt=%d permanent=%s "
-                            "error=%s", key, attempt, permanent, logmod.one_line_error(exc))
-                if permanent and reply.images:
-                    # The images were refused (size, type): the words still matter.
-                    reply = Reply(reply.text + "\n" + fmt.image_note(
-                        "images", "the platform refused them"))
-                    continue
-                if permanent or attempt >= self._res.delivery_attempts:
-                    break
-                if await wait_or_stop(self._stopping, max(delays.next(), after)):
-                    return None   # stays pending: delivered after the next start
-                continue
+        delivery = await self._outbox.deliver(chat, reply, key=key, durable=True)
+        if delivery.status == STOPPED:
+            return None   # stays pending: delivered after the next start
+        if delivery.status == DONE:
             log.info("event=result_delivered key=%s outcome=%s attempts=%d took_ms=%.1f",
-                     key, outcome, attempt, 1000 * (time.monotonic() - started))
+                     key, outcome, delivery.attempts, 1000 * (time.monotonic() - started))
             if self._metrics is not None:
                 self._metrics.inc("job_results_total", outcome=outcome,
                                   platform=chat.platform, help="Job results delivered")
             return DONE
-        log.error("event=result_gave_up key=%s outcome=%s attempts=%d", key, outcome, attempt)
+        log.error("event=result_gave_up key=%s outcome=%s attempts=%d permanent=%s", key,
+                  outcome, delivery.attempts, delivery.permanent)
         if self._metrics is not None:
             self._metrics.inc("job_results_failed_total", platform=chat.platform,
                               help="Job results the platform never accepted")

@@ -5,6 +5,9 @@ A channel turns platform traffic into an :class:`Inbound` and renders a
 which platform a message came from (DESIGN.md, "Data flows one way").
 :class:`ChatRef` is the address an answer goes to; it is plain data so the
 JobWatcher can store it in the StateStore and deliver after a restart.
+:class:`Sent` is the handle a channel returns for what it sent (plain data
+too, so a later edit works after a restart); :class:`Capabilities` says what
+a channel can do beyond sending (DESIGN.md, "Interaction").
 """
 
 from __future__ import annotations
@@ -91,11 +94,66 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A one-tap button: ``command`` is the exact line a person could have typed.
+
+    Plain data for now: no channel renders it yet (the buttons issue does).
+    """
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """What a command or a finished job says back: text and optional images."""
 
     text: str = ""
     images: tuple[Image, ...] = ()
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a channel sent for one reply: the platform's ids of its first and last
+    message, so it can be edited later (also after a restart: see to_json).
+
+    ``chat_id`` is where it went (a migrated Telegram group's new id); ids are
+    strings, empty where the platform gives none (a LINE push answered 409).
+    """
+
+    platform: str
+    chat_id: str
+    first_id: str = ""
+    last_id: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"platform": self.platform, "chat_id": self.chat_id,
+                           "first_id": self.first_id, "last_id": self.last_id},
+                          sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Sent":
+        data = json.loads(text)
+        return cls(str(data["platform"]), str(data["chat_id"]), str(data.get("first_id", "")),
+                   str(data.get("last_id", "")))
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a channel can do besides send (DESIGN.md, "Interaction").
+
+    ``edit``: ``Channel.edit(sent, reply)`` works; ``buttons``/``max_buttons``:
+    it renders ``Reply.actions``; ``typing``: ``Channel.typing(chat)``;
+    ``video``: it sends video; ``max_upload_bytes``: the largest file it sends.
+    """
+
+    edit: bool = False
+    buttons: bool = False
+    max_buttons: int = 0
+    typing: bool = False
+    video: bool = False
+    max_upload_bytes: int = 0
 
 
 InboundHandler = Callable[[Inbound], Awaitable[None]]
@@ -107,11 +165,17 @@ class ChannelSendError(Exception):
 
     ``retry_after`` is set when the platform said when to try again;
     ``permanent`` means retrying will never help (blocked by the user, chat
-    gone, outside WhatsApp's 24-hour window).
+    gone, outside WhatsApp's 24-hour window). ``sent_parts`` is how many parts
+    of the reply are delivered (counted from its start), so a retry resumes
+    there (``send(..., start_part=sent_parts)``) and never repeats one;
+    ``sent`` holds the ids of those parts, if any.
     """
 
     def __init__(self, message: str, *, retry_after: Optional[float] = None,
-                 permanent: bool = False) -> None:
+                 permanent: bool = False, sent_parts: int = 0,
+                 sent: Optional[Sent] = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.sent_parts = sent_parts
+        self.sent = sent

@@ -79,3 +79,15 @@ async def running_daemon(cfg, *, console: bool = False) -> AsyncIterator[Any]:
         await daemon.stop()
         if pipe:
             pipe.close()
+
+
+def outbox_for(*channels: Any, attempts: int = 6, state: Any = None,
+               stopping: Optional[asyncio.Event] = None, card_interval: float = 0.05) -> Any:
+    """An Outbox over ``channels`` (keyed by their ``platform``) with millisecond backoff
+    and card throttle, for channel tests that exercise retries the way the daemon does."""
+    from openclaw_connector.backoff import BackoffPolicy
+    from openclaw_connector.delivery import Outbox
+    return Outbox({c.platform: c for c in channels},
+                  retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05), attempts=attempts,
+                  stopping=stopping or asyncio.Event(), state=state,
+                  card_interval=card_interval)

@@ -5,6 +5,11 @@ A channel never parses commands (it imports nothing from ``commands/``); it
 hands each :class:`~openclaw_connector.messages.Inbound` to the callback the
 daemon gave it and sends the :class:`~openclaw_connector.messages.Reply` the
 daemon asks it to send.
+
+A send makes **one attempt per part** (a text chunk, an upload, a batch):
+the Outbox (``delivery.py``) is the only thing that retries, and
+:func:`send_parts` is how a channel reports how far it got, so a retry
+resumes after the parts already delivered.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Protocol, Sequence, \
+    TextIO, TypeVar
 
 from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
-from openclaw_connector.messages import ChatRef, Reply
+from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Reply, Sent
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.state import StateStore
 
@@ -26,6 +32,8 @@ if TYPE_CHECKING:   # imported by the webhook channels only; a Telegram-only dae
     from openclaw_connector.media import MediaStore
     from openclaw_connector.menu import CommandMenu
     from openclaw_connector.web import WebServers
+
+Part = TypeVar("Part")
 
 class ChannelHealth:
     """A channel's state for logs and ``/healthz``: starting|ok|backoff|conflict|fatal|stopped.
@@ -136,5 +144,58 @@ class Channel(Protocol):
     async def stop(self) -> None:
         """Idempotent and bounded: stop loops, flush what must be flushed."""
 
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Deliver ``reply``; raise ChannelSendError when the platform refused it."""
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this channel can do besides send (edit, buttons, ...)."""
+
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        """Deliver the parts of ``reply`` from ``start_part`` on, one attempt each.
+
+        ``key`` names the delivery (derived idempotency keys). Raises
+        ChannelSendError (with ``sent_parts``) when the platform refused a part.
+        """
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        """Replace the text of what ``sent`` names; only where ``capabilities.edit``."""
+
+
+class NoEdits:
+    """For channels whose platform cannot edit what it sent (``capabilities.edit`` is
+    False): ``edit`` exists, so every channel fits :class:`Channel`, and refuses."""
+
+    platform: str
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        raise ChannelSendError("%s cannot edit a sent message" % self.platform,
+                               permanent=True)
+
+
+async def send_parts(platform: str, chat_id: str, parts: Sequence[Part], start_part: int,
+                     send_one: Callable[[int, Part], Awaitable[str]]) -> Sent:
+    """Send ``parts[start_part:]`` in order, once each; the ids of what went out.
+
+    ``send_one(index, part)`` makes one attempt and returns the platform's
+    message id ("" if none). A failure is re-raised as ChannelSendError
+    carrying ``sent_parts`` (the index that failed) and the ids so far; any
+    other exception becomes a transient ChannelSendError, so a caller always
+    learns the resume point.
+    """
+    first = last = ""
+    for index in range(max(0, start_part), len(parts)):
+        try:
+            message_id = await send_one(index, parts[index])
+        except ChannelSendError as exc:
+            exc.sent_parts = index
+            exc.sent = Sent(platform, chat_id, first, last) if first or last else None
+            raise
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise ChannelSendError(
+                "%s send failed: %s" % (platform, logmod.one_line_error(exc)),
+                sent_parts=index,
+                sent=Sent(platform, chat_id, first, last) if first or last else None) from exc
+        first = first or message_id
+        last = message_id or last
+    return Sent(platform, chat_id, first, last)

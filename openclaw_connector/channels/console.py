@@ -16,16 +16,17 @@ import threading
 from typing import Any, Callable, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
 from openclaw_connector.lifecycle import drain
-from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
+from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundHandler, \
+    Reply, Sent
 
 log = logmod.get("console")
 
 CHAT = ChatRef(platform="console", chat_id="console", user_id="console")
 
 
-class ConsoleChannel:
+class ConsoleChannel(NoEdits):
     """stdin lines in, replies out on stdout."""
 
     platform = "console"
@@ -40,6 +41,7 @@ class ConsoleChannel:
         self._queue: "asyncio.Queue[Optional[str]]" = asyncio.Queue()
         self._worker: Optional[asyncio.Task] = None
         self._counter = 0
+        self._written = 0
         self._stopped = False
 
     async def start(self) -> None:
@@ -56,13 +58,23 @@ class ConsoleChannel:
             await drain([self._worker], 5)
         self.health.stopped()
 
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities()           # a terminal: no edits, buttons or uploads
+
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        """Write the reply as one block (one part); its id counts replies written."""
+        if start_part > 0:
+            return Sent("console", chat.chat_id)
         parts = [reply.text] if reply.text else []
         for image in reply.images:
             parts.append("[image] %s (%s, %d bytes)" % (image.filename, image.content_type,
                                                          len(image.data)))
         self._out.write("\n".join(parts) + "\n")
         self._out.flush()
+        self._written += 1
+        return Sent("console", chat.chat_id, str(self._written), str(self._written))
 
     # ------------------------------------------------------------------ reading
     def _read_lines(self) -> None:

@@ -29,7 +29,8 @@ from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, \
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, ChatLocks
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, ChatLocks, \
+    send_parts
 from openclaw_connector.channels.discord_gateway import CLOSE_SHUTDOWN, CLOSE_ZOMBIE, Close, \
     Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
 from openclaw_connector.channels.discord_message import multipart, parse_message, \
@@ -38,7 +39,8 @@ from openclaw_connector.channels.discord_rest import USER_AGENT, DiscordRest
 from openclaw_connector.channels.discord_slash import SlashCommands, parse_interaction
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.lifecycle import drain
-from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
+from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
+    InboundHandler, Reply, Sent
 
 log = logmod.get("discord")
 
@@ -53,6 +55,7 @@ STOP_GRACE = 5.0
 PERSIST_EVERY = 1.0             # s between session saves (seq) while traffic flows
 LOOP_LAG_WARN = 1.0             # s a heartbeat may run late before we warn
 MESSAGE_ROUTE = "POST /channels/{channel_id}/messages"
+EDIT_ROUTE = "PATCH /channels/{channel_id}/messages/{message_id}"
 RESUME_CONNECT_TRIES = 3        # failed connects to resume_gateway_url before identifying anew
 
 
@@ -72,7 +75,7 @@ class DiscordChannel:
         self._stopping = asyncio.Event()
         self._session = GatewaySession(cfg.token or "",
                                        invalid_session_wait=cfg.invalid_session_wait_sec)
-        self._rest = DiscordRest(cfg.api_base, cfg.token or "", deps.http, retry=deps.retry,
+        self._rest = DiscordRest(cfg.api_base, cfg.token or "", deps.http,
                                  stopping=self._stopping, ban_backoff=cfg.ban_backoff_sec,
                                  metrics=deps.metrics)
         self._delays = Backoff(deps.retry)
@@ -384,30 +387,61 @@ class DiscordChannel:
                       exc_info=self._deps.debug)
 
     # ------------------------------------------------------------------ outbound
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Post ``reply`` as one or more messages, in order, replying to the command."""
-        # One lock per Discord channel keeps chunks in order and the bucket honest.
-        await self._send_locks(chat.chat_id, lambda: self._send_locked(chat, reply))
+    @property
+    def capabilities(self) -> Capabilities:
+        # Buttons, typing and video come with their issues; edits work now.
+        return Capabilities(edit=True, max_upload_bytes=int(self._cfg.max_file_mb * 1048576))
 
-    async def _send_locked(self, chat: ChatRef, reply: Reply) -> None:
-        token = self._slash.take(chat) if self._slash is not None else None
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        """Post ``reply`` as one or more messages, in order, replying to the command.
+
+        One attempt per message from ``start_part`` on; raises ChannelSendError
+        (with ``sent_parts``). The nonce is derived from the command (or ``key``)
+        and the content (discord_message.render_reply).
+        """
+        # One lock per Discord channel keeps chunks in order and the bucket honest.
+        return await self._send_locks(chat.chat_id,
+                                      lambda: self._send_locked(chat, reply, start_part, key))
+
+    async def _send_locked(self, chat: ChatRef, reply: Reply, start_part: int,
+                           key: str) -> Sent:
+        token = self._slash.take(chat) if self._slash is not None and start_part == 0 \
+            else None
         if token is not None and reply.text:
             # A slash command's reply replaces its deferred answer; what does not fit
             # (more text, images) follows as ordinary messages.
             first, *rest = split_text(reply.text)
             await self._slash.edit_original(token, first)   # type: ignore[union-attr]
             if not rest and not reply.images:
-                return
+                return Sent("discord", chat.chat_id)
             reply = Reply("\n".join(rest), reply.images)
         max_bytes = int(self._cfg.max_file_mb * 1024 * 1024)
-        for payload, files in render_reply(chat, reply, max_bytes):
+
+        async def send_one(_index: int, message: tuple[dict, list]) -> str:
+            payload, files = message
             if files:
                 body, ctype = multipart(payload, files)
             else:
                 body, ctype = json.dumps(payload).encode("utf-8"), "application/json"
-            await self._rest.call("POST", "/channels/%s/messages" % chat.chat_id,
-                                  route=MESSAGE_ROUTE, major=chat.chat_id,
-                                  body=body, content_type=ctype)
+            answer = await self._rest.call("POST", "/channels/%s/messages" % chat.chat_id,
+                                           route=MESSAGE_ROUTE, major=chat.chat_id,
+                                           body=body, content_type=ctype)
+            return str(answer.get("id") or "") if isinstance(answer, dict) else ""
+
+        messages = render_reply(chat, reply, max_bytes, key=key)
+        return await send_parts("discord", chat.chat_id, messages, start_part, send_one)
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        """PATCH the first message of ``sent`` with the reply's text (≤ 2000 characters;
+        a card is one message), interactive.md §2.2."""
+        if not sent.first_id:
+            raise ChannelSendError("nothing to edit: no message id", permanent=True)
+        payload = {"content": split_text(reply.text)[0], "allowed_mentions": {"parse": []}}
+        await self._send_locks(sent.chat_id, lambda: self._rest.call(
+            "PATCH", "/channels/%s/messages/%s" % (sent.chat_id, sent.first_id),
+            route=EDIT_ROUTE, major=sent.chat_id, body=json.dumps(payload).encode("utf-8")))
+        return sent
 
 
 # --------------------------------------------------------------------------- pure helpers

@@ -99,7 +99,7 @@ def multipart(payload: dict, files: list[Image]) -> tuple[bytes, str]:
 
 
 def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int, *,
-                 max_request_bytes: int = MAX_REQUEST_BYTES
+                 max_request_bytes: int = MAX_REQUEST_BYTES, key: str = ""
                  ) -> list[tuple[dict, list[Image]]]:
     """The messages for ``reply``: ``(payload, files)`` in send order.
 
@@ -107,8 +107,9 @@ def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int, *,
     10 and at most ``max_request_bytes`` per message (Discord refuses a
     request over 25 MiB with 413); an image over the per-file limit becomes
     a note. Each payload has
-    a ``nonce`` derived from the command and the content, so a retry of the
-    same reply is deduplicated by Discord (``enforce_nonce``).
+    a ``nonce`` derived from the command (or the delivery ``key`` when there is
+    no command message) and the content, so a retry of the same reply is
+    deduplicated by Discord (``enforce_nonce``).
     """
     images, notes = [], []
     for image in reply.images:
@@ -135,7 +136,7 @@ def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int, *,
     out = []
     for n, (content, files) in enumerate(messages):
         payload: dict = {"content": content, "allowed_mentions": {"parse": []},
-                         "nonce": _nonce(chat, n, content, files), "enforce_nonce": True}
+                         "nonce": _nonce(chat, n, content, files, key), "enforce_nonce": True}
         if n == 0 and chat.message_id:
             payload["message_reference"] = {"message_id": chat.message_id,
                                             "fail_if_not_exists": False}
@@ -143,11 +144,12 @@ def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int, *,
     return out
 
 
-def _nonce(chat: ChatRef, n: int, content: str, files: list[Image]) -> str:
-    if not chat.message_id:
-        return uuid.uuid4().hex[:25]
+def _nonce(chat: ChatRef, n: int, content: str, files: list[Image], key: str = "") -> str:
+    origin = chat.message_id or key
+    if not origin:
+        return uuid.uuid4().hex[:25]     # nothing to derive from (a direct send)
     digest = hashlib.sha256()
-    for part in (chat.chat_id, chat.message_id, str(n), content):
+    for part in (chat.chat_id, origin, str(n), content):
         digest.update(part.encode("utf-8") + b"\0")
     for image in files:
         digest.update(hashlib.sha256(image.data).digest())

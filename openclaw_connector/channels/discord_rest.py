@@ -1,11 +1,13 @@
 """Discord REST: authenticated requests with per-bucket and global rate limits.
 
 :class:`RateLimits` is the pure bookkeeping (``X-RateLimit-*`` headers, 429
-bodies, the Cloudflare-ban circuit); :class:`DiscordRest` runs one request at
-a time through it with explicit timeouts and a bounded retry for 5xx and
-connection errors. A server's ``retry_after`` always wins; a 429 without a
-JSON body is a Cloudflare ban, so every call stops for ``ban_backoff_sec``
-(≥ 60 s) instead of hammering (faults.md §2 item 8).
+bodies, the Cloudflare-ban circuit); :class:`DiscordRest` makes one attempt
+per call through it with explicit timeouts: it waits for a bucket it knows is
+empty (pacing, not a retry), and a failure comes back as ChannelSendError for
+the Outbox (``delivery.py``) to retry, a 429 with its ``retry_after`` (the
+bucket remembers the same deadline, so the wait is not doubled). A 429
+without a JSON body is a Cloudflare ban, so every call stops for
+``ban_backoff_sec`` (≥ 60 s) instead of hammering (faults.md §2 item 8).
 
 Follows platforms.md §2 (REST: rate limits).
 """
@@ -22,7 +24,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
-from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.backoff import wait_or_stop
 from openclaw_connector.messages import ChannelSendError
 
 log = logmod.get("discord")
@@ -30,7 +32,6 @@ log = logmod.get("discord")
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 60.0          # uploads of several MiB
 MAX_WAIT = 120.0                # a longer rate-limit wait is handed back to the caller
-MAX_ATTEMPTS = 5
 RETRY_STATUSES = {500, 502, 503, 504, 524, 599}
 USER_AGENT = "DiscordBot (https://github.com/openclaw/openclaw-connector, %s)" % __version__
 
@@ -118,13 +119,12 @@ def parse_429(body: bytes, headers: Any) -> Optional[tuple[float, bool]]:
 class DiscordRest:
     """One bot's REST client over the daemon's AsyncHTTPClient."""
 
-    def __init__(self, api_base: str, token: str, http: Any, *, retry: BackoffPolicy,
+    def __init__(self, api_base: str, token: str, http: Any, *,
                  stopping: asyncio.Event, ban_backoff: float = 60.0,
                  metrics: Any = None) -> None:
         self._base = api_base.rstrip("/")
         self._token = token
         self._http = http
-        self._retry = retry
         self._stopping = stopping
         self._ban_backoff = ban_backoff
         self._metrics = metrics
@@ -144,66 +144,55 @@ class DiscordRest:
 
     async def call(self, method: str, path: str, *, route: str, major: str,
                    body: Optional[bytes], content_type: str = "application/json") -> Any:
-        """Send one request, honouring rate limits; the decoded JSON answer.
+        """Send one request, honouring known rate limits; the decoded JSON answer.
 
-        Retries 429 (after ``retry_after``), 5xx and connection errors a few
-        times: callers make retries idempotent (``nonce`` + ``enforce_nonce``).
-        Raises ChannelSendError when refused.
+        One attempt: 429 raises with ``retry_after``, 5xx and connection errors
+        raise a transient error, anything else a permanent one (ChannelSendError).
+        Callers make a retry idempotent (``nonce`` + ``enforce_nonce``).
         """
-        delays = Backoff(self._retry)
-        last = ""
-        for _attempt in range(MAX_ATTEMPTS):
-            banned = self.limits.banned_for()
-            if banned > 0:
-                raise ChannelSendError("discord REST paused after a Cloudflare ban",
-                                       retry_after=banned)
-            wait = self.limits.wait_time(route, major)
-            if wait > MAX_WAIT:
-                raise ChannelSendError("discord rate limit", retry_after=wait)
-            if wait > 0 and await wait_or_stop(self._stopping, wait):
-                raise ChannelSendError("discord channel stopping", retry_after=wait)
-            request = self._request(method, path, body, content_type)
+        banned = self.limits.banned_for()
+        if banned > 0:
+            raise ChannelSendError("discord REST paused after a Cloudflare ban",
+                                   retry_after=banned)
+        wait = self.limits.wait_time(route, major)
+        if wait > MAX_WAIT:
+            raise ChannelSendError("discord rate limit", retry_after=wait)
+        if wait > 0 and await wait_or_stop(self._stopping, wait):
+            raise ChannelSendError("discord channel stopping", retry_after=wait)
+        request = self._request(method, path, body, content_type)
+        try:
+            resp = await self._http.fetch(request, raise_error=False)
+        except (OSError, HTTPClientError) as exc:
+            # raise_error=False still raises when no response came (refused,
+            # timed out): a transient failure, as status 599.
+            resp = HTTPResponse(request, 599, error=exc)
+        self.limits.update(route, major, resp.headers)
+        if 200 <= resp.code < 300:
             try:
-                resp = await self._http.fetch(request, raise_error=False)
-            except (OSError, HTTPClientError) as exc:
-                # raise_error=False still raises when no response came (refused,
-                # timed out): retry it like a 5xx, as status 599.
-                resp = HTTPResponse(request, 599, error=exc)
-            self.limits.update(route, major, resp.headers)
-            if 200 <= resp.code < 300:
-                try:
-                    return json.loads(resp.body or b"null")
-                except ValueError:
-                    return None
-            if resp.code == 429:
-                self._count("rate_limited")
-                verdict = parse_429(resp.body, resp.headers)
-                if verdict is None:
-                    self.limits.ban(self._ban_backoff)
-                    log.error("event=discord_ban route=%s pause_s=%.0f hint=a 429 without a "
-                              "JSON body is a Cloudflare ban; all REST calls paused",
-                              route, self._ban_backoff)
-                    raise ChannelSendError("discord 429 without JSON (Cloudflare ban)",
-                                           retry_after=self._ban_backoff)
-                retry_after, is_global = verdict
-                log.warning("event=discord_rate_limited route=%s major=%s retry_after=%.3f "
-                            "global=%s", route, major, retry_after, is_global)
-                self.limits.limited(route, major, retry_after, is_global)
-                last = "429"
-                continue
-            if resp.code in RETRY_STATUSES:
-                last = self._describe(resp)
-                self._count("retry")
-                delay = delays.next()
-                log.warning("event=discord_rest_retry route=%s status=%d retry_in=%.3f",
-                            route, resp.code, delay)
-                if await wait_or_stop(self._stopping, delay):
-                    break
-                continue
-            self._count("refused")
-            raise ChannelSendError("discord refused: %s" % self._describe(resp),
-                                   permanent=True)
-        raise ChannelSendError("discord send failed after retries: %s" % last)
+                return json.loads(resp.body or b"null")
+            except ValueError:
+                return None
+        if resp.code == 429:
+            self._count("rate_limited")
+            verdict = parse_429(resp.body, resp.headers)
+            if verdict is None:
+                self.limits.ban(self._ban_backoff)
+                log.error("event=discord_ban route=%s pause_s=%.0f hint=a 429 without a "
+                          "JSON body is a Cloudflare ban; all REST calls paused",
+                          route, self._ban_backoff)
+                raise ChannelSendError("discord 429 without JSON (Cloudflare ban)",
+                                       retry_after=self._ban_backoff)
+            retry_after, is_global = verdict
+            log.warning("event=discord_rate_limited route=%s major=%s retry_after=%.3f "
+                        "global=%s", route, major, retry_after, is_global)
+            self.limits.limited(route, major, retry_after, is_global)
+            raise ChannelSendError("discord rate limited (429)", retry_after=retry_after)
+        if resp.code in RETRY_STATUSES:
+            self._count("retry")
+            log.warning("event=discord_rest_failed route=%s status=%d", route, resp.code)
+            raise ChannelSendError("discord send failed: %s" % self._describe(resp))
+        self._count("refused")
+        raise ChannelSendError("discord refused: %s" % self._describe(resp), permanent=True)
 
     def _describe(self, resp: HTTPResponse) -> str:
         """The failure in words; a server that echoes our token gets it masked."""

@@ -11,16 +11,18 @@ and non-text types are ignored. The console's "Verify" request (empty
 ``events``) gets 200.
 
 Outbound: the event's reply token while it is fresh (< 50 s; LINE only
-promises about a minute) and unused, else push with an ``X-Line-Retry-Key``
-made once per batch and reused on every retry, so a 409 on a retry means
-"already delivered" (faults.md 7, 15). Text is split at 5000 UTF-16 units,
-at most 5 message objects per call; images go out as MediaStore URLs. API
-calls reuse keep-alive connections (``channels/apiclient.py``).
+promises about a minute) and unused, else push. One attempt per batch: the
+Outbox (``delivery.py``) retries from the first batch not delivered. The
+push's ``X-Line-Retry-Key`` is derived (uuid5 of chat, delivery key and batch
+index), so every retry of a batch, in this process or after a restart,
+carries the same key and a 409 means "already delivered" (faults.md 7, 15).
+Text is split at 5000 UTF-16 units, at most 5 message objects per call;
+images go out as MediaStore URLs. API calls reuse keep-alive connections
+(``channels/apiclient.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
@@ -29,15 +31,15 @@ import uuid
 from typing import Any, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler, count, image_urls, is_stale,
                                                  line_signature, signature_matches, split_text,
                                                  with_notes)
-from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
+from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
+    InboundHandler, Reply, Sent
 
 log = logmod.get("line")
 
@@ -45,7 +47,8 @@ TEXT_LIMIT = 5000            # UTF-16 units per text message
 MESSAGES_PER_CALL = 5
 IMAGE_MAX_BYTES = 10 * 1024 * 1024   # originalContentUrl: JPEG/PNG up to 10 MB
 REPLY_TOKEN_FRESH_SEC = 50.0
-PUSH_ATTEMPTS = 5
+RETRY_KEY_NAMESPACE = uuid.UUID("6f1d2c3e-5b7a-4c1e-9a0d-1c2b3a4d5e6f")   # ours, fixed
+CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits on LINE
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 20.0
 DEDUP_NS = "line.event"
@@ -108,7 +111,7 @@ class LineWebhookHandler(WebhookPathHandler):
     """``line.path`` for every method but POST: 405."""
 
 
-class LineChannel:
+class LineChannel(NoEdits):
     """One LINE bot: its webhook route, reply-token bookkeeping and sender."""
 
     platform = "line"
@@ -119,7 +122,6 @@ class LineChannel:
         self._deps = deps
         self.health = ChannelHealth("line")
         self._tasks = TaskSet("line")
-        self._stopping = asyncio.Event()
         self._used_tokens: dict[str, float] = {}
         self._api = KeepAliveClient()
         self._pending = PendingInbounds(deps.state, "line")
@@ -131,14 +133,12 @@ class LineChannel:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._stopping.clear()
         for row_key, inbound in self._pending.take_over():
             self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         self.health.ok()
         log.info("event=channel_started platform=line path=%s", self.cfg.path)
 
     async def stop(self) -> None:
-        self._stopping.set()
         await self._tasks.drain()
         self._api.close()
         self.health.stopped()
@@ -186,16 +186,29 @@ class LineChannel:
         return 200
 
     # ------------------------------------------------------------------ outbound
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Reply (fresh token) or push; raise ChannelSendError if LINE refused."""
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        """Reply (fresh token) or push each batch from ``start_part`` on, one attempt
+        each; raise ChannelSendError (with ``sent_parts``) if LINE refused one."""
         messages = await self.render(reply)
-        for index in range(0, len(messages), MESSAGES_PER_CALL):
-            batch = messages[index:index + MESSAGES_PER_CALL]
+        batches = [messages[i:i + MESSAGES_PER_CALL]
+                   for i in range(0, len(messages), MESSAGES_PER_CALL)]
+        origin = key or chat.message_id
+
+        async def send_one(index: int, batch: list[dict]) -> str:
             if index == 0 and self._take_reply_token(chat):
-                if await self._reply(chat.reply_token, batch):
-                    continue
-            await self._push(chat.chat_id, batch)
+                replied = await self._reply(chat.reply_token, batch)
+                if replied is not None:
+                    return replied
+            return await self._push(chat.chat_id, batch, retry_key(chat, origin, index))
+
+        sent = await send_parts("line", chat.chat_id, batches, start_part, send_one)
         self.health.ok()
+        return sent
 
     async def render(self, reply: Reply) -> list[dict]:
         """Text pieces, then one image object per image (notes replace images)."""
@@ -231,45 +244,40 @@ class LineChannel:
             body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
             connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
 
-    async def _reply(self, token: str, batch: list[dict]) -> bool:
-        """True if LINE accepted the reply; False when push should take over."""
+    async def _reply(self, token: str, batch: list[dict]) -> Optional[str]:
+        """The first message id if LINE accepted the reply; None when push should
+        take over (the token was refused, or LINE failed)."""
         resp = await self._call("/v2/bot/message/reply",
                                 {"replyToken": token, "messages": batch})
         if resp.code == 200:
             count(self._deps.metrics, "line_sends_total", api="reply", status="200")
-            return True
+            return _first_id(resp)
         count(self._deps.metrics, "line_sends_total", api="reply", status=str(resp.code))
         if resp.code == 400 and "reply token" in _error_message(resp).lower():
             log.info("event=reply_token_rejected fallback=push")
-            return False
+            return None
         if resp.code >= 500 or resp.code == 599:
             log.warning("event=reply_failed status=%d fallback=push", resp.code)
-            return False
+            return None
         self._raise_for(resp, "reply")
-        return False
+        return None
 
-    async def _push(self, to: str, batch: list[dict]) -> None:
-        """Push with one retry key across attempts; 409 on a retry = delivered."""
-        retry_key = str(uuid.uuid4())
-        backoff = Backoff(self._deps.retry)
-        for attempt in range(1, PUSH_ATTEMPTS + 1):
-            resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
-                                    {"X-Line-Retry-Key": retry_key})
-            count(self._deps.metrics, "line_sends_total", api="push", status=str(resp.code))
-            if resp.code == 200:
-                return
-            if resp.code == 409:
-                log.info("event=push_already_accepted attempt=%d", attempt)
-                return
-            if resp.code < 500 and resp.code != 599:
-                self._raise_for(resp, "push")
-            wait = max(backoff.next(), _retry_after(resp) or 0.0)
-            log.warning("event=push_failed status=%d attempt=%d retry_in=%.2f", resp.code,
-                        attempt, wait)
-            if attempt == PUSH_ATTEMPTS or await wait_or_stop(self._stopping, wait):
-                break
+    async def _push(self, to: str, batch: list[dict], key: str) -> str:
+        """One push carrying ``key`` as ``X-Line-Retry-Key``; 409 = delivered before."""
+        resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
+                                {"X-Line-Retry-Key": key})
+        count(self._deps.metrics, "line_sends_total", api="push", status=str(resp.code))
+        if resp.code == 200:
+            return _first_id(resp)
+        if resp.code == 409:
+            log.info("event=push_already_accepted retry_key=%s", key)
+            return ""
+        if resp.code < 500 and resp.code != 599:
+            self._raise_for(resp, "push")
+        log.warning("event=push_failed status=%d", resp.code)
         self.health.failed("backoff", "push failing")
-        raise ChannelSendError("LINE push failed after %d attempts" % PUSH_ATTEMPTS)
+        raise ChannelSendError("LINE push failed (%d)" % resp.code,
+                               retry_after=_retry_after(resp))
 
     def _raise_for(self, resp: APIResponse, api: str) -> None:
         message = _error_message(resp)
@@ -283,6 +291,23 @@ class LineChannel:
                                    retry_after=_retry_after(resp))
         raise ChannelSendError("LINE %s refused (%d): %s" % (api, resp.code, message),
                                permanent=True)
+
+
+def retry_key(chat: ChatRef, origin: str, index: int) -> str:
+    """The ``X-Line-Retry-Key`` of batch ``index`` of the delivery ``origin`` to ``chat``:
+    derived, so every retry carries the same key; random only without an origin."""
+    if not origin:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(RETRY_KEY_NAMESPACE, "%s\n%s\n%d" % (chat.chat_id, origin, index)))
+
+
+def _first_id(resp: APIResponse) -> str:
+    """The id of the first message LINE reports as sent (``sentMessages``), or ""."""
+    try:
+        sent = json.loads(resp.body or b"{}").get("sentMessages")
+        return str(sent[0]["id"]) if sent else ""
+    except (ValueError, AttributeError, KeyError, TypeError, IndexError):
+        return ""
 
 
 def _error_message(resp: APIResponse) -> str:

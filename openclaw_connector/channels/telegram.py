@@ -30,7 +30,8 @@ from openclaw_connector.channels.telegram_wire import (
     log_field, mask_token, parse_update, scrub, update_id_of)
 from openclaw_connector.config import TelegramConfig
 from openclaw_connector.lifecycle import drain
-from openclaw_connector.messages import ChatRef, Inbound, InboundHandler, Reply
+from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundHandler, \
+    Reply, Sent
 
 log = logmod.get("telegram")
 
@@ -41,6 +42,7 @@ SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours 
 CONNECT_TIMEOUT_SEC = 10.0
 SEND_TIMEOUT_SEC = 60.0            # a 10 MB photo upload on a slow uplink
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
+CAPABILITIES = Capabilities(edit=True, max_upload_bytes=50_000_000)   # sendDocument ≤ 50 MB
 
 
 class TelegramChannel:
@@ -62,8 +64,7 @@ class TelegramChannel:
         self._raw: dict[int, dict] = {}          # running updates, as received
         self._next_offset = 0                    # the offset our next getUpdates sends
         self._saved_offset: Optional[int] = None
-        self._sender = TelegramSender(self._call, state=deps.state, retry=deps.retry,
-                                      stopping=self._stopping, token=self._token,
+        self._sender = TelegramSender(self._call, state=deps.state, token=self._token,
                                       metrics=deps.metrics)
         self._stopped = False
         self._handled_waiters: list[asyncio.Future] = []
@@ -361,9 +362,21 @@ class TelegramChannel:
             self._save_pending()
 
     # ------------------------------------------------------------------ sending
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Deliver ``reply`` (telegram_send.TelegramSender); raises ChannelSendError."""
-        await self._sender.send(chat, reply)
+    @property
+    def capabilities(self) -> Capabilities:
+        # Buttons, typing and video come with their issues; edits work now.
+        return CAPABILITIES
+
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        """Deliver ``reply`` from ``start_part`` on (telegram_send.TelegramSender), one
+        attempt per part; raises ChannelSendError. ``key``: Telegram has no
+        idempotency key to derive."""
+        return await self._sender.send(chat, reply, start_part=start_part)
+
+    async def edit(self, sent: Sent, reply: Reply) -> Sent:
+        """editMessageText on ``sent`` ("message is not modified" counts as done)."""
+        return await self._sender.edit(sent, reply)
 
     def _metric(self, name: str, **labels: str) -> None:
         if self._deps.metrics is not None:

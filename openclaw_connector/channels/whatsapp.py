@@ -12,16 +12,17 @@ wamid + status, and commands run after the 200 (faults.md 6, 12), kept in the
 StateStore until answered (``channels/pending.py``).
 
 Outbound: text split at 4096 characters, images by MediaStore URL
-(``image.link``). Free-form messages are only allowed within 24 hours of
-the user's last inbound message, so the last inbound time per user is kept
-in the StateStore and a send outside the window is refused here, without
-calling Graph. A 200 is acceptance only: a later ``failed`` status is logged
+(``image.link``), one attempt per message (the Outbox, ``delivery.py``,
+retries from the first message not delivered, so a message Graph accepted
+is not posted again by a retry). Free-form messages are only allowed within
+24 hours of the user's last inbound message, so the last inbound time per
+user is kept in the StateStore and a send outside the window is refused
+here, without calling Graph. A 200 is acceptance only: a later ``failed`` status is logged
 with its error code (e.g. 131047) and remembered (:meth:`delivery_failed`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import math
@@ -30,22 +31,22 @@ import time
 from typing import Any, Iterator, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
                                                  signature_matches, split_text, with_notes)
-from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, InboundHandler, Reply
+from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
+    InboundHandler, Reply, Sent
 
 log = logmod.get("whatsapp")
 
 TEXT_LIMIT = 4096
 IMAGE_MAX_BYTES = 5 * 1024 * 1024    # image.link: JPEG/PNG up to 5 MB
 WINDOW_SEC = 24 * 3600
-SEND_ATTEMPTS = 4
+CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits in the Cloud API
 CONNECT_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 20.0
 SENT_TTL_SEC = 7 * 24 * 3600
@@ -100,7 +101,7 @@ class WhatsAppWebhookHandler(WebhookPathHandler):
         self.finish(challenge)
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(NoEdits):
     """One WhatsApp Business phone number: webhook route, window bookkeeping, sender."""
 
     platform = "whatsapp"
@@ -111,7 +112,6 @@ class WhatsAppChannel:
         self._deps = deps
         self.health = ChannelHealth("whatsapp")
         self._tasks = TaskSet("whatsapp")
-        self._stopping = asyncio.Event()
         self._api = KeepAliveClient()
         self._pending = PendingInbounds(deps.state, "whatsapp")
         if deps.web is not None:
@@ -122,7 +122,6 @@ class WhatsAppChannel:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        self._stopping.clear()
         if not self.cfg.app_secret:
             log.warning("event=webhook_unsigned platform=whatsapp: whatsapp.app_secret is "
                         "not set, so anyone who finds %s can post fake messages; set it to "
@@ -134,7 +133,6 @@ class WhatsAppChannel:
         log.info("event=channel_started platform=whatsapp path=%s", self.cfg.path)
 
     async def stop(self) -> None:
-        self._stopping.set()
         await self._tasks.drain()
         self._api.close()
         self.health.stopped()
@@ -249,8 +247,14 @@ class WhatsAppChannel:
         return float(value) if value is not None else None
 
     # ------------------------------------------------------------------ outbound
-    async def send(self, chat: ChatRef, reply: Reply) -> None:
-        """Send text pieces then images; raise ChannelSendError if Graph refused."""
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        """Send text pieces then images from ``start_part`` on, one attempt each; raise
+        ChannelSendError (with ``sent_parts``) if Graph refused one."""
         to = chat.user_id or chat.chat_id
         last = self.last_inbound(to)
         if last is None or time.time() - last >= WINDOW_SEC:
@@ -258,10 +262,13 @@ class WhatsAppChannel:
                         "last_inbound_age_h=%s", "never" if last is None else
                         "%.1f" % ((time.time() - last) / 3600))
             count(self._deps.metrics, "whatsapp_window_skips_total")
-            raise ChannelSendError("outside WhatsApp's 24-hour window", permanent=True)
-        for body in await self.render(to, reply, chat.message_id):
-            await self._post(body)
+            raise ChannelSendError("outside WhatsApp's 24-hour window", permanent=True,
+                                   sent_parts=start_part)
+        bodies = await self.render(to, reply, chat.message_id)
+        sent = await send_parts("whatsapp", to, bodies, start_part,
+                                lambda _index, body: self._post(body))
         self.health.ok()
+        return sent
 
     async def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
         """Graph message bodies: text pieces (the first quoting the command), images."""
@@ -275,37 +282,34 @@ class WhatsAppChannel:
         bodies += [dict(base, type="image", image={"link": url}) for url in urls]
         return bodies
 
-    async def _post(self, body: dict) -> None:
+    async def _post(self, body: dict) -> str:
+        """One Graph call; the wamid of the sent message."""
         url = "%s/%s/messages" % (self.cfg.api_base.rstrip("/"), self.cfg.phone_number_id)
-        backoff = Backoff(self._deps.retry)
-        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        for attempt in range(1, SEND_ATTEMPTS + 1):
-            resp = await self._api.fetch(
-                "POST", url, body=payload,
-                headers={"Authorization": "Bearer %s" % self.cfg.access_token,
-                         "Content-Type": "application/json"},
-                connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
-            code = _error_code(resp)
-            count(self._deps.metrics, "whatsapp_sends_total", status=str(resp.code))
-            if resp.code == 200:
-                self._remember_sent(resp)
-                return
-            if not (resp.code >= 500 or code in RETRYABLE_CODES):
-                self._raise_for(resp, code)
-            wait = backoff.next()
-            log.warning("event=send_failed platform=whatsapp status=%d code=%s attempt=%d "
-                        "retry_in=%.2f", resp.code, code, attempt, wait)
-            if attempt == SEND_ATTEMPTS or await wait_or_stop(self._stopping, wait):
-                break
+        resp = await self._api.fetch(
+            "POST", url, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+            headers={"Authorization": "Bearer %s" % self.cfg.access_token,
+                     "Content-Type": "application/json"},
+            connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+        code = _error_code(resp)
+        count(self._deps.metrics, "whatsapp_sends_total", status=str(resp.code))
+        if resp.code == 200:
+            return self._remember_sent(resp)
+        if not (resp.code >= 500 or code in RETRYABLE_CODES):
+            self._raise_for(resp, code)
+        log.warning("event=send_failed platform=whatsapp status=%d code=%s", resp.code, code)
         self.health.failed("backoff", "Graph send failing")
-        raise ChannelSendError("WhatsApp send failed after %d attempts" % SEND_ATTEMPTS)
+        raise ChannelSendError("WhatsApp send failed (status %d, code %s)" % (resp.code, code))
 
-    def _remember_sent(self, resp: APIResponse) -> None:
+    def _remember_sent(self, resp: APIResponse) -> str:
+        """Mark the wamids Graph returned as ours; the first one ("" if none)."""
+        first = ""
         try:
             for item in json.loads(resp.body).get("messages", []):
                 self._deps.state.mark_seen(SENT_NS, str(item["id"]), SENT_TTL_SEC)
+                first = first or str(item["id"])
         except (ValueError, AttributeError, KeyError, TypeError):
             log.warning("event=send_unexpected_response platform=whatsapp")
+        return first
 
     def _raise_for(self, resp: APIResponse, code: Optional[int]) -> None:
         log.warning("event=send_refused platform=whatsapp status=%d code=%s", resp.code, code)

@@ -130,7 +130,10 @@ async def test_every_platform_failing_then_recovering_loses_no_reply(tmp_path, f
     async with World(tmp_path) as w:
         w.start_worker()
         line_at, wa_at = _stamp(w.line), _stamp(w.whatsapp)
-        await w.start_daemon(**{"retry.initial_sec": 0.05, "retry.max_sec": 0.8})
+        # One HTTP attempt per Outbox attempt now (issue 13): the cap must outlast the
+        # scripted outage, which the channels' own retry loops used to absorb.
+        await w.start_daemon(**{"retry.initial_sec": 0.05, "retry.max_sec": 0.8,
+                                "results.delivery_attempts": failures + 2})
         n = w._n + 1
         chats = {p: w.chat_for(p, n + i) for i, p in enumerate(PLATFORMS)}
         _fail_every_platform(w, failures, chats)
@@ -169,7 +172,9 @@ async def test_sigkill_during_an_outage_every_reply_arrives_once_after_recovery(
     """Every platform refuses sends; the daemon is SIGKILLed while it retries the replies;
     the outage outlasts the crash, then ends: each command is answered exactly once."""
     async with World(tmp_path) as w:
-        await w.start_daemon(**{"retry.initial_sec": 0.05, "retry.max_sec": 0.3})
+        # One HTTP attempt per Outbox attempt (issue 13): the cap outlasts the outage.
+        await w.start_daemon(**{"retry.initial_sec": 0.05, "retry.max_sec": 0.3,
+                                "results.delivery_attempts": 12})
         n = w._n + 1
         chats = {p: w.chat_for(p, n + i) for i, p in enumerate(PLATFORMS)}
         _fail_every_platform(w, 10, chats, polls=False)

@@ -5,7 +5,8 @@ platforms.md §2 for the DiscordChannel: ``GET /gateway/bot`` (url and a
 ``session_start_limit`` that can be exhausted and resets after
 ``limit_reset_after_ms``), ``GET /users/@me``, ``POST /channels/{id}/messages``
 (JSON and multipart, bucket headers, scripted 429/5xx responses, nonce
-dedupe), and the gateway: HELLO with a controllable ``heartbeat_interval``,
+dedupe), ``PATCH /channels/{id}/messages/{message_id}`` (edits, recorded in
+``edits``), and the gateway: HELLO with a controllable ``heartbeat_interval``,
 ACK, READY whose ``resume_gateway_url`` points back here (path ``/resume``),
 RESUME with replay of missed dispatches then RESUMED, op 7, op 9 and closing
 with any code. Everything the client does is recorded, and ``wait_for``
@@ -36,8 +37,9 @@ from tornado.testing import bind_unused_port
 from openclaw_connector import log as logmod
 from tests.fakes import discord_interactions
 from tests.fakes.discord_interactions import Interaction
-from tests.fakes.discord_wire import FakeSession, Gateway, GatewayBot, GatewayEvent, Me, \
-    Messages, Response, SentMessage, Unexpected, cloudflare_ban, rate_limited
+from tests.fakes.discord_wire import EditedMessage, FakeSession, Gateway, GatewayBot, \
+    GatewayEvent, Me, Message, Messages, Response, SentMessage, Unexpected, cloudflare_ban, \
+    rate_limited
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.Gfake2.discordFakeTokenForTestsOnly0123456789xyz"
 BOT_ID = "1000000000000000001"
@@ -67,6 +69,8 @@ class FakeDiscord:
         self.connections: list[tuple[float, str]] = []
         self.client_closes: list[Optional[int]] = []   # codes of closes the client began
         self.sends: list[SentMessage] = []
+        self.messages: dict[str, dict] = {}          # id → message the bot posted
+        self.edits: list[EditedMessage] = []
         self.gateway_bot_calls: list[float] = []
         self.command_puts: list[tuple] = []            # (app id, guild id, body, problem)
         self.guild_commands: dict[str, list] = {}      # guild id -> registered commands
@@ -92,6 +96,7 @@ class FakeDiscord:
             (r"/api/v10/gateway/bot", GatewayBot, kw),
             (r"/api/v10/users/@me", Me, kw),
             (r"/api/v10/channels/(\d+)/messages", Messages, kw),
+            (r"/api/v10/channels/(\d+)/messages/(\d+)", Message, kw),
             *[(pattern, handler, kw) for pattern, handler in discord_interactions.ROUTES],
             (r"/(gateway|resume)/?", Gateway, kw),
             (r"/(.*)", Unexpected, kw),
@@ -271,5 +276,6 @@ class FakeDiscord:
 
 
 __all__ = ["FakeDiscord", "Response", "rate_limited", "cloudflare_ban", "SentMessage",
+           "EditedMessage",
            "GatewayEvent", "FakeSession", "TOKEN", "BOT_ID", "BOT_NAME", "USER_ID",
            "CHANNEL_ID", "GUILD_ID"]

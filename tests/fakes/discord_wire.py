@@ -69,6 +69,20 @@ class SentMessage:
 
 
 @dataclass
+class EditedMessage:
+    """One ``PATCH /channels/{id}/messages/{message_id}`` as received and applied."""
+
+    channel_id: str
+    message_id: str
+    payload: dict
+    at: float
+
+    @property
+    def content(self) -> str:
+        return str(self.payload.get("content") or "")
+
+
+@dataclass
 class FakeSession:
     id: str
     seq: int = 0
@@ -161,10 +175,32 @@ class Messages(Base):
         earlier = fake.dedupe(channel_id, payload, message)
         if earlier is not None:
             sent.duplicate, message = True, earlier
+        fake.messages[message["id"]] = message
         self.set_header("X-RateLimit-Bucket", "msgbucket")
         self.set_header("X-RateLimit-Limit", "5")
         self.set_header("X-RateLimit-Remaining", "4")
         self.set_header("X-RateLimit-Reset-After", "1.000")
+        self.finish(message)
+        fake.changed()
+
+
+class Message(Base):
+    """``PATCH /channels/{id}/messages/{message_id}``: edit content (interactive.md §2.2);
+    404 code 10008 for a message the bot did not send in that channel."""
+
+    def patch(self, channel_id: str, message_id: str) -> None:
+        fake = self.fake
+        if not self.authorized():
+            return
+        message = fake.messages.get(message_id)
+        if message is None or message["channel_id"] != channel_id:
+            self.answer(Response(404, {"code": 10008, "message": "Unknown Message"}))
+            return
+        payload = json.loads(self.request.body or b"{}")
+        fake.edits.append(EditedMessage(channel_id, message_id, payload, time.monotonic()))
+        if "content" in payload:
+            message["content"] = payload["content"]
+        message["edited_timestamp"] = "2026-01-01T00:00:01.000000+00:00"
         self.finish(message)
         fake.changed()
 

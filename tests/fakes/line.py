@@ -90,9 +90,11 @@ class FakeLine(FakeAPI):
             entry["expires"] = 0.0
 
     def fail(self, api: str, status: int, message: str = "fake failure", *,
-             times: int = 1, accept: bool = False) -> None:
+             times: int = 1, accept: bool = False, after: int = 0) -> None:
         """Answer the next ``times`` calls to ``api`` with ``status``; ``accept``
-        delivers the message anyway (the response was "lost")."""
+        delivers the message anyway (the response was "lost"); ``after`` lets that
+        many calls through normally first."""
+        self.faults[api].extend([None] * after)
         for _ in range(times):
             self.faults[api].append((status, message, accept))
 

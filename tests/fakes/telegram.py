@@ -7,7 +7,10 @@ description, parameters}`` envelope; getMe, deleteWebhook, getWebhookInfo,
 getUpdates with real long-poll parking, confirm-on-offset and the 409 a
 second concurrent poller causes (the *older* poll is aborted, as the server
 does), the webhook-set 409 until deleteWebhook; sendMessage (UTF-16 length
-check), sendPhoto / sendDocument (multipart parsed by Tornado).
+check), sendPhoto / sendDocument (multipart parsed by Tornado), and
+editMessageText on a message the bot sent (interactive.md §2.1: "message is
+not modified" for the same text, "there is no text in the message to edit"
+for a photo, "message to edit not found"), recorded in ``edits``.
 
 Test controls: ``queue_message`` (a user writes in a chat), ``queue_update``
 (any payload, for poison updates), ``script(method, *responses)`` for the
@@ -151,6 +154,8 @@ class FakeTelegram:
         self.my_commands: dict[str, list[str]] = {}   # "default" / "chat:<id>" -> commands
         self.blocked: set[str] = set()
         self.migrated: dict[str, int] = {}
+        self.messages: dict[tuple[str, int], dict] = {}   # (chat, message_id) → message
+        self.edits: list[tuple[str, int, str]] = []       # (chat, message_id, new text)
         self._next_update = first_update_id
         self._message_ids: dict[str, int] = collections.defaultdict(lambda: 1)
         self._scripts: dict[str, collections.deque] = collections.defaultdict(
@@ -339,6 +344,8 @@ class FakeTelegram:
             return self._send_message(params)
         if key in ("sendphoto", "senddocument"):
             return self._send_file(key, params, files)
+        if key == "editmessagetext":
+            return self._edit_text(params)
         self.unexpected.append(method)
         return _err(404, "Not Found: method not found")
 
@@ -434,6 +441,24 @@ class FakeTelegram:
         return _ok(self._message(chat_id, **{name: {"file_id": "f%d" % len(self.requests),
                                                     "file_size": len(upload.data)}}))
 
+    def _edit_text(self, params: dict) -> tuple[int, dict]:
+        chat_id, text = str(params.get("chat_id", "")), params.get("text")
+        message = self.messages.get((chat_id, _int(params.get("message_id"), 0)))
+        if message is None:
+            return _err(400, "Bad Request: message to edit not found")
+        if "text" not in message:
+            return _err(400, "Bad Request: there is no text in the message to edit")
+        if not isinstance(text, str) or not text.strip():
+            return _err(400, "Bad Request: message text is empty")
+        if text == message["text"]:
+            return _err(400, "Bad Request: message is not modified: specified new message "
+                             "content and reply markup are exactly the same as a current "
+                             "content and reply markup of the message")
+        message["text"] = text
+        message["edit_date"] = int(time.time())
+        self.edits.append((chat_id, message["message_id"], text))
+        return _ok(message)
+
     def _refuse(self, chat_id: str) -> Optional[tuple[int, dict]]:
         if chat_id in self.migrated:
             return _err(400, "Bad Request: group chat was upgraded to a supergroup chat",
@@ -446,10 +471,12 @@ class FakeTelegram:
         mid = self._message_ids[chat_id]
         self._message_ids[chat_id] = mid + 1
         chat = int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
-        return dict({"message_id": mid, "date": int(time.time()),
-                     "chat": {"id": chat, "type": "private"},
-                     "from": {"id": self.bot_id, "is_bot": True,
-                              "username": self.username}}, **content)
+        message = dict({"message_id": mid, "date": int(time.time()),
+                        "chat": {"id": chat, "type": "private"},
+                        "from": {"id": self.bot_id, "is_bot": True,
+                                 "username": self.username}}, **content)
+        self.messages[(chat_id, mid)] = message
+        return message
 
 
 class _Handler(RequestHandler):

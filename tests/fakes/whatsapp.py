@@ -94,8 +94,10 @@ class FakeWhatsApp(FakeAPI):
                 (r"/%s/(\d+)" % VERSION, _NumberHandler, {"fake": self})]
 
     def fail(self, http_status: int, code: int, message: str = "fake error", *,
-             times: int = 1) -> None:
-        """Answer the next ``times`` sends with a Graph error envelope."""
+             times: int = 1, after: int = 0) -> None:
+        """Answer the next ``times`` sends with a Graph error envelope (``after`` lets
+        that many sends through normally first)."""
+        self.faults.extend([None] * after)
         for _ in range(times):
             self.faults.append((http_status, code, message))
 
@@ -136,8 +138,9 @@ class _MessagesHandler(_Base):
         await self.fake.pause()
         if not self.authorized(number):
             return
-        if self.fake.faults:
-            http_status, code, message = self.fake.faults.popleft()
+        fault = self.fake.faults.popleft() if self.fake.faults else None
+        if fault is not None:
+            http_status, code, message = fault
             return self.error(http_status, code, message)
         try:
             body = json.loads(self.request.body)

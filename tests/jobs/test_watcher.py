@@ -1,5 +1,5 @@
 """The JobWatcher on its own (no daemon): delivery retries, give-up, stop and resume,
-with a recording ``deliver`` standing in for the channel layer."""
+through the real Outbox with a recording channel standing in for a platform."""
 
 from __future__ import annotations
 
@@ -11,17 +11,20 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector.jobs import JobWatcher
-from openclaw_connector.messages import ChannelSendError, ChatRef, Reply
+from openclaw_connector.messages import ChannelSendError, ChatRef, Reply, Sent
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw import OpenClawClient
 from openclaw_connector.state import StateStore
 from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config
+from tests.support import outbox_for
 
 CHAT = ChatRef(platform="test", chat_id="c1", user_id="u1")
 
 
 class Platform:
-    """``deliver``: refuses according to a script, records what it accepted."""
+    """A channel for the Outbox: refuses according to a script, records what it accepted."""
+
+    platform = "test"
 
     def __init__(self, *failures: ChannelSendError) -> None:
         self.failures = list(failures)
@@ -29,12 +32,14 @@ class Platform:
         self.attempts = 0
         self.changed = asyncio.Event()
 
-    async def __call__(self, chat: ChatRef, reply: Reply) -> None:
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
         self.attempts += 1
         self.changed.set()
         if self.failures:
             raise self.failures.pop(0)
         self.accepted.append(reply)
+        return Sent("test", chat.chat_id, str(len(self.accepted)), str(len(self.accepted)))
 
     async def wait(self, pred, timeout: float = 5.0) -> None:
         async def _wait() -> None:
@@ -50,12 +55,16 @@ async def watcher(tmp_path, fake, platform, **overrides: Any) -> AsyncIterator[J
     state = StateStore(cfg.state_dir)
     state.open()
     http = AsyncHTTPClient(force_instance=True)
+    stopping = asyncio.Event()
+    outbox = outbox_for(platform, attempts=cfg.results.delivery_attempts, state=state,
+                        stopping=stopping)
     jobs = JobWatcher(cfg, openclaw=OpenClawClient(cfg.openclaw, http), state=state,
-                      deliver=platform, metrics=Metrics())
+                      outbox=outbox, metrics=Metrics())
     await jobs.start()
     try:
         yield jobs
     finally:
+        stopping.set()          # as the daemon does first when it stops
         await jobs.stop()
         http.close()
         state.close()
@@ -118,8 +127,8 @@ async def test_gives_up_after_delivery_attempts_and_never_resends(tmp_path, capl
         async with watcher(tmp_path, fake, platform) as again:
             assert again.pending() == []
     assert platform.accepted == [] and platform.attempts == 3
-    lines = [r.getMessage() for r in caplog.records if r.name.endswith("jobs")]
-    assert sum("event=result_send_failed" in m for m in lines) == 3
+    lines = [r.getMessage() for r in caplog.records if r.name.endswith(("jobs", "delivery"))]
+    assert sum("event=delivery_retry" in m for m in lines) == 2     # then the third failed
     assert any("event=result_gave_up" in m and "attempts=3" in m for m in lines)
 
 

@@ -183,7 +183,7 @@ async def test_no_secret_in_logs_replies_requests_health_metrics_or_config(tmp_p
     # The error paths really ran (otherwise "no secret" proves nothing).
     out = formatted.getvalue()
     for event in ("event=poll_failed", "event=channel_stopped platform=telegram",
-                  "event=send_failed", "event=discord_rest_retry", "event=webhook_rejected",
+                  "event=send_failed", "event=discord_rest_failed", "event=webhook_rejected",
                   "event=verify_rejected", "event=verify_accepted", "event=reply_failed",
                   "event=send_refused", "event=http_request method=GET path=/media/"):
         assert event in out, event

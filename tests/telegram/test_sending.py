@@ -11,6 +11,7 @@ import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes.telegram import FakeTelegram, bad_gateway, too_many
+from tests.support import outbox_for
 from tests.telegram.support import Inbox, running_channel
 
 ALICE = ChatRef(platform="telegram", chat_id="42", user_id="42", message_id="7")
@@ -71,15 +72,16 @@ async def test_photo_refused_by_telegram_is_resent_as_document(tmp_path):
 
 @pytest.mark.gen_test(timeout=10)
 async def test_sendmessage_429_waits_retry_after_and_resends_the_same_message(tmp_path):
-    """Outbound 429 with retry_after 0.25: the same text is sent again after ≥0.25 s."""
+    """Outbound 429 with retry_after 0.25: the same text is sent again after ≥0.25 s,
+    waited once (the channel raises it, the Outbox waits it)."""
     async with FakeTelegram() as tg:
         tg.script("sendMessage", too_many(0.25))
         async with running_channel(tmp_path, tg, Inbox()) as ch:
-            await ch.send(ALICE, Reply(text="hello"))
+            delivery = await outbox_for(ch).deliver(ALICE, Reply(text="hello"), key="k")
         first, second = tg.calls("sendMessage")
-    assert first.status == 429 and second.status == 200
+    assert first.status == 429 and second.status == 200 and delivery.attempts == 2
     assert first.params == second.params
-    assert second.at - first.answered_at >= 0.25
+    assert 0.25 <= second.at - first.answered_at < 0.45
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -112,16 +114,17 @@ async def test_blocked_by_user_raises_permanent_send_error_after_logging(tmp_pat
 
 
 @pytest.mark.gen_test(timeout=10)
-async def test_5xx_is_retried_then_reported_not_swallowed(tmp_path):
-    """Server errors are retried twice, then the caller gets a (non-permanent) error."""
+async def test_5xx_is_reported_after_one_attempt_not_swallowed(tmp_path):
+    """A server error is one attempt (the Outbox retries): the caller gets a
+    non-permanent error saying how far the reply got."""
     async with FakeTelegram() as tg:
-        tg.script("sendMessage", bad_gateway(), bad_gateway(), bad_gateway())
+        tg.script("sendMessage", bad_gateway())
         async with running_channel(tmp_path, tg, Inbox()) as ch:
             with pytest.raises(ChannelSendError) as err:
                 await ch.send(ALICE, Reply(text="hi"))
-            assert not err.value.permanent
+            assert not err.value.permanent and err.value.sent_parts == 0
             await ch.send(ALICE, Reply(text="again"))
-        assert [c.status for c in tg.calls("sendMessage")] == [502, 502, 502, 200]
+        assert [c.status for c in tg.calls("sendMessage")] == [502, 200]
 
 
 @pytest.mark.gen_test(timeout=10)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 
 import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes import line as fline
+from tests.support import outbox_for
 from tests.webhooks.support import (ALICE_LINE, GROUP, LINE_SECRET, LINE_TOKEN, PUBLIC, Inbox,
                                     echo, get, post_line, running_stack, webhook_config)
 
@@ -228,7 +230,8 @@ async def test_push_500_with_lost_response_is_delivered_once(tmp_path):
         async with running_stack(line_only(tmp_path, fake), Inbox()) as stack:
             fake.fail("push", 500, "Internal error", accept=True)
             chat = ChatRef("line", ALICE_LINE, ALICE_LINE)
-            await stack.channels["line"].send(chat, Reply("your image is ready"))
+            await outbox_for(stack.channels["line"]).deliver(chat, Reply("your image is ready"),
+                                                             key="result:1")
     pushes = fake.matching("/push")
     assert len(pushes) == 2
     assert pushes[0].headers["X-Line-Retry-Key"] == pushes[1].headers["X-Line-Retry-Key"]
@@ -236,19 +239,25 @@ async def test_push_500_with_lost_response_is_delivered_once(tmp_path):
 
 
 @pytest.mark.gen_test(timeout=10)
-async def test_push_5xx_then_ok_and_persistent_5xx_raises(tmp_path):
-    """A 503 is retried with backoff; five failures raise ChannelSendError."""
+async def test_push_5xx_then_ok_and_persistent_5xx_fails(tmp_path):
+    """A 503 is retried with backoff by the Outbox, with the same X-Line-Retry-Key every
+    time; five failures in a row give up (not permanent), one push each, no more."""
     async with fline.FakeLine(access_token=LINE_TOKEN) as fake:
         async with running_stack(line_only(tmp_path, fake), Inbox()) as stack:
             chat = ChatRef("line", ALICE_LINE, ALICE_LINE)
+            outbox = outbox_for(stack.channels["line"], attempts=5)
             fake.fail("push", 503, times=2)
-            await stack.channels["line"].send(chat, Reply("third time lucky"))
-            assert len(fake.delivered) == 1 and len(fake.matching("/push")) == 3
-            fake.fail("push", 500, times=5)
+            await outbox.deliver(chat, Reply("third time lucky"), key="result:1")
+            pushes = fake.matching("/push")
+            assert len(fake.delivered) == 1 and len(pushes) == 3
+            assert len({p.headers["X-Line-Retry-Key"] for p in pushes}) == 1
+            fake.fail("push", 500, times=6)
+            delivery = await outbox.deliver(chat, Reply("never"), key="result:2")
             with pytest.raises(ChannelSendError) as info:
-                await stack.channels["line"].send(chat, Reply("never"))
+                await stack.channels["line"].send(chat, Reply("not now"), key="result:3")
+    assert delivery.status == "failed" and not delivery.permanent and delivery.attempts == 5
     assert not info.value.permanent
-    assert len(fake.delivered) == 1
+    assert len(fake.delivered) == 1 and len(fake.matching("/push")) == 9
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -345,3 +354,48 @@ async def test_batched_events_each_run_in_order_from_user_group_and_room(tmp_pat
     assert resp.code == 200
     assert [(i.text, i.chat_id, i.is_direct) for i in items] == [
         ("/a", ALICE_LINE, True), ("/b", GROUP, False), ("/c", room, False)]
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_push_failing_500_twice_every_attempt_carries_the_same_derived_retry_key(
+        tmp_path):
+    """Push → 500, 500, OK through the Outbox: all three pushes carry one
+    X-Line-Retry-Key, a uuid5 of (chat, delivery key, batch), so the same delivery after
+    a restart carries it again and LINE answers 409: delivered once."""
+    chat = ChatRef("line", ALICE_LINE, ALICE_LINE)
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fake:
+        async with running_stack(line_only(tmp_path, fake), Inbox()) as stack:
+            fake.fail("push", 500, times=2)
+            first = await outbox_for(stack.channels["line"]).deliver(
+                chat, Reply("your image is ready"), key="result:p1")
+        async with running_stack(line_only(tmp_path, fake), Inbox()) as stack:   # restart
+            again = await outbox_for(stack.channels["line"]).deliver(
+                chat, Reply("your image is ready"), key="result:p1")
+            other = await outbox_for(stack.channels["line"]).deliver(
+                chat, Reply("another result"), key="result:p2")
+    pushes = fake.matching("/push")
+    keys = [p.headers["X-Line-Retry-Key"] for p in pushes]
+    assert len(pushes) == 5 and keys[:4] == [keys[0]] * 4 and keys[4] != keys[0]
+    assert uuid.UUID(keys[0]).version == 5
+    assert (first.attempts, again.attempts, other.attempts) == (3, 1, 1)
+    assert [m["text"] for d in fake.delivered for m in d["messages"]] == [
+        "your image is ready", "another result"]
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_second_push_batch_failing_twice_is_resumed_there(tmp_path):
+    """Six text pieces (two pushes): the first batch is pushed once, the second after
+    two 500s with one retry key of its own, so no message reaches the user twice."""
+    text = "\n".join(("%d" % n) * 4999 for n in range(6))
+    chat = ChatRef("line", ALICE_LINE, ALICE_LINE)
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fake:
+        async with running_stack(line_only(tmp_path, fake), Inbox()) as stack:
+            fake.fail("push", 500, times=2, after=1)
+            delivery = await outbox_for(stack.channels["line"]).deliver(
+                chat, Reply(text), key="result:b")
+    pushes = fake.matching("/push")
+    keys = [p.headers["X-Line-Retry-Key"] for p in pushes]
+    assert [len(p.json["messages"]) for p in pushes] == [5, 1, 1, 1]
+    assert keys[1] == keys[2] == keys[3] != keys[0]
+    assert [m["text"][0] for d in fake.delivered for m in d["messages"]] == list("012345")
+    assert delivery.done and delivery.attempts == 3

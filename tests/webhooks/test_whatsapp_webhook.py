@@ -11,6 +11,7 @@ import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes import whatsapp as fwa
+from tests.support import outbox_for
 from tests.webhooks.support import (ALICE_WA, PUBLIC, WA_SECRET, WA_TOKEN, WA_VERIFY, Inbox,
                                     echo, get, post_wa, running_stack, webhook_config)
 
@@ -265,7 +266,7 @@ async def test_graph_errors_rate_limit_retried_auth_fatal(tmp_path):
             channel = stack.channels["whatsapp"]
             fake.fail(400, 130429, "(#130429) Rate limit hit")
             fake.fail(502, 1, "bad gateway")
-            await channel.send(inbound.chat, Reply("eventually"))
+            await outbox_for(channel).deliver(inbound.chat, Reply("eventually"), key="k")
             assert fake.texts() == ["eventually"] and len(fake.matching("/messages")) == 3
             fake.fail(401, 190, "Error validating access token: Session has expired")
             with pytest.raises(ChannelSendError) as info:
@@ -329,3 +330,23 @@ async def test_images_over_whatsapps_5mb_or_not_png_jpeg_become_notes(tmp_path, 
     assert image["type"] == "image" and ".jpg?exp=" in image["image"]["link"]
     assert len(stored) == 1 and stored[0].endswith(".jpg")
     assert "reason=too_large" in caplog.text and "reason=unsupported_type" in caplog.text
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_second_message_failing_twice_is_resumed_there(tmp_path):
+    """A reply in two Graph messages: the first is sent once, the second after two
+    5xx answers; the user sees each once, in order."""
+    async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fake:
+        inbox = Inbox()
+        async with running_stack(wa_only(tmp_path, fake), inbox) as stack:
+            await post_wa(stack.url("whatsapp"),
+                          fwa.notification(messages=(fwa.text_message(ALICE_WA, "/x"),)))
+            (inbound,) = await inbox.wait(1)
+            fake.fail(502, 1, "bad gateway", times=2, after=1)
+            delivery = await outbox_for(stack.channels["whatsapp"]).deliver(
+                inbound.chat, Reply("a" * 4096 + "b" * 10), key="k")
+    assert fake.texts() == ["a" * 4096, "b" * 10]
+    assert len(fake.matching("/messages")) == 4
+    assert delivery.done and delivery.attempts == 3 and delivery.sent is not None
+    assert delivery.sent.first_id.startswith("wamid.") and \
+        delivery.sent.first_id != delivery.sent.last_id
