@@ -41,7 +41,8 @@ class Daemon:
         self.cfg = cfg
         self.metrics = Metrics()
         self.retry = BackoffPolicy(initial=cfg.retry.initial_sec, cap=cfg.retry.max_sec)
-        self.state = StateStore(cfg.state_dir)
+        self.state = StateStore(cfg.state_dir, metrics=self.metrics,
+                                check_sec=cfg.state_check_sec)
         self.http: Optional[AsyncHTTPClient] = None
         self.openclaw: Optional[OpenClawClient] = None
         self.media: Any = None
@@ -92,7 +93,7 @@ class Daemon:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Open state (raises StateDirError), build and start every part."""
-        self.state.open()
+        await self.state.start()
         self._build()
         log.info("event=daemon_starting version=%s channels=%s openclaw=%s", __version__,
                  ",".join(self.channels) or "none", self.cfg.openclaw.url)
@@ -147,7 +148,7 @@ class Daemon:
         self._started.clear()
         if self.http is not None:
             self.http.close()
-        self.state.close()
+        await self.state.stop()
         log.info("event=daemon_stopped")
 
     # ------------------------------------------------------------------ traffic
@@ -202,10 +203,17 @@ class Daemon:
         self.metrics.inc("sends_total", platform=chat.platform, help="Replies sent")
 
     def health(self) -> tuple[int, dict]:
-        """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok."""
+        """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok,
+        state writes reach the disk and no listener is out of descriptors."""
         channels = {name: ch.health.as_dict() for name, ch in self.channels.items()}
-        ok = all(c["state"] == "ok" for c in channels.values())
-        body: dict = {"ok": ok, "version": __version__, "channels": channels}
+        state = self.state.health()
+        ok = all(c["state"] == "ok" for c in channels.values()) and state["writable"]
+        body: dict = {"ok": ok, "version": __version__, "channels": channels,
+                      "state": state}
+        if self.web is not None:
+            body["http"] = self.web.listener_health()
+            if any(g["accept_paused"] for g in body["http"]["listeners"].values()):
+                body["ok"] = ok = False
         reach = getattr(self.openclaw, "last_reachable", None)
         # No URL here: /healthz is also on the public webhook ports.
         body["comfyui"] = {"reachable": reach}

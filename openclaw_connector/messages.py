@@ -54,7 +54,10 @@ class Inbound:
     ``mentioned`` is true when the platform says the bot was addressed (a
     Discord mention, a Telegram ``@bot`` entity), so the router can accept
     ``@bot /cmd`` without parsing platform markup. ``is_direct`` is a one-to-one
-    chat, where non-command text gets a hint instead of silence.
+    chat, where non-command text gets a hint instead of silence. ``verified`` is
+    False when the channel could not authenticate the message (WhatsApp with
+    ``insecure_unsigned``): anyone may have forged its sender, so the router
+    never treats it as an admin's.
     """
 
     platform: str
@@ -66,6 +69,7 @@ class Inbound:
     is_direct: bool = True
     bot_name: str = ""
     mentioned: bool = False
+    verified: bool = True
 
     @property
     def sender(self) -> str:

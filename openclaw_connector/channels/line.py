@@ -125,7 +125,8 @@ class LineChannel:
         self._pending = PendingInbounds(deps.state, "line")
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
-                self.ingest, "X-Line-Signature", deps.state.when_durable))
+                self.ingest, "X-Line-Signature", deps.state.when_durable,
+                lambda: deps.state.write_failing))
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), LineWebhookHandler,
                                {"channel": self})
 

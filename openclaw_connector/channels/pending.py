@@ -49,7 +49,8 @@ class PendingInbounds:
         data = {"platform": inbound.platform, "user_id": inbound.user_id,
                 "chat_id": inbound.chat_id, "text": inbound.text,
                 "message_id": inbound.message_id, "is_direct": inbound.is_direct,
-                "bot_name": inbound.bot_name, "mentioned": inbound.mentioned}
+                "bot_name": inbound.bot_name, "mentioned": inbound.mentioned,
+                "verified": inbound.verified}
         now = time.time()
         self._state.put_watch(
             WatchRow(key=row_key, kind=KIND, ref_id=event_key, template="",

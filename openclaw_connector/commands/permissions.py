@@ -47,8 +47,10 @@ class Permissions:
             return True
         return user_id in _normalise(self._admin_entries, platform)
 
-    def is_allowed(self, platform: str, user_id: str, chat_id: str) -> bool:
-        if self.is_admin(platform, user_id):
+    def is_allowed(self, platform: str, user_id: str, chat_id: str, *,
+                   admins: bool = True) -> bool:
+        """``admins=False``: an admin entry does not allow (the sender is unverified)."""
+        if admins and self.is_admin(platform, user_id):
             return True
         if user_id and user_id in self._users.get(platform, ()):
             return True

@@ -101,7 +101,7 @@ class Router:
 
     async def _handle(self, inbound: Inbound) -> tuple[Optional[Reply], Optional[str], str]:
         allowed = self.permissions.is_allowed(inbound.platform, inbound.user_id,
-                                              inbound.chat_id)
+                                              inbound.chat_id, admins=inbound.verified)
         if not allowed and len(inbound.text) > MAX_MESSAGE_CHARS:
             # Nobody allowed this sender: never spend parsing time on a huge body.
             self._log_denied(inbound, "?")
@@ -134,7 +134,9 @@ class Router:
         if spec is None:
             return Reply("Unknown command /%s. Send /help for the list." % command.word), \
                 command.word, "unknown"
-        is_admin = self.permissions.is_admin(inbound.platform, inbound.user_id)
+        # An unverified sender id may be forged: never an admin's, whatever it says.
+        is_admin = inbound.verified and self.permissions.is_admin(inbound.platform,
+                                                                  inbound.user_id)
         if spec.admin_only and not is_admin:
             return Reply("Access denied: /%s is for admins. Your id: %s." % (
                 spec.word, inbound.sender)), command.word, "access_denied"
