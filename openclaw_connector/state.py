@@ -205,6 +205,12 @@ class StateStore:
         identity = self._file_identity()
         if identity != self._identity:
             self._restore_file(replaced=identity is not None)
+        if self._write_failing:
+            # Nothing else may write while webhooks are refused: probe, so a freed
+            # disk is noticed even on a quiet day.
+            self._write("INSERT INTO kv (key, value) VALUES ('state.probe', ?) ON "
+                        "CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        ("%.3f" % self._clock(),))
         self.sweep()
 
     def _restore_file(self, *, replaced: bool) -> None:

@@ -122,7 +122,7 @@ class LineChannel:
         self._stopping = asyncio.Event()
         self._used_tokens: dict[str, float] = {}
         self._api = KeepAliveClient()
-        self._pending = PendingInbounds(deps.state, "line")
+        self._pending = PendingInbounds(deps.state, "line", tell=self.send)
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
                 self.ingest, "X-Line-Signature", deps.state.when_durable,

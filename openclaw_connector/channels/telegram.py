@@ -7,7 +7,9 @@ it to Telegram, so a crash never loses an update; each update is handed to
 when the handler returns, its ``update_id`` is marked seen and the persisted
 offset (``telegram.offset``) moves up to the lowest update still running. On
 restart the pending updates not yet seen run again; redeliveries are dropped
-by the seen set. Errors follow faults.md §3 through one classifier
+by the seen set. While the StateStore cannot write (disk full) nothing is
+confirmed: polling pauses with backoff and retries the pending record, so a
+crash meanwhile leaves the updates at Telegram (issue 20). Errors follow faults.md §3 through one classifier
 (``telegram_wire.classify``); wire facts are platforms.md §1.
 """
 
@@ -70,6 +72,7 @@ class TelegramChannel:
         self._stopped = False
         self._handled_waiters: list[asyncio.Future] = []
         self._replayed = False                   # pending of a previous run taken over
+        self._state_delays = Backoff(deps.retry)  # while the state cannot be written
 
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
@@ -152,6 +155,8 @@ class TelegramChannel:
                 if self.bot is None:
                     await self._bootstrap()
                 await self._room()
+                if not await self._durable():
+                    continue
                 await self._poll_once()
             except Exception as exc:
                 verdict = classify(exc)
@@ -223,6 +228,22 @@ class TelegramChannel:
             fut = asyncio.get_running_loop().create_future()
             self._handled_waiters.append(fut)
             await fut
+
+    async def _durable(self) -> bool:
+        """True when the state can be written; else retry the pending record after
+        a backoff and return False, so no getUpdates confirms what is not stored."""
+        if not self._state.write_failing:
+            return True
+        self._save_pending()
+        self._save_offset()
+        if not self._state.write_failing:
+            self._state_delays.reset()
+            self.health.ok()
+            return True
+        self.health.failed("state", "state storage failing: updates are not confirmed")
+        self._metric("telegram_poll_errors_total", kind="state")
+        await wait_or_stop(self._stopping, self._state_delays.next())
+        return False
 
     async def _poll_once(self) -> None:
         timeout = max(0, int(self._cfg.poll_timeout_sec))
@@ -309,7 +330,8 @@ class TelegramChannel:
         offset = min(self._raw) if self._raw else self._next_offset
         if offset != self._saved_offset:
             self._state.set(KEY_OFFSET, str(offset))
-            self._saved_offset = offset
+            if not self._state.write_failing:   # else written again once it works
+                self._saved_offset = offset
 
     def _save_pending(self) -> None:
         self._state.set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})

@@ -58,6 +58,7 @@ LAST_INBOUND_KEY = "whatsapp.last_inbound.%s"
 RETRYABLE_CODES = {130429, 4, 80007}          # throughput / call-rate limits: back off
 PAIR_LIMIT_CODE, PAIR_LIMIT_WAIT = 131056, 6.0
 FATAL_CODES = {190, 0, 10, 200}               # token expired / auth / permission
+STATUS_LABELS = {"sent", "delivered", "read", "failed"}   # platforms.md §4
 
 
 def iter_values(payload: Any) -> Iterator[dict]:
@@ -118,7 +119,7 @@ class WhatsAppChannel:
         self._tasks = TaskSet("whatsapp")
         self._stopping = asyncio.Event()
         self._api = KeepAliveClient()
-        self._pending = PendingInbounds(deps.state, "whatsapp")
+        self._pending = PendingInbounds(deps.state, "whatsapp", tell=self.send)
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
                 self.ingest, "X-Hub-Signature-256", deps.state.when_durable,
@@ -239,9 +240,12 @@ class WhatsAppChannel:
         if not math.isfinite(sent_at):   # "nan" would hold the window open forever
             sent_at = now
         key = LAST_INBOUND_KEY % wa_id
-        previous = self._deps.state.get(key)
+        previous = self._deps.state.get_expiring(key)
         if previous is None or float(previous) < sent_at:
-            self._deps.state.set(key, "%.3f" % sent_at, batched=True)
+            # Expiring: every sender, allowed or not, gets a row; a stream of
+            # strangers must not grow the state file for ever (issue 20).
+            self._deps.state.put_expiring(key, "%.3f" % sent_at,
+                                          max(1.0, sent_at + WINDOW_SEC - now), batched=True)
 
     def _record_status(self, status: Any, _now: float = 0.0) -> None:
         if not isinstance(status, dict) or not isinstance(status.get("id"), str):
@@ -250,7 +254,9 @@ class WhatsAppChannel:
         if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state), DEDUP_TTL_SEC,
                                           batched=True):
             return
-        count(self._deps.metrics, "whatsapp_statuses_total", status=state)
+        # The label comes from a fixed set: a sender-chosen string must not add series.
+        count(self._deps.metrics, "whatsapp_statuses_total",
+              status=state if state in STATUS_LABELS else "other")
         if state != "failed":
             log.debug("event=message_status id=%s status=%s", wamid, state)
             return
@@ -268,7 +274,7 @@ class WhatsAppChannel:
         return self._deps.state.is_seen(FAILED_NS, wamid)
 
     def last_inbound(self, wa_id: str) -> Optional[float]:
-        value = self._deps.state.get(LAST_INBOUND_KEY % wa_id)
+        value = self._deps.state.get_expiring(LAST_INBOUND_KEY % wa_id)
         return float(value) if value is not None else None
 
     # ------------------------------------------------------------------ outbound

@@ -94,7 +94,7 @@ async def test_bad_signature_is_401_and_nothing_runs(tmp_path, how):
                                   {"X-Hub-Signature-256": fwa.sign(body, WA_SECRET)})
             await settle()
     assert resp.code == 401 and inbox.items == []
-    assert not stack.state.get("whatsapp.last_inbound.%s" % ALICE_WA)
+    assert not stack.state.get_expiring("whatsapp.last_inbound.%s" % ALICE_WA)
 
 
 @pytest.mark.gen_test(timeout=10)
