@@ -170,7 +170,7 @@ class LogFileHandler(logging.handlers.WatchedFileHandler):
         self.on_fallback = True
         self._retry_at = time.monotonic() + self.retry_sec
         self._write_own(logging.WARNING, "event=log_file_failed path=%s error=%s; logging to "
-                        "stderr, trying the file again every %.0f s", self.baseFilename,
+                        "stderr, trying the file again every %g s", self.baseFilename,
                         one_line_error(exc), self.retry_sec)
 
     def _restore(self, now: float) -> None:
