@@ -187,9 +187,11 @@ class LogFileHandler(logging.handlers.WatchedFileHandler):
 
     def _write_own(self, level: int, msg: str, *args: object) -> None:
         record = logging.LogRecord(ROOT + ".log", level, __file__, 0, msg, args, None)
+        stream: Optional[IO[str]] = self.stream
         try:
-            self.stream.write(self.format(record) + self.terminator)
-            self.stream.flush()
+            if stream is not None:
+                stream.write(self.format(record) + self.terminator)
+                stream.flush()
         except (OSError, ValueError):
             pass
 
@@ -202,8 +204,10 @@ class LogFileHandler(logging.handlers.WatchedFileHandler):
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError) and not self.on_fallback:
             self._fall_back(exc)
+            stream: Optional[IO[str]] = self.stream
             try:
-                self.stream.write(self.format(record) + self.terminator)
+                if stream is not None:
+                    stream.write(self.format(record) + self.terminator)
             except (OSError, ValueError):
                 pass
             return
