@@ -118,12 +118,14 @@ class StateStore:
         self._write_failing = False
         self._failing_since = 0.0
         self._failures = 0                     # failed writes in the current streak
-        self._failure_logged_at = 0.0
+        self._failure_logged_at = -FAILING_LOG_EVERY_SEC
+        self._recovery_logged_at = -FAILING_LOG_EVERY_SEC
         self._writes_since_sweep = 0
         self._seen_counts: dict[str, int] = {}   # rows per namespace, for the SEEN_LIMIT trim
         self._batch_open = False
         self._batch_seen: list[tuple[str, str, float]] = []
         self._batch_kv: dict[str, str] = {}
+        self._batch_expiring: dict[str, tuple[str, float]] = {}
         self._batch_changes = 0
         self._flush_scheduled = False
         self._durable_callbacks: list[Callable[[], None]] = []
@@ -321,6 +323,18 @@ class StateStore:
             if self._batch_open and not self._db.in_transaction:
                 self._abort_batch()       # sqlite rolled the whole batch back
             return None
+        if not batched and not self._batch_open and self._db.in_transaction:
+            # A failed COMMIT can leave sqlite inside a transaction; this write then
+            # joined it and is not on disk until that transaction commits.
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                return None
         # Only a write that changed rows reached the disk: a no-op (deleting a
         # row that is not there) proves nothing and must not end a failure streak.
         if batched:
@@ -350,9 +364,10 @@ class StateStore:
         if self._metrics is not None:
             self._metrics.inc("state_write_failures_total",
                               help="State database writes that failed (disk full?)")
-        # Once per interval, not per write: a full disk under webhook load would
-        # otherwise fill whatever disk the log is on, too.
-        if not self._write_failing or now - self._failure_logged_at >= FAILING_LOG_EVERY_SEC:
+        # Once per interval, not per write or per streak: a full disk under webhook
+        # load would otherwise fill whatever disk the log is on, too, and a disk
+        # at its limit lets a small write through now and then.
+        if now - self._failure_logged_at >= FAILING_LOG_EVERY_SEC:
             self._failure_logged_at = now
             log.error("event=state_write_failed path=%s failed_writes=%d error=%s; keeping "
                       "state in memory, webhooks answer 503 and Telegram updates stay "
@@ -362,8 +377,10 @@ class StateStore:
 
     def _recovered(self) -> None:
         if self._write_failing:
-            log.warning("event=state_write_recovered path=%s failed_writes=%d", self.path,
-                        self._failures)
+            if self._failure_logged_at > self._recovery_logged_at:
+                self._recovery_logged_at = self._clock()
+                log.warning("event=state_write_recovered path=%s failed_writes=%d",
+                            self.path, self._failures)
             self._write_failing = False
             self._set_failing_gauge()
 
@@ -407,6 +424,7 @@ class StateStore:
             return
         self._batch_seen = []
         self._batch_kv = {}
+        self._batch_expiring = {}
         if self._batch_changes:
             self._recovered()
         self._batch_changes = 0
@@ -417,8 +435,10 @@ class StateStore:
         for namespace, item_id, expires in self._batch_seen:
             self._mem_seen[(namespace, item_id)] = expires
         self._mem_kv.update(self._batch_kv)
+        self._mem_expiring.update(self._batch_expiring)
         self._batch_seen = []
         self._batch_kv = {}
+        self._batch_expiring = {}
         self._batch_changes = 0
 
     def when_durable(self, callback: Callable[[], None]) -> None:
@@ -480,6 +500,8 @@ class StateStore:
                        "expires = excluded.expires", (key, value, expires),
                        batched=batched) is not None:
             self._mem_expiring.pop(key, None)
+            if self._batch_open:
+                self._batch_expiring[key] = (value, expires)
         else:
             self._mem_expiring[key] = (value, expires)
 
