@@ -447,3 +447,22 @@ async def test_comfyui_error_text_reaching_chat_is_scrubbed_and_capped(tmp_path)
     assert secret not in outcome.error_message and "deadbeef" * 8 not in outcome.error_message
     assert "\n" not in outcome.error_message and len(outcome.error_message) <= 300
     assert outcome.error_message.startswith("auth failed api_key=***")
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_comfyui_error_answer_relayed_to_chat_carries_no_token(tmp_path):
+    """An HTTP 500 whose error text holds a key and a wall of text reaches the chat
+    scrubbed and capped."""
+    from tests.commands.helpers import TOKEN, config
+    secret = "sk-live-0123456789abcdefghijklmnopqrstuvwxyz"
+    async with FakeOpenClaw(admin_token=TOKEN) as fake:
+        async with running_daemon(config(tmp_path, fake.url), console=True) as daemon:
+            fake.fail_next(3, 500, {"error": "node crashed: api_key=%s %s" % (
+                secret, "lorem " * 400)})
+            daemon.pipe.send("/trace abc")
+            await daemon.out.wait_for("HTTP 500", timeout=5)
+            await settle()
+            out = daemon.out.text
+    line = next(line for line in out.splitlines() if "HTTP 500" in line)
+    assert secret not in out and "api_key=***" in line
+    assert len(line) < 400
