@@ -131,7 +131,8 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     # creates a log file the service user cannot open later.
     log_file = None if args.check else cfg.log.file
     try:
-        logmod.setup(cfg.log_level, file=log_file, secrets=cfg.secrets(), stream=stderr)
+        logmod.setup(cfg.log_level, file=log_file, secrets=cfg.secrets(), stream=stderr,
+                     retry_sec=cfg.log.retry_sec)
     except OSError as exc:
         print("log.file: cannot open %s: %s (fix the path or its permissions)" % (
             cfg.log.file, exc.strerror), file=stderr)

@@ -81,6 +81,9 @@ class OpenClawConfig:
 class LogConfig:
     file: Optional[str] = _key(E + "LOG_FILE", "path")
     level: Optional[str] = _key(E + "LOG_LEVEL", "level")
+    # After the log file could not be opened (directory deleted, disk full) lines
+    # go to stderr, and the file is tried again this often.
+    retry_sec: float = _key(E + "LOG_RETRY_SEC", "positive", default=30.0)
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,11 @@ class WhatsAppConfig:
     path: str = _key(E + "WHATSAPP_PATH", "url_path", default="/whatsapp/webhook")
     api_base: str = _key(E + "WHATSAPP_API_BASE", "url",
                          default="https://graph.facebook.com/v21.0")
+    # Kept for old configs: a signature is now always required unless insecure_unsigned.
     require_signature: bool = _key(E + "WHATSAPP_REQUIRE_SIGNATURE", "bool", default=False)
+    # The escape hatch for running without app_secret: unsigned posts are accepted,
+    # and their senders are never treated as admins (anyone can forge "from").
+    insecure_unsigned: bool = _key(E + "WHATSAPP_INSECURE_UNSIGNED", "bool", default=False)
 
     @property
     def allowlist(self) -> Allowlist:
@@ -210,6 +217,21 @@ class MediaConfig:
 class StatusConfig:
     bind: str = _key(E + "STATUS_BIND", "host", default="127.0.0.1")
     port: Optional[int] = _key(E + "STATUS_PORT", "port")
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """Limits of the daemon's own listeners (webhooks, media, health): what a flood
+    of connections or bodies may cost before it is refused (issue 20)."""
+
+    # Open connections per listener; at the cap the oldest idle one is closed
+    # (or, when none is idle, the new one). Keep the sum well under LimitNOFILE.
+    max_connections: int = _key(E + "HTTP_MAX_CONNECTIONS", "positive_int", default=256)
+    # Request bodies held in memory across all connections; beyond it new
+    # bodies get 503 with Retry-After.
+    max_buffered_mb: float = _key(E + "HTTP_MAX_BUFFERED_MB", "positive", default=64.0)
+    # Out of file descriptors (EMFILE): stop accepting this long, doubling to 10x.
+    accept_backoff_sec: float = _key(E + "HTTP_ACCEPT_BACKOFF_SEC", "positive", default=0.5)
 
 
 @dataclass(frozen=True)
@@ -242,6 +264,9 @@ class Config:
     admin_users: tuple[str, ...] = _key(E + "ADMIN_USERS", "ids", default=(), ids="admin")
     debug: bool = _key(E + "DEBUG", "bool", default=False)
     state_dir: str = _key(E + "STATE_DIR", "path", default="./state")
+    # How often expired state rows are swept and the database file is checked
+    # (deleted or replaced while running: the open copy is written back).
+    state_check_sec: float = _key(E + "STATE_CHECK_SEC", "positive", default=30.0)
     shutdown_grace_sec: float = _key(E + "SHUTDOWN_GRACE_SEC", "seconds", default=10.0)
     log: LogConfig = field(default_factory=LogConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
@@ -252,6 +277,7 @@ class Config:
     whatsapp: WhatsAppConfig = field(default_factory=WhatsAppConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     results: ResultsConfig = field(default_factory=ResultsConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     # A plain message (no "/") in a private chat runs this template with the text as prompt.
@@ -401,9 +427,15 @@ def _cross_checks(cfg: Config, origin: str) -> list[str]:
     if cfg.whatsapp.on:
         need("whatsapp", "phone_number_id", "access_token")
         need("whatsapp", "verify_token", "access_token")
-        if cfg.whatsapp.require_signature and not cfg.whatsapp.app_secret:
-            problems.append("%s: whatsapp: app_secret is required when require_signature "
-                            "is true" % origin)
+        if not cfg.whatsapp.app_secret and (cfg.whatsapp.require_signature or
+                                            not cfg.whatsapp.insecure_unsigned):
+            problems.append(
+                "%s: whatsapp.app_secret: required, because Meta signs every webhook and "
+                "without it anyone who finds the URL can post as any number; copy it from "
+                "the Meta app dashboard (App settings > Basic > App secret) into "
+                "whatsapp.app_secret or OPENCLAW_CONNECTOR_WHATSAPP_APP_SECRET (only for "
+                "a test setup: whatsapp.insecure_unsigned: true accepts unsigned posts "
+                "and refuses admin commands from WhatsApp)" % origin)
     listeners: dict[tuple[str, int], str] = {}
     for name in ("line", "whatsapp"):
         sub = getattr(cfg, name)

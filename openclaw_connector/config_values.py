@@ -21,7 +21,7 @@ _ID_RULES = {
     "snowflake": (r"\d{5,25}", "a Discord id (digits)"),
     "line_user": (r"U[0-9A-Za-z]{4,64}", "a LINE user id (U followed by hex)"),
     "line_group": (r"[CR][0-9A-Za-z]{4,64}", "a LINE group or room id (C… or R…)"),
-    "wa_id": (r"\+?\d{5,20}", "a WhatsApp wa_id (the phone number in digits)"),
+    "wa_id": (r"\d{5,20}", "a WhatsApp wa_id (the phone number in digits)"),
     "admin": (r"[A-Za-z0-9_.+-]{1,100}", "a user id, bare or as platform:id"),
 }
 PLATFORMS = ("telegram", "discord", "line", "whatsapp", "console")
@@ -86,9 +86,33 @@ def _parse_id(value: Any, rule: str, *, where: str) -> str:
                 prefix, ", ".join(PLATFORMS[:4])))
         if rule != "admin" and prefix != where:
             raise Problem('"%s" names another platform; this list is for %s' % (text, where))
+    if rule == "wa_id" or (rule == "admin" and text.startswith("whatsapp:")
+                           and re.fullmatch(r"[+\d\s().-]+", bare)):
+        wa_id = _wa_id(bare, value)
+        return wa_id if rule == "wa_id" and ":" not in text else "whatsapp:" + wa_id
     if not re.fullmatch(pattern, bare):
         raise Problem("expected %s, got %s" % (what, describe(value)))
     return text
+
+
+def _wa_id(number: str, value: Any) -> str:
+    """A phone number as WhatsApp's wa_id: international form, digits only.
+
+    Meta sends ``from`` as bare digits, so ``+1 555-123 4567`` would never
+    match as written; a leading 0 is a national-format number whose country
+    code cannot be guessed, so it is refused with the fix.
+    """
+    digits = re.sub(r"[\s().-]", "", number)
+    if digits.startswith("+"):
+        digits = digits[1:]
+    if digits.startswith("0"):
+        raise Problem("%s is a national-format number (leading 0); write it in "
+                      "international form without the 0, country code first, e.g. "
+                      "447700900123 for the UK number 07700 900123" % describe(value))
+    if not re.fullmatch(r"\d{5,20}", digits):
+        raise Problem("expected a WhatsApp wa_id (the phone number in digits), got %s" % (
+            describe(value)))
+    return digits
 
 
 def _check_url(value: str, schemes: tuple[str, ...], what: str) -> str:

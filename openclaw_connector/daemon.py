@@ -51,7 +51,8 @@ class Daemon:
         self.cfg = cfg
         self.metrics = Metrics()
         self.retry = BackoffPolicy(initial=cfg.retry.initial_sec, cap=cfg.retry.max_sec)
-        self.state = StateStore(cfg.state_dir)
+        self.state = StateStore(cfg.state_dir, metrics=self.metrics,
+                                check_sec=cfg.state_check_sec)
         self.http: Optional[AsyncHTTPClient] = None
         self.openclaw: Optional[OpenClawClient] = None
         self.media: Optional["MediaStore"] = None
@@ -189,10 +190,17 @@ class Daemon:
                              help="Command replies given up on")
 
     def health(self) -> tuple[int, dict]:
-        """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok."""
+        """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok,
+        state writes reach the disk and no listener is out of descriptors."""
         channels = {name: ch.health.as_dict() for name, ch in self.channels.items()}
-        ok = all(c["state"] == "ok" for c in channels.values())
-        body: dict = {"ok": ok, "version": __version__, "channels": channels}
+        state = self.state.health()
+        ok = all(c["state"] == "ok" for c in channels.values()) and state["writable"]
+        body: dict = {"ok": ok, "version": __version__, "channels": channels,
+                      "state": state}
+        if self.web is not None:
+            body["http"] = self.web.listener_health()
+            if any(g["accept_paused"] for g in body["http"]["listeners"].values()):
+                body["ok"] = ok = False
         reach = getattr(self.openclaw, "last_reachable", None)
         # No URL here: /healthz is also on the public webhook ports.
         body["comfyui"] = {"reachable": reach}

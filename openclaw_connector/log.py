@@ -12,6 +12,13 @@ secret, anything shaped like a Telegram bot token, ``Bearer`` values and
 at debug level; otherwise an exception becomes ``error=Type: message``.
 A file goes through :class:`LogFileHandler` (a ``WatchedFileHandler``) so
 logrotate works; SIGHUP also calls :func:`reopen`.
+
+Control characters in a message (CR, LF, ESC, ...) are escaped as ``\\r``,
+``\\n``, ``\\x1b``: ids and names come from chat platforms, and a CR/LF in
+one must not forge a log line (issue 20). Logging never takes the daemon
+down: when the log file cannot be opened or written (its directory was
+deleted, the disk is full) lines go to stderr after one warning, and the
+file is tried again every ``retry_sec``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import logging.handlers
 import re
 import sys
 import time
-from typing import Iterable, Optional
+from typing import IO, Iterable, Optional
 
 ROOT = "openclaw_connector"
 
@@ -34,6 +41,19 @@ _TOKEN_PATTERNS = [
     re.compile(r"(?i)(hub\.challenge=)[^&\s\"']+"),
     re.compile(r"(?i)([?&](?:sig|access_token|token)=)[^&\s\"']+"),  # signed URLs, query tokens
 ]
+
+
+# C0 controls, DEL, C1 controls and the Unicode line/paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as an escape (one line, always)."""
+    if _CONTROL.search(text) is None:     # the common case costs one scan
+        return text
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), "\\x%02x" % ord(m.group()))
+                        if ord(m.group()) < 0x100 else "\\u%04x" % ord(m.group()), text)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -65,12 +85,13 @@ class RedactingFormatter(logging.Formatter):
             message = record.getMessage()
         except Exception as exc:  # a bad format string must not lose the event
             message = "%s (log format error: %s)" % (record.msg, exc)
-        line = "%s %-5s %s: %s" % (stamp, record.levelname, component, message)
+        line = "%s %-5s %s: %s" % (stamp, record.levelname, component,
+                                   escape_controls(message))
         if record.exc_info and record.exc_info[1] is not None:
             if self.tracebacks:
                 line += "\n" + self.formatException(record.exc_info)
             elif "error=" not in message:
-                line += " error=%s" % one_line_error(record.exc_info[1])
+                line += " error=%s" % escape_controls(one_line_error(record.exc_info[1]))
         return redact(line, self.secrets)
 
 
@@ -95,21 +116,101 @@ class LogFileHandler(logging.handlers.WatchedFileHandler):
 
     STAT_EVERY_SEC = 1.0
 
-    def __init__(self, filename: str, encoding: str = "utf-8") -> None:
+    def __init__(self, filename: str, encoding: str = "utf-8", *, retry_sec: float = 30.0,
+                 fallback: Optional[IO[str]] = None) -> None:
         super().__init__(filename, encoding=encoding)
         self._next_stat = 0.0
         self._urgent = False
         self._flush_pending = False
+        self.retry_sec = retry_sec
+        self._fallback = fallback            # None: sys.stderr as it is when needed
+        self.on_fallback = False
+        self._retry_at = 0.0
 
     def reopenIfNeeded(self) -> None:  # noqa: N802 (the stdlib's name)
         now = time.monotonic()
+        if self.on_fallback:
+            if now >= self._retry_at:
+                self._restore(now)
+            return
         if now >= self._next_stat:
             self._next_stat = now + self.STAT_EVERY_SEC
-            super().reopenIfNeeded()
+            try:
+                super().reopenIfNeeded()
+            except OSError as exc:
+                self._fall_back(exc)
+
+    def reopen_now(self) -> None:
+        """SIGHUP: reopen the file at once (or try to leave stderr)."""
+        self.acquire()
+        try:
+            if self.on_fallback:
+                self._restore(time.monotonic())
+                return
+            try:
+                if self.stream:
+                    self.stream.close()
+                self.stream = None   # type: ignore[assignment]
+                self.stream = self._open()
+                self._statstream()
+            except OSError as exc:
+                self._fall_back(exc)
+        finally:
+            self.release()
+
+    def _fall_back(self, exc: OSError) -> None:
+        """Write to stderr from now on; say so once; retry the file later."""
+        if self.stream is not None and not self.on_fallback:
+            try:
+                self.stream.close()
+            except OSError:
+                pass
+        self.stream = self._fallback or sys.stderr   # type: ignore[assignment]
+        self.on_fallback = True
+        self._retry_at = time.monotonic() + self.retry_sec
+        self._write_own(logging.WARNING, "event=log_file_failed path=%s error=%s; logging to "
+                        "stderr, trying the file again every %g s", self.baseFilename,
+                        one_line_error(exc), self.retry_sec)
+
+    def _restore(self, now: float) -> None:
+        try:
+            stream = self._open()
+        except OSError:
+            self._retry_at = now + self.retry_sec
+            return
+        self.stream = stream
+        self._statstream()
+        self.on_fallback = False
+        self._next_stat = now + self.STAT_EVERY_SEC
+        self._write_own(logging.WARNING, "event=log_file_restored path=%s", self.baseFilename)
+
+    def _write_own(self, level: int, msg: str, *args: object) -> None:
+        record = logging.LogRecord(ROOT + ".log", level, __file__, 0, msg, args, None)
+        stream: Optional[IO[str]] = self.stream
+        try:
+            if stream is not None:
+                stream.write(self.format(record) + self.terminator)
+                stream.flush()
+        except (OSError, ValueError):
+            pass
 
     def emit(self, record: logging.LogRecord) -> None:
         self._urgent = record.levelno >= logging.ERROR
         super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (stdlib name)
+        """A write to the file failed (ENOSPC, EIO): go to stderr with this line."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) and not self.on_fallback:
+            self._fall_back(exc)
+            stream: Optional[IO[str]] = self.stream
+            try:
+                if stream is not None:
+                    stream.write(self.format(record) + self.terminator)
+            except (OSError, ValueError):
+                pass
+            return
+        super().handleError(record)
 
     def flush(self) -> None:
         try:
@@ -124,14 +225,26 @@ class LogFileHandler(logging.handlers.WatchedFileHandler):
 
     def _flush_now(self) -> None:
         self._flush_pending = False
-        super().flush()
+        self.acquire()
+        try:
+            super().flush()
+        except OSError as exc:
+            if not self.on_fallback:
+                self._fall_back(exc)
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        if self.on_fallback:
+            self.stream = None   # type: ignore[assignment]  # never close stderr
+        super().close()
 
 
 _handlers: list[logging.Handler] = []
 
 
 def setup(level: str = "INFO", *, file: Optional[str] = None, secrets: Iterable[str] = (),
-          stream=None) -> logging.Handler:
+          stream=None, retry_sec: float = 30.0) -> logging.Handler:
     """Install one handler on the root logger (replacing ours from a previous call)."""
     root = logging.getLogger()
     for old in _handlers:
@@ -139,7 +252,7 @@ def setup(level: str = "INFO", *, file: Optional[str] = None, secrets: Iterable[
         old.close()
     _handlers.clear()
     if file:
-        handler: logging.Handler = LogFileHandler(file)
+        handler: logging.Handler = LogFileHandler(file, retry_sec=retry_sec, fallback=stream)
     else:
         handler = logging.StreamHandler(stream or sys.stderr)
     numeric = getattr(logging, level.upper(), logging.INFO)
@@ -160,15 +273,8 @@ def setup(level: str = "INFO", *, file: Optional[str] = None, secrets: Iterable[
 def reopen() -> None:
     """Reopen the log file after logrotate moved it (SIGHUP)."""
     for handler in _handlers:
-        if isinstance(handler, logging.handlers.WatchedFileHandler):
-            handler.acquire()
-            try:
-                if handler.stream:
-                    handler.stream.close()
-                handler.stream = handler._open()
-                handler._statstream()
-            finally:
-                handler.release()
+        if isinstance(handler, LogFileHandler):
+            handler.reopen_now()
 
 
 def get(component: str) -> logging.Logger:

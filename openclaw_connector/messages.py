@@ -60,6 +60,9 @@ class Inbound:
     chat, where non-command text gets a hint instead of silence.
     ``local_operator`` marks the person at this machine's keyboard (the
     console): an admin and never rate limited, whatever the platform's name.
+    ``verified`` is False when the channel could not authenticate the message
+    (WhatsApp with ``insecure_unsigned``): anyone may have forged its sender, so
+    it is never treated as an admin's.
     """
 
     platform: str
@@ -72,6 +75,7 @@ class Inbound:
     bot_name: str = ""
     mentioned: bool = False
     local_operator: bool = False
+    verified: bool = True
 
     @property
     def sender(self) -> str:

@@ -35,7 +35,7 @@ from openclaw_connector.openclaw_types import (  # noqa: F401  (re-exported cont
     AdminTokenRejected, Approval, ApproveResult, BadResponse, Device, FireResult, Health,
     ImageRef, JobOutcome, JobSummary, NotFound, OpenClawError, OtherOutput, QueueEntry,
     QueueState, RateLimited, Schedule, ScheduleRun, ServerError, SystemStats, Template, Trace,
-    TraceEvent, Unreachable, outcome_from_history)
+    TraceEvent, Unreachable, outcome_from_history, scrub_server_text)
 
 log = logmod.get("openclaw")
 
@@ -161,6 +161,7 @@ class OpenClawClient:
         text = _error_text(parsed)
         if self._cfg.admin_token and self._cfg.admin_token in text:   # never echo our secret
             text = text.replace(self._cfg.admin_token, "***")
+        text = scrub_server_text(text)   # it may reach a chat: no tokens, bounded
         log.info("event=openclaw_error method=%s path=%s status=%d error=%r",
                  method, path, code, text[:200])
         if code == 403 and admin:

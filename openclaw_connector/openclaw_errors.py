@@ -8,6 +8,36 @@ Callers branch on these types, never on HTTP status codes (STYLE.md,
 
 from __future__ import annotations
 
+import re
+
+from openclaw_connector.log import redact
+
+SERVER_TEXT_LIMIT = 300        # characters of a ComfyUI error relayed to chat
+_SERVER_TOKENS = [
+    # key=value / "key": "value" pairs whose name says secret
+    re.compile(r"(?i)((?:token|secret|password|passwd|api[_-]?key|authorization|cookie)"
+               r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"),
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWT
+    re.compile(r"(?<![A-Za-z0-9_/.-])[A-Za-z0-9_+/=-]{32,}"),     # long keys, hex digests
+]
+
+
+def scrub_server_text(text: str, limit: int = SERVER_TEXT_LIMIT) -> str:
+    """ComfyUI's own error text, fit to relay to a chat: anything token-like
+    replaced by ``***``, control characters flattened, at most ``limit`` chars.
+
+    A custom node may put its API key or a signed URL in an exception message;
+    the chat is a place the node's author never thought of (issue 20).
+    """
+    text = redact(" ".join(str(text).split()), ())
+    for pattern in _SERVER_TOKENS:
+        if pattern.groups:
+            text = pattern.sub(lambda m: m.group(1) + "***", text)
+        else:
+            text = pattern.sub("***", text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 class OpenClawError(Exception):
     """Base of every client error; ``str(err)`` is a sentence fit for a chat reply."""
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 
 from openclaw_connector.openclaw_errors import (  # noqa: F401  (re-exported)
     AdminTokenRejected, BadResponse, NotFound, OpenClawError, RateLimited, ServerError,
-    Unreachable)
+    Unreachable, scrub_server_text)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -245,7 +245,8 @@ def outcome_from_history(prompt_id: str, data: Any) -> Optional[JobOutcome]:
     start = _num(kinds.get("execution_start", {}).get("timestamp"))
     duration = (max(stamps) - start) / 1000.0 if start is not None and stamps else None
     images, others = _outputs(entry.get("outputs"))
-    message = str(err.get("exception_message") or "").strip()
+    # Relayed to chat (/history, result captions): no tokens, bounded length.
+    message = scrub_server_text(str(err.get("exception_message") or "").strip())
     if state == "error" and not message:
         message = "the job failed without an error message"
     return JobOutcome(prompt_id=prompt_id, state=state, images=images, other_outputs=others,

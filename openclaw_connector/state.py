@@ -5,7 +5,9 @@
 on the IOLoop (see benchmarks/README.md for the measured figure). Three kinds
 of state, each behind named methods so no SQL lives outside this module:
 
-* key/value (Telegram offset, Discord session, media key);
+* key/value (Telegram offset, Discord session, media key), and expiring
+  key/values for anything written per sender (WhatsApp's last inbound time),
+  so a stream of strangers cannot grow the file without bound;
 * ``seen`` ids per namespace with a TTL (update/message/webhook dedup),
   bounded per namespace and swept;
 * job watches (filled by the JobWatcher).
@@ -17,10 +19,17 @@ committed. A webhook acknowledges only after its dedup id and pending command
 are durable, and under load one commit then covers every webhook that arrived
 in the same iteration instead of one commit per write (issue 6).
 
-A corrupted file is moved aside and recreated. A directory that cannot be
+A corrupted, empty (0-byte) or unreadable file where a database was expected
+is moved aside with an ERROR and recreated. A directory that cannot be
 created or written raises :class:`StateDirError` (a configuration error,
-exit 78). A write that fails while running (disk full) is logged and the
-value kept in memory, so commands are still answered.
+exit 78). A write that fails while running (disk full) is logged once per
+interval and the value kept in memory, so commands are still answered, but
+:attr:`StateStore.write_failing` tells callers that nothing is durable: a
+webhook then answers 503 so the platform redelivers, and Telegram does not
+confirm its updates (issue 20). ``check()``, run every ``check_sec`` by
+``start()``, sweeps expired rows and notices a database file that was deleted
+or replaced under us: the open connection still holds the data, so it is
+copied back to the path.
 """
 
 from __future__ import annotations
@@ -32,7 +41,9 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
+
+import tornado.ioloop
 
 log = logging.getLogger("openclaw_connector.state")
 
@@ -40,6 +51,8 @@ SCHEMA_VERSION = 1
 SEEN_LIMIT = 50_000          # rows kept per namespace; the oldest go first
 SWEEP_EVERY = 1000           # seen ids written between two sweeps
 DB_NAME = "connector.db"
+FAILING_LOG_EVERY_SEC = 60.0  # a failing disk is logged once per this, not per write
+CHECK_EVERY_SEC = 30.0        # default for check(): sweep, and is the file still ours?
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -53,6 +66,9 @@ CREATE TABLE IF NOT EXISTS watches (
     template TEXT NOT NULL, chat TEXT NOT NULL, created REAL NOT NULL,
     state TEXT NOT NULL, updated REAL NOT NULL, data TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS watches_state ON watches (state);
+CREATE TABLE IF NOT EXISTS kv_expiring (
+    key TEXT PRIMARY KEY, value TEXT NOT NULL, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS kv_expiring_expires ON kv_expiring (expires);
 """
 
 
@@ -87,33 +103,53 @@ def _watch_row(r: tuple) -> WatchRow:
 class StateStore:
     """The one sqlite3 connection; opened in ``start()``, closed last in ``stop()``."""
 
-    def __init__(self, state_dir: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, state_dir: str, *, clock: Callable[[], float] = time.time,
+                 metrics: Any = None, check_sec: float = CHECK_EVERY_SEC) -> None:
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, DB_NAME)
         self._clock = clock
+        self._metrics = metrics
+        self._check_sec = check_sec
+        self._checker: Optional[tornado.ioloop.PeriodicCallback] = None
         self._db: Optional[sqlite3.Connection] = None
+        self._identity: Optional[tuple[int, int]] = None   # (st_dev, st_ino) of our file
         self._mem_kv: dict[str, str] = {}
+        self._mem_expiring: dict[str, tuple[str, float]] = {}
         self._mem_seen: dict[tuple[str, str], float] = {}
         self._write_failing = False
+        self._failing_since = 0.0
+        self._failures = 0                     # failed writes in the current streak
+        self._failure_logged_at = -FAILING_LOG_EVERY_SEC
+        self._recovery_logged_at = -FAILING_LOG_EVERY_SEC
         self._writes_since_sweep = 0
         self._seen_counts: dict[str, int] = {}   # rows per namespace, for the SEEN_LIMIT trim
         self._batch_open = False
         self._batch_seen: list[tuple[str, str, float]] = []
         self._batch_kv: dict[str, str] = {}
+        self._batch_expiring: dict[str, tuple[str, float]] = {}
         self._batch_changes = 0
         self._flush_scheduled = False
         self._durable_callbacks: list[Callable[[], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
+        """Open, then run :meth:`check` every ``check_sec`` on the IOLoop."""
         self.open()
+        if self._check_sec > 0 and self._checker is None:
+            self._checker = tornado.ioloop.PeriodicCallback(self.check,
+                                                            self._check_sec * 1000)
+            self._checker.start()
 
     async def stop(self) -> None:
         self.close()
 
     def open(self) -> None:
-        """Create the directory and database; move a corrupted file aside."""
+        """Create the directory and database; move a corrupted, empty or unreadable
+        file aside."""
         self._ensure_dir()
+        unusable = self._unusable_file()
+        if unusable:
+            self._move_aside(unusable)
         try:
             self._db = self._connect()
         except sqlite3.DatabaseError as exc:
@@ -121,16 +157,97 @@ class StateStore:
                     and "database is locked" in str(exc):
                 raise StateDirError("%s: cannot open the state database: %s" % (
                     self.path, exc)) from None
-            aside = "%s.corrupt-%d" % (self.path, int(self._clock()))
+            self._move_aside(str(exc))
+            self._db = self._connect()
+        self._identity = self._file_identity()
+        self.sweep()
+        self._set_failing_gauge()
+
+    def _unusable_file(self) -> str:
+        """Why the file at ``path`` cannot be our database ("" when it can, or is absent).
+
+        sqlite takes an empty file for a new database, which would silently
+        forget every pending command and result the old one held.
+        """
+        try:
+            size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:
+            return "cannot stat: %s" % exc.strerror
+        if size == 0:
+            return "empty file (0 bytes) where a database was expected"
+        if not os.access(self.path, os.R_OK | os.W_OK):
+            return "not readable and writable by this user"
+        return ""
+
+    def _move_aside(self, why: str) -> None:
+        aside = "%s.corrupt-%d" % (self.path, int(self._clock()))
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(self.path + suffix):
+                os.replace(self.path + suffix, aside + suffix)
+        log.error("event=state_corrupt path=%s moved_to=%s error=%s; starting with "
+                  "fresh state", self.path, aside, why)
+
+    def _file_identity(self) -> Optional[tuple[int, int]]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def check(self) -> None:
+        """Sweep expired rows; if our file was deleted or replaced, put our data back.
+
+        The open connection still reads the unlinked file, so sqlite's backup
+        copies everything (pending commands, results) to a fresh file at the
+        path; a foreign file found there is moved aside first.
+        """
+        if self._db is None:
+            return
+        identity = self._file_identity()
+        if identity != self._identity:
+            self._restore_file(replaced=identity is not None)
+        if self._write_failing:
+            # Nothing else may write while webhooks are refused: probe, so a freed
+            # disk is noticed even on a quiet day.
+            self._write("INSERT INTO kv (key, value) VALUES ('state.probe', ?) ON "
+                        "CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        ("%.3f" % self._clock(),))
+        self.sweep()
+
+    def _restore_file(self, *, replaced: bool) -> None:
+        assert self._db is not None
+        self.flush()
+        if replaced:
+            aside = "%s.replaced-%d" % (self.path, int(self._clock()))
             for suffix in ("", "-wal", "-shm"):
                 if os.path.exists(self.path + suffix):
                     os.replace(self.path + suffix, aside + suffix)
-            log.error("event=state_corrupt path=%s moved_to=%s error=%s; starting with "
-                      "fresh state", self.path, aside, exc)
-            self._db = self._connect()
-        self.sweep()
+        else:
+            aside = "-"
+            for suffix in ("-wal", "-shm"):   # the WAL of the old file is useless alone
+                if os.path.exists(self.path + suffix):
+                    os.unlink(self.path + suffix)
+        log.error("event=state_file_lost path=%s reason=%s moved_to=%s; writing the open "
+                  "database back to the path", self.path,
+                  "replaced" if replaced else "deleted", aside)
+        try:
+            self._ensure_dir()
+            fresh = self._connect()
+            self._db.backup(fresh)
+        except (sqlite3.Error, OSError, StateDirError) as exc:
+            self._failed(exc)
+            return
+        self._db.close()
+        self._db = fresh
+        self._identity = self._file_identity()
+        self._seen_counts = {}
 
     def close(self) -> None:
+        if self._checker is not None:
+            self._checker.stop()
+            self._checker = None
         self.flush()
         if self._db is not None:
             try:
@@ -207,6 +324,18 @@ class StateStore:
             if self._batch_open and not self._db.in_transaction:
                 self._abort_batch()       # sqlite rolled the whole batch back
             return None
+        if not batched and not self._batch_open and self._db.in_transaction:
+            # A failed COMMIT can leave sqlite inside a transaction; this write then
+            # joined it and is not on disk until that transaction commits.
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                return None
         # Only a write that changed rows reached the disk: a no-op (deleting a
         # row that is not there) proves nothing and must not end a failure streak.
         if batched:
@@ -215,16 +344,52 @@ class StateStore:
             self._recovered()
         return count
 
-    def _failed(self, exc: sqlite3.Error) -> None:
+    @property
+    def write_failing(self) -> bool:
+        """True while writes fail (disk full, file gone): nothing new is durable."""
+        return self._write_failing
+
+    def health(self) -> dict:
+        """For ``/healthz``: whether writes reach the disk, and since when not."""
         if not self._write_failing:
-            log.error("event=state_write_failed path=%s error=%s; keeping state in "
-                      "memory until writes work again", self.path, exc)
+            return {"writable": True}
+        return {"writable": False, "failing_for_s": round(self._clock() - self._failing_since),
+                "failed_writes": self._failures}
+
+    def _failed(self, exc: Exception) -> None:
+        now = self._clock()
+        if not self._write_failing:
+            self._failing_since = now
+            self._failures = 0
+        self._failures += 1
+        if self._metrics is not None:
+            self._metrics.inc("state_write_failures_total",
+                              help="State database writes that failed (disk full?)")
+        # Once per interval, not per write or per streak: a full disk under webhook
+        # load would otherwise fill whatever disk the log is on, too, and a disk
+        # at its limit lets a small write through now and then.
+        if now - self._failure_logged_at >= FAILING_LOG_EVERY_SEC:
+            self._failure_logged_at = now
+            log.error("event=state_write_failed path=%s failed_writes=%d error=%s; keeping "
+                      "state in memory, webhooks answer 503 and Telegram updates stay "
+                      "unconfirmed until writes work again", self.path, self._failures, exc)
         self._write_failing = True
+        self._set_failing_gauge()
 
     def _recovered(self) -> None:
         if self._write_failing:
-            log.warning("event=state_write_recovered path=%s", self.path)
+            if self._failure_logged_at > self._recovery_logged_at:
+                self._recovery_logged_at = self._clock()
+                log.warning("event=state_write_recovered path=%s failed_writes=%d",
+                            self.path, self._failures)
             self._write_failing = False
+            self._set_failing_gauge()
+
+    def _set_failing_gauge(self) -> None:
+        if self._metrics is not None:
+            self._metrics.set("state_write_failing", 1.0 if self._write_failing else 0.0,
+                              help="1 while state writes fail (disk full): nothing is "
+                                   "acknowledged")
 
     # ------------------------------------------------------------------ batches
     def _begin_batch(self) -> bool:
@@ -260,6 +425,7 @@ class StateStore:
             return
         self._batch_seen = []
         self._batch_kv = {}
+        self._batch_expiring = {}
         if self._batch_changes:
             self._recovered()
         self._batch_changes = 0
@@ -270,8 +436,10 @@ class StateStore:
         for namespace, item_id, expires in self._batch_seen:
             self._mem_seen[(namespace, item_id)] = expires
         self._mem_kv.update(self._batch_kv)
+        self._mem_expiring.update(self._batch_expiring)
         self._batch_seen = []
         self._batch_kv = {}
+        self._batch_expiring = {}
         self._batch_changes = 0
 
     def when_durable(self, callback: Callable[[], None]) -> None:
@@ -323,6 +491,29 @@ class StateStore:
     def delete(self, key: str) -> None:
         self._mem_kv.pop(key, None)
         self._write("DELETE FROM kv WHERE key = ?", (key,))
+
+    def put_expiring(self, key: str, value: str, ttl_sec: float, *,
+                     batched: bool = False) -> None:
+        """A value that is forgotten ``ttl_sec`` from now (swept by :meth:`sweep`)."""
+        expires = self._clock() + ttl_sec
+        if self._write("INSERT INTO kv_expiring (key, value, expires) VALUES (?, ?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                       "expires = excluded.expires", (key, value, expires),
+                       batched=batched) is not None:
+            self._mem_expiring.pop(key, None)
+            if self._batch_open:
+                self._batch_expiring[key] = (value, expires)
+        else:
+            self._mem_expiring[key] = (value, expires)
+
+    def get_expiring(self, key: str) -> Optional[str]:
+        now = self._clock()
+        mem = self._mem_expiring.get(key)
+        if mem is not None and mem[1] > now:
+            return mem[0]
+        rows = self._read("SELECT value FROM kv_expiring WHERE key = ? AND expires > ?",
+                          (key, now))
+        return rows[0][0] if rows else None
 
     def get_json(self, key: str) -> Optional[object]:
         raw = self.get(key)
@@ -397,6 +588,8 @@ class StateStore:
                 left -= gone
             self._seen_counts[namespace] = max(0, left)
         self._mem_seen = {k: v for k, v in self._mem_seen.items() if v > now}
+        self._write("DELETE FROM kv_expiring WHERE expires <= ?", (now,))
+        self._mem_expiring = {k: v for k, v in self._mem_expiring.items() if v[1] > now}
 
     # ------------------------------------------------------------------ job watches
     def put_watch(self, row: WatchRow, *, batched: bool = False) -> None:

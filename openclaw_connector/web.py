@@ -20,7 +20,11 @@ Application as usual.
 Every Application logs through :func:`openclaw_connector.log.access_log`
 (path only: WhatsApp's ``hub.verify_token`` and media signatures arrive in the
 query string, faults.md 10). Servers cap non-streamed bodies at 1 MiB and
-drop idle connections, so a slow client cannot hold memory or sockets.
+drop idle connections, so a slow client cannot hold memory or sockets. Each
+listener also caps its open connections and backs off accepting when the
+process runs out of descriptors, and webhook bodies share one memory budget
+(``listener.py``, issue 20); a request to any other path may carry at most
+OTHER_MAX_BODY bytes, as none of them needs a body.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ from tornado import httputil
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.webhook import (MAX_BODY, BodyDeadlines, WebhookEndpoint,
                                                  WebhookPost)
+from openclaw_connector.listener import (BodyBudget, ConnectionGuard, GuardedHTTPServer,
+                                         raise_fd_limit)
 from openclaw_connector.media import MediaHandler
 
 log = logmod.get("web")
@@ -47,6 +53,8 @@ IDLE_CONNECTION_SEC = 75.0   # keep-alive from a tunnel/proxy, then close
 BODY_TIMEOUT_SEC = 30.0      # a body that trickles in longer than this is dropped
 BODY_SWEEP_SEC = 5.0         # how often webhook bodies are checked against it
 STOP_TIMEOUT_SEC = 5.0
+OTHER_MAX_BODY = 64 * 1024   # media, health, metrics and WhatsApp's GET take no body
+FD_RESERVE = 256             # descriptors kept for state, logs and outgoing calls
 
 HealthFn = Callable[[], "tuple[int, dict]"]
 
@@ -89,13 +97,17 @@ class _Dispatch(httputil.HTTPServerConnectionDelegate):
     """Webhook POSTs to their :class:`WebhookPost`, everything else to the Application."""
 
     def __init__(self, app: tornado.web.Application, posts: dict[str, WebhookEndpoint],
-                 deadlines: BodyDeadlines) -> None:
+                 deadlines: BodyDeadlines, guard: ConnectionGuard,
+                 budget: BodyBudget) -> None:
         self.app = app
         self.posts = posts
         self.deadlines = deadlines
+        self.guard = guard
+        self.budget = budget
 
     def start_request(self, server_conn: object,
                       request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
+        self.guard.idle(server_conn.stream)   # type: ignore[attr-defined]
         return _Pick(self, server_conn, request_conn)
 
     def on_close(self, server_conn: object) -> None:
@@ -113,15 +125,17 @@ class _Pick(httputil.HTTPMessageDelegate):
         self._target: Optional[httputil.HTTPMessageDelegate] = None
 
     def headers_received(self, start_line, headers):  # type: ignore[override]
+        self._dispatch.guard.busy(self._server_conn.stream)  # type: ignore[attr-defined]
         endpoint = None
         if start_line.method == "POST":
             endpoint = self._dispatch.posts.get(start_line.path.split("?", 1)[0])
         if endpoint is not None:
             self._target = WebhookPost(endpoint, self._request_conn,
-                                       self._dispatch.deadlines)
+                                       self._dispatch.deadlines, self._dispatch.budget)
         else:
             # Webhook bodies are bounded by BodyDeadlines; everything else by Tornado.
             self._request_conn.set_body_timeout(BODY_TIMEOUT_SEC)  # type: ignore[attr-defined]
+            self._request_conn.set_max_body_size(OTHER_MAX_BODY)  # type: ignore[attr-defined]
             self._target = self._dispatch.app.start_request(self._server_conn,
                                                             self._request_conn)
         return self._target.headers_received(start_line, headers)
@@ -155,6 +169,9 @@ class WebServers:
         self.status_key: Optional[tuple[str, int]] = None
         self.body_deadlines = BodyDeadlines(BODY_TIMEOUT_SEC)
         self._body_sweep: Optional[tornado.ioloop.PeriodicCallback] = None
+        limits = cfg.http
+        self.body_budget = BodyBudget(int(limits.max_buffered_mb * 1024 * 1024), metrics)
+        self.guards: dict[tuple[str, int], ConnectionGuard] = {}
 
     def add_route(self, bind: str, port: int, pattern: str, handler_cls: type,
                   kwargs: dict) -> None:
@@ -199,6 +216,7 @@ class WebServers:
             entry = plan.setdefault(key, {"routes": [], "webhook": False, "status": False})
             entry["status"] = True
             self.status_key = key
+        self._check_fd_limit(len(plan))
         bound: list = []
         try:
             for key, entry in plan.items():
@@ -212,10 +230,16 @@ class WebServers:
                 self.ports[key] = sockets[0].getsockname()[1]
                 app = self._app(entry["routes"], webhook=entry["webhook"],
                                 status=entry["status"])
-                server = tornado.httpserver.HTTPServer(
-                    _Dispatch(app, self._posts.get(key, {}), self.body_deadlines),
+                guard = ConnectionGuard("%s:%d" % (key[0], self.ports[key]), self.cfg.http.max_connections,
+                                        self.metrics)
+                self.guards[key] = guard
+                server = GuardedHTTPServer(
+                    _Dispatch(app, self._posts.get(key, {}), self.body_deadlines, guard,
+                              self.body_budget),
                     max_body_size=MAX_BODY, idle_connection_timeout=IDLE_CONNECTION_SEC,
                     decompress_request=False)
+                server.guard = guard
+                server.accept_backoff_sec = self.cfg.http.accept_backoff_sec
                 server.add_sockets(sockets)
                 self._servers[key] = server
                 paths = [p for p, _c, _k in entry["routes"]]
@@ -232,6 +256,21 @@ class WebServers:
             self._body_sweep = tornado.ioloop.PeriodicCallback(
                 self.body_deadlines.sweep, BODY_SWEEP_SEC * 1000)
             self._body_sweep.start()
+
+    def _check_fd_limit(self, listeners: int) -> None:
+        """Raise the soft descriptor limit if allowed; warn when the caps exceed it."""
+        wanted = listeners * self.cfg.http.max_connections + FD_RESERVE
+        soft, _hard = raise_fd_limit(wanted)
+        if soft < wanted:
+            log.warning("event=fd_limit_low nofile=%d listeners=%d max_connections=%d: a "
+                        "connection flood could exhaust descriptors before the cap; raise "
+                        "LimitNOFILE (ulimit -n) to %d or lower http.max_connections",
+                        soft, listeners, self.cfg.http.max_connections, wanted)
+
+    def listener_health(self) -> dict:
+        """For ``/healthz``: each listener's connections and the body budget."""
+        return {"listeners": {g.name: g.health() for g in self.guards.values()},
+                **self.body_budget.health()}
 
     async def stop(self) -> None:
         """Stop accepting, then close open connections (bounded)."""

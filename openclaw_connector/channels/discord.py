@@ -90,7 +90,7 @@ class DiscordChannel:
         # A message id is marked seen on arrival, so a crash before the reply would
         # lose the command for good (a replay is dropped as a duplicate): keep it
         # pending in the StateStore until its reply was sent (faults.md 25).
-        self._pending = PendingInbounds(deps.state, "discord")
+        self._pending = PendingInbounds(deps.state, "discord", tell=self.send)
         self._send_locks = ChatLocks()
         self._slash: Optional[SlashCommands] = None
         if cfg.slash_commands and deps.menu is not None:
@@ -326,7 +326,12 @@ class DiscordChannel:
         elif event.event == "MESSAGE_CREATE" and isinstance(event.data, dict):
             inbound = self._inbound(event.data)
             if inbound is not None:
-                self._spawn(self._pending.add(inbound.message_id, inbound), inbound)
+                # One transaction, pending row first: a crash between two commits
+                # could leave the id seen without the command (never run) (issue 20).
+                row_key = self._pending.add(inbound.message_id, inbound, batched=True)
+                self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL,
+                                           batched=True)
+                self._spawn(row_key, inbound)
         elif self._slash is not None and event.event == "GUILD_CREATE":
             for guild in self._slash.guilds_to_register(event.data):
                 self._track(self._slash.register(guild))
@@ -370,7 +375,7 @@ class DiscordChannel:
                         "or mention the bot")
         if inbound is None:
             return None
-        if not self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL):
+        if self._deps.state.is_seen("discord", inbound.message_id):
             log.info("event=discord_duplicate message_id=%s", inbound.message_id)
             return None
         log.debug("event=discord_inbound message_id=%s channel=%s user=%s%s",

@@ -124,10 +124,11 @@ class LineChannel(NoEdits):
         self._tasks = TaskSet("line")
         self._used_tokens: dict[str, float] = {}
         self._api = KeepAliveClient()
-        self._pending = PendingInbounds(deps.state, "line")
+        self._pending = PendingInbounds(deps.state, "line", tell=self.send)
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
-                self.ingest, "X-Line-Signature", deps.state.when_durable))
+                self.ingest, "X-Line-Signature", deps.state.when_durable,
+                lambda: deps.state.write_failing))
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), LineWebhookHandler,
                                {"channel": self})
 

@@ -7,8 +7,10 @@ platform does not redeliver an acknowledged event, and a redelivery would be
 dropped as a duplicate anyway. So each command is written to the StateStore
 before the acknowledgement, removed once ``on_inbound`` has finished (reply
 sent or failed for good), and replayed by the next start. A command cancelled
-by a shutdown stays pending too. Replays older than ``max_age_sec`` are
-dropped with a log line rather than run surprisingly late; a replayed
+by a shutdown stays pending too. A command older than ``max_age_sec`` is
+not run surprisingly late: the sender is told in that chat that it was not
+run and why (``tell``, the channel's send), never dropped silently
+(issue 20); a replayed
 ``/run`` is safe because OpenClaw deduplicates on the trace id derived from
 the message id (openclaw-api.md, triggers).
 
@@ -20,23 +22,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.messages import ChatRef, Inbound
+from openclaw_connector.messages import ChatRef, Inbound, Reply
 from openclaw_connector.state import WatchRow
 
 KIND = STATE = "inbound"
 MAX_AGE_SEC = 3600.0
+QUOTE_CHARS = 80
+TOO_OLD_TEXT = ("Your command \"%s\" from %s ago was not run: the connector stopped before "
+                "it could answer, and running it more than an hour late could surprise you. "
+                "Send it again if you still want it.")
+
+Tell = Callable[[ChatRef, Reply], Awaitable[Any]]
 
 
 class PendingInbounds:
     """One platform's pending commands: ``add`` before the 200, ``run``, ``take_over``."""
 
-    def __init__(self, state: Any, platform: str, *, max_age_sec: float = MAX_AGE_SEC) -> None:
+    def __init__(self, state: Any, platform: str, *, max_age_sec: float = MAX_AGE_SEC,
+                 tell: Optional[Tell] = None) -> None:
         self._state = state
         self._platform = platform
         self._max_age = max_age_sec
+        self._tell = tell
+        self._too_old: dict[str, float] = {}    # row key -> age, for run() to explain
         self._log = logmod.get(platform)
 
     def add(self, event_key: str, inbound: Inbound, *, batched: bool = False) -> str:
@@ -49,7 +60,8 @@ class PendingInbounds:
         data = {"platform": inbound.platform, "user_id": inbound.user_id,
                 "chat_id": inbound.chat_id, "text": inbound.text,
                 "message_id": inbound.message_id, "is_direct": inbound.is_direct,
-                "bot_name": inbound.bot_name, "mentioned": inbound.mentioned}
+                "bot_name": inbound.bot_name, "mentioned": inbound.mentioned,
+                "verified": inbound.verified}
         now = time.time()
         self._state.put_watch(
             WatchRow(key=row_key, kind=KIND, ref_id=event_key, template="",
@@ -59,7 +71,13 @@ class PendingInbounds:
 
     async def run(self, row_key: str, handler: Callable[[Inbound], Awaitable[None]],
                   inbound: Inbound) -> None:
-        """Run ``handler``; forget the row unless the run was cancelled (shutdown)."""
+        """Run ``handler``; forget the row unless the run was cancelled (shutdown).
+
+        A row :meth:`take_over` found too old is not run: its sender is told.
+        """
+        age = self._too_old.pop(row_key, None)
+        if age is not None:
+            handler = self._explainer(age)
         try:
             await handler(inbound)
         except asyncio.CancelledError:
@@ -69,13 +87,33 @@ class PendingInbounds:
             raise
         self._forget(row_key)
 
+    def _explainer(self, age: float) -> Callable[[Inbound], Awaitable[None]]:
+        async def explain(inbound: Inbound) -> None:
+            quote = " ".join(inbound.text.split())
+            if len(quote) > QUOTE_CHARS:
+                quote = quote[:QUOTE_CHARS - 1] + "…"
+            try:
+                await self._tell(inbound.chat, Reply(TOO_OLD_TEXT % (   # type: ignore[misc]
+                    quote, _duration(age))))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:   # noqa: BLE001 (any send failure: logged, row gone)
+                self._log.warning("event=pending_not_run platform=%s id=%s age_s=%.0f "
+                                  "told=false error=%s", self._platform, inbound.message_id,
+                                  age, logmod.one_line_error(exc))
+                return
+            self._log.warning("event=pending_not_run platform=%s id=%s age_s=%.0f told=true",
+                              self._platform, inbound.message_id, age)
+        return explain
+
     def _forget(self, row_key: str) -> None:
         # Batched: a crash before the commit replays one answered command, which
         # the at-least-once rule allows; the reply is already out either way.
         self._state.delete_watch(row_key, batched=True)
 
     def take_over(self) -> list[tuple[str, Inbound]]:
-        """The rows a previous run left, as (row key, Inbound); stale ones are dropped."""
+        """The rows a previous run left, as (row key, Inbound) to pass to :meth:`run`;
+        the sender of one older than ``max_age_sec`` is told instead of it running."""
         prefix = "%s:%s:" % (KIND, self._platform)
         found: list[tuple[str, Inbound]] = []
         now = time.time()
@@ -89,13 +127,25 @@ class PendingInbounds:
                 self._state.delete_watch(row.key)
                 continue
             if now - row.created > self._max_age:
-                self._log.warning("event=pending_dropped platform=%s id=%s age_s=%.0f "
-                                  "reason=too_old", self._platform, row.ref_id,
-                                  now - row.created)
-                self._state.delete_watch(row.key)
-                continue
+                if self._tell is None:
+                    self._log.warning("event=pending_dropped platform=%s id=%s age_s=%.0f "
+                                      "reason=too_old", self._platform, row.ref_id,
+                                      now - row.created)
+                    self._state.delete_watch(row.key)
+                    continue
+                self._too_old[row.key] = now - row.created
             found.append((row.key, inbound))
         if found:
             self._log.info("event=pending_replayed platform=%s count=%d", self._platform,
                            len(found))
         return found
+
+
+def _duration(seconds: float) -> str:
+    """``3 h 20 min`` / ``2 days``: how long ago, in words a person reads at a glance."""
+    minutes = int(seconds // 60)
+    if minutes >= 2 * 24 * 60:
+        return "%d days" % (minutes // (24 * 60))
+    if minutes >= 60:
+        return "%d h %d min" % (minutes // 60, minutes % 60)
+    return "%d min" % max(1, minutes)

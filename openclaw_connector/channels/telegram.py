@@ -7,7 +7,10 @@ it to Telegram, so a crash never loses an update; each update is handed to
 when the handler returns, its ``update_id`` is marked seen and the persisted
 offset (``telegram.offset``) moves up to the lowest update still running. On
 restart the pending updates not yet seen run again; redeliveries are dropped
-by the seen set. Errors follow faults.md §3 through one classifier
+by the seen set. While the StateStore cannot write (disk full) nothing new is
+confirmed: polls keep sending the last offset that was stored (with backoff
+between them, retrying the pending record), so updates still run from memory
+but a crash meanwhile leaves them at Telegram (issue 20). Errors follow faults.md §3 through one classifier
 (``telegram_wire.classify``); wire facts are platforms.md §1.
 """
 
@@ -70,6 +73,7 @@ class TelegramChannel:
         self._handled_waiters: list[asyncio.Future] = []
         self._replayed = False                   # pending of a previous run taken over
         self._menu_task: Optional[asyncio.Task] = None
+        self._state_delays = Backoff(deps.retry)  # while the state cannot be written
 
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
@@ -150,7 +154,10 @@ class TelegramChannel:
                 if self.bot is None:
                     await self._bootstrap()
                 await self._room()
-                await self._poll_once()
+                offset = await self._confirmable_offset()
+                if offset is None:
+                    continue
+                await self._poll_once(offset)
             except Exception as exc:
                 verdict = classify(exc)
                 if isinstance(verdict, Fatal):
@@ -248,17 +255,39 @@ class TelegramChannel:
             self._handled_waiters.append(fut)
             await fut
 
-    async def _poll_once(self) -> None:
+    async def _confirmable_offset(self) -> Optional[int]:
+        """The offset the next getUpdates may send (None: stopping).
+
+        While state writes fail it is the last offset that was stored, after a
+        backoff: updates already fetched come back and are skipped as running
+        or seen, new ones still run, and nothing unstored is confirmed.
+        """
+        if not self._state.write_failing:
+            return self._next_offset
+        self._save_pending()
+        self._save_offset()
+        if not self._state.write_failing:
+            self._state_delays.reset()
+            self.health.ok()
+            return self._next_offset
+        self.health.failed("state", "state storage failing: updates are not confirmed")
+        self._metric("telegram_poll_errors_total", kind="state")
+        if await wait_or_stop(self._stopping, self._state_delays.next()):
+            return None
+        return self._saved_offset or 0
+
+    async def _poll_once(self, offset: int) -> None:
         timeout = max(0, int(self._cfg.poll_timeout_sec))
         params: dict = {"timeout": timeout, "allowed_updates": ["message"]}
-        if self._next_offset:
-            params["offset"] = self._next_offset
+        if offset:
+            params["offset"] = offset
         began = time.monotonic()
         updates = await self._call("getUpdates", params,
                                    timeout=timeout + self._cfg.poll_margin_sec)
         if not isinstance(updates, list):
             raise TelegramError("getUpdates", 502, "result is not a list")
-        self.health.ok()
+        if not self._state.write_failing:
+            self.health.ok()
         if updates:
             self._accept(updates)
         elif time.monotonic() - began < timeout / 2 or timeout == 0:
@@ -333,7 +362,8 @@ class TelegramChannel:
         offset = min(self._raw) if self._raw else self._next_offset
         if offset != self._saved_offset:
             self._state.set(KEY_OFFSET, str(offset))
-            self._saved_offset = offset
+            if not self._state.write_failing:   # else written again once it works
+                self._saved_offset = offset
 
     def _save_pending(self) -> None:
         self._state.set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})

@@ -126,11 +126,16 @@ def _mentions_us(message: dict, text: str, bot: BotInfo) -> bool:
     return False
 
 
+TELEGRAM_SERVICE_USER = 777000   # "Telegram": the sender of automatic forwards
+
+
 def parse_update(update: Any, bot: BotInfo, *, now: float = 0.0) -> Optional[Inbound]:
     """An Inbound for a human's text message; None for things we ignore on purpose.
 
-    Ignored: non-text messages (stickers, photos), messages from bots and
-    channel posts. Raises :class:`PoisonUpdate` for an update without a
+    Ignored: non-text messages (stickers, photos), messages from bots,
+    channel posts, and a linked channel's posts that Telegram forwards into
+    its discussion group on its own (``is_automatic_forward``, sent as the
+    service account 777000): nobody typed them there as a command. Raises :class:`PoisonUpdate` for an update without a
     ``message`` payload or with a malformed one (platforms.md §1 "Update shape").
     """
     if not isinstance(update, dict):
@@ -152,7 +157,8 @@ def parse_update(update: Any, bot: BotInfo, *, now: float = 0.0) -> Optional[Inb
         return None
     if not isinstance(sender, dict) or not isinstance(sender.get("id"), int):
         raise PoisonUpdate("message with malformed from")
-    if sender.get("is_bot"):
+    if sender.get("is_bot") or message.get("is_automatic_forward") is True or \
+            sender["id"] == TELEGRAM_SERVICE_USER:
         return None
     text = message.get("text")
     if not isinstance(text, str) or not text.strip():

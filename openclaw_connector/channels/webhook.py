@@ -6,8 +6,11 @@ Why this shape (faults.md 6, 10): a webhook must answer in milliseconds, so
 the handler verifies the signature over the *raw* bytes, parses, dedupes and
 spawns the command as a task, and answers 200 as soon as the StateStore has
 committed the dedup id and the pending command; the command and its reply run
-after the response has left. Bodies are capped at 1 MiB and a
-larger one gets 413 before more of it is read. Wire facts: platforms.md §3
+after the response has left. When that commit failed (disk full) the answer
+is 503 instead, so LINE and Meta deliver the event again later (issue 20).
+Bodies are capped at 1 MiB and a larger one gets 413 before more of it is
+read; all bodies together are bounded by a :class:`~openclaw_connector.listener.BodyBudget`
+and one that does not fit gets 503 with ``Retry-After``. Wire facts: platforms.md §3
 (``X-Line-Signature``) and §4 (``X-Hub-Signature-256``).
 """
 
@@ -20,7 +23,7 @@ import hmac
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 import tornado.ioloop
 import tornado.web
@@ -35,6 +38,7 @@ access = logmod.get("http")
 
 MAX_BODY = 1 << 20           # 1 MiB; LINE and Meta send a few KiB at most
 STOP_GRACE_SEC = 5.0         # how long stop() lets in-flight commands finish
+RETRY_AFTER_SEC = 5          # Retry-After on a 503 (body budget full, state not durable)
 DEDUP_TTL_SEC = 48 * 3600    # redeliveries come for hours (Meta: days, but rarely)
 # An event older than this is refused: the dedup memory may have forgotten it,
 # so running it could repeat a command (a replayed body, a very late retry).
@@ -164,6 +168,7 @@ METRIC_HELP = {
     "webhook_requests_total": "Webhook POSTs by answer status",
     "webhook_duplicates_total": "Webhook events dropped as redeliveries",
     "webhook_stale_total": "Webhook events refused as older than the dedup memory",
+    "webhook_malformed_total": "Webhook events skipped for a field that could not be read",
     "webhook_messages_total": "Webhook text messages handed to the router",
     "line_sends_total": "LINE reply/push API calls by status",
     "whatsapp_sends_total": "WhatsApp Graph message calls by status",
@@ -221,14 +226,20 @@ Ingest = Callable[[Optional[str], bytes], int]
 WEBHOOK_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
+def _never() -> bool:
+    return False
+
+
 @dataclass(frozen=True)
 class WebhookEndpoint:
     """What a webhook POST needs: the channel's ``ingest(signature, body) -> status``,
-    the header carrying the signature, and the StateStore's ``when_durable``."""
+    the header carrying the signature, the StateStore's ``when_durable``, and
+    whether its writes are failing (then a 200 would be a lie: 503 instead)."""
 
     ingest: Ingest
     signature_header: str
     when_durable: Callable[[Callable[[], None]], None]
+    write_failing: Callable[[], bool] = _never
 
 
 class BodyDeadlines:
@@ -278,10 +289,13 @@ class WebhookPost(httputil.HTTPMessageDelegate):
     """
 
     def __init__(self, endpoint: WebhookEndpoint, connection: httputil.HTTPConnection,
-                 deadlines: BodyDeadlines) -> None:
+                 deadlines: BodyDeadlines, budget: Optional[Any] = None) -> None:
         self._endpoint = endpoint
         self._connection = connection
         self._deadlines = deadlines
+        self._budget = budget
+        self._reserved = 0          # bytes taken from the budget for this body
+        self._declared = False
         self._chunks: list[bytes] = []
         self._size = 0
         self._answered = False
@@ -306,6 +320,28 @@ class WebhookPost(httputil.HTTPMessageDelegate):
                 return
             if declared > MAX_BODY:
                 self._answer(413, b"body over %d bytes\n" % MAX_BODY)
+                return
+            # The whole declared body is reserved up front: a flood of slow bodies
+            # is refused before it is read, not after it filled memory.
+            self._declared = True
+            self._reserve(max(0, declared))
+
+    def _reserve(self, amount: int) -> bool:
+        if self._budget is None:
+            return True
+        if self._budget.take(amount):
+            self._reserved += amount
+            return True
+        self._release()
+        self._chunks = []
+        self._answer(503, b"busy: too many request bodies in flight, retry later\n",
+                     retry_after=True)
+        return False
+
+    def _release(self) -> None:
+        if self._reserved and self._budget is not None:
+            self._budget.give(self._reserved)
+        self._reserved = 0
 
     def data_received(self, chunk: bytes) -> None:
         if self._answered:
@@ -315,28 +351,41 @@ class WebhookPost(httputil.HTTPMessageDelegate):
             self._chunks = []
             self._answer(413, b"body over %d bytes\n" % MAX_BODY)
             return
+        if not self._declared and not self._reserve(len(chunk)):
+            return
         self._chunks.append(chunk)
 
     def finish(self) -> None:
         self._deadlines.discard(self)
         if self._answered:
+            self._release()
             return
         status = self._endpoint.ingest(self._signature, b"".join(self._chunks))
         self._chunks = []
-        self._endpoint.when_durable(lambda: self._answer(
-            status, b"" if status == 200 else b"%d\n" % status))
+        self._release()
+        self._endpoint.when_durable(lambda: self._answer_durable(status))
+
+    def _answer_durable(self, status: int) -> None:
+        """The ingest's status, unless what it wrote did not reach the disk."""
+        if status == 200 and self._endpoint.write_failing():
+            # Nothing of this event is durable: let the platform deliver it again.
+            self._answer(503, b"state storage failing, retry later\n", retry_after=True)
+            return
+        self._answer(status, b"" if status == 200 else b"%d\n" % status)
 
     def on_connection_close(self) -> None:
         self._deadlines.discard(self)
         self._chunks = []
+        self._release()
 
     def give_up(self) -> None:
         """The body took too long: close the connection, run nothing."""
         self._answered = True
         self._chunks = []
+        self._release()
         self._connection.close()   # type: ignore[attr-defined]
 
-    def _answer(self, status: int, body: bytes) -> None:
+    def _answer(self, status: int, body: bytes, *, retry_after: bool = False) -> None:
         if self._answered:
             return
         self._answered = True
@@ -344,6 +393,8 @@ class WebhookPost(httputil.HTTPMessageDelegate):
         headers = httputil.HTTPHeaders({
             "Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(body)),
             **WEBHOOK_HEADERS})
+        if retry_after:
+            headers["Retry-After"] = str(RETRY_AFTER_SEC)
         self._connection.write_headers(
             httputil.ResponseStartLine("HTTP/1.1", status, httputil.responses.get(status, "")),
             headers, body)

@@ -4,12 +4,15 @@ Inbound: ``GET whatsapp.path`` answers Meta's verification (``hub.mode``,
 ``hub.verify_token``, ``hub.challenge``; the query never reaches a log);
 ``POST whatsapp.path`` carries ``entry[].changes[].value`` with
 ``messages[]`` (text ones become :class:`Inbound`, ``chat_id = user_id =
-wa_id``) and ``statuses[]`` (recorded, never commands). Bodies are checked
-against ``X-Hub-Signature-256`` when ``app_secret`` is set; without it the
-channel warns loudly at every start (``require_signature`` refuses unsigned
-traffic instead). Messages are deduplicated on their wamid, statuses on
-wamid + status, and commands run after the 200 (faults.md 6, 12), kept in the
-StateStore until answered (``channels/pending.py``).
+wa_id``) and ``statuses[]`` (recorded, never commands). Bodies must carry
+a valid ``X-Hub-Signature-256`` over ``app_secret``; config refuses to start
+without the secret unless ``insecure_unsigned`` is set, and then every
+message is marked unverified (``Inbound.verified``), so no forged "from"
+is ever an admin (issue 20). Messages are deduplicated on their wamid,
+statuses on wamid + status, and commands run after the 200 (faults.md 6,
+12), kept in the StateStore until answered (``channels/pending.py``). A
+malformed message or status is skipped with a log line; the rest of the
+batch still runs.
 
 Outbound: text split at 4096 characters, images by MediaStore URL
 (``image.link``), one attempt per message (the Outbox, ``delivery.py``,
@@ -56,6 +59,7 @@ LAST_INBOUND_KEY = "whatsapp.last_inbound.%s"
 RETRYABLE_CODES = {130429, 4, 80007}          # throughput / call-rate limits: back off
 PAIR_LIMIT_CODE, PAIR_LIMIT_WAIT = 131056, 6.0
 FATAL_CODES = {190, 0, 10, 200}               # token expired / auth / permission
+STATUS_LABELS = {"sent", "delivered", "read", "failed"}   # platforms.md §4
 
 
 def iter_values(payload: Any) -> Iterator[dict]:
@@ -71,7 +75,8 @@ def iter_values(payload: Any) -> Iterator[dict]:
                 yield change["value"]
 
 
-def message_to_inbound(message: Any, now: float) -> Optional[Inbound]:
+def message_to_inbound(message: Any, now: float, *,
+                       verified: bool = True) -> Optional[Inbound]:
     """An Inbound for a text message; None for other types or a broken object."""
     if not isinstance(message, dict) or message.get("type") != "text":
         return None
@@ -83,7 +88,8 @@ def message_to_inbound(message: Any, now: float) -> Optional[Inbound]:
     chat = ChatRef(platform="whatsapp", chat_id=wa_id, user_id=wa_id, message_id=wamid,
                    is_group=False, received_at=now)
     return Inbound(platform="whatsapp", user_id=wa_id, chat_id=wa_id, text=text, chat=chat,
-                   message_id=wamid, is_direct=True, bot_name="", mentioned=False)
+                   message_id=wamid, is_direct=True, bot_name="", mentioned=False,
+                   verified=verified)
 
 
 class WhatsAppWebhookHandler(WebhookPathHandler):
@@ -113,20 +119,22 @@ class WhatsAppChannel(NoEdits):
         self.health = ChannelHealth("whatsapp")
         self._tasks = TaskSet("whatsapp")
         self._api = KeepAliveClient()
-        self._pending = PendingInbounds(deps.state, "whatsapp")
+        self._pending = PendingInbounds(deps.state, "whatsapp", tell=self.send)
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
-                self.ingest, "X-Hub-Signature-256", deps.state.when_durable))
+                self.ingest, "X-Hub-Signature-256", deps.state.when_durable,
+                lambda: deps.state.write_failing))
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path),
                                WhatsAppWebhookHandler, {"channel": self})
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         if not self.cfg.app_secret:
-            log.warning("event=webhook_unsigned platform=whatsapp: whatsapp.app_secret is "
-                        "not set, so anyone who finds %s can post fake messages; set it to "
-                        "the Meta app secret (and whatsapp.require_signature: true)",
-                        self.cfg.path)
+            log.error("event=webhook_unsigned platform=whatsapp insecure_unsigned=true: "
+                      "whatsapp.app_secret is not set, so anyone who finds %s can post "
+                      "messages as any number; admin commands from WhatsApp are refused. "
+                      "Set whatsapp.app_secret (Meta app dashboard > App settings > Basic "
+                      "> App secret) and remove insecure_unsigned", self.cfg.path)
         for row_key, inbound in self._pending.take_over():
             self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         self.health.ok()
@@ -155,7 +163,8 @@ class WhatsAppChannel(NoEdits):
         """Handle one notification body; return the HTTP status to answer with."""
         metrics = self._deps.metrics
         secret = self.cfg.app_secret
-        if secret or self.cfg.require_signature:
+        # Config guarantees a secret unless the operator chose insecure_unsigned.
+        if secret or not self.cfg.insecure_unsigned:
             given = signature.strip().lower() if signature else signature  # hex: any case
             if not secret or not signature_matches(hub_signature(secret, body), given):
                 log.warning("event=webhook_rejected platform=whatsapp reason=%s bytes=%d",
@@ -177,16 +186,31 @@ class WhatsAppChannel(NoEdits):
                 log.info("event=webhook_other_number platform=whatsapp")
                 continue
             for status in _list(value.get("statuses")):
-                self._record_status(status)
+                self._guarded(self._record_status, status, now, "status")
             for message in _list(value.get("messages")):
-                self._take_message(message, now)
+                self._guarded(self._take_message, message, now, "message")
         count(metrics, "webhook_requests_total", platform="whatsapp", status="200")
         return 200
+
+    def _guarded(self, take: Any, item: Any, now: float, kind: str) -> None:
+        """Run ``take(item, now)``; a field it cannot handle skips this item only.
+
+        Meta redelivers a batch that was not answered 200, so one absurd field
+        (a 400-digit timestamp) must not fail every other message with it.
+        """
+        try:
+            take(item, now)
+        except Exception as exc:   # noqa: BLE001 (any shape of broken input)
+            item_id = item.get("id") if isinstance(item, dict) else None
+            log.warning("event=webhook_%s_skipped platform=whatsapp id=%s error=%s", kind,
+                        item_id if isinstance(item_id, str) else "?",
+                        logmod.one_line_error(exc))
+            count(self._deps.metrics, "webhook_malformed_total", platform="whatsapp")
 
     def _take_message(self, message: Any, now: float) -> None:
         if isinstance(message, dict) and isinstance(message.get("from"), str):
             self._note_inbound(message["from"], message.get("timestamp"), now)
-        inbound = message_to_inbound(message, now)
+        inbound = message_to_inbound(message, now, verified=bool(self.cfg.app_secret))
         if inbound is None:
             log.debug("event=webhook_message_ignored platform=whatsapp type=%s",
                       message.get("type") if isinstance(message, dict) else "?")
@@ -209,23 +233,28 @@ class WhatsAppChannel(NoEdits):
         """Remember when ``wa_id`` last wrote to us (opens the 24-hour window)."""
         try:
             sent_at = min(float(timestamp), now)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):   # Overflow: a 400-digit integer
             sent_at = now
         if not math.isfinite(sent_at):   # "nan" would hold the window open forever
             sent_at = now
         key = LAST_INBOUND_KEY % wa_id
-        previous = self._deps.state.get(key)
+        previous = self._deps.state.get_expiring(key)
         if previous is None or float(previous) < sent_at:
-            self._deps.state.set(key, "%.3f" % sent_at, batched=True)
+            # Expiring: every sender, allowed or not, gets a row; a stream of
+            # strangers must not grow the state file for ever (issue 20).
+            self._deps.state.put_expiring(key, "%.3f" % sent_at,
+                                          max(1.0, sent_at + WINDOW_SEC - now), batched=True)
 
-    def _record_status(self, status: Any) -> None:
+    def _record_status(self, status: Any, _now: float = 0.0) -> None:
         if not isinstance(status, dict) or not isinstance(status.get("id"), str):
             return
         wamid, state = status["id"], str(status.get("status", ""))
         if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state), DEDUP_TTL_SEC,
                                           batched=True):
             return
-        count(self._deps.metrics, "whatsapp_statuses_total", status=state)
+        # The label comes from a fixed set: a sender-chosen string must not add series.
+        count(self._deps.metrics, "whatsapp_statuses_total",
+              status=state if state in STATUS_LABELS else "other")
         if state != "failed":
             log.debug("event=message_status id=%s status=%s", wamid, state)
             return
@@ -243,7 +272,7 @@ class WhatsAppChannel(NoEdits):
         return self._deps.state.is_seen(FAILED_NS, wamid)
 
     def last_inbound(self, wa_id: str) -> Optional[float]:
-        value = self._deps.state.get(LAST_INBOUND_KEY % wa_id)
+        value = self._deps.state.get_expiring(LAST_INBOUND_KEY % wa_id)
         return float(value) if value is not None else None
 
     # ------------------------------------------------------------------ outbound

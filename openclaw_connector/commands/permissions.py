@@ -77,8 +77,11 @@ class Permissions:
         return self._admins.get(platform, frozenset())
 
     def is_admin(self, inbound: Inbound) -> bool:
+        """An unverified sender id may be forged: never an admin's, whatever it says."""
         if inbound.local_operator:
             return True
+        if not inbound.verified:
+            return False
         return inbound.user_id in self._admins.get(inbound.platform, ())
 
     def is_allowed(self, inbound: Inbound) -> bool:

@@ -10,6 +10,8 @@ start case and with ``prlimit`` on the running daemon for the run-time case.
 
 from __future__ import annotations
 
+import asyncio
+
 import glob
 import os
 import resource
@@ -18,6 +20,7 @@ import subprocess
 
 import pytest
 
+from tests.e2e.process import until
 from tests.e2e.world import PLATFORMS, World
 
 NO_LIMIT = resource.RLIM_INFINITY
@@ -88,30 +91,38 @@ async def test_full_disk_at_start_exits_78(tmp_path):
         assert w.telegram.requests == [] and w.discord.connections == []
 
 
-@pytest.mark.gen_test(timeout=60)
+@pytest.mark.gen_test(timeout=90)
 async def test_disk_full_while_running_is_logged_and_commands_are_still_answered(tmp_path):
     """Writes start failing under a running daemon: one state_write_failed line, every
-    platform still answers, and writes recover when space returns."""
+    platform still answers (once), but nothing unstored is acknowledged: webhooks get
+    503 until space returns (then their redelivery gets 200 and runs nothing again)."""
     async with World(tmp_path) as w:
         run = await w.start_daemon()
         # No write may reach past byte 1024 of any file: every WAL frame now fails.
         resource.prlimit(run.pid, resource.RLIMIT_FSIZE, (1024, NO_LIMIT))
-        first = [await w.send(p, "/help") for p in PLATFORMS]
+        first = [await w.send(p, "/help") for p in ("telegram", "discord")]
+        hooks = [asyncio.ensure_future(w.send(p, "/help", redeliver_until=60))
+                 for p in ("line", "whatsapp")]
+        await until(lambda: len(w.sent) == 4, 10, "webhook items posted")
+        first += [i for i in w.sent if i.platform in ("line", "whatsapp")]
         for item in first:
             await w.wait_answers(item, "Commands:")
         await run.wait_line("event=state_write_failed")
-        second = [await w.send(p, "/status") for p in PLATFORMS]
+        assert not any(i.acked for i in first[2:])          # still answered 503
+        second = [await w.send(p, "/status") for p in ("telegram", "discord")]
         for item in second:
             await w.wait_answers(item, "ComfyUI: reachable")
         resource.prlimit(run.pid, resource.RLIMIT_FSIZE, (NO_LIMIT, NO_LIMIT))
+        await asyncio.wait_for(asyncio.gather(*hooks), 60)
         third = await w.send("telegram", "/help")
         await w.wait_answers(third, "Commands:")
         await run.wait_line("event=state_write_recovered")
         assert await run.stop() == 0
-        assert run.count("event=state_write_failed") == 1      # once per streak, no flood
+        assert run.count("event=state_write_failed") == 1      # once per interval, no flood
         assert run.count("Traceback") == 0 and run.count("event=fatal") == 0
+        assert all(i.acked for i in first)
         assert [w.answers(i, "Commands:") for i in first] == [1, 1, 1, 1]
-        assert [w.answers(i, "ComfyUI: reachable") for i in second] == [1, 1, 1, 1]
+        assert [w.answers(i, "ComfyUI: reachable") for i in second] == [1, 1]
         assert w.leaked() == []
 
 

@@ -187,6 +187,7 @@ def all_channels_yaml(url: str, state_dir: str, **extra: Any) -> dict:
         "line": {"channel_secret": LINE_SECRET, "channel_access_token": LINE_TOKEN,
                  "api_base": url + "/line"},
         "whatsapp": {"access_token": WA_TOKEN, "verify_token": WA_VERIFY,
+                     "app_secret": "identity-fake-app-secret",
                      "phone_number_id": WA_PHONE_ID, "api_base": url + "/v21.0"},
     }
     for dotted, value in extra.items():

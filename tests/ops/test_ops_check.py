@@ -217,6 +217,7 @@ async def test_check_against_the_shared_platform_fakes(wrong, tmp_path):
             "line.channel_secret": "shared-fake-line-secret",
             "line.channel_access_token": token(ln.access_token), "line.api_base": ln.url,
             "whatsapp.access_token": token(wa.access_token), "whatsapp.verify_token": "v-token",
+            "whatsapp.app_secret": "shared-fake-app-secret",
             "whatsapp.phone_number_id": wa.phone_number_id, "whatsapp.api_base": wa.api_base})
         out = io.StringIO()
         status = await check.run_checks(cfg, out)
