@@ -466,3 +466,31 @@ async def test_comfyui_error_answer_relayed_to_chat_carries_no_token(tmp_path):
     line = next(line for line in out.splitlines() if "HTTP 500" in line)
     assert secret not in out and "api_key=***" in line
     assert len(line) < 400
+
+
+def test_a_full_log_disk_falls_back_to_stderr_and_comes_back(tmp_path):
+    """The log file's disk fills: one log_file_failed warning on the fallback stream,
+    no line lost, no exception to the caller; with space again the file is used."""
+    with small_tmpfs(tmp_path / "logdisk", size="256k") as disk:
+        fallback = io.StringIO()
+        handler = logmod.setup("INFO", file=str(disk / "c.log"), stream=fallback,
+                               retry_sec=0.01)
+        try:
+            log = logmod.get("flood")
+            fill(disk)
+            for i in range(40):
+                log.info("event=line n=%d pad=%s", i, "x" * 1000)
+            os.unlink(disk / "ballast")
+            deadline = time.monotonic() + 5
+            while "event=log_file_restored" not in (disk / "c.log").read_text():
+                assert time.monotonic() < deadline, "the log file was never used again"
+                log.info("event=after")
+            log.info("event=back")
+        finally:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+        text = (disk / "c.log").read_text()
+    assert fallback.getvalue().count("event=log_file_failed") == 1
+    seen = fallback.getvalue() + text
+    assert all("event=line n=%d " % i in seen for i in range(40))
+    assert "event=back" in text
