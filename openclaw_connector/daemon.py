@@ -81,6 +81,9 @@ class Daemon:
                    "on_eof": lambda: self.request_stop("console end of input")})
         for channel in build_channels(cfg, self.dispatch, deps):
             self.channels[channel.platform] = channel
+        self.metrics.set("build_info", 1, version=__version__,
+                         help="Always 1; the version label says which build runs")
+        self.metrics.collect(self._channel_gauges)
         if self.media is not None:
             self._services.append(("media", self.media))
         if self.web is not None:
@@ -201,12 +204,20 @@ class Daemon:
         await channel.send(chat, reply)
         self.metrics.inc("sends_total", platform=chat.platform, help="Replies sent")
 
+    def _channel_gauges(self) -> None:
+        for name, channel in self.channels.items():
+            self.metrics.set("channel_up", 1 if channel.health.state == "ok" else 0,
+                             channel=name, help="1 while the channel is connected and ok")
+
     def health(self) -> tuple[int, dict]:
-        """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok."""
+        """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok
+        (a console that is ``off`` because there is no terminal does not count)."""
         channels = {name: ch.health.as_dict() for name, ch in self.channels.items()}
-        ok = all(c["state"] == "ok" for c in channels.values())
+        ok = all(c["state"] in ("ok", "off") for c in channels.values())
         body: dict = {"ok": ok, "version": __version__, "channels": channels}
+        # None only until the first call or /ws connect ends; false once one failed.
         reach = getattr(self.openclaw, "last_reachable", None)
-        # No URL here: /healthz is also on the public webhook ports.
+        if reach is None:
+            reach = getattr(getattr(self.jobs, "ws", None), "last_connect_ok", None)
         body["comfyui"] = {"reachable": reach}
         return (200 if ok else 503), body
