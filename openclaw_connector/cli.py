@@ -77,8 +77,11 @@ def _config_failed(problems: list[str], args: argparse.Namespace, stderr: TextIO
         len(problems), "" if len(problems) == 1 else "s")]
     for line in lines:
         print(line, file=stderr)
+    one_shot = args.check or args.check_config or args.print_config
+    if not one_shot:
+        _start_failed(problems[0], errno.EINVAL)
     path = args.log_file or os.environ.get("OPENCLAW_CONNECTOR_LOG_FILE")
-    if path and not (args.check or args.check_config or args.print_config):
+    if path and not one_shot:
         try:
             handler = logmod.setup("ERROR", file=path, stream=stderr)
         except OSError:
@@ -87,6 +90,13 @@ def _config_failed(problems: list[str], args: argparse.Namespace, stderr: TextIO
             log.error("event=config_error %s", line)
         handler.flush()
     return EX_CONFIG
+
+
+def _start_failed(why: str, code: int) -> None:
+    """Tell a waiting service manager that start failed, and why (sd_notify ``STATUS=``
+    and ``ERRNO=``): systemd shows it in ``systemctl status``, and start-stop-daemon
+    ``--notify-await`` gives up at once instead of waiting for its timeout."""
+    sdnotify.notify("STATUS=start failed: %s\nERRNO=%d" % (" ".join(why.split())[:200], code))
 
 
 def summary_lines(cfg: Config) -> list[str]:
@@ -173,17 +183,20 @@ def run(cfg: Config, *, pidfile: Optional[str] = None) -> int:
         problem = _claim_pidfile(pidfile)
         if problem:
             log.error("event=pidfile_refused %s", problem)
+            _start_failed(problem, errno.EEXIST)
             return EX_FATAL
     try:
         return asyncio.run(_serve(cfg, pidfile))
     except StateDirError as exc:
         log.error("event=config_error %s", exc)
+        _start_failed(str(exc), errno.EACCES)
         return EX_CONFIG
     except KeyboardInterrupt:
         return EX_OK
     except Exception as exc:
         log.error("event=fatal error=%s", logmod.one_line_error(exc),
                   exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
+        _start_failed(logmod.one_line_error(exc), getattr(exc, "errno", None) or errno.EIO)
         return EX_FATAL
     finally:
         if pidfile:
@@ -205,6 +218,7 @@ async def _serve(cfg: Config, pidfile: Optional[str]) -> int:
                 log.error("event=config_error cannot listen: %s (change the bind/port in "
                           "the config or stop what uses it)", exc.strerror)
                 await daemon.stop()
+                _start_failed("cannot listen: %s" % exc.strerror, exc.errno)
                 return EX_CONFIG
             raise
         if pidfile:
