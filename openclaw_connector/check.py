@@ -7,7 +7,12 @@ platform (platforms.md): Telegram ``getMe``, Discord ``GET /users/@me`` (and
 ``/gateway/bot`` for the identify budget, faults.md #9), LINE
 ``GET /v2/bot/info``, WhatsApp ``GET /{phone_number_id}``. Prints one line
 per check, ``OK   name: what was found`` or ``FAIL name: what happened — the
-fix``, and returns exit status 0 only if every check passed.
+fix`` (``WARN`` lines do not fail), then the webhook URLs to paste into the
+LINE and WhatsApp consoles, and returns exit status 0 only if every check
+passed. The admin call carries the daemon's own headers
+(:func:`~openclaw_connector.openclaw.request_headers`), so loopback
+convenience mode (no token, the server's own ``Origin``) passes here exactly
+when it works for the daemon.
 
 Every request uses the configured base URL and ``openclaw.timeout_sec`` as
 its connect and request timeout. No line ever holds a secret: URLs are shown
@@ -30,6 +35,7 @@ from tornado.simple_httpclient import HTTPTimeoutError
 
 from openclaw_connector import log as logmod
 from openclaw_connector.netutil import public_url
+from openclaw_connector.openclaw import request_headers
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,10 @@ def ok(name: str, detail: str) -> Result:
 
 def fail(name: str, detail: str) -> Result:
     return Result(name, "FAIL", detail)
+
+
+def warn(name: str, detail: str) -> Result:
+    return Result(name, "WARN", detail)
 
 
 @dataclass(frozen=True)
@@ -142,11 +152,11 @@ async def check_admin_token(cfg: Any, probe: Prober) -> Result:
     """
     name = "comfyui admin token"
     token = cfg.openclaw.admin_token
-    headers = {"X-OpenClaw-Admin-Token": token} if token else {}
+    headers = request_headers(cfg.openclaw)
     answer = await probe.get(cfg.openclaw.url + "/openclaw/approvals?status=pending", headers)
     if answer.code == 200:
         pending = _field(answer.body, "pending_count")
-        how = "accepted" if token else "not set, but the server allows this host without one"
+        how = "accepted" if token else "no admin token; the server allows this host"
         return ok(name, "%s (%s pending approvals)" % (how, pending if pending is not None
                                                        else "?"))
     if answer.code == 0:
@@ -154,10 +164,16 @@ async def check_admin_token(cfg: Any, probe: Prober) -> Result:
                                        "run --check again"))
     if answer.code == 403:
         said = _field(answer.body, "error") or ""
+        if not token and "Origin" in headers:
+            return fail(name, "403 %s — the server has OPENCLAW_ADMIN_TOKEN set, or refuses "
+                        "this host's Origin; set openclaw.admin_token (or "
+                        "OPENCLAW_CONNECTOR_ADMIN_TOKEN) to the server's OPENCLAW_ADMIN_TOKEN"
+                        % (said or "Forbidden"))
         if not token:
-            return fail(name, "403 %s — set openclaw.admin_token (or "
-                        "OPENCLAW_CONNECTOR_ADMIN_TOKEN) to the OPENCLAW_ADMIN_TOKEN value of "
-                        "the ComfyUI server" % (said or "Forbidden"))
+            return fail(name, "403 %s — ComfyUI is not on this host, so a token is needed: "
+                        "set openclaw.admin_token (or OPENCLAW_CONNECTOR_ADMIN_TOKEN) to the "
+                        "OPENCLAW_ADMIN_TOKEN value of the ComfyUI server"
+                        % (said or "Forbidden"))
         return fail(name, "403 %s — openclaw.admin_token does not match OPENCLAW_ADMIN_TOKEN "
                     "on the ComfyUI server; copy it again into openclaw.admin_token and rerun "
                     "--check" % (said or "Forbidden"))
@@ -307,7 +323,25 @@ async def collect(cfg: Any, http: AsyncHTTPClient) -> list[Result]:
                check_state_dir(cfg)]
     results.extend(comfyui)
     results.extend(channels)
+    for text in cfg.warnings():
+        where, _sep, sentence = text.partition(": ")
+        results.append(warn(where, sentence))
     return results
+
+
+def webhook_lines(cfg: Any) -> list[str]:
+    """The URLs to paste into the LINE / Meta consoles, and where the tunnel points."""
+    lines = []
+    base = cfg.media.public_base_url
+    for name, what in (("line", "LINE Developers → Messaging API → Webhook URL"),
+                       ("whatsapp", "Meta app → WhatsApp → Configuration → Callback URL")):
+        c = getattr(cfg, name)
+        if not c.on:
+            continue
+        local = "http://%s:%d" % (c.bind, c.port)
+        lines.append("URL  %s webhook: %s%s — paste into %s; the tunnel forwards to %s" % (
+            name, base or "https://<your tunnel host>", c.path, what, local))
+    return lines
 
 
 async def run_checks(cfg: Any, out: TextIO) -> int:
@@ -323,6 +357,8 @@ async def run_checks(cfg: Any, out: TextIO) -> int:
     secrets = cfg.secrets()
     for result in results:
         out.write(logmod.redact(result.line(), secrets) + "\n")
+    for line in webhook_lines(cfg):
+        out.write(logmod.redact(line, secrets) + "\n")
     failed = sum(1 for r in results if not r.passed)
     out.write("%d checks, %d failed\n" % (len(results), failed))
     out.flush()

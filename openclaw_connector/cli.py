@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Drive a ComfyUI + OpenClaw machine from Telegram, Discord, LINE and "
                     "WhatsApp. Runs in the foreground; stop it with SIGTERM or Ctrl-C.")
     p.add_argument("-c", "--config", metavar="PATH",
-                   help="YAML config file (default: $OPENCLAW_CONNECTOR_CONFIG)")
+                   help="YAML config file (default: $OPENCLAW_CONNECTOR_CONFIG; without "
+                        "either, defaults + OPENCLAW_CONNECTOR_* variables)")
     p.add_argument("--check-config", action="store_true",
                    help="validate the config, print one line per enabled channel, exit")
     p.add_argument("--print-config", action="store_true",
@@ -69,6 +70,35 @@ def load_config(args: argparse.Namespace, env=None) -> Config:
     return configmod.load(path, env=env, overrides=overrides)
 
 
+def _config_failed(problems: list[str], args: argparse.Namespace, stderr: TextIO) -> int:
+    """Print every problem on the terminal and append them to the log file when one is
+    known from the command line or environment (a service's terminal is nowhere)."""
+    lines = list(problems) + ["configuration invalid: %d problem%s; nothing was started" % (
+        len(problems), "" if len(problems) == 1 else "s")]
+    for line in lines:
+        print(line, file=stderr)
+    one_shot = args.check or args.check_config or args.print_config
+    if not one_shot:
+        _start_failed(problems[0], errno.EINVAL)
+    path = args.log_file or os.environ.get("OPENCLAW_CONNECTOR_LOG_FILE")
+    if path and not one_shot:
+        try:
+            handler = logmod.setup("ERROR", file=path, stream=stderr)
+        except OSError:
+            return EX_CONFIG
+        for line in lines:
+            log.error("event=config_error %s", line)
+        handler.flush()
+    return EX_CONFIG
+
+
+def _start_failed(why: str, code: int) -> None:
+    """Tell a waiting service manager that start failed, and why (sd_notify ``STATUS=``
+    and ``ERRNO=``): systemd shows it in ``systemctl status``, and start-stop-daemon
+    ``--notify-await`` gives up at once instead of waiting for its timeout."""
+    sdnotify.notify("STATUS=start failed: %s\nERRNO=%d" % (" ".join(why.split())[:200], code))
+
+
 def summary_lines(cfg: Config) -> list[str]:
     """One line per enabled channel for ``--check-config``, secrets masked."""
     lines = ["openclaw: url=%s admin_token=%s" % (cfg.openclaw.url,
@@ -94,8 +124,6 @@ def summary_lines(cfg: Config) -> list[str]:
         lines.append("whatsapp: webhook=http://%s:%d%s access_token=%s app_secret=%s "
                      "allowed_users=%d" % (w.bind, w.port, w.path, mask_secret(w.access_token),
                                            mask_secret(w.app_secret), len(w.allowed_users)))
-    if len(lines) == 1:
-        lines.append("no channel is enabled: set a platform token or pass --console")
     lines.append("admin_users=%d state_dir=%s" % (len(cfg.admin_users), cfg.state_dir))
     return lines
 
@@ -106,40 +134,44 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     stderr = stderr or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not (args.config or os.environ.get("OPENCLAW_CONNECTOR_CONFIG")):
-        parser.error("-c/--config is required (or set OPENCLAW_CONNECTOR_CONFIG)")
     try:
         cfg = load_config(args)
+        problem = None if args.print_config else configmod.no_channel_problem(cfg)
+        if problem:
+            raise ConfigError([problem])
     except ConfigError as exc:
-        for line in exc.problems:
-            print(line, file=stderr)
-        print("configuration invalid: %d problem%s; nothing was started" % (
-            len(exc.problems), "" if len(exc.problems) == 1 else "s"), file=stderr)
-        return EX_CONFIG
+        return _config_failed(exc.problems, args, stderr)
     if args.print_config:
         stdout.write(configmod.dump_yaml(cfg))
         return EX_OK
+    warnings = cfg.warnings()
+    permissions = configmod.permission_warning(cfg.source, cfg)
     if args.check_config:
         for line in summary_lines(cfg):
             print(line, file=stdout)
-        warning = configmod.permission_warning(cfg.source, cfg)
-        if warning:
+        for warning in warnings + ([permissions] if permissions else []):
             print("warning: " + warning, file=stdout)
         print("config OK", file=stdout)
         return EX_OK
     # --check runs as whoever types it (often root): it logs to stderr so it never
     # creates a log file the service user cannot open later.
     log_file = None if args.check else cfg.log.file
+    level = args.log_level.upper() if args.log_level else cfg.log_level
     try:
-        logmod.setup(cfg.log_level, file=log_file, secrets=cfg.secrets(), stream=stderr,
+        logmod.setup(level, file=log_file, secrets=cfg.secrets(), stream=stderr,
                      retry_sec=cfg.log.retry_sec)
     except OSError as exc:
         print("log.file: cannot open %s: %s (fix the path or its permissions)" % (
             cfg.log.file, exc.strerror), file=stderr)
         return EX_CONFIG
-    warning = configmod.permission_warning(cfg.source, cfg)
-    if warning:
-        log.warning("event=config_permissions %s", warning)
+    if not cfg.source:
+        log.info("event=config_source source=environment reason=\"no -c and no "
+                 "OPENCLAW_CONNECTOR_CONFIG: running on defaults + OPENCLAW_CONNECTOR_* "
+                 "variables\"")
+    if permissions:
+        log.warning("event=config_permissions %s", permissions)
+    for warning in warnings:
+        log.warning("event=config_warning %s", warning)
     if args.check:
         from openclaw_connector import check
         return asyncio.run(check.run_checks(cfg, stdout))
@@ -152,17 +184,20 @@ def run(cfg: Config, *, pidfile: Optional[str] = None) -> int:
         problem = _claim_pidfile(pidfile)
         if problem:
             log.error("event=pidfile_refused %s", problem)
+            _start_failed(problem, errno.EEXIST)
             return EX_FATAL
     try:
         return asyncio.run(_serve(cfg, pidfile))
     except StateDirError as exc:
         log.error("event=config_error %s", exc)
+        _start_failed(str(exc), errno.EACCES)
         return EX_CONFIG
     except KeyboardInterrupt:
         return EX_OK
     except Exception as exc:
         log.error("event=fatal error=%s", logmod.one_line_error(exc),
                   exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
+        _start_failed(logmod.one_line_error(exc), getattr(exc, "errno", None) or errno.EIO)
         return EX_FATAL
     finally:
         if pidfile:
@@ -184,6 +219,7 @@ async def _serve(cfg: Config, pidfile: Optional[str]) -> int:
                 log.error("event=config_error cannot listen: %s (change the bind/port in "
                           "the config or stop what uses it)", exc.strerror)
                 await daemon.stop()
+                _start_failed("cannot listen: %s" % exc.strerror, exc.errno)
                 return EX_CONFIG
             raise
         if pidfile:

@@ -72,6 +72,8 @@ class ComfyWebSocket:
         self._task: Optional[asyncio.Task] = None
         self.connected = False
         self.connects = 0
+        # None until the first attempt ends; then whether it connected (for /healthz).
+        self.last_connect_ok: Optional[bool] = None
 
     async def start(self) -> None:
         """Spawn the connect/read loop and return at once."""
@@ -93,6 +95,7 @@ class ComfyWebSocket:
                 conn = await self._connect()
             except Exception as exc:
                 failures += 1
+                self.last_connect_ok = False
                 wait = delays.next()
                 # The first failure of a streak is worth a warning; the rest (ComfyUI
                 # switched off for the night) only at debug.
@@ -103,6 +106,7 @@ class ComfyWebSocket:
                     break
                 continue
             self._conn = conn
+            self.last_connect_ok = True
             if self._stopping.is_set():
                 conn.close()
                 break

@@ -89,6 +89,8 @@ class LogConfig:
 @dataclass(frozen=True)
 class ConsoleConfig:
     enabled: bool = _key(E + "CONSOLE", "bool", default=False)
+    # Where the console saves result images; unset = <state_dir>/console.
+    save_dir: Optional[str] = _key(E + "CONSOLE_SAVE_DIR", "path")
 
 
 @dataclass(frozen=True)
@@ -288,10 +290,25 @@ class Config:
                                                                 "template_options")
     # Where the file came from, for messages; not a YAML key.
     source: str = field(default="", metadata={"internal": True})
+    # Warnings found while loading (unknown OPENCLAW_CONNECTOR_* variables); not a key.
+    load_warnings: tuple = field(default=(), metadata={"internal": True})
 
     @property
     def log_level(self) -> str:
-        return (self.log.level or ("debug" if self.debug else "info")).upper()
+        """``debug: true`` (``OPENCLAW_CONNECTOR_DEBUG=1``) wins over ``log.level``, so the
+        seed's one switch works with the shipped example; ``--log-level`` is applied by
+        cli.py on top of this."""
+        return ("debug" if self.debug else (self.log.level or "info")).upper()
+
+    def warnings(self) -> list[str]:
+        """Things that work but will surprise the user later: ``"where: sentence"`` each."""
+        found = list(self.load_warnings)
+        for name, label in (("line", "LINE"), ("whatsapp", "WhatsApp")):
+            if getattr(self, name).on and not self.media.public_base_url:
+                found.append("media: images cannot be delivered to %s until "
+                             "media.public_base_url is set to your HTTPS tunnel URL "
+                             "(OPENCLAW_CONNECTOR_PUBLIC_BASE_URL)" % label)
+        return found
 
     def prompt_input(self, template_id: str) -> Optional[str]:
         """``templates.<id>.prompt_input``: the input free text goes to, when configured."""
@@ -456,6 +473,40 @@ def _cross_checks(cfg: Config, origin: str) -> list[str]:
     return problems
 
 
+def _env_warnings(env: Mapping[str, str]) -> list[str]:
+    """An ``OPENCLAW_CONNECTOR_*`` variable that no key reads is most likely a typo."""
+    known = {meta["env"] for _path, _value, meta in _walk(Config()) if meta.get("env")}
+    known.add(E + "CONFIG")
+    found = []
+    for name in sorted(env):
+        if name.startswith(E) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+            found.append("environment: %s: unknown variable, ignored%s" % (
+                name, " (did you mean %s?)" % close[0] if close else ""))
+    return found
+
+
+def _duplicate_keys(node: Any, prefix: str, origin: str, out: list[str]) -> None:
+    """A key written twice in one mapping: YAML keeps the last one silently."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is None or key == "<<":
+                continue
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                out.append("%s: %s%s: duplicate key at line %d (first at line %d); YAML would "
+                           "keep only the last one: merge them into one" % (
+                               origin, prefix, key, line, seen[key]))
+            else:
+                seen[key] = line
+            _duplicate_keys(value_node, prefix + key + ".", origin, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _duplicate_keys(item, "%s[%d]." % (prefix.rstrip("."), index), origin, out)
+
+
 def _read_yaml(path: str) -> tuple[dict, str]:
     origin = os.path.basename(path) or path
     try:
@@ -473,6 +524,10 @@ def _read_yaml(path: str) -> tuple[dict, str]:
         where = "line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else "?"
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(["%s: %s: invalid YAML: %s" % (path, where, what)]) from None
+    duplicates: list[str] = []
+    _duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader), "", origin, duplicates)
+    if duplicates:
+        raise ConfigError(duplicates)
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -497,7 +552,17 @@ def load(path: Optional[str], *, env: Optional[Mapping[str, str]] = None,
         problems.extend(_cross_checks(cfg, origin))
     if problems:
         raise ConfigError(problems)
-    return dataclasses.replace(cfg, source=path or "")
+    return dataclasses.replace(cfg, source=path or "", load_warnings=tuple(_env_warnings(env)))
+
+
+def no_channel_problem(cfg: Config) -> Optional[str]:
+    """The problem line when nothing could ever send a command (an idle daemon)."""
+    if cfg.enabled_channels():
+        return None
+    return ("%s: no channel is enabled: set a platform credential (telegram.token, "
+            "discord.token, line.channel_secret or whatsapp.access_token, or their "
+            "OPENCLAW_CONNECTOR_* variables) or pass --console" % (
+                os.path.basename(cfg.source) if cfg.source else "environment"))
 
 
 def with_overrides(cfg: Config, **sections: Mapping[str, Any]) -> Config:
@@ -508,7 +573,7 @@ def with_overrides(cfg: Config, **sections: Mapping[str, Any]) -> Config:
 
 
 def permission_warning(path: str, cfg: Config) -> Optional[str]:
-    """A warning line when the file itself holds a secret and is readable by group or others.
+    """A warning line when the file itself holds a secret and every user can read it.
 
     Secrets that come from the environment (an ``EnvironmentFile``) do not
     make a world-readable YAML file a leak, so only the file's own keys count.
@@ -520,15 +585,17 @@ def permission_warning(path: str, cfg: Config) -> Optional[str]:
         raw, _origin = _read_yaml(path)
     except (OSError, ConfigError):
         return None
-    if not mode & (stat.S_IRGRP | stat.S_IROTH):
+    # Group-readable is the service setup (root:<service group>, 0640); others are not.
+    if not mode & stat.S_IROTH:
         return None
     for dotted, _value, meta in _walk(cfg):
         node: Any = raw
         for part in dotted.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if meta.get("secret") and node:
-            return ("config file %s holds secrets (%s) and is readable by group or others; "
-                    "run: chmod 600 %s" % (path, dotted, path))
+            return ("config file %s holds secrets (%s) and is readable by every user; run: "
+                    "chown root:<group of the service user> %s && chmod 0640 %s (or move "
+                    "the secret to the environment file)" % (path, dotted, path, path))
     return None
 
 

@@ -96,6 +96,9 @@ class Daemon:
             console_out=console_out, on_eof=lambda: self.request_stop("console end of input"))
         for channel in build_channels(cfg, self.dispatch, deps):
             self.channels[channel.platform] = channel
+        self.metrics.set("build_info", 1, version=__version__,
+                         help="Always 1; the version label says which build runs")
+        self.metrics.collect(self._channel_gauges)
         services = [ServiceEntry("state", self.state, required=True),
                     ServiceEntry("openclaw", self.openclaw, intake=True)]
         if self.media is not None:
@@ -189,19 +192,27 @@ class Daemon:
             self.metrics.inc("replies_failed_total", platform=inbound.platform,
                              help="Command replies given up on")
 
+    def _channel_gauges(self) -> None:
+        for name, channel in self.channels.items():
+            self.metrics.set("channel_up", 1 if channel.health.state == "ok" else 0,
+                             channel=name, help="1 while the channel is connected and ok")
+
     def health(self) -> tuple[int, dict]:
-        """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok,
-        state writes reach the disk and no listener is out of descriptors."""
+        """(HTTP status, body) for ``/healthz``: 200 only when every channel is ok (a
+        console that is ``off`` because there is no terminal does not count), state
+        writes reach the disk and no listener is out of descriptors."""
         channels = {name: ch.health.as_dict() for name, ch in self.channels.items()}
         state = self.state.health()
-        ok = all(c["state"] == "ok" for c in channels.values()) and state["writable"]
+        ok = all(c["state"] in ("ok", "off") for c in channels.values()) and state["writable"]
         body: dict = {"ok": ok, "version": __version__, "channels": channels,
                       "state": state}
         if self.web is not None:
             body["http"] = self.web.listener_health()
             if any(g["accept_paused"] for g in body["http"]["listeners"].values()):
                 body["ok"] = ok = False
+        # None only until the first call or /ws connect ends; false once one failed.
         reach = getattr(self.openclaw, "last_reachable", None)
-        # No URL here: /healthz is also on the public webhook ports.
+        if reach is None:
+            reach = getattr(getattr(self.jobs, "ws", None), "last_connect_ok", None)
         body["comfyui"] = {"reachable": reach}
         return (200 if ok else 503), body

@@ -3,12 +3,19 @@
 One :class:`Metrics` object is made by the daemon and passed to whoever
 counts; no module-level registry. Names are declared where they are used,
 with ``inc``/``observe``; ``render()`` writes the exposition format 0.0.4.
+Gauges that describe a moment (channel up) are refreshed by collectors
+registered with :meth:`Metrics.collect` just before each render, and the
+conventional ``process_*`` series (memory, CPU, fds, start time) follow ours.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Iterable
+import os
+import resource
+import sys
+import time
+from typing import Callable, Iterable
 
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -37,6 +44,11 @@ class Metrics:
         self._gauges: dict[str, dict[tuple, float]] = {}
         self._hist: dict[str, dict[tuple, list]] = {}
         self._help: dict[str, str] = {}
+        self._collectors: list[Callable[[], None]] = []
+
+    def collect(self, refresh: Callable[[], None]) -> None:
+        """Call ``refresh`` before every render (it sets gauges that describe now)."""
+        self._collectors.append(refresh)
 
     def inc(self, name: str, amount: float = 1.0, *, help: str = "", **labels) -> None:
         series = self._counters.setdefault(name, {})
@@ -74,6 +86,8 @@ class Metrics:
         return 0.0
 
     def render(self) -> str:
+        for refresh in self._collectors:
+            refresh()
         out: list[str] = []
         for kind, table in (("counter", self._counters), ("gauge", self._gauges)):
             for name in sorted(table):
@@ -92,7 +106,63 @@ class Metrics:
                 out.append("%s_bucket%s %d" % (full, _fmt_labels(key + (("le", "+Inf"),)), count))
                 out.append("%s_sum%s %s" % (full, _fmt_labels(key), _num(total)))
                 out.append("%s_count%s %d" % (full, _fmt_labels(key), count))
+        out.extend(process_lines())
         return "\n".join(out) + "\n"
+
+
+def _proc_start_time() -> float:
+    """When this process started (Linux /proc; elsewhere: when this module loaded)."""
+    try:
+        with open("/proc/self/stat") as fh:
+            ticks = float(fh.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/stat") as fh:
+            boot = next(float(line.split()[1]) for line in fh if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+_START_TIME = _proc_start_time()
+
+
+def _resident_bytes() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            return float(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        # No /proc (macOS): the peak is the best we have; ru_maxrss is bytes there.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return float(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _open_fds() -> float:
+    for where in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return float(len(os.listdir(where)))
+        except OSError:
+            continue
+    return float("nan")
+
+
+def process_lines() -> list[str]:
+    """The Prometheus client libraries' ``process_*`` series, from the OS."""
+    times = os.times()
+    series = [
+        ("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.",
+         times.user + times.system),
+        ("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+         _resident_bytes()),
+        ("process_open_fds", "gauge", "Number of open file descriptors.", _open_fds()),
+        ("process_start_time_seconds", "gauge",
+         "Start time of the process since unix epoch in seconds.", _START_TIME),
+    ]
+    out = []
+    for name, kind, text, value in series:
+        if math.isnan(value):
+            continue
+        out.extend(["# HELP %s %s" % (name, text), "# TYPE %s %s" % (name, kind),
+                    "%s %s" % (name, _num(value))])
+    return out
 
 
 def _num(value: float) -> str:

@@ -73,6 +73,20 @@ def _error_text(body: Any) -> str:
     return ""
 
 
+def request_headers(cfg: OpenClawConfig, has_body: bool = False) -> dict[str, str]:
+    """The headers of every call: the admin token when set; without one, on loopback,
+    the server's own ``Origin`` (loopback convenience mode, openclaw-api.md §2.1, §10).
+    ``--check`` sends the same, so it proves what the daemon will do."""
+    headers = {"Accept": "application/json"}
+    if has_body:
+        headers["Content-Type"] = "application/json"
+    if cfg.admin_token:
+        headers[ADMIN_HEADER] = cfg.admin_token
+    elif is_loopback_url(cfg.url):
+        headers["Origin"] = public_url(cfg.url)
+    return headers
+
+
 class OpenClawClient:
     """Typed access to ComfyUI + OpenClaw (openclaw-api.md §4, §5)."""
 
@@ -98,14 +112,7 @@ class OpenClawClient:
     # ----------------------------------------------------------------- transport
 
     def _headers(self, has_body: bool) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
-        if has_body:
-            headers["Content-Type"] = "application/json"
-        if self._cfg.admin_token:
-            headers[ADMIN_HEADER] = self._cfg.admin_token
-        elif is_loopback_url(self._cfg.url):
-            headers["Origin"] = self.public_url
-        return headers
+        return request_headers(self._cfg, has_body)
 
     async def _fetch(self, method: str, path: str, *, body: Any = None,
                      query: Optional[Mapping[str, Any]] = None,

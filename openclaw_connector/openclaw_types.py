@@ -62,10 +62,15 @@ class Health:
     ready: Optional[bool]
     uptime_sec: Optional[float]
     token_configured: Optional[bool]
+    # ``stats``: what the seed calls "logs" in /status.
+    logs_processed: Optional[int] = None
+    errors_captured: Optional[int] = None
 
     @classmethod
     def from_json(cls, data: Any) -> "Health":
         d = _obj(data, "health")
+        stats = _sub(d, "stats")
+        logs, errors = _num(stats.get("logs_processed")), _num(stats.get("errors_captured"))
         pack = _sub(d, "pack")
         startup = _sub(d, "startup")
         policy = _sub(d, "access_policy")
@@ -75,7 +80,9 @@ class Health:
                    version=str(pack.get("version") or "?"),
                    ready=ready if isinstance(ready, bool) else None,
                    uptime_sec=_num(d.get("uptime_sec")),
-                   token_configured=token if isinstance(token, bool) else None)
+                   token_configured=token if isinstance(token, bool) else None,
+                   logs_processed=None if logs is None else int(logs),
+                   errors_captured=None if errors is None else int(errors))
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,30 @@ class OtherOutput:
 
 
 @dataclass(frozen=True)
+class ExecEvent:
+    """One of ComfyUI's execution messages in a history entry (§5): what ``/trace``
+    shows for jobs OpenClaw keeps no trace record of."""
+
+    kind: str                       # start | cached | error | interrupted | success | …
+    ts: Optional[float]             # epoch seconds
+    node_id: str = ""
+    node_type: str = ""
+    nodes: tuple[str, ...] = ()     # cached node ids
+    message: str = ""
+
+
+def _exec_event(name: str, body: Mapping) -> ExecEvent:
+    ms = _num(body.get("timestamp"))
+    nodes = body.get("nodes") if isinstance(body.get("nodes"), list) else []
+    return ExecEvent(kind=name[len("execution_"):] if name.startswith("execution_") else name,
+                     ts=ms / 1000.0 if ms is not None else None,
+                     node_id=str(body.get("node_id") or ""),
+                     node_type=str(body.get("node_type") or ""),
+                     nodes=tuple(str(n) for n in nodes),
+                     message=str(body.get("exception_message") or "").strip())
+
+
+@dataclass(frozen=True)
 class JobOutcome:
     """What ``GET /history/{id}`` says about one prompt (§5, §7.5).
 
@@ -215,6 +246,7 @@ class JobOutcome:
     error_message: str = ""
     error_type: str = ""
     queued: bool = False
+    events: tuple[ExecEvent, ...] = ()
 
     @property
     def finished(self) -> bool:
@@ -252,7 +284,8 @@ def outcome_from_history(prompt_id: str, data: Any) -> Optional[JobOutcome]:
     return JobOutcome(prompt_id=prompt_id, state=state, images=images, other_outputs=others,
                       duration_sec=duration, error_node_type=str(err.get("node_type") or ""),
                       error_node_id=str(err.get("node_id") or ""), error_message=message,
-                      error_type=str(err.get("exception_type") or ""))
+                      error_type=str(err.get("exception_type") or ""),
+                      events=tuple(_exec_event(str(m[0]), m[1]) for m in messages))
 
 
 def _file(item: Any) -> Optional[ImageRef]:

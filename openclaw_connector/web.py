@@ -4,10 +4,12 @@ Channels register their webhook route with :meth:`WebServers.add_route` in
 their constructors; ``start()`` then binds one ``HTTPServer`` per distinct
 configured ``(bind, port)``, so LINE and WhatsApp on the same address share a
 server (issue 6). Every webhook server also mounts the media route
-(``media.path``) and ``GET /healthz``. When ``status.port`` is set, a status
-server on ``status.bind:status.port`` answers ``GET /healthz`` and
+(``media.path``) and a bare ``GET /healthz`` (200 ``ok``, for a tunnel's probe):
+webhook ports face the internet, so they reveal neither the version nor the
+channel states (issue 15). When ``status.port`` is set, a status server on
+``status.bind:status.port`` answers the full ``GET /healthz`` and
 ``GET /metrics`` (Prometheus text 0.0.4); it shares a webhook server if the
-operator put both on the same address.
+operator put both on the same address. Scrapes of both log at debug.
 
 A webhook POST (:meth:`WebServers.add_webhook`) does not go through the
 Application: :class:`_Dispatch` hands it to the channel's
@@ -76,6 +78,31 @@ class HealthHandler(tornado.web.RequestHandler):
         self.finish(json.dumps(body, sort_keys=True))
 
     head = get
+
+
+class BareHealthHandler(tornado.web.RequestHandler):
+    """``GET /healthz`` on a webhook port: 200 ``ok`` and nothing else (issue 15)."""
+
+    def set_default_headers(self) -> None:
+        self.clear_header("Server")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+
+    def get(self) -> None:
+        self.finish("ok\n")
+
+    head = get
+
+
+def _access_log(handler: tornado.web.RequestHandler) -> None:
+    """Health probes and metric scrapes come every few seconds: debug, not info."""
+    if isinstance(handler, (HealthHandler, BareHealthHandler, MetricsHandler)) and \
+            handler.get_status() < 400:
+        log.debug("event=http_request method=%s path=%s status=%d took_ms=%.1f",
+                  handler.request.method, handler.request.path, handler.get_status(),
+                  1000.0 * handler.request.request_time())
+        return
+    logmod.access_log(handler)
 
 
 class MetricsHandler(tornado.web.RequestHandler):
@@ -195,14 +222,17 @@ class WebServers:
 
     def _app(self, routes: list, *, webhook: bool, status: bool) -> tornado.web.Application:
         handlers: list = list(routes)
-        handlers.append((r"/healthz", HealthHandler, {"health": self.health}))
+        if status:
+            handlers.append((r"/healthz", HealthHandler, {"health": self.health}))
+        else:
+            handlers.append((r"/healthz", BareHealthHandler, {}))
         if webhook and self.media is not None:
             path = self.media.cfg.path.rstrip("/")
             handlers.append((re.escape(path) + r"/([^/]+)", MediaHandler,
                              {"media": self.media}))
         if status:
             handlers.append((r"/metrics", MetricsHandler, {"metrics": self.metrics}))
-        return tornado.web.Application(handlers, log_function=logmod.access_log,
+        return tornado.web.Application(handlers, log_function=_access_log,
                                        compress_response=False, xsrf_cookies=False)
 
     async def start(self) -> None:

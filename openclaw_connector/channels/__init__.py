@@ -7,6 +7,9 @@ user without Discord never imports the gateway code.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 from openclaw_connector.channels.base import Channel, ChannelDeps
 from openclaw_connector.config import Config
 from openclaw_connector.messages import InboundHandler
@@ -17,7 +20,9 @@ def build_channels(cfg: Config, on_inbound: InboundHandler, deps: ChannelDeps) -
     channels: list[Channel] = []
     if cfg.console.enabled:
         from openclaw_connector.channels.console import ConsoleChannel
-        channels.append(ConsoleChannel(cfg.console, on_inbound, deps))
+        console = dataclasses.replace(cfg.console, save_dir=cfg.console.save_dir or
+                                      os.path.join(cfg.state_dir, "console"))
+        channels.append(ConsoleChannel(console, on_inbound, deps))
     if cfg.telegram.on:
         from openclaw_connector.channels.telegram import TelegramChannel
         channels.append(TelegramChannel(cfg.telegram, on_inbound, deps))

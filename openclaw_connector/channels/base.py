@@ -36,7 +36,7 @@ if TYPE_CHECKING:   # imported by the webhook channels only; a Telegram-only dae
 Part = TypeVar("Part")
 
 class ChannelHealth:
-    """A channel's state for logs and ``/healthz``: starting|ok|backoff|conflict|fatal|stopped.
+    """A channel's state for logs and ``/healthz``: starting|ok|backoff|conflict|fatal|stopped|off.
 
     Every change of state is logged once (``event=channel_state``), so an
     operator tailing the log sees a platform go down and come back.
@@ -65,6 +65,10 @@ class ChannelHealth:
 
     def stopped(self) -> None:
         self._set("stopped", "")
+
+    def off(self, reason: str) -> None:
+        """Enabled but unusable by design (a console without a terminal); not a failure."""
+        self._set("off", reason)
 
     def _set(self, state: str, reason: str) -> None:
         if state != self.state:

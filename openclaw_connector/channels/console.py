@@ -6,11 +6,18 @@ exit) and handed to the IOLoop with ``call_soon_threadsafe``. Each line
 becomes an Inbound from user ``console``, whom the router treats as an
 admin. End of input (Ctrl-D, or the end of a pipe) stops the daemon cleanly
 through the ``on_eof`` callback the daemon passes in its ``ChannelDeps``.
+
+Under a service stdin is ``/dev/null`` (or closed): reading it would stop the
+daemon at once, so the channel logs a warning and stays idle instead. Result
+images are saved under ``console.save_dir`` (``<state_dir>/console`` unless
+set) and the reply prints the path, since a terminal cannot show a picture.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import sys
 import threading
 from typing import Any, Callable, Optional
@@ -18,12 +25,54 @@ from typing import Any, Callable, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
 from openclaw_connector.lifecycle import drain
-from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundHandler, \
+from openclaw_connector.messages import Capabilities, ChatRef, Image, Inbound, InboundHandler, \
     Reply, Sent
 
 log = logmod.get("console")
 
 CHAT = ChatRef(platform="console", chat_id="console", user_id="console")
+
+
+def stdin_problem(stream: Any) -> Optional[str]:
+    """Why ``stream`` cannot carry a console session, or None when it can.
+
+    A terminal, a pipe, a socket or a redirected file can; ``/dev/null`` or a
+    closed descriptor (what init systems give a service) cannot.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None   # an in-memory stream (tests): let it through
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return "stdin is closed"
+    if os.isatty(fd) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISREG(mode):
+        return None
+    return "stdin is not a terminal or pipe (%s)" % (
+        "/dev/null or another device" if stat.S_ISCHR(mode) else "not a stream")
+
+
+def _unused_path(directory: str, filename: str) -> str:
+    """``directory/filename``, with ``-1``, ``-2``… before the suffix if it exists."""
+    name = os.path.basename(filename.replace("\\", "/")).lstrip(".") or "result"
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    path, n = os.path.join(directory, name), 0
+    while os.path.exists(path):
+        n += 1
+        path = os.path.join(directory, "%s-%d%s" % (stem, n, dot + suffix))
+    return path
+
+
+def save_image(directory: str, image: Image) -> str:
+    """Write ``image`` under ``directory`` (created 0700); return its absolute path."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    path = _unused_path(directory, image.filename)
+    with open(path, "xb") as fh:
+        fh.write(image.data)
+    return os.path.abspath(path)
 
 
 class ConsoleChannel(NoEdits):
@@ -36,6 +85,7 @@ class ConsoleChannel(NoEdits):
         self._in = deps.console_in or sys.stdin
         self._out = deps.console_out or sys.stdout
         self._on_eof: Optional[Callable[[], None]] = deps.on_eof
+        self._save_dir: str = getattr(cfg, "save_dir", None) or os.path.join("state", "console")
         self.health = ChannelHealth("console")
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._queue: "asyncio.Queue[Optional[str]]" = asyncio.Queue()
@@ -45,6 +95,13 @@ class ConsoleChannel(NoEdits):
         self._stopped = False
 
     async def start(self) -> None:
+        problem = stdin_problem(self._in)
+        if problem:
+            log.warning("event=console_unusable reason=\"%s\" hint=\"console.enabled has no "
+                        "effect here; the daemon keeps running for the other channels; use "
+                        "--console in a terminal\"", problem)
+            self.health.off(problem)
+            return
         self._loop = asyncio.get_running_loop()
         self._worker = asyncio.ensure_future(self._work())
         threading.Thread(target=self._read_lines, name="console-stdin", daemon=True).start()
@@ -56,7 +113,8 @@ class ConsoleChannel(NoEdits):
         if self._worker is not None and not self._worker.done():
             self._queue.put_nowait(None)
             await drain([self._worker], 5)
-        self.health.stopped()
+        if self.health.state != "off":
+            self.health.stopped()
 
     @property
     def capabilities(self) -> Capabilities:
@@ -68,9 +126,19 @@ class ConsoleChannel(NoEdits):
         if start_part > 0:
             return Sent("console", chat.chat_id)
         parts = [reply.text] if reply.text else []
+        loop = asyncio.get_running_loop()
         for image in reply.images:
-            parts.append("[image] %s (%s, %d bytes)" % (image.filename, image.content_type,
-                                                         len(image.data)))
+            line = "[image] %s (%s, %d bytes)" % (image.filename, image.content_type,
+                                                  len(image.data))
+            try:
+                path = await loop.run_in_executor(None, save_image, self._save_dir, image)
+            except OSError as exc:
+                log.warning("event=console_save_failed dir=%s error=%s", self._save_dir,
+                            logmod.one_line_error(exc))
+                line += " not saved: %s" % (exc.strerror or exc)
+            else:
+                line += " saved to %s" % path
+            parts.append(line)
         self._out.write("\n".join(parts) + "\n")
         self._out.flush()
         self._written += 1

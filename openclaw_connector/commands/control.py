@@ -104,7 +104,7 @@ async def run(req: Request, ctx: CommandContext) -> Reply:
             result.approval_id, template, chat, result.expires_at, inputs=bound.shown)
             if jobs else None)
         lines = ["[Approval Requested]", "ID: %s" % result.approval_id,
-                 "Trace: %s" % result.trace_id, "Expires: %s" % result.expires_at]
+                 "Trace: %s" % result.trace_id, "Expires: %s" % short_time(result.expires_at)]
         if forced:
             lines.append("Runs from non-admin users need an admin's /approve; "
                          "you will be told here when it is decided.")

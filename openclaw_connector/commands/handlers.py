@@ -18,10 +18,10 @@ from openclaw_connector import log as logmod
 from openclaw_connector.commands import control, ids
 from openclaw_connector.commands.context import CommandContext, CommandSpec, Handler, Request
 from openclaw_connector.commands.templates import catalogue_full, catalogue_line
-from openclaw_connector.commands.text import explain, gib, outcome_lines, seconds
+from openclaw_connector.commands.text import explain, gib, outcome_lines, seconds, stamp
 from openclaw_connector.messages import Reply
 from openclaw_connector.openclaw_types import (
-    Health, NotFound, OpenClawError, QueueState, SystemStats, Unreachable)
+    ExecEvent, Health, NotFound, OpenClawError, QueueState, SystemStats, Unreachable)
 
 log = logmod.get("commands")
 
@@ -73,6 +73,10 @@ async def status(req: Request, ctx: CommandContext) -> Reply:
         ready = {True: "ready", False: "starting (not ready yet)", None: "readiness unknown"}
         lines.append("OpenClaw: %s %s, %s" % (health.pack_name, health.version,
                                               ready[health.ready]))
+        if health.logs_processed is not None or health.errors_captured is not None:
+            lines.append("OpenClaw logs: %s processed, %s errors captured" % (
+                "?" if health.logs_processed is None else health.logs_processed,
+                "?" if health.errors_captured is None else health.errors_captured))
     elif isinstance(health, NotFound):
         lines.append("OpenClaw: pack not loaded (/openclaw/health answers 404)")
     else:
@@ -159,11 +163,10 @@ async def trace(req: Request, ctx: CommandContext) -> Reply:
     try:
         t = await ctx.client.trace(pid)
     except NotFound:
-        return Reply("No trace for %s: jobs started from chat (/run) or by approvals have no "
-                     "trace record. Use /history %s instead." % (pid, pid))
+        return await _trace_from_history(ctx, pid)
     lines = ["Trace %s (trace id %s):" % (pid, t.trace_id or "?")]
     for ev in t.events[-20:]:
-        when = time.strftime("%H:%M:%S", time.gmtime(ev.ts)) if ev.ts else "--:--:--"
+        when = stamp(ev.ts)
         meta = " ".join("%s=%s" % (k, v) for k, v in list(ev.meta.items())[:4])
         lines.append("%s %s%s" % (when, ev.event, " " + meta if meta else ""))
     if not t.events:
@@ -190,6 +193,46 @@ async def templates(req: Request, ctx: CommandContext) -> Reply:
     lines += [catalogue_line(t, ctx.prompt_input(t.id)) for t in items]
     if ctx.default_template:
         lines.append("A plain message in a private chat runs %s." % ctx.default_template)
+    return Reply("\n".join(lines))
+
+
+def _exec_line(ev: ExecEvent) -> str:
+    where = ev.node_type or "node"
+    if ev.node_id:
+        where += " (node %s)" % ev.node_id
+    if ev.kind == "start":
+        what = "started"
+    elif ev.kind == "cached":
+        what = "cached: %s" % (", ".join(ev.nodes) if ev.nodes else "no nodes")
+    elif ev.kind == "executing":
+        what = "executing %s" % where
+    elif ev.kind == "error":
+        what = "failed in %s: %s" % (where, ev.message or "no error message")
+    elif ev.kind == "interrupted":
+        what = "interrupted at %s" % where
+    elif ev.kind == "success":
+        what = "finished successfully"
+    else:
+        what = ev.kind
+    return "%s %s" % (stamp(ev.ts), what)
+
+
+async def _trace_from_history(ctx: CommandContext, pid: str) -> Reply:
+    """Jobs started from chat or by approvals have no OpenClaw trace record
+    (openclaw-api.md §8): show ComfyUI's own execution messages instead."""
+    outcome = await ctx.client.history(pid)
+    if outcome.state == "running":
+        return Reply("No trace for %s yet: it is %s. ComfyUI records its execution messages "
+                     "when the job ends; ask again then." % (
+                         pid, "waiting in the queue" if outcome.queued else "running"))
+    if not outcome.finished:
+        return Reply("No trace for %s: OpenClaw has no trace record and ComfyUI's history "
+                     "has no job with this id (see /jobs for ids)." % pid)
+    lines = ["Trace %s (ComfyUI execution messages; OpenClaw keeps no trace record of this "
+             "job):" % pid]
+    lines.extend(_exec_line(ev) for ev in outcome.events[-20:])
+    if not outcome.events:
+        lines.append("(no execution messages; outcome: %s)" % outcome.state)
     return Reply("\n".join(lines))
 
 

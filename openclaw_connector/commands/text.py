@@ -52,15 +52,26 @@ def seconds(value: Optional[float]) -> str:
     return "%d h %d min" % (value // 3600, (value % 3600) // 60)
 
 
+STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"   # the seed's format; every reply uses only this one
+
+
+def stamp(epoch: Optional[float]) -> str:
+    """Epoch seconds as ``2026-02-07T12:00:00Z`` (``?`` when unknown)."""
+    if epoch is None:
+        return "?"
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime(STAMP_FORMAT)
+
+
 def short_time(iso: str) -> str:
-    """An ISO timestamp as ``2026-02-07 12:00 UTC`` (as it came when unparseable)."""
+    """An ISO timestamp from the server as ``2026-02-07T12:00:00Z`` (UTC, no fraction);
+    as it came when unparseable. A timestamp without a zone is taken as UTC."""
     try:
-        stamp = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
+        when = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except (ValueError, AttributeError, TypeError):
         return iso or "?"
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(dt.timezone.utc)
-    return stamp.strftime("%Y-%m-%d %H:%M UTC")
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.timezone.utc)
+    return when.strftime(STAMP_FORMAT)
 
 
 def inputs_summary(inputs: Mapping) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 import pytest
@@ -25,6 +26,7 @@ async def test_status_reports_every_part(tmp_path):
         assert reply.splitlines() == [
             "ComfyUI: reachable at %s (version 0.8.0)" % env.fake.url,
             "OpenClaw: ComfyUI-OpenClaw 1.0.7, ready",
+            "OpenClaw logs: 42 processed, 0 errors captured",
             "Queue: 1 running, 1 pending",
             "Device: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync, VRAM 20.0 GiB free of "
             "24.0 GiB",
@@ -140,8 +142,10 @@ async def test_admin_run_with_approval_flag_gives_the_approval_block(tmp_path):
         reply = await env.say("/run --approval portrait seed=1")
         aid = env.fake.calls("/triggers/fire")[0]
         approval = next(iter(env.fake.model.approvals.values()))
+        expires = dt.datetime.fromisoformat(approval["expires_at"]).astimezone(dt.timezone.utc)
         assert reply == "[Approval Requested]\nID: %s\nTrace: %s\nExpires: %s" % (
-            approval["approval_id"], approval["trace_id"], approval["expires_at"])
+            approval["approval_id"], approval["trace_id"],
+            expires.strftime("%Y-%m-%dT%H:%M:%SZ"))   # the seed's one format
         assert aid.json["require_approval"] is True
         assert env.tracker.approvals[0][:2] == (approval["approval_id"], "portrait")
         assert env.tracker.approvals[0][3] == approval["expires_at"]
@@ -267,8 +271,8 @@ async def test_stop_tells_truthfully_what_happened(tmp_path):
 async def test_trace_404_points_to_history_and_events_are_listed(tmp_path):
     async with stack(tmp_path) as env:
         reply = await env.say("/trace p1")
-        assert reply == ("No trace for p1: jobs started from chat (/run) or by approvals have "
-                         "no trace record. Use /history p1 instead.")
+        assert reply == ("No trace for p1: OpenClaw has no trace record and ComfyUI's history "
+                         "has no job with this id (see /jobs for ids).")
         env.fake.add_trace("p2", "tr-9", events=["queued", "started"])
         listed = await env.say("/trace p2")
         assert listed.splitlines()[0] == "Trace p2 (trace id tr-9):"

@@ -45,7 +45,8 @@ async def test_console_session_runs_every_command(tmp_path, caplog):
             out = await _ask(daemon, "/history %s" % pid, "Images:")
             assert "Job %s: success" % pid in out and "portrait_00001_.png" in out
             out = await _ask(daemon, "/stop", "[Stopped]")
-            out = await _ask(daemon, "/trace %s" % pid, "No trace for")
+            out = await _ask(daemon, "/trace %s" % pid, "finished successfully")
+            assert "ComfyUI execution messages" in out
             out = await _ask(daemon, "/schedules", "sched_1")
             out = await _ask(daemon, "/schedule run sched_1", "[Triggered]")
             await _ask(daemon, "/run portrait --approval", "Expires:")

@@ -186,8 +186,9 @@ class FakeOpenClaw:
         self._submit_failures.extend([error] * n)
 
     def finish_job(self, prompt_id: Optional[str] = None, images: Any = (),
-                   outputs: Optional[dict] = None, duration: float = 1.0) -> str:
-        return self.model.finish(prompt_id, images, outputs, duration)
+                   outputs: Optional[dict] = None, duration: float = 1.0,
+                   cached: Any = ()) -> str:
+        return self.model.finish(prompt_id, images, outputs, duration, cached)
 
     def fail_job(self, prompt_id: Optional[str] = None, node_type: str = "KSampler",
                  message: str = "CUDA out of memory", **kw: Any) -> str:

@@ -164,22 +164,25 @@ class FakeModel:
         self._advance()
         self.on_change()
 
-    def _messages(self, job: FakeJob, duration: float, last: tuple[str, dict]) -> list:
+    def _messages(self, job: FakeJob, duration: float, last: tuple[str, dict],
+                  cached: Any = ()) -> list:
         t0 = int((job.started_at or self.clock.now()) * 1000)
         end = t0 + int(duration * 1000)
         tail = dict(last[1], prompt_id=job.prompt_id, timestamp=end)
         return [["execution_start", {"prompt_id": job.prompt_id, "timestamp": t0}],
-                ["execution_cached", {"nodes": [], "prompt_id": job.prompt_id, "timestamp": t0}],
+                ["execution_cached", {"nodes": list(cached), "prompt_id": job.prompt_id,
+                                      "timestamp": t0}],
                 [last[0], tail]]
 
     def finish(self, prompt_id: Optional[str], images: Any = (), outputs: Optional[dict] = None,
-               duration: float = 1.0) -> str:
+               duration: float = 1.0, cached: Any = ()) -> str:
         job = self._job(prompt_id)
         outs = copy.deepcopy(outputs) if outputs is not None else {}
         if images:
             outs.setdefault("9", {})["images"] = [_file(i) for i in images]
         status = {"status_str": "success", "completed": True,
-                  "messages": self._messages(job, duration, ("execution_success", {}))}
+                  "messages": self._messages(job, duration, ("execution_success", {}),
+                                             cached)}
         self._end(job, status, outs)
         return job.prompt_id
 

@@ -154,7 +154,7 @@ def test_permission_warning_only_for_secrets_in_the_file(tmp_path):
     path.write_text("telegram:\n  token: '123:abc'\n")
     cfg = configmod.load(str(path), env={})
     warning = configmod.permission_warning(str(path), cfg)
-    assert warning and "telegram.token" in warning and "chmod 600" in warning
+    assert warning and "telegram.token" in warning and "chmod 0640" in warning
     os.chmod(path, 0o600)
     assert configmod.permission_warning(str(path), cfg) is None
 

@@ -189,6 +189,7 @@ def all_channels_yaml(url: str, state_dir: str, **extra: Any) -> dict:
         "whatsapp": {"access_token": WA_TOKEN, "verify_token": WA_VERIFY,
                      "app_secret": "identity-fake-app-secret",
                      "phone_number_id": WA_PHONE_ID, "api_base": url + "/v21.0"},
+        "media": {"public_base_url": "https://tunnel.example.test"},
     }
     for dotted, value in extra.items():
         section, key = dotted.split("__")

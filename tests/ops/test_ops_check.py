@@ -70,7 +70,7 @@ async def test_wrong_token_names_the_fix(platform, identity_fake, make_cfg, tmp_
     status, lines = await run(make_cfg(all_channels_yaml(identity_fake.url, str(tmp_path))))
     assert status == 1
     assert line_for(lines, platform).startswith(WRONG[platform]), lines
-    others = [ln for ln in lines[:-1] if not ln.startswith("FAIL " + platform + ":")]
+    others = [ln for ln in lines[:-1] if not ln.startswith(("FAIL " + platform + ":", "URL "))]
     assert all(ln.startswith("OK ") for ln in others), lines
     assert lines[-1] == "8 checks, 1 failed"
 
@@ -218,7 +218,8 @@ async def test_check_against_the_shared_platform_fakes(wrong, tmp_path):
             "line.channel_access_token": token(ln.access_token), "line.api_base": ln.url,
             "whatsapp.access_token": token(wa.access_token), "whatsapp.verify_token": "v-token",
             "whatsapp.app_secret": "shared-fake-app-secret",
-            "whatsapp.phone_number_id": wa.phone_number_id, "whatsapp.api_base": wa.api_base})
+            "whatsapp.phone_number_id": wa.phone_number_id, "whatsapp.api_base": wa.api_base,
+            "media.public_base_url": "https://tunnel.example.test"})
         out = io.StringIO()
         status = await check.run_checks(cfg, out)
     lines = out.getvalue().splitlines()

@@ -42,7 +42,10 @@ class InitScript:
         self.logfile = tmp / "log" / "connector.log"
         self.config = tmp / "openclaw.yaml"
         # ComfyUI is a closed loopback port: the JobWatcher retries quietly, nothing leaves.
-        self.config.write_text(config_text or "openclaw:\n  url: %s\n" % closed_port_url())
+        # console.enabled satisfies "some channel is on"; under start-stop-daemon stdin is
+        # /dev/null, so the console only warns and the daemon keeps running.
+        self.config.write_text(config_text or "openclaw:\n  url: %s\nconsole:\n  enabled: "
+                               "true\n" % closed_port_url())
         self.config.chmod(0o600)
         wrapper = tmp / "openclaw-connectord"
         wrapper.write_text('#!/bin/sh\nPYTHONPATH="%s"; export PYTHONPATH\n'
@@ -181,8 +184,9 @@ def _free_port() -> int:
 def test_logrotate_under_traffic_loses_no_line(tmp_path):
     """Rotate while /healthz requests are logged: every request line is in exactly one file."""
     port = _free_port()
+    # Scrapes log at debug (issue 15), so this test logs at debug to count them.
     init = InitScript(tmp_path, config_text="openclaw:\n  url: %s\nstatus:\n  port: %d\n"
-                      % (closed_port_url(), port))
+                      "console:\n  enabled: true\ndebug: true\n" % (closed_port_url(), port))
     assert init("start").returncode == 0
     try:
         text = (CONTRIB / "logrotate" / "openclaw-connectord").read_text()

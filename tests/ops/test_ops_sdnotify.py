@@ -106,8 +106,9 @@ def test_daemon_sends_ready_then_stopping(dgram, tmp_path):
     """The real daemon under a watchdog: READY=1, WATCHDOG=1 pings, STOPPING=1 on SIGTERM."""
     sock, path = dgram
     config = tmp_path / "openclaw.yaml"
-    config.write_text("state_dir: %s\nopenclaw:\n  url: %s\n" % (tmp_path / "state",
-                                                                closed_port_url()))
+    # console.enabled under a service (stdin /dev/null): a warning, the daemon runs on.
+    config.write_text("state_dir: %s\nopenclaw:\n  url: %s\nconsole:\n  enabled: true\n" % (
+        tmp_path / "state", closed_port_url()))
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
            "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"}
     proc = subprocess.Popen([sys.executable, "-m", "openclaw_connector", "-c", str(config)],

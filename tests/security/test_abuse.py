@@ -120,7 +120,8 @@ async def test_idle_connection_flood_is_capped_and_a_webhook_still_gets_in(tmp_p
                     "http_connections_shed_total", listener=listener, action=a)
                     for a in ("evicted", "refused"))
                 await until(lambda: shed() >= 40, 10, "40 connections shed")
-                health = json.loads((await get(daemon_url(daemon, "line", "/healthz"))).body)
+                health = json.loads((await get("http://127.0.0.1:%d/healthz"
+                                               % status_port)).body)
                 token = fl.issue_reply_token(to=ALICE_LINE)
                 resp = await post_line(daemon_url(daemon, "line"), fline.body_of(
                     fline.text_event("/help", reply_token=token)))
@@ -196,8 +197,10 @@ async def test_full_state_disk_answers_503_until_writes_work_again(tmp_path, cap
     with small_tmpfs(tmp_path / "disk") as disk:
         async with fline.FakeLine(access_token=LINE_TOKEN) as fl, \
                 FakeOpenClaw(admin_token=ADMIN_TOKEN) as oc:
+            status_port = free_port()
             cfg = webhook_config(disk, line=fl, **{"openclaw.url": oc.url,
-                                                   "state_check_sec": 0.05})
+                                                   "state_check_sec": 0.05,
+                                                   "status.port": status_port})
             async with running_daemon(cfg) as daemon:
                 url = daemon_url(daemon, "line")
                 first = await post_line(url, fline.body_of(fline.text_event("/help")))
@@ -205,7 +208,7 @@ async def test_full_state_disk_answers_503_until_writes_work_again(tmp_path, cap
                 full = fline.text_event("/help", event_id="01HFULLDISK0000000000000001")
                 refused = [await post_line(url, fline.body_of(full)),
                            await post_line(url, fline.body_of(fline.text_event("/help")))]
-                health = await get(daemon_url(daemon, "line", "/healthz"))
+                health = await get("http://127.0.0.1:%d/healthz" % status_port)
                 gauge = daemon.metrics.value("state_write_failing")
                 os.unlink(disk / "ballast")
                 await until(lambda: not daemon.state.write_failing, 10, "writes recover")
