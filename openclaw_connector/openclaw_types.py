@@ -63,7 +63,7 @@ class Health:
     @classmethod
     def from_json(cls, data: Any) -> "Health":
         d = _obj(data, "health")
-        stats = d.get("stats") if isinstance(d.get("stats"), Mapping) else {}
+        stats: Mapping[str, Any] = d["stats"] if isinstance(d.get("stats"), Mapping) else {}
         logs, errors = _num(stats.get("logs_processed")), _num(stats.get("errors_captured"))
         pack = d.get("pack") if isinstance(d.get("pack"), Mapping) else {}
         startup = d.get("startup") if isinstance(d.get("startup"), Mapping) else {}
@@ -211,7 +211,7 @@ class ExecEvent:
 
 def _exec_event(name: str, body: Mapping) -> ExecEvent:
     ms = _num(body.get("timestamp"))
-    nodes = body.get("nodes") if isinstance(body.get("nodes"), list) else []
+    nodes: list = body["nodes"] if isinstance(body.get("nodes"), list) else []
     return ExecEvent(kind=name[len("execution_"):] if name.startswith("execution_") else name,
                      ts=ms / 1000.0 if ms is not None else None,
                      node_id=str(body.get("node_id") or ""),

@@ -58,9 +58,9 @@ def _raise_bugs(results: tuple) -> None:
 @guarded
 async def status(req: "Request") -> Reply:
     oc = req.router.openclaw
-    health, queue, stats = await asyncio.gather(oc.health(), oc.queue(), oc.system_stats(),
-                                                return_exceptions=True)
-    results = (health, queue, stats)
+    results: tuple[Any, Any, Any] = await asyncio.gather(
+        oc.health(), oc.queue(), oc.system_stats(), return_exceptions=True)
+    health, queue, stats = results
     if all(isinstance(r, Unreachable) for r in results):
         return Reply(str(queue))
     _raise_bugs(results)
