@@ -46,7 +46,7 @@ ADMIN_EXPECT = {
     "/run portrait seed=1": r"^\[Queued\] portrait\nPrompt: \S+$",
     "/run portrait seed=2 --approval": APPROVAL + r"\S+$",
     "/stop": r"^(Nothing is running\.|\[Stopped\] )",
-    "/trace pid_nope": r"^No trace for pid_nope: .*/history pid_nope",
+    "/trace pid_nope": r"^No trace for pid_nope: .*no job with this id",
     "/approvals": r"^(No pending approvals\.|Pending approvals: \d+)",
     "/approve apr_nope": r"(?i)not found",
     "/reject apr_nope no reason": r"(?i)not found",
