@@ -92,11 +92,13 @@ def _config_failed(problems: list[str], args: argparse.Namespace, stderr: TextIO
     return EX_CONFIG
 
 
-def _start_failed(why: str, code: int) -> None:
+def _start_failed(why: str, code: int, secrets: Sequence[str] = ()) -> None:
     """Tell a waiting service manager that start failed, and why (sd_notify ``STATUS=``
     and ``ERRNO=``): systemd shows it in ``systemctl status``, and start-stop-daemon
-    ``--notify-await`` gives up at once instead of waiting for its timeout."""
-    sdnotify.notify("STATUS=start failed: %s\nERRNO=%d" % (" ".join(why.split())[:200], code))
+    ``--notify-await`` gives up at once instead of waiting for its timeout. The reason is
+    redacted like a log line: ``systemctl status`` is readable by every user."""
+    why = logmod.redact(" ".join(why.split())[:200], secrets)
+    sdnotify.notify("STATUS=start failed: %s\nERRNO=%d" % (why, code))
 
 
 def summary_lines(cfg: Config) -> list[str]:
@@ -184,20 +186,21 @@ def run(cfg: Config, *, pidfile: Optional[str] = None) -> int:
         problem = _claim_pidfile(pidfile)
         if problem:
             log.error("event=pidfile_refused %s", problem)
-            _start_failed(problem, errno.EEXIST)
+            _start_failed(problem, errno.EEXIST, cfg.secrets())
             return EX_FATAL
     try:
         return asyncio.run(_serve(cfg, pidfile))
     except StateDirError as exc:
         log.error("event=config_error %s", exc)
-        _start_failed(str(exc), errno.EACCES)
+        _start_failed(str(exc), errno.EACCES, cfg.secrets())
         return EX_CONFIG
     except KeyboardInterrupt:
         return EX_OK
     except Exception as exc:
         log.error("event=fatal error=%s", logmod.one_line_error(exc),
                   exc_info=logging.getLogger().isEnabledFor(logging.DEBUG))
-        _start_failed(logmod.one_line_error(exc), getattr(exc, "errno", None) or errno.EIO)
+        _start_failed(logmod.one_line_error(exc), getattr(exc, "errno", None) or errno.EIO,
+                      cfg.secrets())
         return EX_FATAL
     finally:
         if pidfile:
@@ -219,7 +222,7 @@ async def _serve(cfg: Config, pidfile: Optional[str]) -> int:
                 log.error("event=config_error cannot listen: %s (change the bind/port in "
                           "the config or stop what uses it)", exc.strerror)
                 await daemon.stop()
-                _start_failed("cannot listen: %s" % exc.strerror, exc.errno)
+                _start_failed("cannot listen: %s" % exc.strerror, exc.errno, cfg.secrets())
                 return EX_CONFIG
             raise
         if pidfile:

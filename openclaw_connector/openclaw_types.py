@@ -217,7 +217,7 @@ class ExecEvent:
 
 def _exec_event(name: str, body: Mapping) -> ExecEvent:
     ms = _num(body.get("timestamp"))
-    nodes = body.get("nodes") if isinstance(body.get("nodes"), list) else []
+    nodes: list = body["nodes"] if isinstance(body.get("nodes"), list) else []
     return ExecEvent(kind=name[len("execution_"):] if name.startswith("execution_") else name,
                      ts=ms / 1000.0 if ms is not None else None,
                      node_id=str(body.get("node_id") or ""),

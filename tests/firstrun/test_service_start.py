@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import time
 
@@ -49,3 +50,38 @@ def test_config_file_advice_agrees_everywhere(tmp_path):
     everyone = run_cli("-c", write(tmp_path, text, "b.yaml", mode=0o644), "--check-config")
     assert "chown root:<group of the service user>" in everyone.stdout
     assert "chmod 0640" in everyone.stdout and "chmod 600" not in everyone.stdout
+
+
+def test_failed_start_tells_the_service_manager_why(tmp_path):
+    """Under Type=notify a start that fails sends STATUS= and ERRNO= (never READY=1), so
+    systemctl status shows the reason and start-stop-daemon stops waiting at once."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.e2e.process import ROOT
+    directory = tempfile.mkdtemp(prefix="ocn-")
+    path = os.path.join(directory, "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, \
+            socket.socket() as taken:
+        sock.bind(path)
+        sock.settimeout(10)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "openclaw.yaml"
+        config.write_text("state_dir: %s\nopenclaw:\n  url: %s\nconsole:\n  enabled: true\n"
+                          "status:\n  port: %d\n" % (tmp_path / "s", closed_port_url(),
+                                                      taken.getsockname()[1]))
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
+               "NOTIFY_SOCKET": path}
+        result = subprocess.run([sys.executable, "-m", "openclaw_connector", "-c", str(config)],
+                                env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                text=True, timeout=30)
+        message = sock.recv(4096).decode()
+    os.unlink(path)
+    os.rmdir(directory)
+    assert result.returncode == 78
+    assert message == ("STATUS=start failed: cannot listen: 127.0.0.1:%d: Address already in "
+                       "use\nERRNO=%d" % (port, errno.EADDRINUSE)), message
