@@ -25,10 +25,12 @@ from http.client import responses
 from typing import Any, Awaitable, Callable, Optional, TextIO
 from urllib.parse import quote
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
 
 from openclaw_connector import log as logmod
+from openclaw_connector.channels.proxy import Proxy
+from openclaw_connector.channels.transport import HTTPTransport, build_transport
 from openclaw_connector.netutil import public_url
 
 
@@ -68,7 +70,7 @@ class Answer:
 class Prober:
     """GETs with explicit timeouts that never raise; owns nothing but a borrowed client."""
 
-    def __init__(self, http: AsyncHTTPClient, timeout_sec: float) -> None:
+    def __init__(self, http: HTTPTransport, timeout_sec: float) -> None:
         self._http = http
         self._timeout = timeout_sec
 
@@ -270,6 +272,24 @@ async def check_whatsapp(cfg: Any, probe: Prober) -> Result:
 
 # --------------------------------------------------------------------------- local and driver
 
+def check_network(cfg: Any) -> list[Result]:
+    """Which proxy the API calls use, and what it cannot carry (the Discord gateway)."""
+    net = cfg.network
+    if not net.proxy and not net.http_proxy:
+        return []
+    used = [Proxy.from_url(url) for url in (net.proxy, net.http_proxy) if url]
+    results = [ok("proxy", "platform API calls go through %s (loopback, %s and "
+                  "network.no_proxy are dialled directly)" % (
+                      ", ".join("%s:%d" % (p.host, p.port) for p in used),
+                      public_url(cfg.openclaw.url)))]
+    if cfg.discord.on and net.proxy:
+        results.append(Result("discord-gateway", "SKIP", "the Discord gateway websocket is "
+                              "not sent through the proxy (Tornado's websocket client cannot "
+                              "tunnel); it is dialled directly, so allow wss://gateway."
+                              "discord.gg:443 out, or Discord stays offline"))
+    return results
+
+
 def check_state_dir(cfg: Any) -> Result:
     """The state directory exists and is writable, or can be created."""
     path = os.path.abspath(cfg.state_dir)
@@ -295,7 +315,7 @@ PLATFORM_CHECKS: dict[str, Callable[[Any, Prober], Awaitable[Result]]] = {
 }
 
 
-async def collect(cfg: Any, http: AsyncHTTPClient) -> list[Result]:
+async def collect(cfg: Any, http: HTTPTransport) -> list[Result]:
     """Every check, run concurrently, in a stable order."""
     probe = Prober(http, cfg.openclaw.timeout_sec)
     platforms = [name for name in PLATFORM_CHECKS if getattr(cfg, name).on]
@@ -306,6 +326,7 @@ async def collect(cfg: Any, http: AsyncHTTPClient) -> list[Result]:
                check_state_dir(cfg)]
     results.extend(found[0])
     results.extend(found[1:])
+    results.extend(check_network(cfg))
     return results
 
 
@@ -314,7 +335,8 @@ async def run_checks(cfg: Any, out: TextIO) -> int:
 
     ``cli.py --check`` runs it with ``asyncio.run``.
     """
-    http = AsyncHTTPClient(force_instance=True)
+    # The daemon's own transport, so a proxy (network.*) is used here as it will be there.
+    http = build_transport(cfg)
     try:
         results = await collect(cfg, http)
     finally:

@@ -15,19 +15,17 @@ import asyncio
 import time
 from typing import Any, Optional
 
-from tornado.httpclient import AsyncHTTPClient
-
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.channels import build_channels
 from openclaw_connector.channels.base import ChannelDeps
+from openclaw_connector.channels.transport import HTTPTransport, build_transport
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
 from openclaw_connector.jobs import JobWatcher
 from openclaw_connector.messages import ChannelSendError, ChatRef, Inbound, Reply
 from openclaw_connector.metrics import Metrics
-from openclaw_connector.netutil import LiteralFirstResolver
 from openclaw_connector.openclaw import OpenClawClient
 from openclaw_connector.state import StateStore
 
@@ -42,7 +40,7 @@ class Daemon:
         self.metrics = Metrics()
         self.retry = BackoffPolicy(initial=cfg.retry.initial_sec, cap=cfg.retry.max_sec)
         self.state = StateStore(cfg.state_dir)
-        self.http: Optional[AsyncHTTPClient] = None
+        self.http: Optional[HTTPTransport] = None
         self.openclaw: Optional[OpenClawClient] = None
         self.media: Any = None
         self.web: Any = None
@@ -59,8 +57,8 @@ class Daemon:
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         cfg = self.cfg
-        self.http = AsyncHTTPClient(force_instance=True, max_clients=64,
-                                    resolver=LiteralFirstResolver())
+        # One keep-alive pool (and proxy rules) for every platform API and OpenClaw.
+        self.http = build_transport(cfg)
         self.openclaw = OpenClawClient(cfg.openclaw, self.http)
         if cfg.line.on or cfg.whatsapp.on or cfg.status.port:
             from openclaw_connector.media import MediaStore

@@ -100,7 +100,7 @@ class ChannelDeps:
     """
 
     state: Any                      # StateStore
-    http: Any                       # tornado AsyncHTTPClient (force_instance)
+    http: Any                       # channels.transport.HTTPTransport (fetch like Tornado's)
     retry: BackoffPolicy
     metrics: Any                    # metrics.Metrics
     media: Any = None               # media.MediaStore

@@ -121,7 +121,7 @@ class LineChannel:
         self._tasks = TaskSet("line")
         self._stopping = asyncio.Event()
         self._used_tokens: dict[str, float] = {}
-        self._api = KeepAliveClient()
+        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
         self._pending = PendingInbounds(deps.state, "line")
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
@@ -140,7 +140,6 @@ class LineChannel:
     async def stop(self) -> None:
         self._stopping.set()
         await self._tasks.drain()
-        self._api.close()
         self.health.stopped()
 
     # ------------------------------------------------------------------ inbound

@@ -112,7 +112,7 @@ class WhatsAppChannel:
         self.health = ChannelHealth("whatsapp")
         self._tasks = TaskSet("whatsapp")
         self._stopping = asyncio.Event()
-        self._api = KeepAliveClient()
+        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
         self._pending = PendingInbounds(deps.state, "whatsapp")
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
@@ -136,7 +136,6 @@ class WhatsAppChannel:
     async def stop(self) -> None:
         self._stopping.set()
         await self._tasks.drain()
-        self._api.close()
         self.health.stopped()
 
     # ------------------------------------------------------------------ inbound
