@@ -12,32 +12,53 @@ dropped with a log line rather than run surprisingly late; a replayed
 ``/run`` is safe because OpenClaw deduplicates on the trace id derived from
 the message id (openclaw-api.md, triggers).
 
-Rows use the StateStore's watch table through its public methods, with their
-own ``kind``/``state`` (``"inbound"``), which the JobWatcher never reads.
+Where a row lives: with ``seen_ns`` (LINE, WhatsApp) :meth:`admit` keeps the
+command in the event's dedup row itself (``mark_seen(..., pending=...)``), so
+acknowledging a webhook costs one insert in the batch commit instead of two
+(issue 21); otherwise (:meth:`add`, Discord) it is a row of the StateStore's
+watch table with its own ``kind``/``state`` (``"inbound"``), which the
+JobWatcher never reads. :meth:`take_over` reads both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.messages import ChatRef, Inbound
 from openclaw_connector.state import WatchRow
 
 KIND = STATE = "inbound"
+HELD = "seen"                   # row-key prefix of a command held in its dedup row
 MAX_AGE_SEC = 3600.0
 
 
 class PendingInbounds:
     """One platform's pending commands: ``add`` before the 200, ``run``, ``take_over``."""
 
-    def __init__(self, state: Any, platform: str, *, max_age_sec: float = MAX_AGE_SEC) -> None:
+    def __init__(self, state: Any, platform: str, *, max_age_sec: float = MAX_AGE_SEC,
+                 seen_ns: Optional[str] = None, seen_ttl_sec: float = 0.0) -> None:
         self._state = state
         self._platform = platform
         self._max_age = max_age_sec
+        self._seen_ns = seen_ns           # the channel's dedup namespace (admit)
+        self._seen_ttl = seen_ttl_sec
         self._log = logmod.get(platform)
+
+    def admit(self, event_id: str, inbound: Inbound) -> Optional[str]:
+        """Mark ``event_id`` seen and hold ``inbound`` in that row, in the StateStore's
+        batch (answer the platform from ``state.when_durable``); the row key to pass to
+        :meth:`run`, or None when the event was seen before (a redelivery)."""
+        assert self._seen_ns is not None
+        held = json.dumps({"created": time.time(), "chat": inbound.chat.to_json(),
+                           "data": _fields(inbound)}, separators=(",", ":"))
+        if not self._state.mark_seen(self._seen_ns, event_id, self._seen_ttl, batched=True,
+                                     pending=held):
+            return None
+        return "%s:%s" % (HELD, event_id)
 
     def add(self, event_key: str, inbound: Inbound, *, batched: bool = False) -> str:
         """Persist ``inbound``; return the row key to pass to :meth:`run`.
@@ -46,10 +67,7 @@ class PendingInbounds:
         the platform from ``state.when_durable``.
         """
         row_key = "%s:%s:%s" % (KIND, self._platform, event_key)
-        data = {"platform": inbound.platform, "user_id": inbound.user_id,
-                "chat_id": inbound.chat_id, "text": inbound.text,
-                "message_id": inbound.message_id, "is_direct": inbound.is_direct,
-                "bot_name": inbound.bot_name, "mentioned": inbound.mentioned}
+        data = _fields(inbound)
         now = time.time()
         self._state.put_watch(
             WatchRow(key=row_key, kind=KIND, ref_id=event_key, template="",
@@ -72,7 +90,10 @@ class PendingInbounds:
     def _forget(self, row_key: str) -> None:
         # Batched: a crash before the commit replays one answered command, which
         # the at-least-once rule allows; the reply is already out either way.
-        self._state.delete_watch(row_key, batched=True)
+        if row_key.startswith(HELD + ":"):
+            self._state.clear_pending(self._seen_ns, row_key[len(HELD) + 1:], batched=True)
+        else:
+            self._state.delete_watch(row_key, batched=True)
 
     def take_over(self) -> list[tuple[str, Inbound]]:
         """The rows a previous run left, as (row key, Inbound); stale ones are dropped."""
@@ -95,7 +116,37 @@ class PendingInbounds:
                 self._state.delete_watch(row.key)
                 continue
             found.append((row.key, inbound))
+        if self._seen_ns is not None:
+            found.extend(self._take_over_held(now))
         if found:
             self._log.info("event=pending_replayed platform=%s count=%d", self._platform,
                            len(found))
         return found
+
+    def _take_over_held(self, now: float) -> list[tuple[str, Inbound]]:
+        found: list[tuple[str, Inbound]] = []
+        assert self._seen_ns is not None
+        for event_id, text in self._state.held_pending(self._seen_ns):
+            try:
+                held = json.loads(text)
+                inbound = Inbound(chat=ChatRef.from_json(held["chat"]), **held["data"])
+                created = float(held["created"])
+            except (TypeError, ValueError, KeyError):
+                self._log.warning("event=pending_unreadable key=%s:%s", HELD, event_id)
+                self._state.clear_pending(self._seen_ns, event_id)
+                continue
+            if now - created > self._max_age:
+                self._log.warning("event=pending_dropped platform=%s id=%s age_s=%.0f "
+                                  "reason=too_old", self._platform, event_id, now - created)
+                self._state.clear_pending(self._seen_ns, event_id)
+                continue
+            found.append(("%s:%s" % (HELD, event_id), inbound))
+        return found
+
+
+def _fields(inbound: Inbound) -> dict:
+    """What an Inbound needs besides its chat, as stored in a pending row."""
+    return {"platform": inbound.platform, "user_id": inbound.user_id,
+            "chat_id": inbound.chat_id, "text": inbound.text,
+            "message_id": inbound.message_id, "is_direct": inbound.is_direct,
+            "bot_name": inbound.bot_name, "mentioned": inbound.mentioned}
