@@ -132,6 +132,16 @@ class Recorded:
         return str(self.params.get("chat_id", ""))
 
 
+class _CountingServer(HTTPServer):
+    """Counts accepted connections, so a test or benchmark sees whether the bot reuses them."""
+
+    fake: "FakeTelegram"
+
+    def handle_stream(self, stream: Any, address: Any) -> None:
+        self.fake.connections += 1
+        super().handle_stream(stream, address)
+
+
 class FakeTelegram:
     """The fake server and its controls; ``async with FakeTelegram() as tg:``."""
 
@@ -147,6 +157,7 @@ class FakeTelegram:
         self.stalled_chats: set[str] = set()          # sends to these chats stall
         self.answer_hooks: list[Callable[[Recorded], None]] = []   # called per answer
         self.webhook_url = ""
+        self.connections = 0                          # TCP connections accepted (keep-alive)
         self.blocked: set[str] = set()
         self.migrated: dict[str, int] = {}
         self._next_update = first_update_id
@@ -170,7 +181,8 @@ class FakeTelegram:
                           log_function=_access_log)
         sockets = bind_sockets(0, "127.0.0.1")
         self.port = sockets[0].getsockname()[1]
-        self._server = HTTPServer(app, max_body_size=64 * 1024 * 1024)
+        self._server = _CountingServer(app, max_body_size=64 * 1024 * 1024)
+        self._server.fake = self
         self._server.add_sockets(sockets)
         return self
 
