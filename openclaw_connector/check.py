@@ -273,21 +273,16 @@ async def check_whatsapp(cfg: Any, probe: Prober) -> Result:
 # --------------------------------------------------------------------------- local and driver
 
 def check_network(cfg: Any) -> list[Result]:
-    """Which proxy the API calls use, and what it cannot carry (the Discord gateway)."""
+    """Which proxy the platform calls (and the Discord gateway) go through."""
     net = cfg.network
     if not net.proxy and not net.http_proxy:
         return []
     used = [Proxy.from_url(url) for url in (net.proxy, net.http_proxy) if url]
-    results = [ok("proxy", "platform API calls go through %s (loopback, %s and "
-                  "network.no_proxy are dialled directly)" % (
-                      ", ".join("%s:%d" % (p.host, p.port) for p in used),
-                      public_url(cfg.openclaw.url)))]
-    if cfg.discord.on and net.proxy:
-        results.append(Result("discord-gateway", "SKIP", "the Discord gateway websocket is "
-                              "not sent through the proxy (Tornado's websocket client cannot "
-                              "tunnel); it is dialled directly, so allow wss://gateway."
-                              "discord.gg:443 out, or Discord stays offline"))
-    return results
+    return [ok("proxy", "platform API calls%s go through %s (loopback, %s and "
+               "network.no_proxy are dialled directly)" % (
+                   " and the Discord gateway" if cfg.discord.on and net.proxy else "",
+                   ", ".join("%s:%d" % (p.host, p.port) for p in used),
+                   public_url(cfg.openclaw.url)))]
 
 
 def check_state_dir(cfg: Any) -> Result:

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 from tornado import httputil
 
-from openclaw_connector.channels.proxy import Proxy
+from openclaw_connector.channels.proxy import Proxy, connect_request
 
 MAX_RESPONSE = 8 << 20
 MAX_HEAD = 64 << 10
@@ -398,13 +398,10 @@ class KeepAliveClient:
     async def _tunnel(self, conn: _Connection, proxy: Proxy, host: str, port: int,
                       connect_by: float) -> None:
         """``CONNECT host:port`` through ``proxy``, then TLS to ``host`` inside the tunnel."""
-        authority = "%s:%d" % ("[%s]" % host if ":" in host else host, port)
-        lines = ["CONNECT %s HTTP/1.1" % authority, "Host: " + authority]
-        if proxy.authorization:
-            lines.append("Proxy-Authorization: " + proxy.authorization)
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        authority = "%s:%d" % (host, port)
         try:
-            answer = await asyncio.wait_for(conn.send(request, "CONNECT", 64 << 10),
+            answer = await asyncio.wait_for(conn.send(connect_request(proxy, host, port),
+                                                      "CONNECT", 64 << 10),
                                             _left(connect_by))
         except ConnectionClosed:
             raise ProxyError("the proxy closed the connection instead of a tunnel") from None

@@ -104,3 +104,12 @@ class ProxyRules:
         entry = entry.lstrip("*").lstrip(".").rstrip(".")
         if entry:
             self._names.append(entry)
+
+
+def connect_request(proxy: Proxy, host: str, port: int) -> bytes:
+    """The ``CONNECT host:port`` request asking ``proxy`` for a tunnel."""
+    authority = "%s:%d" % ("[%s]" % host if ":" in host else host, port)
+    lines = ["CONNECT %s HTTP/1.1" % authority, "Host: " + authority]
+    if proxy.authorization:
+        lines.append("Proxy-Authorization: " + proxy.authorization)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")

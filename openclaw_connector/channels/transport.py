@@ -26,6 +26,7 @@ import os
 import time
 from io import BytesIO
 from typing import Any, Optional, Union
+from urllib.parse import urlsplit
 
 from tornado import httputil
 from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
@@ -34,6 +35,7 @@ from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
 from openclaw_connector.channels.apiclient import (MAX_RESPONSE, ConnectionClosed,
                                                    KeepAliveClient)
 from openclaw_connector.channels.proxy import ProxyRules
+from openclaw_connector.channels.tunnel import TunnelResolver
 
 CONNECT_TIMEOUT_SEC = 20.0      # Tornado's defaults, for a request that names none
 REQUEST_TIMEOUT_SEC = 20.0
@@ -44,8 +46,17 @@ STREAMED_MAX_BODY = 64 << 20    # /api/view bounds the image itself (max_bytes)
 class HTTPTransport:
     """``await transport.fetch(HTTPRequest(...), raise_error=False)`` → ``HTTPResponse``."""
 
-    def __init__(self, client: KeepAliveClient) -> None:
+    def __init__(self, client: KeepAliveClient, rules: Optional[ProxyRules] = None) -> None:
         self.client = client
+        self._rules = rules
+
+    def websocket_resolver(self, url: str, timeout: float) -> Optional[TunnelResolver]:
+        """For ``websocket_connect(..., resolver=)``: a tunnel through the proxy when one
+        applies to ``url`` (wss:// as https), else None (dial directly)."""
+        parts = urlsplit(url)
+        scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
+        proxy = self._rules.for_url(scheme, parts.hostname or "") if self._rules else None
+        return TunnelResolver(proxy=proxy, timeout=timeout) if proxy is not None else None
 
     def close(self) -> None:
         """Close every connection (the daemon, after the services stopped)."""
@@ -111,4 +122,4 @@ def build_transport(cfg: Any) -> HTTPTransport:
                        no_proxy=network.no_proxy, bypass=(cfg.openclaw.url,))
     client = KeepAliveClient(max_per_host=MAX_PER_HOST,
                              proxies=rules.for_url if rules.active else None)
-    return HTTPTransport(client)
+    return HTTPTransport(client, rules if rules.active else None)
