@@ -2,7 +2,8 @@
 
 Prints median and p99 of ``set`` (the Telegram offset), ``mark_seen`` (a
 webhook dedup id) and ``put_watch`` + ``delete_watch`` (a pending command),
-each over N calls on a fresh database in a temp dir. Baseline in the same
+and a webhook command's whole cycle before and after issue 21 (dedup id +
+pending row, against the command held in the dedup row), each over N calls on a fresh database in a temp dir. Baseline in the same
 run: a plain ``json.dumps`` + dict store, to show the sqlite share.
 """
 
@@ -39,6 +40,15 @@ def main(n: int = 5000) -> None:
             "put+delete watch": lambda i: (store.put_watch(WatchRow(
                 "inbound:x:%d" % i, "inbound", str(i), "", "{}", 0.0, "inbound", 0.0, {})),
                 store.delete_watch("inbound:x:%d" % i)),
+            # A webhook command, then and now (issue 21): id + pending row + delete,
+            # against the command held in the id's own row + clear.
+            "seen+watch+delete": lambda i: (
+                store.mark_seen("line2", "ev%d" % i, 3600), store.put_watch(WatchRow(
+                    "inbound:y:%d" % i, "inbound", str(i), "", "{}", 0.0, "inbound", 0.0,
+                    {"text": "/help"})), store.delete_watch("inbound:y:%d" % i)),
+            "seen(pending)+clear": lambda i: (
+                store.mark_seen("line3", "ev%d" % i, 3600, pending='{"text":"/help"}'),
+                store.clear_pending("line3", "ev%d" % i)),
         }
         print("%-20s %10s %10s" % ("operation", "median_us", "p99_us"))
         for name, fn in rows.items():

@@ -13,7 +13,14 @@ arrives. Two bots are measured in the same run, each in its own process:
   three OpenClaw reads ``/status`` makes (health, queue, system_stats) against
   the same fake OpenClaw: the unavoidable I/O of the command;
 * ``daemon``   – ``python -m openclaw_connector`` with the Telegram channel
-  (router, permissions, rate-limit buckets, StateStore writes per update).
+  (router, permissions, rate-limit buckets, StateStore writes per update);
+* ``before``   – the same daemon from another checkout (``--before PATH``,
+  e.g. a ``git worktree`` of main), for a before/after in one run.
+
+Each row also reports the TCP connections the fake Bot API accepted during
+the measured window per 100 replies (``conns_per_100``; issue 21's target
+for the daemon: at most 2, i.e. kept-alive connections) and the bot's CPU
+per reply.
 
 The command is ``/status`` against the fake OpenClaw when the command set
 (``openclaw_connector/commands/handlers.py``) exists, else ``/help``.
@@ -151,20 +158,26 @@ def _write_config(path: str, state_dir: str, tg_url: str, oc_url: Optional[str],
 
 
 async def _measure(name: str, argv: list[str], tg: FakeTelegram, args: Any,
-                   command: str) -> dict:
+                   command: str, root: str = ROOT) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_CONNECTOR_")}
-    env["PYTHONPATH"] = ROOT
+    env["PYTHONPATH"] = root
     polls_before = tg.count("getUpdates")
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, cwd=root, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     try:
         await tg.wait_until(lambda: tg.count("getUpdates") > polls_before, 20)
         load = Load(tg, args.chats, command)
-        cpu = []
-        asyncio.get_running_loop().call_later(args.warmup,
-                                              lambda: cpu.append(cpu_seconds(proc.pid)))
+        cpu: list = []
+        conns: list = []
+
+        def window_start() -> None:
+            cpu.append(cpu_seconds(proc.pid))
+            conns.append(tg.connections)
+
+        asyncio.get_running_loop().call_later(args.warmup, window_start)
         count, elapsed = await load.run(args.warmup, args.seconds, args.pace_ms / 1000.0)
         cpu.append(cpu_seconds(proc.pid))
+        conns.append(tg.connections)
         tg.answer_hooks.remove(load._on_answer)
     finally:
         proc.terminate()
@@ -181,7 +194,9 @@ async def _measure(name: str, argv: list[str], tg: FakeTelegram, args: Any,
             "p50_ms": round(statistics.median(lat), 2),
             "p99_ms": round(percentile(lat, 99), 2),
             "max_ms": round(max(lat), 2),
-            "bot_cpu_ms_per_cmd": round(1000.0 * (cpu[-1] - cpu[0]) / max(1, count), 3)}
+            "bot_cpu_ms_per_cmd": round(1000.0 * (cpu[-1] - cpu[0]) / max(1, count), 3),
+            "conns_per_100": round(100.0 * (conns[-1] - conns[0]) / max(1, count), 2),
+            "conns_total": tg.connections}
 
 
 async def main_async(args: Any) -> list[dict]:
@@ -200,6 +215,7 @@ async def main_async(args: Any) -> list[dict]:
         try:
             for variant in args.order.split(","):
                 async with FakeTelegram() as tg:
+                    root = args.before if variant == "before" else ROOT
                     if variant.startswith("baseline"):
                         argv = [sys.executable, "-c", ECHO_BOT,
                                 "%s/bot%s" % (tg.url, TOKEN)]
@@ -213,7 +229,7 @@ async def main_async(args: Any) -> list[dict]:
                         argv = [sys.executable, "-m", "openclaw_connector", "-c", cfg]
                         if args.profile:
                             argv[1:1] = ["-m", "cProfile", "-o", args.profile]
-                    result = await _measure(variant, argv, tg, args, command)
+                    result = await _measure(variant, argv, tg, args, command, root)
                     result["command"] = command
                     results.append(result)
                     print(json.dumps(result), flush=True)
@@ -233,17 +249,21 @@ def main() -> None:
     p.add_argument("--pace-ms", type=float, default=0.0,
                    help="each chat sends one command every PACE ms (0 = closed loop)")
     p.add_argument("--profile", metavar="PATH", help="cProfile the daemon into PATH")
+    p.add_argument("--before", metavar="PATH", default=ROOT,
+                   help="checkout whose daemon the 'before' variant runs")
     p.add_argument("--order", default="baseline,baseline_oc,daemon,baseline,baseline_oc,daemon",
                    help="variants to run, in order (repeat to see noise)")
     args = p.parse_args()
     print("# python %s, %s, %d CPUs, chats=%d" % (
         platform.python_version(), platform.platform(), os.cpu_count() or 0, args.chats))
     results = asyncio.run(main_async(args))
-    med = medians(results, ("commands_per_s", "p50_ms", "p99_ms", "bot_cpu_ms_per_cmd"))
+    med = medians(results, ("commands_per_s", "p50_ms", "p99_ms", "bot_cpu_ms_per_cmd",
+                            "conns_per_100"))
     for name, m in med.items():
         print("median %-11s %7.0f cmd/s  p50 %7.2f ms  p99 %7.2f ms  bot CPU %.2f ms/cmd "
-              "(%d runs)" % (name, m["commands_per_s"], m["p50_ms"], m["p99_ms"],
-                             m["bot_cpu_ms_per_cmd"], m["runs"]))
+              "conns/100 replies %.2f (%d runs)" % (
+                  name, m["commands_per_s"], m["p50_ms"], m["p99_ms"],
+                  m["bot_cpu_ms_per_cmd"], m["conns_per_100"], m["runs"]))
     base = med.get("baseline_oc") or med.get("baseline")
     if base and "daemon" in med:
         d = med["daemon"]

@@ -30,10 +30,12 @@ from http.client import responses
 from typing import Any, Awaitable, Callable, Optional, TextIO
 from urllib.parse import quote
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
 
 from openclaw_connector import log as logmod
+from openclaw_connector.channels.proxy import Proxy
+from openclaw_connector.channels.transport import HTTPTransport, build_transport
 from openclaw_connector.netutil import public_url
 from openclaw_connector.openclaw import request_headers
 
@@ -78,7 +80,7 @@ class Answer:
 class Prober:
     """GETs with explicit timeouts that never raise; owns nothing but a borrowed client."""
 
-    def __init__(self, http: AsyncHTTPClient, timeout_sec: float) -> None:
+    def __init__(self, http: HTTPTransport, timeout_sec: float) -> None:
         self._http = http
         self._timeout = timeout_sec
 
@@ -286,6 +288,19 @@ async def check_whatsapp(cfg: Any, probe: Prober) -> Result:
 
 # --------------------------------------------------------------------------- local and driver
 
+def check_network(cfg: Any) -> list[Result]:
+    """Which proxy the platform calls (and the Discord gateway) go through."""
+    net = cfg.network
+    if not net.proxy and not net.http_proxy:
+        return []
+    used = [Proxy.from_url(url) for url in (net.proxy, net.http_proxy) if url]
+    return [ok("proxy", "platform API calls%s go through %s (loopback, %s and "
+               "network.no_proxy are dialled directly)" % (
+                   " and the Discord gateway" if cfg.discord.on and net.proxy else "",
+                   ", ".join("%s:%d" % (p.host, p.port) for p in used),
+                   public_url(cfg.openclaw.url)))]
+
+
 def check_state_dir(cfg: Any) -> Result:
     """The state directory exists and is writable, or can be created."""
     path = os.path.abspath(cfg.state_dir)
@@ -311,7 +326,7 @@ PLATFORM_CHECKS: dict[str, Callable[[Any, Prober], Awaitable[Result]]] = {
 }
 
 
-async def collect(cfg: Any, http: AsyncHTTPClient) -> list[Result]:
+async def collect(cfg: Any, http: HTTPTransport) -> list[Result]:
     """Every check, run concurrently, in a stable order."""
     probe = Prober(http, cfg.openclaw.timeout_sec)
     platforms = [name for name in PLATFORM_CHECKS if getattr(cfg, name).on]
@@ -326,6 +341,7 @@ async def collect(cfg: Any, http: AsyncHTTPClient) -> list[Result]:
     for text in cfg.warnings():
         where, _sep, sentence = text.partition(": ")
         results.append(warn(where, sentence))
+    results.extend(check_network(cfg))
     return results
 
 
@@ -349,7 +365,8 @@ async def run_checks(cfg: Any, out: TextIO) -> int:
 
     ``cli.py --check`` runs it with ``asyncio.run``.
     """
-    http = AsyncHTTPClient(force_instance=True)
+    # The daemon's own transport, so a proxy (network.*) is used here as it will be there.
+    http = build_transport(cfg)
     try:
         results = await collect(cfg, http)
     finally:

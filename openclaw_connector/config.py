@@ -37,9 +37,13 @@ class ConfigError(Exception):
 
 
 def _key(env: Optional[str], kind: str = "str", *, secret: bool = False,
-         default: Any = None, ids: str = "") -> Any:
-    """Declare one config key: its env variable, kind, secrecy and default."""
-    meta = {"env": env, "kind": kind, "secret": secret, "ids": ids}
+         default: Any = None, ids: str = "", std_env: tuple[str, ...] = ()) -> Any:
+    """Declare one config key: its env variable, kind, secrecy and default.
+
+    ``std_env`` names conventional variables (``HTTPS_PROXY``) read only when
+    neither the file, our own variable nor the command line set the key.
+    """
+    meta = {"env": env, "kind": kind, "secret": secret, "ids": ids, "std_env": std_env}
     if isinstance(default, (list, tuple)):
         return field(default=tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -261,6 +265,21 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True)
+class NetworkConfig:
+    """Outbound proxies for the platform APIs (channels/proxy.py); loopback and the
+    OpenClaw host are always dialled directly."""
+
+    # For https:// APIs (every platform's default), through a CONNECT tunnel.
+    proxy: Optional[str] = _key(E + "PROXY", "proxy_url", secret=True,
+                                std_env=("https_proxy", "HTTPS_PROXY"))
+    # For http:// API bases (rare; a local relay).
+    http_proxy: Optional[str] = _key(E + "HTTP_PROXY", "proxy_url", secret=True,
+                                     std_env=("http_proxy", "HTTP_PROXY"))
+    no_proxy: tuple[str, ...] = _key(E + "NO_PROXY", "hosts", default=(),
+                                     std_env=("no_proxy", "NO_PROXY"))
+
+
+@dataclass(frozen=True)
 class Config:
     openclaw: OpenClawConfig = field(default_factory=OpenClawConfig)
     admin_users: tuple[str, ...] = _key(E + "ADMIN_USERS", "ids", default=(), ids="admin")
@@ -288,6 +307,7 @@ class Config:
     # (environment: "portrait:positive, poster:prompt")
     templates: Optional[Mapping[str, Mapping[str, str]]] = _key(E + "PROMPT_INPUTS",
                                                                 "template_options")
+    network: NetworkConfig = field(default_factory=NetworkConfig)
     # Where the file came from, for messages; not a YAML key.
     source: str = field(default="", metadata={"internal": True})
     # Warnings found while loading (unknown OPENCLAW_CONNECTOR_* variables); not a key.
@@ -417,6 +437,11 @@ def _build(cls: type, raw: Mapping, env: Mapping[str, str], prefix: str,
             source, value = "environment", env[env_name]
         if cli.get(path) is not None:
             source, value = "command line", cli[path]
+        if value is dataclasses.MISSING:
+            for env_name in f.metadata.get("std_env", ()):
+                if env.get(env_name, "").strip() != "":
+                    source, value = "environment", env[env_name]
+                    break
         if value is dataclasses.MISSING:
             continue
         where = {origin: path, "environment": "%s (from %s)" % (path, env_name)}.get(

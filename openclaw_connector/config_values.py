@@ -140,6 +140,15 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
         if bad:
             raise ListProblem(bad)
         return tuple(out)
+    if kind == "hosts":
+        if isinstance(value, str):
+            value = [v for v in (p.strip() for p in value.split(",")) if v]
+        if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, str) and v.strip() and " " not in v.strip() for v in value):
+            raise Problem("expected a list of host names, addresses or CIDR blocks "
+                          "(like NO_PROXY: example.com, .internal, 10.0.0.0/8), got %s"
+                          % describe(value))
+        return tuple(v.strip() for v in value)
     if kind == "bool":
         return _parse_bool(value)
     if kind == "template_options":
@@ -176,6 +185,21 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
     if kind == "https_url":
         return _check_url(text, ("https",),
                           "an https:// URL (LINE and WhatsApp fetch media only over HTTPS)")
+    if kind == "proxy_url":
+        text = text if "://" in text else "http://" + text
+        parsed = urlparse(text)
+        if parsed.scheme != "http" or not parsed.hostname:
+            # Not describe(value): a proxy URL may carry a password.
+            raise Problem("expected an http:// proxy URL (http://host:port, optionally "
+                          "http://user:password@host:port); %s proxies are not supported"
+                          % (parsed.scheme + "://" if parsed.scheme != "http" else
+                             "host-less"))
+        try:
+            parsed.port
+        except ValueError:
+            raise Problem("the proxy URL's port is not a number in 1-65535 (expected "
+                          "http://host:port)") from None
+        return text
     if kind == "ws_url":
         return _check_url(text, ("ws", "wss"), "a ws:// or wss:// URL")
     if kind == "url_path":

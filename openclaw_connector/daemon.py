@@ -18,13 +18,12 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Optional, TextIO
 
-from tornado.httpclient import AsyncHTTPClient
-
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.channels import build_channels
 from openclaw_connector.channels.base import Channel, ChannelDeps
+from openclaw_connector.channels.transport import HTTPTransport, build_transport
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, STOPPED, Outbox
@@ -32,7 +31,6 @@ from openclaw_connector.jobs import JobWatcher
 from openclaw_connector.lifecycle import ServiceEntry, stop_plan
 from openclaw_connector.messages import Inbound
 from openclaw_connector.metrics import Metrics
-from openclaw_connector.netutil import LiteralFirstResolver
 from openclaw_connector.openclaw import OpenClawClient
 from openclaw_connector.state import StateStore
 
@@ -53,7 +51,7 @@ class Daemon:
         self.retry = BackoffPolicy(initial=cfg.retry.initial_sec, cap=cfg.retry.max_sec)
         self.state = StateStore(cfg.state_dir, metrics=self.metrics,
                                 check_sec=cfg.state_check_sec)
-        self.http: Optional[AsyncHTTPClient] = None
+        self.http: Optional[HTTPTransport] = None
         self.openclaw: Optional[OpenClawClient] = None
         self.media: Optional["MediaStore"] = None
         self.web: Optional["WebServers"] = None
@@ -71,8 +69,8 @@ class Daemon:
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
         cfg = self.cfg
-        self.http = AsyncHTTPClient(force_instance=True, max_clients=64,
-                                    resolver=LiteralFirstResolver())
+        # One keep-alive pool (and proxy rules) for every platform API and OpenClaw.
+        self.http = build_transport(cfg)
         self.openclaw = OpenClawClient(cfg.openclaw, self.http)
         if cfg.line.on or cfg.whatsapp.on or cfg.status.port:
             from openclaw_connector.media import MediaStore

@@ -10,6 +10,14 @@ inside an exception message is caught too. It replaces every configured
 secret, anything shaped like a Telegram bot token, ``Bearer`` values and
 ``hub.verify_token=`` query values with ``***``. Tracebacks are printed only
 at debug level; otherwise an exception becomes ``error=Type: message``.
+
+The cheap line: a call that passes ``extra=SAFE`` promises a constant format
+string; when every argument is a number or a short id-shaped string (no
+spaces, ``=``, ``?`` or quotes, at most 36 characters: too short for a bot
+token) the token regexes cannot match and are skipped; configured secrets
+are still replaced. Any other argument (message text, an error) sends the
+line through the full redaction as before. Why: the per-command INFO line
+spent ~37 µs in the six regexes, ~13 % of a webhook's CPU (issue 21).
 A file goes through :class:`LogFileHandler` (a ``WatchedFileHandler``) so
 logrotate works; SIGHUP also calls :func:`reopen`.
 
@@ -56,11 +64,33 @@ def escape_controls(text: str) -> str:
                         if ord(m.group()) < 0x100 else "\\u%04x" % ord(m.group()), text)
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace secret values and token-shaped strings in ``text`` with ``***``."""
+SAFE = {"safe_fields": True}      # logger.info(..., extra=SAFE): see the module docstring
+_SAFE_ARG = re.compile(r"[A-Za-z0-9_.:@+-]{0,36}")
+
+
+def _replace_secrets(text: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, "***")
+    return text
+
+
+def _token_free(record: logging.LogRecord) -> bool:
+    """True when the record promised a constant format and every argument is id-shaped."""
+    if not getattr(record, "safe_fields", False) or record.exc_info:
+        return False
+    args = record.args if isinstance(record.args, tuple) else ()
+    for arg in args:
+        if arg is None or isinstance(arg, (int, float)):
+            continue
+        if not (isinstance(arg, str) and _SAFE_ARG.fullmatch(arg)):
+            return False
+    return True
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace secret values and token-shaped strings in ``text`` with ``***``."""
+    text = _replace_secrets(text, secrets)
     for pattern in _TOKEN_PATTERNS:
         if pattern.groups:
             text = pattern.sub(lambda m: m.group(1) + "***", text)
@@ -92,6 +122,8 @@ class RedactingFormatter(logging.Formatter):
                 line += "\n" + self.formatException(record.exc_info)
             elif "error=" not in message:
                 line += " error=%s" % escape_controls(one_line_error(record.exc_info[1]))
+        if _token_free(record):
+            return _replace_secrets(line, self.secrets)
         return redact(line, self.secrets)
 
 

@@ -44,6 +44,14 @@ CONTENT_TYPES = {ext: ctype for ctype, ext in EXTENSIONS.items()}
 NAME_RE = re.compile(r"([0-9a-f]{32})\.(png|jpg|webp|gif)")
 
 
+def hkdf_sha256(key_material: bytes, info: bytes) -> bytes:
+    """HKDF-SHA256 (RFC 5869) with no salt, 32 bytes: the same key cryptography's HKDF
+    derives, over stdlib ``hmac`` because importing cryptography cost ~6 MiB RSS of a
+    ~41 MiB daemon (benchmarks/README.md, footprint)."""
+    prk = hmac.new(b"\0" * hashlib.sha256().digest_size, key_material, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()     # T(1): 32 bytes
+
+
 class MediaTooLarge(ValueError):
     """The image is over ``media.max_mb``; the channel sends a text instead."""
 
@@ -83,12 +91,7 @@ class MediaStore:
 
     def _load_key(self) -> bytes:
         if self._admin_token:
-            # Imported here: cryptography costs ~6 MiB RSS (benchmarks/README.md,
-            # footprint) and is only needed when an admin token is set.
-            from cryptography.hazmat.primitives import hashes
-            from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-            return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                        info=HKDF_INFO).derive(self._admin_token.encode("utf-8"))
+            return hkdf_sha256(self._admin_token.encode("utf-8"), HKDF_INFO)
         path = os.path.join(self._state_dir, KEY_FILE)
         try:
             with open(path, "rb") as fh:

@@ -1,9 +1,10 @@
 """OpenClawClient: the only code that speaks HTTP to ComfyUI and the OpenClaw pack.
 
-One shared Tornado ``AsyncHTTPClient`` (built and closed by the daemon), a
-connect and request timeout on every call, JSON in and out. The admin token
-goes in ``X-OpenClaw-Admin-Token`` on every call when configured; without a
-token and with a loopback ``openclaw.url`` we send ``Origin: <scheme://host:port>``
+One shared keep-alive HTTP transport (``channels/transport.py``; built and
+closed by the daemon, never proxied), a connect and request timeout on every
+call, JSON in and out. The admin token goes in ``X-OpenClaw-Admin-Token`` on
+every call when configured; without a token and with a loopback
+``openclaw.url`` we send ``Origin: <scheme://host:port>``
 so the server's loopback convenience mode accepts us (openclaw-api.md §2.1,
 §10). Paths: ComfyUI core under ``/api/...``, the pack under ``/openclaw/...``
 (§1). Results are the frozen dataclasses of :mod:`openclaw_types`, failures
@@ -25,7 +26,7 @@ import time
 from typing import Any, Mapping, Optional
 from urllib.parse import quote, urlencode
 
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
+from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
@@ -90,7 +91,7 @@ def request_headers(cfg: OpenClawConfig, has_body: bool = False) -> dict[str, st
 class OpenClawClient:
     """Typed access to ComfyUI + OpenClaw (openclaw-api.md §4, §5)."""
 
-    def __init__(self, cfg: OpenClawConfig, http: AsyncHTTPClient) -> None:
+    def __init__(self, cfg: OpenClawConfig, http: Any) -> None:
         self._cfg = cfg
         self._http = http
         self._base = cfg.url.rstrip("/")

@@ -58,7 +58,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS seen (
-    namespace TEXT NOT NULL, id TEXT NOT NULL, expires REAL NOT NULL,
+    namespace TEXT NOT NULL, id TEXT NOT NULL, expires REAL NOT NULL, pending TEXT,
     PRIMARY KEY (namespace, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_expires ON seen (namespace, expires);
 CREATE TABLE IF NOT EXISTS watches (
@@ -282,6 +282,9 @@ class StateStore:
             if row is None or row[0] != "ok":
                 raise sqlite3.DatabaseError("quick_check: %s" % (row and row[0]))
             db.executescript(_SCHEMA)
+            if "pending" not in {r[1] for r in db.execute("PRAGMA table_info(seen)")}:
+                # A database from before issue 21; older code never names the column.
+                db.execute("ALTER TABLE seen ADD COLUMN pending TEXT")
             version = db.execute("SELECT version FROM schema_version").fetchone()
             if version is None:
                 db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
@@ -534,12 +537,14 @@ class StateStore:
         return bool(rows) and rows[0][0] > now
 
     def mark_seen(self, namespace: str, item_id: str, ttl_sec: float, *,
-                  batched: bool = False) -> bool:
+                  batched: bool = False, pending: Optional[str] = None) -> bool:
         """Remember ``item_id``; return True if it was new (first time seen).
 
         Check and insert are one statement on the IOLoop thread, so two
         concurrent deliveries of the same event cannot both see "new"; an
-        expired row counts as new and gets the fresh expiry.
+        expired row counts as new and gets the fresh expiry. ``pending`` (a
+        webhook's command, channels/pending.py) is kept in the same row until
+        :meth:`clear_pending`: one insert where a second table cost another.
         """
         now = self._clock()
         mem = self._mem_seen.get((namespace, item_id))
@@ -547,9 +552,10 @@ class StateStore:
             return False
         expires = now + ttl_sec
         changed = self._write(
-            "INSERT INTO seen (namespace, id, expires) VALUES (?, ?, ?) "
-            "ON CONFLICT(namespace, id) DO UPDATE SET expires = excluded.expires "
-            "WHERE seen.expires <= ?", (namespace, item_id, expires, now), batched=batched)
+            "INSERT INTO seen (namespace, id, expires, pending) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(namespace, id) DO UPDATE SET expires = excluded.expires, "
+            "pending = excluded.pending WHERE seen.expires <= ?",
+            (namespace, item_id, expires, pending, now), batched=batched)
         if changed is None:
             # Not written (full disk): decide from what was stored, keep it in memory.
             if self.is_seen(namespace, item_id):
@@ -577,19 +583,31 @@ class StateStore:
             self._seen_counts = dict(self._read(
                 "SELECT namespace, COUNT(*) FROM seen GROUP BY namespace"))
         for namespace in list(self._seen_counts):
-            gone = self._write("DELETE FROM seen WHERE namespace = ? AND expires <= ?",
-                               (namespace, now)) or 0
+            # Rows holding a pending command stay until it is answered or dropped.
+            gone = self._write("DELETE FROM seen WHERE namespace = ? AND expires <= ? "
+                               "AND pending IS NULL", (namespace, now)) or 0
             left = self._seen_counts[namespace] - gone
             if left > SEEN_LIMIT:
                 gone = self._write(
                     "DELETE FROM seen WHERE namespace = ? AND id IN (SELECT id FROM seen "
-                    "WHERE namespace = ? ORDER BY expires LIMIT ?)",
+                    "WHERE namespace = ? AND pending IS NULL ORDER BY expires LIMIT ?)",
                     (namespace, namespace, left - SEEN_LIMIT)) or 0
                 left -= gone
             self._seen_counts[namespace] = max(0, left)
         self._mem_seen = {k: v for k, v in self._mem_seen.items() if v > now}
         self._write("DELETE FROM kv_expiring WHERE expires <= ?", (now,))
         self._mem_expiring = {k: v for k, v in self._mem_expiring.items() if v[1] > now}
+
+    def clear_pending(self, namespace: str, item_id: str, *, batched: bool = False) -> None:
+        """The command held in a seen row was answered (or dropped): keep only the id."""
+        self._write("UPDATE seen SET pending = NULL WHERE namespace = ? AND id = ?",
+                    (namespace, item_id), batched=batched)
+
+    def held_pending(self, namespace: str) -> list[tuple[str, str]]:
+        """(id, pending) of every seen row in ``namespace`` still holding a command."""
+        return [(r[0], r[1]) for r in self._read(
+            "SELECT id, pending FROM seen WHERE namespace = ? AND pending IS NOT NULL",
+            (namespace,))]
 
     # ------------------------------------------------------------------ job watches
     def put_watch(self, row: WatchRow, *, batched: bool = False) -> None:

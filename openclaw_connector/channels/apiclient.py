@@ -1,5 +1,7 @@
-"""KeepAliveClient: pooled HTTP/1.1 keep-alive connections for the webhook
-channels' REST calls (LINE reply/push, WhatsApp Graph).
+"""KeepAliveClient: pooled HTTP/1.1 keep-alive connections for every outbound
+HTTP call: the platform APIs (Telegram, Discord REST, LINE, WhatsApp Graph)
+and OpenClaw/ComfyUI. ``channels/transport.py`` puts Tornado's ``fetch``
+surface in front of it for the callers written against that.
 
 Why: Tornado's ``simple_httpclient`` opens a new connection for every
 request. A webhook channel sends one API call per command, so over HTTPS each
@@ -23,8 +25,15 @@ saw the request); every call has a connect and a total deadline and a
 failure comes back as status 599 with ``error`` set, like Tornado's client,
 so callers branch on one ``code``. Responses are framed by
 ``Content-Length``, chunked encoding or the end of the connection, and
-capped at MAX_RESPONSE bytes. A header with a line break is refused
-(ValueError) rather than sent.
+capped at ``max_body`` bytes (MAX_RESPONSE by default). A header with a
+line break is refused (ValueError) rather than sent.
+
+Proxies (``channels/proxy.py`` decides which call uses one): an https://
+call dials the proxy, asks for a ``CONNECT host:port`` tunnel and starts TLS
+inside it (certificate checked against the real host name); an http:// call
+is sent to the proxy with the absolute URL as its target. A refused tunnel
+fails as :class:`ProxyError` (status 599). ``close()`` also aborts calls in
+flight (a Telegram long poll), so nothing outlives the daemon's stop.
 """
 
 from __future__ import annotations
@@ -33,10 +42,12 @@ import asyncio
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from tornado import httputil
+
+from openclaw_connector.channels.proxy import Proxy, connect_request
 
 MAX_RESPONSE = 8 << 20
 MAX_HEAD = 64 << 10
@@ -55,6 +66,10 @@ class APIResponse:
 
 class ConnectionClosed(ConnectionError):
     """The server closed the connection before the response was complete."""
+
+
+class ProxyError(ConnectionError):
+    """The proxy refused or broke the ``CONNECT`` tunnel (its status in the message)."""
 
 
 class _Stale(Exception):
@@ -86,6 +101,7 @@ class _Connection(asyncio.Protocol):
         self._chunks: list[bytes] = []
         self._last_chunk = False  # the zero-size chunk was read; trailers follow
         self._received = False    # any byte of the current response
+        self._max_body = MAX_RESPONSE
 
     # ------------------------------------------------------------------ asyncio side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -129,11 +145,16 @@ class _Connection(asyncio.Protocol):
     def reusable(self) -> bool:
         return not self.closed and self._waiter is None and not self._buffer
 
-    def send(self, request: bytes, method: str) -> asyncio.Future:
+    def send(self, request: bytes, method: str, max_body: int = MAX_RESPONSE) -> asyncio.Future:
         """Write ``request``; the future resolves to its :class:`_Response`."""
         assert self.transport is not None and self._waiter is None
+        if self.closed or self.transport.is_closing():
+            # Closed by the server between connect and this write (a server that accepts
+            # and hangs up): fail now, not at the request deadline.
+            raise ConnectionClosed("connection closed before the request was sent")
         self._waiter = asyncio.get_running_loop().create_future()
         self._method = method
+        self._max_body = max_body
         self._head = None
         self._informational = 0
         self._chunks = []
@@ -168,8 +189,8 @@ class _Connection(asyncio.Protocol):
         if framing == "chunked":
             return self._parse_chunks()
         if framing == "close":
-            if len(self._buffer) > MAX_RESPONSE:
-                raise httputil.HTTPInputError("body over %d bytes" % MAX_RESPONSE)
+            if len(self._buffer) > self._max_body:
+                raise httputil.HTTPInputError("body over %d bytes" % self._max_body)
             return None
         size = int(framing)
         if len(self._buffer) < size:
@@ -182,8 +203,9 @@ class _Connection(asyncio.Protocol):
         """"none", "chunked", "close" or the Content-Length as a string."""
         assert self._head is not None
         code, _version, headers = self._head
-        if self._method == "HEAD" or code in (204, 304):
-            return "none"
+        if self._method == "HEAD" or code in (204, 304) or (
+                self._method == "CONNECT" and 200 <= code < 300):
+            return "none"   # a tunnel's bytes after its 2xx head belong to the tunnel
         if headers.get("Transfer-Encoding", "").lower() == "chunked":
             return "chunked"
         length = headers.get("Content-Length")
@@ -193,7 +215,7 @@ class _Connection(asyncio.Protocol):
             size = int(length)
         except ValueError:
             raise httputil.HTTPInputError("bad Content-Length %r" % length) from None
-        if not 0 <= size <= MAX_RESPONSE:
+        if not 0 <= size <= self._max_body:
             raise httputil.HTTPInputError("Content-Length %d out of range" % size)
         return str(size)
 
@@ -219,8 +241,8 @@ class _Connection(asyncio.Protocol):
                 del self._buffer[:line_end + 2]
                 self._last_chunk = True
                 continue
-            if sum(len(c) for c in self._chunks) + size > MAX_RESPONSE:
-                raise httputil.HTTPInputError("chunked body over %d bytes" % MAX_RESPONSE)
+            if sum(len(c) for c in self._chunks) + size > self._max_body:
+                raise httputil.HTTPInputError("chunked body over %d bytes" % self._max_body)
             if len(self._buffer) < line_end + 2 + size + 2:
                 return None
             start = line_end + 2
@@ -249,32 +271,43 @@ class KeepAliveClient:
     """``await client.fetch(method, url, headers=..., body=...)`` → :class:`APIResponse`."""
 
     def __init__(self, *, max_per_host: int = 256, idle_sec: float = 30.0,
-                 ssl_context: Optional[ssl.SSLContext] = None) -> None:
+                 ssl_context: Optional[ssl.SSLContext] = None,
+                 proxies: Optional[Callable[[str, str], Optional[Proxy]]] = None) -> None:
         self.max_per_host = max_per_host
         self.idle_sec = idle_sec
         self.connections_opened = 0
         self._idle: dict[tuple, list[_Connection]] = {}
+        self._busy: set[_Connection] = set()
         self._slots: dict[tuple, asyncio.Semaphore] = {}
         self._ssl = ssl_context           # None: the system's CA store, made on first use
+        self._proxies = proxies           # (scheme, host) -> Proxy or None (ProxyRules.for_url)
         self._closed = False
 
     def close(self) -> None:
-        """Close idle connections; requests in flight finish or fail on their own."""
+        """Close every connection; calls in flight fail with status 599."""
         self._closed = True
         for conns in self._idle.values():
             for conn in conns:
                 conn.abort()
         self._idle.clear()
+        for conn in list(self._busy):
+            conn.abort()
 
     async def fetch(self, method: str, url: str, *, headers: Optional[dict] = None,
                     body: bytes = b"", connect_timeout: float = 10.0,
-                    request_timeout: float = 20.0) -> APIResponse:
+                    request_timeout: float = 20.0,
+                    max_body: int = MAX_RESPONSE) -> APIResponse:
         parts = urlsplit(url)
         https = parts.scheme == "https"
         host = parts.hostname or ""
         port = parts.port or (443 if https else 80)
-        key = (https, host, port)
+        proxy = self._proxies(parts.scheme, host) if self._proxies is not None else None
+        key = (https, host, port, proxy)
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        if proxy is not None and not https:   # plain HTTP: the proxy gets the whole URL
+            target = "http://%s%s" % (parts.netloc, target)
+            if proxy.authorization:
+                headers = dict(headers or {}, **{"Proxy-Authorization": proxy.authorization})
         request = _request_bytes(method, target, parts.netloc, headers or {}, body)
         deadline = time.monotonic() + request_timeout
         slot = self._slots.get(key)
@@ -296,7 +329,8 @@ class KeepAliveClient:
                 try:
                     if conn is None:
                         conn = await self._connect(key, connect_timeout, deadline)
-                    response = await self._exchange(conn, request, method, deadline, reused)
+                    response = await self._exchange(conn, request, method, deadline, reused,
+                                                    max_body)
                 except _Stale:
                     continue
                 except (OSError, asyncio.TimeoutError, httputil.HTTPInputError) as exc:
@@ -338,20 +372,51 @@ class KeepAliveClient:
 
     async def _connect(self, key: tuple, connect_timeout: float,
                        deadline: float) -> _Connection:
-        https, host, port = key
+        https, host, port, proxy = key
         if https and self._ssl is None:
             self._ssl = ssl.create_default_context()
-        timeout = min(connect_timeout, max(0.0, deadline - time.monotonic()))
+        connect_by = time.monotonic() + min(connect_timeout,
+                                            max(0.0, deadline - time.monotonic()))
         loop = asyncio.get_running_loop()
-        # server_hostname: the name sent as SNI and checked against the certificate.
-        _transport, conn = await asyncio.wait_for(loop.create_connection(
-            _Connection, host, port, ssl=self._ssl if https else None,
-            server_hostname=host if https else None), timeout)
+        if proxy is None:
+            # server_hostname: the name sent as SNI and checked against the certificate.
+            _transport, conn = await asyncio.wait_for(loop.create_connection(
+                _Connection, host, port, ssl=self._ssl if https else None,
+                server_hostname=host if https else None), _left(connect_by))
+        else:
+            _transport, conn = await asyncio.wait_for(loop.create_connection(
+                _Connection, proxy.host, proxy.port), _left(connect_by))
+            if https:
+                try:
+                    await self._tunnel(conn, proxy, host, port, connect_by)
+                except BaseException:
+                    conn.abort()
+                    raise
         self.connections_opened += 1
         return conn
 
+    async def _tunnel(self, conn: _Connection, proxy: Proxy, host: str, port: int,
+                      connect_by: float) -> None:
+        """``CONNECT host:port`` through ``proxy``, then TLS to ``host`` inside the tunnel."""
+        authority = "%s:%d" % (host, port)
+        try:
+            answer = await asyncio.wait_for(conn.send(connect_request(proxy, host, port),
+                                                      "CONNECT", 64 << 10),
+                                            _left(connect_by))
+        except ConnectionClosed:
+            raise ProxyError("the proxy closed the connection instead of a tunnel") from None
+        if not 200 <= answer.code < 300:
+            raise ProxyError("the proxy refused the tunnel to %s: HTTP %d%s" % (
+                authority, answer.code,
+                " (proxy credentials needed or wrong)" if answer.code == 407 else ""))
+        loop = asyncio.get_running_loop()
+        assert conn.transport is not None
+        conn.transport = await asyncio.wait_for(loop.start_tls(  # type: ignore[assignment]
+            conn.transport, conn, self._ssl, server_hostname=host), _left(connect_by))
+
     async def _exchange(self, conn: _Connection, request: bytes, method: str,
-                        deadline: float, reused: bool) -> _Response:
+                        deadline: float, reused: bool,
+                        max_body: int = MAX_RESPONSE) -> _Response:
         loop = asyncio.get_running_loop()
         expired: list[bool] = []
 
@@ -360,18 +425,26 @@ class KeepAliveClient:
             conn.abort()
 
         timer = loop.call_later(max(0.0, deadline - time.monotonic()), expire)
+        self._busy.add(conn)
         try:
-            return await conn.send(request, method)
+            return await conn.send(request, method, max_body)
         except ConnectionClosed:
             if expired:
                 raise asyncio.TimeoutError("no complete answer within the request "
                                            "deadline") from None
-            if reused and not conn.received_any:
+            if reused and not conn.received_any and not self._closed:
+                # (After close() the abort was ours: sending again would be a new call.)
                 conn.abort()
                 raise _Stale() from None
             raise
         finally:
             timer.cancel()
+            self._busy.discard(conn)
+
+
+def _left(by: float) -> float:
+    """Seconds until the monotonic time ``by`` (0 when past)."""
+    return max(0.0, by - time.monotonic())
 
 
 def _request_bytes(method: str, target: str, netloc: str, headers: dict,

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Protocol, Sequence, \
     TextIO, TypeVar
 
-from tornado.httpclient import AsyncHTTPClient
-
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Reply, Sent
@@ -29,6 +27,7 @@ from openclaw_connector.metrics import Metrics
 from openclaw_connector.state import StateStore
 
 if TYPE_CHECKING:   # imported by the webhook channels only; a Telegram-only daemon skips them
+    from openclaw_connector.channels.transport import HTTPTransport
     from openclaw_connector.media import MediaStore
     from openclaw_connector.menu import CommandMenu
     from openclaw_connector.web import WebServers
@@ -124,7 +123,7 @@ class ChannelDeps:
     """
 
     state: StateStore
-    http: AsyncHTTPClient           # force_instance; closed by the daemon
+    http: "HTTPTransport"           # fetch like Tornado's client; closed by the daemon
     retry: BackoffPolicy
     metrics: Metrics
     media: Optional["MediaStore"] = None

@@ -179,9 +179,11 @@ class DiscordChannel:
                 return None
         request = HTTPRequest(_gateway_query(url), headers={"User-Agent": USER_AGENT},
                               connect_timeout=CONNECT_TIMEOUT, request_timeout=CONNECT_TIMEOUT)
+        # Through network.proxy's CONNECT tunnel when one applies (channels/tunnel.py).
+        resolver = self._deps.http.websocket_resolver(request.url, CONNECT_TIMEOUT)
         ws = await websocket_connect(request, ping_interval=PING_INTERVAL,
                                      ping_timeout=PING_TIMEOUT,
-                                     max_message_size=MAX_MESSAGE_SIZE)
+                                     max_message_size=MAX_MESSAGE_SIZE, resolver=resolver)
         if self._stopping.is_set():
             ws.close(CLOSE_SHUTDOWN, "shutdown")
             return None

@@ -117,7 +117,7 @@ def parse_429(body: bytes, headers: Any) -> Optional[tuple[float, bool]]:
 
 
 class DiscordRest:
-    """One bot's REST client over the daemon's AsyncHTTPClient."""
+    """One bot's REST client over the daemon's HTTP transport (keep-alive, proxies)."""
 
     def __init__(self, api_base: str, token: str, http: Any, *,
                  stopping: asyncio.Event, ban_backoff: float = 60.0,

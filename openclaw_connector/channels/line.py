@@ -123,8 +123,9 @@ class LineChannel(NoEdits):
         self.health = ChannelHealth("line")
         self._tasks = TaskSet("line")
         self._used_tokens: dict[str, float] = {}
-        self._api = KeepAliveClient()
-        self._pending = PendingInbounds(deps.state, "line", tell=self.send)
+        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
+        self._pending = PendingInbounds(deps.state, "line", tell=self.send, seen_ns=DEDUP_NS,
+                                        seen_ttl_sec=DEDUP_TTL_SEC)
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
                 self.ingest, "X-Line-Signature", deps.state.when_durable,
@@ -141,7 +142,6 @@ class LineChannel(NoEdits):
 
     async def stop(self) -> None:
         await self._tasks.drain()
-        self._api.close()
         self.health.stopped()
 
     # ------------------------------------------------------------------ inbound
@@ -172,16 +172,16 @@ class LineChannel(NoEdits):
                 log.warning("event=webhook_stale platform=line id=%s", key)
                 count(metrics, "webhook_stale_total", platform="line")
                 continue
-            if key and not self._deps.state.mark_seen(DEDUP_NS, key, DEDUP_TTL_SEC,
-                                                      batched=True):
+            # Seen and held in one row, committed before the 200 (WebhookPost waits
+            # for state.when_durable); None: a redelivery.
+            row_key = self._pending.admit(key or uuid.uuid4().hex, inbound)
+            if row_key is None:
                 context = event.get("deliveryContext")
                 log.info("event=webhook_duplicate platform=line id=%s redelivery=%s", key,
                          isinstance(context, dict) and context.get("isRedelivery") is True)
                 count(metrics, "webhook_duplicates_total", platform="line")
                 continue
             count(metrics, "webhook_messages_total", platform="line")
-            # Committed before the 200 (WebhookPost waits for state.when_durable).
-            row_key = self._pending.add(key or uuid.uuid4().hex, inbound, batched=True)
             self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         count(metrics, "webhook_requests_total", platform="line", status="200")
         return 200

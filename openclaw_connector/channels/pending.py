@@ -14,13 +14,18 @@ run and why (``tell``, the channel's send), never dropped silently
 ``/run`` is safe because OpenClaw deduplicates on the trace id derived from
 the message id (openclaw-api.md, triggers).
 
-Rows use the StateStore's watch table through its public methods, with their
-own ``kind``/``state`` (``"inbound"``), which the JobWatcher never reads.
+Where a row lives: with ``seen_ns`` (LINE, WhatsApp) :meth:`admit` keeps the
+command in the event's dedup row itself (``mark_seen(..., pending=...)``), so
+acknowledging a webhook costs one insert in the batch commit instead of two
+(issue 21); otherwise (:meth:`add`, Discord) it is a row of the StateStore's
+watch table with its own ``kind``/``state`` (``"inbound"``), which the
+JobWatcher never reads. :meth:`take_over` reads both.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any, Awaitable, Callable, Optional
 
@@ -29,6 +34,7 @@ from openclaw_connector.messages import ChatRef, Inbound, Reply
 from openclaw_connector.state import WatchRow
 
 KIND = STATE = "inbound"
+HELD = "seen"                   # row-key prefix of a command held in its dedup row
 MAX_AGE_SEC = 3600.0
 QUOTE_CHARS = 80
 TOO_OLD_TEXT = ("Your command \"%s\" from %s ago was not run: the connector stopped before "
@@ -42,13 +48,28 @@ class PendingInbounds:
     """One platform's pending commands: ``add`` before the 200, ``run``, ``take_over``."""
 
     def __init__(self, state: Any, platform: str, *, max_age_sec: float = MAX_AGE_SEC,
-                 tell: Optional[Tell] = None) -> None:
+                 tell: Optional[Tell] = None, seen_ns: Optional[str] = None,
+                 seen_ttl_sec: float = 0.0) -> None:
         self._state = state
         self._platform = platform
         self._max_age = max_age_sec
         self._tell = tell
         self._too_old: dict[str, float] = {}    # row key -> age, for run() to explain
+        self._seen_ns = seen_ns           # the channel's dedup namespace (admit)
+        self._seen_ttl = seen_ttl_sec
         self._log = logmod.get(platform)
+
+    def admit(self, event_id: str, inbound: Inbound) -> Optional[str]:
+        """Mark ``event_id`` seen and hold ``inbound`` in that row, in the StateStore's
+        batch (answer the platform from ``state.when_durable``); the row key to pass to
+        :meth:`run`, or None when the event was seen before (a redelivery)."""
+        assert self._seen_ns is not None
+        held = json.dumps({"created": time.time(), "chat": inbound.chat.to_json(),
+                           "data": _fields(inbound)}, separators=(",", ":"))
+        if not self._state.mark_seen(self._seen_ns, event_id, self._seen_ttl, batched=True,
+                                     pending=held):
+            return None
+        return "%s:%s" % (HELD, event_id)
 
     def add(self, event_key: str, inbound: Inbound, *, batched: bool = False) -> str:
         """Persist ``inbound``; return the row key to pass to :meth:`run`.
@@ -57,11 +78,7 @@ class PendingInbounds:
         the platform from ``state.when_durable``.
         """
         row_key = "%s:%s:%s" % (KIND, self._platform, event_key)
-        data = {"platform": inbound.platform, "user_id": inbound.user_id,
-                "chat_id": inbound.chat_id, "text": inbound.text,
-                "message_id": inbound.message_id, "is_direct": inbound.is_direct,
-                "bot_name": inbound.bot_name, "mentioned": inbound.mentioned,
-                "verified": inbound.verified}
+        data = _fields(inbound)
         now = time.time()
         self._state.put_watch(
             WatchRow(key=row_key, kind=KIND, ref_id=event_key, template="",
@@ -109,7 +126,10 @@ class PendingInbounds:
     def _forget(self, row_key: str) -> None:
         # Batched: a crash before the commit replays one answered command, which
         # the at-least-once rule allows; the reply is already out either way.
-        self._state.delete_watch(row_key, batched=True)
+        if row_key.startswith(HELD + ":"):
+            self._state.clear_pending(self._seen_ns, row_key[len(HELD) + 1:], batched=True)
+        else:
+            self._state.delete_watch(row_key, batched=True)
 
     def take_over(self) -> list[tuple[str, Inbound]]:
         """The rows a previous run left, as (row key, Inbound) to pass to :meth:`run`;
@@ -135,10 +155,46 @@ class PendingInbounds:
                     continue
                 self._too_old[row.key] = now - row.created
             found.append((row.key, inbound))
+        if self._seen_ns is not None:
+            found.extend(self._take_over_held(now))
         if found:
             self._log.info("event=pending_replayed platform=%s count=%d", self._platform,
                            len(found))
         return found
+
+    def _take_over_held(self, now: float) -> list[tuple[str, Inbound]]:
+        found: list[tuple[str, Inbound]] = []
+        assert self._seen_ns is not None
+        for event_id, text in self._state.held_pending(self._seen_ns):
+            try:
+                held = json.loads(text)
+                inbound = Inbound(chat=ChatRef.from_json(held["chat"]), **held["data"])
+                created = float(held["created"])
+            except (TypeError, ValueError, KeyError):
+                self._log.warning("event=pending_unreadable key=%s:%s", HELD, event_id)
+                self._state.clear_pending(self._seen_ns, event_id)
+                continue
+            row_key = "%s:%s" % (HELD, event_id)
+            if now - created > self._max_age:
+                if self._tell is None:
+                    self._log.warning("event=pending_dropped platform=%s id=%s age_s=%.0f "
+                                      "reason=too_old", self._platform, event_id,
+                                      now - created)
+                    self._state.clear_pending(self._seen_ns, event_id)
+                    continue
+                self._too_old[row_key] = now - created
+            found.append((row_key, inbound))
+        return found
+
+
+def _fields(inbound: Inbound) -> dict:
+    """What an Inbound needs besides its chat, as stored in a pending row."""
+    return {"platform": inbound.platform, "user_id": inbound.user_id,
+            "chat_id": inbound.chat_id, "text": inbound.text,
+            "message_id": inbound.message_id, "is_direct": inbound.is_direct,
+            "bot_name": inbound.bot_name, "mentioned": inbound.mentioned,
+            "verified": inbound.verified}
+
 
 
 def _duration(seconds: float) -> str:

@@ -118,8 +118,9 @@ class WhatsAppChannel(NoEdits):
         self._deps = deps
         self.health = ChannelHealth("whatsapp")
         self._tasks = TaskSet("whatsapp")
-        self._api = KeepAliveClient()
-        self._pending = PendingInbounds(deps.state, "whatsapp", tell=self.send)
+        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
+        self._pending = PendingInbounds(deps.state, "whatsapp", tell=self.send,
+                                        seen_ns=MESSAGE_NS, seen_ttl_sec=DEDUP_TTL_SEC)
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
                 self.ingest, "X-Hub-Signature-256", deps.state.when_durable,
@@ -142,7 +143,6 @@ class WhatsAppChannel(NoEdits):
 
     async def stop(self) -> None:
         await self._tasks.drain()
-        self._api.close()
         self.health.stopped()
 
     # ------------------------------------------------------------------ inbound
@@ -219,14 +219,14 @@ class WhatsAppChannel(NoEdits):
             log.warning("event=webhook_stale platform=whatsapp id=%s", inbound.message_id)
             count(self._deps.metrics, "webhook_stale_total", platform="whatsapp")
             return
-        if not self._deps.state.mark_seen(MESSAGE_NS, inbound.message_id, DEDUP_TTL_SEC,
-                                          batched=True):
+        # Seen and held in one row, committed before the 200 (WebhookPost waits for
+        # state.when_durable); None: a redelivery.
+        row_key = self._pending.admit(inbound.message_id, inbound)
+        if row_key is None:
             log.info("event=webhook_duplicate platform=whatsapp id=%s", inbound.message_id)
             count(self._deps.metrics, "webhook_duplicates_total", platform="whatsapp")
             return
         count(self._deps.metrics, "webhook_messages_total", platform="whatsapp")
-        # Committed before the 200 (WebhookPost waits for state.when_durable).
-        row_key = self._pending.add(inbound.message_id, inbound, batched=True)
         self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
 
     def _note_inbound(self, wa_id: str, timestamp: Any, now: float) -> None:

@@ -88,7 +88,8 @@ class Router:
             log.info("event=command platform=%s user=%s chat=%s command=%s outcome=%s "
                      "took_ms=%.1f%s", inbound.platform, inbound.user_id, inbound.chat_id,
                      word, outcome, took,
-                     " text=%r" % inbound.text if self.cfg.debug else "")
+                     " text=%r" % inbound.text if self.cfg.debug else "",
+                     extra=logmod.SAFE)   # ids and counts; a debug text= is redacted
             if self.metrics is not None:
                 self.metrics.inc("commands_total", platform=inbound.platform, command=word,
                                  outcome=outcome, help="Commands handled")

@@ -7,10 +7,10 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Optional
 
-from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector.commands import Router
 from openclaw_connector.messages import ChatRef, Inbound
+from openclaw_connector.channels.transport import build_transport
 from openclaw_connector.openclaw import OpenClawClient
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.support import make_config
@@ -91,7 +91,7 @@ async def stack(tmp_path, *, server_token: Optional[str] = TOKEN,
     """A running fake, a client with its own HTTP client, and a router on top."""
     async with FakeOpenClaw(admin_token=server_token, **(fake or {})) as server:
         cfg = config(tmp_path, server.url, token=client_token, **overrides)
-        http = AsyncHTTPClient(force_instance=True)
+        http = build_transport(cfg)
         client = OpenClawClient(cfg.openclaw, http)
         tracker = tracker if tracker is not None else RecordingTracker()
         router = Router(cfg, openclaw=client, jobs=tracker)

@@ -8,11 +8,11 @@ import logging
 from typing import Any, AsyncIterator, Optional
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.channels.base import ChannelDeps
 from openclaw_connector.channels.discord import DiscordChannel
+from openclaw_connector.channels.transport import build_transport
 from openclaw_connector.messages import Inbound
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.state import StateStore
@@ -137,7 +137,7 @@ async def running_channel(fake: FakeDiscord, tmp_path: Any, *, inbox: Any = None
     if state is None:
         state = StateStore(str(tmp_path / "state"))
         state.open()
-    http = AsyncHTTPClient(force_instance=True)
+    http = build_transport(cfg)
     inbox = inbox if inbox is not None else Inbox()
     deps = ChannelDeps(state=state, http=http, metrics=Metrics(),
                        retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05))

@@ -136,6 +136,16 @@ class Recorded:
         return str(self.params.get("chat_id", ""))
 
 
+class _CountingServer(HTTPServer):
+    """Counts accepted connections, so a test or benchmark sees whether the bot reuses them."""
+
+    fake: "FakeTelegram"
+
+    def handle_stream(self, stream: Any, address: Any) -> None:
+        self.fake.connections += 1
+        super().handle_stream(stream, address)
+
+
 class FakeTelegram:
     """The fake server and its controls; ``async with FakeTelegram() as tg:``."""
 
@@ -152,6 +162,7 @@ class FakeTelegram:
         self.answer_hooks: list[Callable[[Recorded], None]] = []   # called per answer
         self.webhook_url = ""
         self.my_commands: dict[str, list[str]] = {}   # "default" / "chat:<id>" -> commands
+        self.connections = 0                          # TCP connections accepted (keep-alive)
         self.blocked: set[str] = set()
         self.migrated: dict[str, int] = {}
         self.messages: dict[tuple[str, int], dict] = {}   # (chat, message_id) → message
@@ -177,7 +188,8 @@ class FakeTelegram:
                           log_function=_access_log)
         sockets = bind_sockets(0, "127.0.0.1")
         self.port = sockets[0].getsockname()[1]
-        self._server = HTTPServer(app, max_body_size=64 * 1024 * 1024)
+        self._server = _CountingServer(app, max_body_size=64 * 1024 * 1024)
+        self._server.fake = self
         self._server.add_sockets(sockets)
         return self
 

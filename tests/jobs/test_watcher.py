@@ -8,11 +8,11 @@ import contextlib
 from typing import Any, AsyncIterator
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector.jobs import JobWatcher
 from openclaw_connector.messages import ChannelSendError, ChatRef, Reply, Sent
 from openclaw_connector.metrics import Metrics
+from openclaw_connector.channels.transport import build_transport
 from openclaw_connector.openclaw import OpenClawClient
 from openclaw_connector.state import StateStore
 from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config
@@ -54,7 +54,7 @@ async def watcher(tmp_path, fake, platform, **overrides: Any) -> AsyncIterator[J
     cfg = jobs_config(tmp_path, fake, **overrides)
     state = StateStore(cfg.state_dir)
     state.open()
-    http = AsyncHTTPClient(force_instance=True)
+    http = build_transport(cfg)
     stopping = asyncio.Event()
     outbox = outbox_for(platform, attempts=cfg.results.delivery_attempts, state=state,
                         stopping=stopping)

@@ -237,3 +237,16 @@ async def test_check_against_the_shared_platform_fakes(wrong, tmp_path):
     assert line_for(lines, "line") == "OK   line: bot Fake LINE Bot (@123fake)"
     assert line_for(lines, "whatsapp").startswith("OK   whatsapp: number +1 555-000-1111")
     assert line_for(lines, "comfyui admin token").startswith("OK   comfyui admin token: accepted")
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_proxy_is_named_without_its_password(identity_fake, make_cfg, tmp_path):
+    """With network.proxy set, --check names host:port (never the credentials) and says the
+    Discord gateway uses it; loopback platforms are still checked directly."""
+    data = all_channels_yaml(identity_fake.url, str(tmp_path))
+    data["network"] = {"proxy": "http://bob:pr0xyPassw0rd@proxy.invalid:3128"}
+    status, lines = await run(make_cfg(data))
+    assert status == 0, lines
+    assert line_for(lines, "proxy").startswith(
+        "OK   proxy: platform API calls and the Discord gateway go through proxy.invalid:3128")
+    assert not any("pr0xyPassw0rd" in line or "bob" in line for line in lines)

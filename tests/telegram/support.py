@@ -7,11 +7,11 @@ import asyncio
 import contextlib
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
-from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.channels.base import ChannelDeps
 from openclaw_connector.channels.telegram import TelegramChannel
+from openclaw_connector.channels.transport import build_transport
 from openclaw_connector.messages import Inbound
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.state import StateStore
@@ -77,7 +77,7 @@ async def running_channel(tmp_path: Any, fake: FakeTelegram, inbox: Inbox, *,
     if state is None:
         state = StateStore(str(tmp_path / "state"))
         state.open()
-    http = AsyncHTTPClient(force_instance=True, max_clients=64)
+    http = build_transport(cfg)
     deps = ChannelDeps(state=state, http=http, metrics=Metrics(),
                        retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05))
     channel = TelegramChannel(cfg.telegram, inbox, deps)

@@ -17,6 +17,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 from openclaw_connector import config as configmod
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.channels.base import ChannelDeps
+from openclaw_connector.channels.transport import HTTPTransport, build_transport
 from openclaw_connector.media import MediaStore
 from openclaw_connector.messages import Inbound, Reply
 from openclaw_connector.metrics import Metrics
@@ -93,7 +94,7 @@ class Stack:
     state: StateStore
     media: MediaStore
     web: WebServers
-    http: AsyncHTTPClient
+    http: HTTPTransport
     metrics: Metrics
     channels: dict
 
@@ -116,7 +117,7 @@ async def running_stack(cfg: Any, inbox: Inbox, *,
     metrics = Metrics()
     media = MediaStore(cfg.media, cfg.state_dir, cfg.openclaw.admin_token, state)
     web = WebServers(cfg, media=media, health=health, metrics=metrics)
-    http = AsyncHTTPClient(force_instance=True, max_clients=64)
+    http = build_transport(cfg)     # the daemon's own: keep-alive pool, proxy rules
     deps = ChannelDeps(state=state, http=http, metrics=metrics, media=media, web=web,
                        retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05))
     channels: dict = {}

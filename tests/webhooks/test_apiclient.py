@@ -9,6 +9,7 @@ import pytest
 
 from openclaw_connector.channels.apiclient import KeepAliveClient
 from tests.fakes import line as fline
+from tests.fakes.certs import self_signed
 from tests.webhooks.support import free_port
 
 TOKEN = "line-token"
@@ -111,31 +112,7 @@ async def test_silent_server_times_out_and_refused_connection_fails_fast():
 
 def _self_signed(tmp_path):
     """A certificate for 127.0.0.1 / localhost and its key, written as PEM files."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
+    return self_signed(tmp_path, ("localhost", "127.0.0.1"))
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -333,3 +310,24 @@ async def test_cancelled_call_does_not_leave_its_connection_for_reuse():
             client.close()
     assert again.code == 200 and b"userId" in again.body
     assert client.connections_opened == 2
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_server_that_hangs_up_at_once_fails_fast_not_at_the_deadline():
+    """A port that accepts and closes at once (ComfyUI restarting): each call is a 599
+    right away, not a wait for its 5 s request deadline."""
+    async def hang_up(_reader, writer) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    url = "http://127.0.0.1:%d/x" % server.sockets[0].getsockname()[1]
+    client = KeepAliveClient()
+    try:
+        started = time.monotonic()
+        answers = [await client.fetch("GET", url, request_timeout=5) for _ in range(5)]
+        took = time.monotonic() - started
+    finally:
+        client.close()
+        server.close()
+    assert [a.code for a in answers] == [599] * 5
+    assert took < 5, "waited for the deadline: %.1f s" % took

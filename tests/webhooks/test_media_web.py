@@ -267,3 +267,17 @@ async def test_access_log_has_path_only(tmp_path, caplog):
                             secret=LINE_SECRET)
     assert "event=http_request method=GET path=/media/" in caplog.text
     assert "SECRETSIG" not in caplog.text and "QUERYSECRET" not in caplog.text
+
+
+def test_stdlib_hkdf_derives_the_key_cryptography_derives():
+    """media.hkdf_sha256 equals cryptography's HKDF (SHA-256, no salt, 32 bytes), so URLs
+    signed before the switch stay valid."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    from openclaw_connector.media import HKDF_INFO, hkdf_sha256
+
+    for token in (b"t", b"footprint-admin-token-0123456789", "ключ".encode(), b"x" * 300):
+        expected = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                        info=HKDF_INFO).derive(token)
+        assert hkdf_sha256(token, HKDF_INFO) == expected
