@@ -440,7 +440,8 @@ def _build(cls: type, raw: Mapping, env: Mapping[str, str], prefix: str,
         if value is dataclasses.MISSING:
             for env_name in f.metadata.get("std_env", ()):
                 if env.get(env_name, "").strip() != "":
-                    source, value = "environment", env[env_name]
+                    fallback: Any = env[env_name]
+                    source, value = "environment", fallback
                     break
         if value is dataclasses.MISSING:
             continue

@@ -410,7 +410,7 @@ class KeepAliveClient:
                 authority, answer.code,
                 " (proxy credentials needed or wrong)" if answer.code == 407 else ""))
         loop = asyncio.get_running_loop()
-        assert conn.transport is not None
+        assert conn.transport is not None and self._ssl is not None
         conn.transport = await asyncio.wait_for(loop.start_tls(  # type: ignore[assignment]
             conn.transport, conn, self._ssl, server_hostname=host), _left(connect_by))
 
