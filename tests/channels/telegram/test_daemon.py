@@ -20,7 +20,7 @@ from tests.support import running_daemon
 from tests.channels.telegram.support import eventually, telegram_config
 
 ALLOWED = 42
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def config(tmp_path, tg, **overrides):
