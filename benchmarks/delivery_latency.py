@@ -45,7 +45,7 @@ sys.path.insert(0, ROOT)
 import yaml  # noqa: E402
 
 from benchmarks._stats import cpu_seconds  # noqa: E402
-from openclaw_connector.jobs import PENDING, PROMPT, Watch, watch_key  # noqa: E402
+from openclaw_connector.jobs.watcher import PENDING, PROMPT, Watch, watch_key  # noqa: E402
 from openclaw_connector.messages import ChatRef  # noqa: E402
 from openclaw_connector.state import StateStore  # noqa: E402
 from tests.fakes import telegram as ftg  # noqa: E402

@@ -159,7 +159,7 @@ def seed_watches(state_dir: str, prompt_ids: list[str]) -> bool:
     """Store one pending JobWatcher watch per prompt id; False without a JobWatcher."""
     sys.path.insert(0, ROOT)
     try:
-        from openclaw_connector import jobs
+        from openclaw_connector.jobs import watcher as jobs
     except ImportError:
         return False
     from openclaw_connector.messages import ChatRef
@@ -252,7 +252,7 @@ def run_all(runs: int, watches: int, settle_s: float) -> dict:
                     if scenario == "daemon_watches":
                         if not seed_watches(state_dir, fakes["prompt_ids"]):
                             watches_note = ("not measured: no JobWatcher "
-                                            "(openclaw_connector/jobs.py) in this tree")
+                                            "(openclaw_connector/jobs/watcher.py) in this tree")
                             continue
                     cfg, port = daemon_config(fakes, state_dir)
                     path = os.path.join(tmp, "%s-%d.yaml" % (scenario, run))

@@ -34,10 +34,10 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
 
 from openclaw_connector import log as logmod
-from openclaw_connector.channels.proxy import Proxy
-from openclaw_connector.channels.transport import HTTPTransport, build_transport
-from openclaw_connector.netutil import public_url
-from openclaw_connector.openclaw import request_headers
+from openclaw_connector.net.proxy import Proxy
+from openclaw_connector.net.transport import HTTPTransport, build_transport
+from openclaw_connector.net.resolver import public_url
+from openclaw_connector.openclaw.client import request_headers
 
 
 @dataclass(frozen=True)

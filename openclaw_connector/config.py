@@ -266,7 +266,7 @@ class RateLimitConfig:
 
 @dataclass(frozen=True)
 class NetworkConfig:
-    """Outbound proxies for the platform APIs (channels/proxy.py); loopback and the
+    """Outbound proxies for the platform APIs (net/proxy.py); loopback and the
     OpenClaw host are always dialled directly."""
 
     # For https:// APIs (every platform's default), through a CONNECT tunnel.

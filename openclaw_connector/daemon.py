@@ -23,15 +23,15 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.channels import build_channels
 from openclaw_connector.channels.base import Channel, ChannelDeps
-from openclaw_connector.channels.transport import HTTPTransport, build_transport
+from openclaw_connector.net.transport import HTTPTransport, build_transport
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, STOPPED, Outbox
-from openclaw_connector.jobs import JobWatcher
+from openclaw_connector.jobs.watcher import JobWatcher
 from openclaw_connector.lifecycle import ServiceEntry, stop_plan
 from openclaw_connector.messages import Inbound
 from openclaw_connector.metrics import Metrics
-from openclaw_connector.openclaw import OpenClawClient
+from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.state import StateStore
 
 if TYPE_CHECKING:   # built only when a webhook channel or the status port is on

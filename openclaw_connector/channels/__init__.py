@@ -24,10 +24,10 @@ def build_channels(cfg: Config, on_inbound: InboundHandler, deps: ChannelDeps) -
                                       os.path.join(cfg.state_dir, "console"))
         channels.append(ConsoleChannel(console, on_inbound, deps))
     if cfg.telegram.on:
-        from openclaw_connector.channels.telegram import TelegramChannel
+        from openclaw_connector.channels.telegram.channel import TelegramChannel
         channels.append(TelegramChannel(cfg.telegram, on_inbound, deps))
     if cfg.discord.on:
-        from openclaw_connector.channels.discord import DiscordChannel
+        from openclaw_connector.channels.discord.channel import DiscordChannel
         channels.append(DiscordChannel(cfg.discord, on_inbound, deps))
     if cfg.line.on:
         from openclaw_connector.channels.line import LineChannel

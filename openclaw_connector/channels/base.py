@@ -27,7 +27,7 @@ from openclaw_connector.metrics import Metrics
 from openclaw_connector.state import StateStore
 
 if TYPE_CHECKING:   # imported by the webhook channels only; a Telegram-only daemon skips them
-    from openclaw_connector.channels.transport import HTTPTransport
+    from openclaw_connector.net.transport import HTTPTransport
     from openclaw_connector.media import MediaStore
     from openclaw_connector.menu import CommandMenu
     from openclaw_connector.web import WebServers

@@ -18,7 +18,7 @@ index), so every retry of a batch, in this process or after a restart,
 carries the same key and a 409 means "already delivered" (faults.md 7, 15).
 Text is split at 5000 UTF-16 units, at most 5 message objects per call;
 images go out as MediaStore URLs. API calls reuse keep-alive connections
-(``channels/apiclient.py``).
+(``net/client.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import uuid
 from typing import Any, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
+from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,

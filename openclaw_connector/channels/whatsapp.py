@@ -34,7 +34,7 @@ import time
 from typing import Any, Iterator, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.channels.apiclient import APIResponse, KeepAliveClient
+from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,

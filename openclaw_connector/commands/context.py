@@ -16,7 +16,7 @@ from openclaw_connector.commands.parser import Command
 from openclaw_connector.commands.templates import TemplateCatalogue
 from openclaw_connector.commands.tracking import JobTracker
 from openclaw_connector.messages import Inbound, Reply
-from openclaw_connector.openclaw import OpenClawClient
+from openclaw_connector.openclaw.client import OpenClawClient
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from openclaw_connector.commands.parser import split_param
 from openclaw_connector.commands.templates import BoundRun, InputError, bind, shown_inputs
 from openclaw_connector.commands.text import explain, inputs_summary, short_time
 from openclaw_connector.messages import Reply
-from openclaw_connector.openclaw_types import NotFound, OpenClawError, Unreachable
+from openclaw_connector.openclaw.types import NotFound, OpenClawError, Unreachable
 
 log = logmod.get("commands")
 

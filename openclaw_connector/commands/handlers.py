@@ -20,7 +20,7 @@ from openclaw_connector.commands.context import CommandContext, CommandSpec, Han
 from openclaw_connector.commands.templates import catalogue_full, catalogue_line
 from openclaw_connector.commands.text import explain, gib, outcome_lines, seconds, stamp
 from openclaw_connector.messages import Reply
-from openclaw_connector.openclaw_types import (
+from openclaw_connector.openclaw.types import (
     ExecEvent, Health, NotFound, OpenClawError, QueueState, SystemStats, Unreachable)
 
 log = logmod.get("commands")

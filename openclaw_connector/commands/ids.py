@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Iterable, Union
 
 from openclaw_connector.messages import Reply
-from openclaw_connector.openclaw_types import OpenClawError
+from openclaw_connector.openclaw.types import OpenClawError
 
 MIN_PREFIX = 6
 FULL_PROMPT_ID = 36          # a ComfyUI prompt id is a uuid4 string

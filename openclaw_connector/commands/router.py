@@ -32,7 +32,7 @@ from openclaw_connector.config_values import PLATFORMS
 from openclaw_connector.menu import CommandMenu, MenuItem
 from openclaw_connector.messages import Inbound, Reply
 from openclaw_connector.metrics import Metrics
-from openclaw_connector.openclaw import OpenClawClient
+from openclaw_connector.openclaw.client import OpenClawClient
 
 log = logmod.get("router")
 

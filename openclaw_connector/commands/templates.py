@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from openclaw_connector.commands.parser import split_param
-from openclaw_connector.openclaw_types import OpenClawError, Template
+from openclaw_connector.openclaw.types import OpenClawError, Template
 
 TEXT_INPUTS = ("prompt", "positive", "positive_prompt", "text")
 CATALOGUE_REFRESH_SEC = 60.0

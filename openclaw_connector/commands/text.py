@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Mapping, Optional
 
-from openclaw_connector.openclaw_types import (
+from openclaw_connector.openclaw.types import (
     AdminTokenRejected, BadResponse, JobOutcome, NotFound, OpenClawError, RateLimited,
     ServerError, Unreachable)
 

@@ -10,8 +10,8 @@ from typing import Any, AsyncIterator, Optional
 
 from openclaw_connector.commands import Router
 from openclaw_connector.messages import ChatRef, Inbound
-from openclaw_connector.channels.transport import build_transport
-from openclaw_connector.openclaw import OpenClawClient
+from openclaw_connector.net.transport import build_transport
+from openclaw_connector.openclaw.client import OpenClawClient
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.support import make_config
 

@@ -16,7 +16,7 @@ from tests.e2e.process import until
 from tests.fakes import line as fline
 from tests.ops.identity_fake import closed_port_url
 from tests.support import running_daemon
-from tests.webhooks.support import free_port, get, webhook_config
+from tests.channels.webhooks.support import free_port, get, webhook_config
 
 
 @pytest.mark.gen_test(timeout=20)

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from openclaw_connector.channels.base import ChatLocks
-from openclaw_connector.channels.discord_rest import RateLimits
+from openclaw_connector.channels.discord.rest import RateLimits
 
 
 @pytest.mark.gen_test(timeout=10)

@@ -10,7 +10,8 @@ from typing import Any, Optional
 import pytest
 
 from openclaw_connector.backoff import BackoffPolicy
-from openclaw_connector.channels import line, telegram, whatsapp
+from openclaw_connector.channels import line, whatsapp
+from openclaw_connector.channels.telegram import channel as telegram
 from openclaw_connector.channels.base import ChannelDeps
 from openclaw_connector.channels.console import ConsoleChannel
 from openclaw_connector.delivery import DONE, FAILED, PROGRESS_KEY, STOPPED, Delivery

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from openclaw_connector import jobs_format as fmt
-from openclaw_connector.openclaw_types import JobOutcome
+from openclaw_connector.jobs import texts as fmt
+from openclaw_connector.openclaw.types import JobOutcome
 from tests.jobs.support import PNG, job_env
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from openclaw_connector import jobs_format as fmt
-from openclaw_connector.comfy_ws import ws_url
-from openclaw_connector.openclaw_types import ImageRef, JobOutcome, OtherOutput
+from openclaw_connector.jobs import texts as fmt
+from openclaw_connector.openclaw.comfy_ws import ws_url
+from openclaw_connector.openclaw.types import ImageRef, JobOutcome, OtherOutput
 
 PID = "1b2c3d4e-5f60-4a7b-8c9d-0e1f2a3b4c5d"
 

@@ -10,7 +10,7 @@ from tests.fakes import telegram as ftg
 from tests.fakes.telegram import FakeTelegram
 from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config, until
 from tests.support import running_daemon
-from tests.webhooks.support import ALICE_LINE, LINE_TOKEN, PUBLIC, post_line, webhook_config
+from tests.channels.webhooks.support import ALICE_LINE, LINE_TOKEN, PUBLIC, post_line, webhook_config
 
 
 def _two_images(fake) -> list[str]:
@@ -129,7 +129,7 @@ async def test_non_admin_on_telegram_admin_approves_on_console_both_get_the_resu
 @pytest.mark.gen_test(timeout=15)
 async def test_whatsapp_run_then_images_sent_as_media_links(tmp_path):
     from tests.fakes import whatsapp as fwa
-    from tests.webhooks.support import ALICE_WA, WA_TOKEN, post_wa
+    from tests.channels.webhooks.support import ALICE_WA, WA_TOKEN, post_wa
     async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fw, \
             GatedFake(admin_token=TOKEN) as oc:
         cfg = webhook_config(tmp_path, wa=fw, **{
@@ -156,7 +156,7 @@ async def test_whatsapp_run_then_images_sent_as_media_links(tmp_path):
 
 @pytest.mark.gen_test(timeout=15)
 async def test_discord_run_then_images_uploaded_as_attachments(tmp_path):
-    from tests.discord.conftest import ready
+    from tests.channels.discord.conftest import ready
     from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord
     fake = FakeDiscord(heartbeat_interval_ms=50).start()
     try:

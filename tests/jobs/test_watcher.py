@@ -9,11 +9,11 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from openclaw_connector.jobs import JobWatcher
+from openclaw_connector.jobs.watcher import JobWatcher
 from openclaw_connector.messages import ChannelSendError, ChatRef, Reply, Sent
 from openclaw_connector.metrics import Metrics
-from openclaw_connector.channels.transport import build_transport
-from openclaw_connector.openclaw import OpenClawClient
+from openclaw_connector.net.transport import build_transport
+from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.state import StateStore
 from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config
 from tests.support import outbox_for

@@ -33,9 +33,9 @@ from tests.fakes import telegram as ftg
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.support import running_daemon
-from tests.telegram.support import Inbox as TgInbox
-from tests.telegram.support import running_channel
-from tests.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, LINE_TOKEN, WA_TOKEN,
+from tests.channels.telegram.support import Inbox as TgInbox
+from tests.channels.telegram.support import running_channel
+from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, LINE_TOKEN, WA_TOKEN,
                                     Inbox, free_port, get, post_line, post_wa, raw_exchange,
                                     running_stack, webhook_config)
 
@@ -439,7 +439,7 @@ async def test_telegram_automatic_forward_is_not_a_command(tmp_path):
 async def test_comfyui_error_text_reaching_chat_is_scrubbed_and_capped(tmp_path):
     """A node's exception text with an API key and a long digest is relayed without
     them, and at most 300 characters of it."""
-    from openclaw_connector.openclaw_types import outcome_from_history
+    from openclaw_connector.openclaw.types import outcome_from_history
     secret = "sk-live-0123456789abcdefghijklmnopqrstuvwxyz"
     entry = {"status": {"status_str": "error", "messages": [
         ["execution_error", {"node_type": "APINode", "node_id": "4",

@@ -5,7 +5,7 @@ truncated, padded, upper-cased, another key's), path traversal (``../``,
 ``%2e%2e``, encoded slashes, absolute paths, NUL, non-hex ids), methods
 (HEAD = headers without a body, everything else but GET 405), expired → 410,
 unknown → 404, and no existence oracle: a bad signature is 403 whether or not
-the id exists. tests/webhooks/test_media_web.py covers the basic cases with
+the id exists. tests/channels/webhooks/test_media_web.py covers the basic cases with
 the MediaStore alone; these go through the running daemon.
 """
 

@@ -1,0 +1,1 @@
+"""Discord channel: the gateway websocket, REST sends, messages and slash commands."""

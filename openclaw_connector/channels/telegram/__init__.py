@@ -1,0 +1,1 @@
+"""Telegram channel: long polling, the Bot API wire format and sending."""

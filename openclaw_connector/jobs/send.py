@@ -1,0 +1,103 @@
+"""Turning a job outcome into a Reply, and getting it accepted by the platform.
+
+Split from :mod:`jobs` (the watching) so each stays one concept. The reply
+carries the first ``results.max_images`` images, each fetched through
+``/view`` (openclaw-api.md §5) with at most ``media.max_mb`` bytes; an image
+that cannot be fetched becomes a note in the caption. Sending goes through
+the Outbox (``delivery.py``), which owns the retry policy for every reply;
+a result is a ``durable`` delivery, so one interrupted by a shutdown resumes
+after the restart from the first part not yet delivered. Nothing here ever
+re-runs a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Mapping, Optional
+
+from openclaw_connector.jobs import texts as fmt
+from openclaw_connector import log as logmod
+from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
+from openclaw_connector.config import Config
+from openclaw_connector.delivery import DONE, FAILED, STOPPED, Outbox
+from openclaw_connector.messages import ChatRef, Image, Reply
+from openclaw_connector.openclaw.types import ImageRef, JobOutcome, NotFound, OpenClawError, \
+    Unreachable
+
+log = logmod.get("jobs")
+
+__all__ = ["DONE", "FAILED", "ResultSender"]
+
+
+class ResultSender:
+    """Builds result replies and sends them until accepted (bounded)."""
+
+    def __init__(self, cfg: Config, *, openclaw: Any, outbox: Outbox, metrics: Any,
+                 stopping: asyncio.Event) -> None:
+        self._res = cfg.results
+        self._max_bytes = int(cfg.media.max_mb * 1024 * 1024)
+        self._oc = openclaw
+        self._outbox = outbox
+        self._metrics = metrics
+        self._stopping = stopping
+        self.retry = BackoffPolicy(cfg.retry.initial_sec, 2.0, cfg.retry.max_sec)
+
+    async def result_reply(self, template: str, outcome: JobOutcome, *,
+                           inputs: Optional[Mapping] = None) -> Reply:
+        """Text plus the first ``max_images`` images of a finished (or lost) job."""
+        images: list[Image] = []
+        notes: list[str] = []
+        if outcome.state == "success":
+            for ref in outcome.images[:self._res.max_images]:
+                try:
+                    data = await self._view(ref)
+                except OpenClawError as exc:
+                    notes.append(fmt.image_note(ref.filename, _why(exc)))
+                    continue
+                images.append(Image(ref.filename, data, fmt.content_type(ref.filename)))
+        text = fmt.outcome_text(template, outcome, max_images=self._res.max_images,
+                                notes=notes, inputs=inputs)
+        return Reply(text, tuple(images))
+
+    async def _view(self, ref: ImageRef) -> bytes:
+        """One /view download; an unreachable ComfyUI is retried with backoff, bounded."""
+        delays = Backoff(self.retry)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._oc.view(ref.filename, ref.subfolder, ref.type,
+                                           max_bytes=self._max_bytes)
+            except Unreachable:
+                if attempt >= self._res.delivery_attempts or \
+                        await wait_or_stop(self._stopping, delays.next()):
+                    raise
+
+    async def send(self, key: str, chat: ChatRef, reply: Reply, outcome: str) -> Optional[str]:
+        """Deliver through the Outbox: DONE, FAILED when never accepted, None if stopping."""
+        started = time.monotonic()
+        delivery = await self._outbox.deliver(chat, reply, key=key, durable=True)
+        if delivery.status == STOPPED:
+            return None   # stays pending: delivered after the next start
+        if delivery.status == DONE:
+            log.info("event=result_delivered key=%s outcome=%s attempts=%d took_ms=%.1f",
+                     key, outcome, delivery.attempts, 1000 * (time.monotonic() - started))
+            if self._metrics is not None:
+                self._metrics.inc("job_results_total", outcome=outcome,
+                                  platform=chat.platform, help="Job results delivered")
+            return DONE
+        log.error("event=result_gave_up key=%s outcome=%s attempts=%d permanent=%s", key,
+                  outcome, delivery.attempts, delivery.permanent)
+        if self._metrics is not None:
+            self._metrics.inc("job_results_failed_total", platform=chat.platform,
+                              help="Job results the platform never accepted")
+        return FAILED
+
+
+def _why(exc: OpenClawError) -> str:
+    if isinstance(exc, NotFound):
+        return "file not found"
+    if isinstance(exc, Unreachable):
+        return "ComfyUI not reachable"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,1 @@
+"""Outbound transport: keep-alive HTTP client, multipart, proxies, tunnels, resolver; knows no platform."""
