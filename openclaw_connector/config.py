@@ -257,6 +257,15 @@ class ResultsConfig:
 
 
 @dataclass(frozen=True)
+class ProgressConfig:
+    """The live job card (jobs/card.py): one message edited from queued to done."""
+
+    enabled: bool = _key(E + "PROGRESS_ENABLED", "bool", default=True)
+    # At most one edit per card this often (latest state wins); 0 = every change.
+    min_interval_sec: float = _key(E + "PROGRESS_MIN_INTERVAL_SEC", "seconds", default=2.0)
+
+
+@dataclass(frozen=True)
 class RateLimitConfig:
     """Per-sender token bucket for commands."""
 
@@ -300,6 +309,7 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     results: ResultsConfig = field(default_factory=ResultsConfig)
+    progress: ProgressConfig = field(default_factory=ProgressConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     # A plain message (no "/") in a private chat runs this template with the text as prompt.
     default_template: Optional[str] = _key(E + "DEFAULT_TEMPLATE", "template_id")

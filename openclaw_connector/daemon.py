@@ -82,7 +82,8 @@ class Daemon:
         # The one place that retries a send; it reads self.channels as they are added.
         self.outbox = Outbox(self.channels, retry=self.retry,
                              attempts=cfg.results.delivery_attempts, stopping=self._stopping,
-                             state=self.state, metrics=self.metrics)
+                             state=self.state, metrics=self.metrics,
+                             card_interval=cfg.progress.min_interval_sec)
         self.jobs = JobWatcher(cfg, openclaw=self.openclaw, state=self.state,
                                outbox=self.outbox, metrics=self.metrics)
         self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics)
@@ -183,6 +184,8 @@ class Daemon:
                                              key="reply:" + inbound.base_id)
         if delivery.status == STOPPED:
             raise asyncio.CancelledError()
+        if delivery.status == DONE and self.jobs is not None:
+            self.jobs.reply_sent(inbound.chat, reply, delivery.sent)   # a job's live card?
         if delivery.status != DONE:
             log.warning("event=reply_failed platform=%s chat=%s attempts=%d permanent=%s "
                         "error=%s", inbound.platform, inbound.chat_id, delivery.attempts,

@@ -37,10 +37,12 @@ from openclaw_connector.backoff import Backoff, BackoffPolicy
 from openclaw_connector.openclaw.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
+from openclaw_connector.jobs.card import CardTracker
+from openclaw_connector.jobs.runs import RUN_EVENTS
 from openclaw_connector.jobs.send import DONE, FAILED, ResultSender
 from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, epoch, watch_key
 from openclaw_connector.lifecycle import drain
-from openclaw_connector.messages import ChatRef, Reply
+from openclaw_connector.messages import ChatRef, Reply, Sent
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.openclaw.types import Approval, NotFound, OpenClawError
@@ -80,6 +82,11 @@ class JobWatcher:
                                     stopping=self._stopping)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None
+        # The live job card (issue 16): progress.enabled turns it off.
+        self.cards: Optional[CardTracker] = CardTracker(
+            cfg, outbox=outbox, state=state, stopping=self._stopping,
+            retry=self._sender.retry, kick=self._kick.set) \
+            if cfg.progress.enabled and openclaw is not None else None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -90,6 +97,9 @@ class JobWatcher:
                 self._watches[row.key] = Watch.from_row(row)
             except (ValueError, TypeError) as exc:
                 log.error("event=watch_unreadable key=%s error=%s", row.key, exc)
+                continue
+            if self.cards is not None:
+                self.cards.restore(self._watches[row.key])
         self._gauge()
         log.info("event=jobs_started pending=%d client_id=%s", len(self._watches),
                  self.client_id)
@@ -113,6 +123,8 @@ class JobWatcher:
         self._approval_kick.set()
         if self.ws is not None:
             await self.ws.stop()
+        if self.cards is not None:
+            await self.cards.stop()
         await drain(list(self._tasks) + self._loops, 3.0)
         log.info("event=jobs_stopped pending=%d", len(self._watches))
 
@@ -124,9 +136,18 @@ class JobWatcher:
         data: dict = {"approval_id": approval_id} if approval_id else {}
         if inputs:
             data["inputs"] = dict(inputs)
-        if self._add(Watch(watch_key(PROMPT, prompt_id, chat), PROMPT, prompt_id, template,
-                           chat, self._clock(), data)):
+        watch = Watch(watch_key(PROMPT, prompt_id, chat), PROMPT, prompt_id, template,
+                      chat, self._clock(), data)
+        if self._add(watch):
+            if self.cards is not None:
+                self.cards.expect(watch)   # the command's reply becomes its live card
             self._kick.set()   # it may have finished before we were told about it
+
+    def reply_sent(self, chat: ChatRef, reply: Reply, sent: Optional[Sent]) -> None:
+        """The daemon delivered a command's reply: if it started a watched prompt,
+        that message is the job's live card from now on."""
+        if self.cards is not None:
+            self.cards.reply_sent(chat, reply, sent)
 
     async def watch_approval(self, approval_id: str, template: str, chat: ChatRef,
                              expires_at: str, *, inputs: Optional[Mapping] = None) -> None:
@@ -157,6 +178,13 @@ class JobWatcher:
 
     # ------------------------------------------------------------------ socket events
     def _on_ws_message(self, message: dict) -> None:
+        if self.cards is not None and message.get("type") in RUN_EVENTS:
+            # ComfyUI points its per-run events at the socket that connected last
+            # (server.client_id), which can be this one: the card takes them too.
+            data = message.get("data")
+            pid = data.get("prompt_id") if isinstance(data, dict) else None
+            if isinstance(pid, str):
+                self.cards.run_event(pid, message)
         if message.get("type") not in WS_EVENTS:
             return
         if self._has(PROMPT):
@@ -221,6 +249,8 @@ class JobWatcher:
         if not watches:
             return
         queue = await self._oc.queue()
+        if self.cards is not None:
+            self.cards.queue_seen(queue)
         live = set(queue.running_ids) | set(queue.pending_ids)
         by_id: dict[str, list[Watch]] = {}
         for w in watches:
@@ -235,6 +265,9 @@ class JobWatcher:
                 outcome = await self._oc.history(pid, check_queue=False)
             if outcome.finished or outcome.state == "unknown":   # unknown: lost
                 group = by_id[pid]
+                if self.cards is not None:
+                    for w in group:
+                        self.cards.finished(w, outcome)
                 self._spawn(group, lambda: self._sender.result_reply(
                     group[0].template, outcome, inputs=group[0].data.get("inputs")),
                     outcome.state)

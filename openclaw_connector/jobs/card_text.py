@@ -1,0 +1,153 @@
+"""The live job card's words, and the ETA it quotes, as pure data and functions.
+
+A card is one message that a job's state rewrites (DESIGN.md, "Cards are
+edited, results are sent")::
+
+    [Queued] portrait
+    Prompt: 5b1c…
+    prompt="a red fox" · steps=30
+    2 ahead of you · about 40 s
+
+    [Running] portrait
+    ...
+    Running · KSampler 14/30 · 47 % · 0:12        (steps from ComfyUI ``progress``)
+    Running · node 5 of 14 · 0:12                  (nodes that report no steps)
+    Running · 0:12                                 (polled only: no per-run events)
+
+    [Done] portrait · 38.0 s  |  [Failed] portrait  |  [Stopped] portrait
+
+The first two lines keep the router's ``[Queued]`` reply shape, so the card
+is that reply, edited. The ETA is a running mean of the last few durations
+of the same template (kept in the StateStore); there is none until a job of
+that template finished once. Queue position: interactive.md §6.4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Sequence
+
+from openclaw_connector.jobs.texts import caption_line, duration
+
+QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", "stopped"
+ENDED = (DONE, FAILED, STOPPED)
+ETA_KEY = "progress.durations."   # + template id → JSON list of recent seconds
+ETA_SAMPLES = 10
+
+
+@dataclass
+class CardState:
+    """What a card shows; changed by /queue passes and per-run socket events."""
+
+    phase: str = QUEUED
+    ahead: Optional[int] = None          # jobs that run before this one
+    eta_sec: Optional[float] = None      # until this job is done, if a mean is known
+    started: Optional[float] = None      # monotonic time it was first seen running
+    node_class: str = ""                 # the node reporting steps
+    step: int = 0
+    steps: int = 0
+    node_index: int = 0                  # nodes started so far (executing events)
+    node_total: int = 0                  # nodes this run executes (graph minus cached)
+    took_sec: Optional[float] = None     # for [Done]
+
+    @property
+    def percent(self) -> Optional[int]:
+        """Sampler progress in whole percent, when a node reports steps."""
+        if self.steps <= 0:
+            return None
+        return int(round(100.0 * min(self.step, self.steps) / self.steps))
+
+
+def clock(seconds: float) -> str:
+    """``0:12``, ``12:05``, ``1:02:03``: elapsed time as a running clock shows it."""
+    s = int(max(0.0, seconds))
+    if s >= 3600:
+        return "%d:%02d:%02d" % (s // 3600, (s % 3600) // 60, s % 60)
+    return "%d:%02d" % (s // 60, s % 60)
+
+
+def about(seconds: float) -> str:
+    """``about 40 s``, ``about 3 min``: an estimate needs no decimals."""
+    if seconds < 60:
+        return "about %d s" % max(1, round(seconds))
+    return "about %d min" % round(seconds / 60.0)
+
+
+def status_line(state: CardState, now: float) -> str:
+    """The card's last line: where the job is (no line once it ended)."""
+    if state.phase == QUEUED:
+        if state.ahead is None:
+            return "Waiting in ComfyUI's queue"
+        where = "next in line" if state.ahead == 0 else "%d ahead of you" % state.ahead
+        return where + (" · " + about(state.eta_sec) if state.eta_sec else "")
+    if state.phase != RUNNING:
+        return ""
+    parts = ["Running"]
+    percent = state.percent
+    if percent is not None:
+        parts.append("%s %d/%d" % (state.node_class or "step", state.step, state.steps))
+        parts.append("%d %%" % percent)
+    elif state.node_index and state.node_total:
+        parts.append("node %d of %d" % (min(state.node_index, state.node_total),
+                                        state.node_total))
+    if state.started is not None:
+        parts.append(clock(now - state.started))
+    return " · ".join(parts)
+
+
+def card_text(template: str, prompt_id: str, state: CardState, now: float, *,
+              inputs: Optional[Mapping] = None) -> str:
+    """The whole card for ``state`` at monotonic time ``now``."""
+    head = "[%s] %s" % (state.phase.capitalize(), template)
+    if state.phase == DONE and state.took_sec is not None:
+        head += " · " + duration(state.took_sec)
+    lines = [head, "Prompt: %s" % prompt_id]
+    if inputs:
+        lines.append(caption_line(inputs))
+    status = status_line(state, now)
+    if status:
+        lines.append(status)
+    return "\n".join(lines)
+
+
+def queue_position(prompt_id: str, running: Sequence[Any], pending: Sequence[Any]) -> \
+        Optional[int]:
+    """Jobs that run before ``prompt_id``: every running one plus the pending ones with
+    a smaller queue number (the pending list is a heap, not sorted: §6.4); None if
+    the prompt is not pending."""
+    mine = next((e for e in pending if e.prompt_id == prompt_id), None)
+    if mine is None:
+        return None
+    if mine.number is None:
+        ahead = [e for e in pending[:list(pending).index(mine)]]
+    else:
+        ahead = [e for e in pending if e.prompt_id != prompt_id and e.number is not None
+                 and e.number < mine.number]
+    return len(running) + len(ahead)
+
+
+class DurationStats:
+    """Recent durations per template in the StateStore; their mean is the ETA."""
+
+    def __init__(self, state: Any, *, samples: int = ETA_SAMPLES) -> None:
+        self._state = state
+        self._samples = samples
+
+    def mean(self, template: str) -> Optional[float]:
+        values = self._load(template)
+        return sum(values) / len(values) if values else None
+
+    def record(self, template: str, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        values = (self._load(template) + [float(seconds)])[-self._samples:]
+        self._state.set_json(ETA_KEY + template, values)
+
+    def _load(self, template: str) -> list[float]:
+        try:
+            raw = self._state.get_json(ETA_KEY + template)
+        except ValueError:
+            return []
+        if not isinstance(raw, list):
+            return []
+        return [float(v) for v in raw if isinstance(v, (int, float)) and v > 0]
