@@ -79,7 +79,9 @@ class CardTracker:
     def expect(self, watch: Watch) -> None:
         """``watch`` was just started by a command whose reply becomes its card."""
         chat = watch.chat
-        if watch.kind == PROMPT and chat.message_id:
+        # Keyed by the command's message; the console has no message ids, but it
+        # handles one line at a time, so its reply comes before the next watch.
+        if watch.kind == PROMPT:
             self._awaiting[(chat.platform, chat.chat_id, chat.message_id)] = watch
 
     def reply_sent(self, chat: ChatRef, reply: Reply, sent: Optional[Sent]) -> None:
@@ -175,10 +177,12 @@ class CardTracker:
     def _line(self, live: _Live, now: float) -> None:
         """A terminal cannot edit: one line per state change and per 25 % of steps."""
         state = live.state
+        if state.phase in ENDED:
+            return                          # the result message is the last line
         quarter = state.percent // 25 if state.percent is not None else -1
         if state.phase == live.phase_shown and quarter <= live.quarter:
             return
-        live.quarter = max(live.quarter, quarter) if state.phase == RUNNING else -1
+        live.quarter = max(live.quarter, quarter, 0) if state.phase == RUNNING else -1
         head = "[%s] %s · %s" % (state.phase.capitalize(), live.watch.template,
                                  short_id(live.watch.ref_id))
         status = status_line(state, now)
