@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy, wait_or_stop
@@ -36,6 +36,7 @@ from openclaw_connector.jobs.texts import short_id
 from openclaw_connector.jobs.watch import PROMPT, Watch
 from openclaw_connector.messages import ChatRef, Reply, Sent
 from openclaw_connector.openclaw.types import JobOutcome, QueueState
+from openclaw_connector.state import StateStore
 
 log = logmod.get("jobs")
 
@@ -58,7 +59,7 @@ class _Live:
 class CardTracker:
     """Keeps the cards of pending prompt watches current; owned by the JobWatcher."""
 
-    def __init__(self, cfg: Config, *, outbox: Outbox, state: object,
+    def __init__(self, cfg: Config, *, outbox: Outbox, state: StateStore,
                  stopping: asyncio.Event, retry: BackoffPolicy,
                  kick: Callable[[], None], clock: Callable[[], float] = time.monotonic
                  ) -> None:
@@ -89,6 +90,8 @@ class CardTracker:
         watch = self._awaiting.pop((chat.platform, chat.chat_id, chat.message_id), None)
         if watch is None or sent is None or watch.key in self._live:
             return
+        if self._outbox.capabilities(chat.platform).edit and not sent.first_id:
+            return      # no message id to edit (a Discord slash answer): no card
         self._outbox.adopt_card(watch.key, sent, reply)
         self._live[watch.key] = live = _Live(watch)
         live.phase_shown = QUEUED           # the reply said [Queued] already
@@ -199,7 +202,7 @@ class CardTracker:
             if renew_sec <= 0 or await wait_or_stop(self._stopping, renew_sec):
                 return
 
-    def _spawn(self, work) -> asyncio.Task:
+    def _spawn(self, work: Awaitable[Any]) -> asyncio.Task:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -25,9 +25,12 @@ that template finished once. Queue position: interactive.md §6.4.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from openclaw_connector.jobs.texts import caption_line, duration
+
+if TYPE_CHECKING:
+    from openclaw_connector.state import StateStore
 
 QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", "stopped"
 ENDED = (DONE, FAILED, STOPPED)
@@ -129,7 +132,7 @@ def queue_position(prompt_id: str, running: Sequence[Any], pending: Sequence[Any
 class DurationStats:
     """Recent durations per template in the StateStore; their mean is the ETA."""
 
-    def __init__(self, state: Any, *, samples: int = ETA_SAMPLES) -> None:
+    def __init__(self, state: "StateStore", *, samples: int = ETA_SAMPLES) -> None:
         self._state = state
         self._samples = samples
 

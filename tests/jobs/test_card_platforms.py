@@ -100,3 +100,41 @@ async def test_console_one_line_per_state_and_per_quarter(tmp_path):
     progress = [line for line in lines if "KSampler" in line]
     assert [line.split(" · ")[3] for line in progress] == ["25 %", "50 %", "75 %", "100 %"]
     assert sum(line.startswith("[Running]") for line in lines) == 1 + len(progress)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_discord_card_is_the_queued_message_patched(tmp_path):
+    """Discord: the [Queued] message is PATCHed with progress and the outcome (one message
+    id throughout), and the result is a new message."""
+    from tests.channels.discord.conftest import ready
+    from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord
+    from tests.jobs.support import jobs_config
+    fake = FakeDiscord(heartbeat_interval_ms=50).start()
+    try:
+        async with GatedFake(admin_token=TOKEN) as oc:
+            cfg = jobs_config(tmp_path, oc, discord__token=fake.token,
+                              discord__api_base=fake.api_base,
+                              discord__allowed_channels=[CHANNEL_ID],
+                              admin_users=["discord:%s" % USER_ID],
+                              progress__min_interval_sec=0)
+            async with running_daemon(cfg):
+                await ready(fake)
+                fake.message_create("/run portrait", guild_id=GUILD_ID)
+                queued = await fake.next_send(1)
+                assert queued.content.startswith("[Queued]")
+                pid = oc.model.running.prompt_id
+                await until(lambda: oc.runs.attached_to(pid))
+                oc.runs.executing("3")
+                oc.runs.progress(15, 30, node="3")
+                await fake.wait_for(lambda: any("KSampler 15/30 · 50 %" in e.content
+                                                for e in fake.edits), what="progress edit")
+                oc.finish_job(pid)
+                await fake.wait_for(lambda: any(s.content.startswith("[Done]")
+                                                for s in fake.sends), what="result")
+                await fake.wait_for(lambda: fake.edits[-1].content.startswith(
+                    "[Done] portrait · 1.0 s"), what="[Done] card")
+    finally:
+        fake.stop()
+    assert len({(e.channel_id, e.message_id) for e in fake.edits}) == 1
+    assert fake.edits[0].channel_id == CHANNEL_ID
+    assert sum(s.content.startswith("[Queued]") for s in fake.sends) == 1
