@@ -30,7 +30,7 @@ from openclaw_connector.backoff import BackoffPolicy, wait_or_stop
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
 from openclaw_connector.jobs.card_text import DONE, ENDED, FAILED, QUEUED, RUNNING, STOPPED, \
-    CardState, DurationStats, card_text, queue_position, status_line
+    CardState, DurationStats, QueuePositions, card_text, status_line
 from openclaw_connector.jobs.runs import RESULT_EVENTS, RunProgress, RunSocket
 from openclaw_connector.jobs.texts import short_id
 from openclaw_connector.jobs.watch import PROMPT, Watch
@@ -41,6 +41,7 @@ from openclaw_connector.state import StateStore
 log = logmod.get("jobs")
 
 TIMED_MEMORY = 1000
+TICK_SEC = 5.0                      # a Running card's clock moves at least this often
 OUTCOME_PHASE = {"success": DONE, "error": FAILED, "interrupted": STOPPED}
 
 
@@ -72,6 +73,7 @@ class CardTracker:
         self._awaiting: dict[tuple[str, str, str], Watch] = {}
         self._tasks: set[asyncio.Task] = set()
         self._timed: set[str] = set()
+        self._ticker: Optional[asyncio.Task] = None
         self._runs = RunSocket(cfg.openclaw.url, on_event=self.run_event, retry=retry,
                                ping_sec=cfg.results.ws_ping_sec,
                                connect_timeout=cfg.openclaw.timeout_sec)
@@ -106,6 +108,7 @@ class CardTracker:
     def queue_seen(self, queue: QueueState) -> None:
         """One ``GET /queue`` answer: position/ETA, or running; attach to the run."""
         running = {e.prompt_id: e for e in queue.running}
+        positions = QueuePositions(queue.running, queue.pending)
         if self._runs.prompt_id and self._runs.prompt_id not in running:
             self._runs.release()
         for live in list(self._live.values()):
@@ -120,7 +123,7 @@ class CardTracker:
                     live.run = RunProgress(entry, state)
                 self._runs.follow(entry)
             else:
-                state.ahead = queue_position(pid, queue.running, queue.pending)
+                state.ahead = positions.ahead(pid)
                 if state.ahead is None:
                     continue                # left the queue: the history tells the outcome
                 mean = self._eta.mean(live.watch.template)
@@ -170,7 +173,19 @@ class CardTracker:
             self._line(live, now)
         if caps.typing and state.phase == RUNNING and live.phase_shown != RUNNING:
             live.indicator = self._spawn(self._indicate(chat, caps.typing_renew_sec))
+        if state.phase == RUNNING and (self._ticker is None or self._ticker.done()):
+            self._ticker = self._spawn(self._tick())
         live.phase_shown = state.phase
+
+    async def _tick(self) -> None:
+        """While a card shows Running, re-show it every TICK_SEC so its clock moves even
+        when no event comes (a long node without steps, or no run socket)."""
+        while not await wait_or_stop(self._stopping, TICK_SEC):
+            running = [live for live in self._live.values() if live.state.phase == RUNNING]
+            if not running:
+                return
+            for live in running:
+                self._show(live)
 
     async def _edit(self, key: str, chat: ChatRef, reply: Reply, last: bool) -> None:
         await self._outbox.update(key, chat, reply)

@@ -24,6 +24,7 @@ that template finished once. Queue position: interactive.md §6.4.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
@@ -113,20 +114,25 @@ def card_text(template: str, prompt_id: str, state: CardState, now: float, *,
     return "\n".join(lines)
 
 
-def queue_position(prompt_id: str, running: Sequence[Any], pending: Sequence[Any]) -> \
-        Optional[int]:
-    """Jobs that run before ``prompt_id``: every running one plus the pending ones with
-    a smaller queue number (the pending list is a heap, not sorted: §6.4); None if
-    the prompt is not pending."""
-    mine = next((e for e in pending if e.prompt_id == prompt_id), None)
-    if mine is None:
-        return None
-    if mine.number is None:
-        ahead = [e for e in pending[:list(pending).index(mine)]]
-    else:
-        ahead = [e for e in pending if e.prompt_id != prompt_id and e.number is not None
-                 and e.number < mine.number]
-    return len(running) + len(ahead)
+class QueuePositions:
+    """Jobs ahead of each pending prompt in one ``GET /queue`` answer: every running one
+    plus the pending ones with a smaller queue number (the pending list is a heap, not
+    sorted: §6.4). Built once per answer, so many cards cost one sort."""
+
+    def __init__(self, running: Sequence[Any], pending: Sequence[Any]) -> None:
+        self._running = len(running)
+        self._numbers = sorted(e.number for e in pending if e.number is not None)
+        self._pending = {e.prompt_id: (i, e.number) for i, e in enumerate(pending)}
+
+    def ahead(self, prompt_id: str) -> Optional[int]:
+        """None if ``prompt_id`` is not pending."""
+        found = self._pending.get(prompt_id)
+        if found is None:
+            return None
+        index, number = found
+        if number is None:          # no queue number: trust the list order
+            return self._running + index
+        return self._running + bisect.bisect_left(self._numbers, number)
 
 
 class DurationStats:
