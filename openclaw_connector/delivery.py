@@ -174,6 +174,9 @@ class Outbox:
         StateStore, so after a restart the same message is edited; ``end_card``
         forgets it when the job is done."""
         card = self._cards.setdefault(card_key, _Card())
+        if card.shown < card.asked and card.latest.images and not reply.images:
+            # Latest wins, but an image not shown yet (a preview) rides along.
+            reply = Reply(reply.text, card.latest.images, reply.actions)
         card.asked += 1
         card.latest, mine = reply, card.asked
         async with card.lock:

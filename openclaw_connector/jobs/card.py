@@ -34,7 +34,7 @@ from openclaw_connector.jobs.card_text import DONE, ENDED, FAILED, QUEUED, RUNNI
 from openclaw_connector.jobs.runs import RESULT_EVENTS, RunProgress, RunSocket
 from openclaw_connector.jobs.texts import short_id
 from openclaw_connector.jobs.watch import PROMPT, Watch
-from openclaw_connector.messages import ChatRef, Reply, Sent
+from openclaw_connector.messages import ChatRef, Image, Reply, Sent
 from openclaw_connector.openclaw.types import JobOutcome, QueueState
 from openclaw_connector.state import StateStore
 
@@ -42,6 +42,7 @@ log = logmod.get("jobs")
 
 TIMED_MEMORY = 1000
 TICK_SEC = 5.0                      # a Running card's clock moves at least this often
+PREVIEW_EVERY_SEC = 5.0             # the card's photo changes at most this often (issue 16)
 OUTCOME_PHASE = {"success": DONE, "error": FAILED, "interrupted": STOPPED}
 
 
@@ -55,6 +56,8 @@ class _Live:
     quarter: int = -1                   # the last 25 % step written as a line
     phase_shown: str = ""               # the last phase written as a line / indicated
     indicator: Optional[asyncio.Task] = None
+    preview: Optional[Image] = None     # ComfyUI's latest preview, not shown yet
+    preview_at: float = float("-inf")   # when the card last got a new preview
 
 
 class CardTracker:
@@ -76,7 +79,8 @@ class CardTracker:
         self._ticker: Optional[asyncio.Task] = None
         self._runs = RunSocket(cfg.openclaw.url, on_event=self.run_event, retry=retry,
                                ping_sec=cfg.results.ws_ping_sec,
-                               connect_timeout=cfg.openclaw.timeout_sec)
+                               connect_timeout=cfg.openclaw.timeout_sec,
+                               on_preview=self.preview if cfg.progress.previews else None)
 
     # ------------------------------------------------------------------ which cards
     def expect(self, watch: Watch) -> None:
@@ -141,6 +145,16 @@ class CardTracker:
                     and live.state.phase == RUNNING and live.run.apply(message):
                 self._show(live)
 
+    def preview(self, prompt_id: str, data: bytes, content_type: str) -> None:
+        """A preview frame of the run (``progress.previews``): the card shows it as its
+        photo where the platform can edit, at most every PREVIEW_EVERY_SEC."""
+        name = "preview.png" if content_type == "image/png" else "preview.jpg"
+        for live in self._live.values():
+            if live.watch.ref_id == prompt_id and live.state.phase == RUNNING:
+                live.preview = Image(name, data, content_type)
+                if self._clock() - live.preview_at >= PREVIEW_EVERY_SEC:
+                    self._show(live)
+
     def finished(self, watch: Watch, outcome: JobOutcome) -> None:
         """The job ended: the card shows the outcome, then is forgotten."""
         live = self._live.pop(watch.key, None)
@@ -156,6 +170,7 @@ class CardTracker:
             return
         if live.indicator is not None:
             live.indicator.cancel()
+        live.preview = None
         live.state.phase = OUTCOME_PHASE.get(outcome.state, FAILED)
         live.state.took_sec = outcome.duration_sec
         self._show(live, last=True)
@@ -168,7 +183,10 @@ class CardTracker:
         if caps.edit:
             text = card_text(live.watch.template, live.watch.ref_id, state, now,
                              inputs=live.watch.data.get("inputs"))
-            self._spawn(self._edit(live.watch.key, chat, Reply(text), last))
+            images: tuple[Image, ...] = ()
+            if live.preview is not None and now - live.preview_at >= PREVIEW_EVERY_SEC:
+                images, live.preview, live.preview_at = (live.preview,), None, now
+            self._spawn(self._edit(live.watch.key, chat, Reply(text, images), last))
         elif caps.progress_lines:
             self._line(live, now)
         if caps.typing and state.phase == RUNNING and live.phase_shown != RUNNING:

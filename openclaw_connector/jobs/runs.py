@@ -12,12 +12,15 @@ If attaching fails the card keeps its polled "Running · 0:12" (the socket
 retries quietly with backoff until the prompt leaves the queue); nothing is
 said in chat. Newer ComfyUI builds send only ``progress_state`` (no
 ``progress``), so steps are read from both (ComfyUI ``main.hijack_progress``,
-``comfy_execution/progress.py``).
+``comfy_execution/progress.py``). Binary preview frames (§6.3) are decoded
+by :func:`parse_preview` when ``progress.previews`` asks for them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import struct
 from typing import Any, Callable, Mapping, Optional
 
 from openclaw_connector import log as logmod
@@ -30,6 +33,31 @@ log = logmod.get("jobs")
 
 RUN_EVENTS = ("executing", "progress", "progress_state", "execution_cached")
 RESULT_EVENTS = ("execution_success", "execution_error", "execution_interrupted")
+PREVIEW_IMAGE, PREVIEW_WITH_METADATA = 1, 4      # ComfyUI protocol.BinaryEventTypes
+IMAGE_FORMATS = {1: "image/jpeg", 2: "image/png"}
+
+
+def parse_preview(frame: bytes) -> Optional[tuple[bytes, str]]:
+    """``(image bytes, content type)`` of a preview frame, None for anything else.
+
+    Type 1: uint32 format (1 JPEG, 2 PNG), then the image; type 4: uint32
+    metadata length, JSON metadata (``image_type``), then the image; all
+    big-endian (interactive.md §6.3).
+    """
+    if len(frame) < 8:
+        return None
+    kind, word = struct.unpack(">II", frame[:8])
+    if kind == PREVIEW_IMAGE and word in IMAGE_FORMATS and len(frame) > 8:
+        return frame[8:], IMAGE_FORMATS[word]
+    if kind == PREVIEW_WITH_METADATA and 8 + word < len(frame):
+        try:
+            meta = json.loads(frame[8:8 + word].decode("utf-8"))
+        except ValueError:
+            return None
+        ctype = meta.get("image_type") if isinstance(meta, dict) else None
+        if isinstance(ctype, str) and ctype in IMAGE_FORMATS.values():
+            return frame[8 + word:], ctype
+    return None
 
 
 class RunProgress:
@@ -109,9 +137,11 @@ class RunSocket:
     """
 
     def __init__(self, base_url: str, *, on_event: Callable[[str, dict], None],
-                 retry: BackoffPolicy, ping_sec: float, connect_timeout: float) -> None:
+                 retry: BackoffPolicy, ping_sec: float, connect_timeout: float,
+                 on_preview: Optional[Callable[[str, bytes, str], None]] = None) -> None:
         self._base_url = base_url
         self._on_event = on_event
+        self._on_preview = on_preview
         self._retry = retry
         self._ping_sec = ping_sec
         self._connect_timeout = connect_timeout
@@ -132,9 +162,16 @@ class RunSocket:
             on_message=lambda message: self._on_event(pid, message),
             on_state=lambda up: log.debug("event=run_socket_state prompt=%s up=%s", pid, up),
             retry=self._retry, ping_sec=self._ping_sec,
-            connect_timeout=self._connect_timeout)
+            connect_timeout=self._connect_timeout,
+            on_binary=None if self._on_preview is None else
+            (lambda frame: self._preview(pid, frame)))
         self._spawn(self._ws.start())
         log.info("event=run_socket_attach prompt=%s", pid)
+
+    def _preview(self, pid: str, frame: bytes) -> None:
+        image = parse_preview(frame)
+        if image is not None and self._on_preview is not None:
+            self._on_preview(pid, *image)
 
     def release(self) -> None:
         """Close the run's socket (the prompt left the queue)."""

@@ -14,6 +14,7 @@ gets the current node again (``executing`` without ``prompt_id``).
 from __future__ import annotations
 
 import json
+import struct
 from typing import Any, Optional
 
 
@@ -92,6 +93,16 @@ class RunEvents:
                     "display_node_id": n, "parent_node_id": None, "real_node_id": n}
                 for n, (v, m, st) in nodes.items()}
         return self.emit("progress_state", {"nodes": body}, prompt_id)
+
+    def preview(self, image: bytes, *, fmt: int = 1, prompt_id: Optional[str] = None) -> bool:
+        """A binary PREVIEW_IMAGE frame (type 1; ``fmt`` 1 JPEG, 2 PNG) to the run's
+        socket (interactive.md §6.3)."""
+        job = self._job(prompt_id)
+        ws = self.sockets.get(job.extra_data.get("client_id", "")) if job else None
+        if ws is None:
+            return False
+        ws.write_message(struct.pack(">II", 1, fmt) + image, binary=True)
+        return True
 
     def _job(self, prompt_id: Optional[str]) -> Any:
         model = self.fake.model

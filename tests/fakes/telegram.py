@@ -36,6 +36,7 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from openclaw_connector import log as logmod
+from tests.fakes import telegram_media
 
 TOKEN = "123456789:AAFakeTelegramTokenForTestsOnly-0123456789"
 BOT_ID = 123456789
@@ -167,6 +168,7 @@ class FakeTelegram:
         self.migrated: dict[str, int] = {}
         self.messages: dict[tuple[str, int], dict] = {}   # (chat, message_id) → message
         self.edits: list[tuple[str, int, str]] = []       # (chat, message_id, new text)
+        self.media_edits: list[tuple[str, int, str, bytes]] = []   # editMessageMedia
         self._next_update = first_update_id
         self._message_ids: dict[str, int] = collections.defaultdict(lambda: 1)
         self._scripts: dict[str, collections.deque] = collections.defaultdict(
@@ -358,6 +360,10 @@ class FakeTelegram:
             return self._send_file(key, params, files)
         if key == "editmessagetext":
             return self._edit_text(params)
+        if key == "editmessagemedia":
+            return telegram_media.edit_media(self, params, files, _ok, _err)
+        if key == "editmessagecaption":
+            return telegram_media.edit_caption(self, params, _ok, _err)
         self.unexpected.append(method)
         return _err(404, "Not Found: method not found")
 
