@@ -49,8 +49,6 @@ IMAGE_MAX_BYTES = 10 * 1024 * 1024   # originalContentUrl: JPEG/PNG up to 10 MB
 REPLY_TOKEN_FRESH_SEC = 50.0
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1d2c3e-5b7a-4c1e-9a0d-1c2b3a4d5e6f")   # ours, fixed
 CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits on LINE
-CONNECT_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 20.0
 DEDUP_NS = "line.event"
 
 
@@ -243,7 +241,8 @@ class LineChannel(NoEdits):
             headers={"Authorization": "Bearer %s" % self.cfg.channel_access_token,
                      "Content-Type": "application/json", **(headers or {})},
             body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+            connect_timeout=self.cfg.connect_timeout_sec,
+            request_timeout=self.cfg.request_timeout_sec)
 
     async def _reply(self, token: str, batch: list[dict]) -> Optional[str]:
         """The first message id if LINE accepted the reply; None when push should

@@ -26,6 +26,12 @@ class TelegramConfig:
     stop_drain_sec: float = _key(E + "TELEGRAM_STOP_DRAIN_SEC", "seconds", default=5.0)
     # Commands running at once before polling pauses (they wait queued at Telegram).
     max_inflight: int = _key(E + "TELEGRAM_MAX_INFLIGHT", "positive_int", default=200)
+    # Bot API calls: connecting, and the whole call (sends carry uploads of up to 10 MB;
+    # getMe and setup calls allow connect_timeout_sec + 10). getUpdates: poll_margin_sec.
+    connect_timeout_sec: float = _key(E + "TELEGRAM_CONNECT_TIMEOUT_SEC", "positive",
+                                      default=10.0)
+    request_timeout_sec: float = _key(E + "TELEGRAM_REQUEST_TIMEOUT_SEC", "positive",
+                                      default=60.0)
 
     @property
     def allowlist(self) -> Allowlist:
@@ -54,6 +60,14 @@ class DiscordConfig:
     ban_backoff_sec: float = _key(E + "DISCORD_BAN_BACKOFF_SEC", "seconds", default=60.0)
     # Register the commands as guild slash commands (interactive.md 5.2).
     slash_commands: bool = _key(E + "DISCORD_SLASH_COMMANDS", "bool", default=False)
+    # REST calls: connecting, and the whole call (uploads of several MiB).
+    connect_timeout_sec: float = _key(E + "DISCORD_CONNECT_TIMEOUT_SEC", "positive",
+                                      default=10.0)
+    request_timeout_sec: float = _key(E + "DISCORD_REQUEST_TIMEOUT_SEC", "positive",
+                                      default=60.0)
+    # The gateway's websocket handshake (connect and upgrade together).
+    gateway_timeout_sec: float = _key(E + "DISCORD_GATEWAY_TIMEOUT_SEC", "positive",
+                                      default=15.0)
 
     @property
     def allowlist(self) -> Allowlist:
@@ -77,6 +91,8 @@ class LineConfig:
     port: int = _key(E + "LINE_PORT", "port", default=8099)
     path: str = _key(E + "LINE_PATH", "url_path", default="/line/webhook")
     api_base: str = _key(E + "LINE_API_BASE", "url", default="https://api.line.me")
+    connect_timeout_sec: float = _key(E + "LINE_CONNECT_TIMEOUT_SEC", "positive", default=10.0)
+    request_timeout_sec: float = _key(E + "LINE_REQUEST_TIMEOUT_SEC", "positive", default=20.0)
 
     @property
     def allowlist(self) -> Allowlist:
@@ -101,6 +117,10 @@ class WhatsAppConfig:
     path: str = _key(E + "WHATSAPP_PATH", "url_path", default="/whatsapp/webhook")
     api_base: str = _key(E + "WHATSAPP_API_BASE", "url",
                          default="https://graph.facebook.com/v21.0")
+    connect_timeout_sec: float = _key(E + "WHATSAPP_CONNECT_TIMEOUT_SEC", "positive",
+                                      default=10.0)
+    request_timeout_sec: float = _key(E + "WHATSAPP_REQUEST_TIMEOUT_SEC", "positive",
+                                      default=20.0)
     # Kept for old configs: a signature is now always required unless insecure_unsigned.
     require_signature: bool = _key(E + "WHATSAPP_REQUIRE_SIGNATURE", "bool", default=False)
     # The escape hatch for running without app_secret: unsigned posts are accepted,

@@ -12,9 +12,14 @@ from openclaw_connector.config.schema import E, Allowlist, _key, _to_dict, _walk
 
 @dataclass(frozen=True)
 class OpenClawConfig:
+    """ComfyUI + OpenClaw: where, the admin token, and how long each call may take."""
+
     url: str = _key(E + "URL", "url", default="http://127.0.0.1:8188")
     admin_token: Optional[str] = _key(E + "ADMIN_TOKEN", secret=True)
     timeout_sec: float = _key(E + "TIMEOUT_SEC", "seconds", default=10.0)
+    # Unset = timeout_sec (the seed's one knob): connecting, and one whole call.
+    connect_timeout_sec: Optional[float] = _key(E + "CONNECT_TIMEOUT_SEC", "positive")
+    request_timeout_sec: Optional[float] = _key(E + "REQUEST_TIMEOUT_SEC", "positive")
     # /run retries a 429 budget_exceeded for this long before answering busy.
     submit_retry_sec: float = _key(E + "SUBMIT_RETRY_SEC", "seconds", default=15.0)
     # Least wait between those retries (the server's Retry-After wins when longer).
@@ -22,6 +27,16 @@ class OpenClawConfig:
     # /schedule run blocks the server up to ~30 s (openclaw-api.md 4.4).
     schedule_run_timeout_sec: float = _key(E + "SCHEDULE_RUN_TIMEOUT_SEC", "seconds",
                                            default=45.0)
+
+    @property
+    def connect_sec(self) -> float:
+        """Seconds to connect: ``connect_timeout_sec``, else ``timeout_sec``."""
+        return self.connect_timeout_sec or self.timeout_sec
+
+    @property
+    def request_sec(self) -> float:
+        """Seconds for one whole call: ``request_timeout_sec``, else ``timeout_sec``."""
+        return self.request_timeout_sec or self.timeout_sec
 
 
 @dataclass(frozen=True)
@@ -165,6 +180,14 @@ class Config:
                 found.append("media: images cannot be delivered to %s until "
                              "media.public_base_url is set to your HTTPS tunnel URL "
                              "(OPENCLAW_CONNECTOR_PUBLIC_BASE_URL)" % label)
+        for name in ("line", "whatsapp"):
+            sub = getattr(self, name)
+            # Port 0 is one free port per bind address, so these two share a listener.
+            if sub.on and self.status.port == 0 and sub.port == 0 and \
+                    sub.bind == self.status.bind:
+                found.append("status: status.port 0 and %s.port 0 on %s share one listener, "
+                             "so /metrics and the full /healthz answer on the webhook port; "
+                             "give status.port a number of its own" % (name, sub.bind))
         return found
 
     def prompt_input(self, template_id: str) -> Optional[str]:

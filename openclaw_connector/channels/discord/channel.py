@@ -47,7 +47,6 @@ log = logmod.get("discord")
 STATE_KEY = "discord.session"
 RESUME_WINDOW = 90.0            # s a persisted session is worth resuming after a restart
 SEEN_TTL = 3600.0               # s a MESSAGE_CREATE id is remembered (replays come in minutes)
-CONNECT_TIMEOUT = 15.0
 PING_INTERVAL = 60.0            # websocket-level keepalive, beside Discord's own heartbeat
 PING_TIMEOUT = 30.0
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
@@ -75,8 +74,7 @@ class DiscordChannel:
         self._stopping = asyncio.Event()
         self._session = GatewaySession(cfg.token or "",
                                        invalid_session_wait=cfg.invalid_session_wait_sec)
-        self._rest = DiscordRest(cfg.api_base, cfg.token or "", deps.http,
-                                 stopping=self._stopping, ban_backoff=cfg.ban_backoff_sec,
+        self._rest = DiscordRest(cfg, deps.http, stopping=self._stopping,
                                  metrics=deps.metrics)
         self._delays = Backoff(deps.retry)
         self._identifies = IdentifyBudget()
@@ -178,9 +176,10 @@ class DiscordChannel:
             if url is None:
                 return None
         request = HTTPRequest(_gateway_query(url), headers={"User-Agent": USER_AGENT},
-                              connect_timeout=CONNECT_TIMEOUT, request_timeout=CONNECT_TIMEOUT)
+                              connect_timeout=self._cfg.gateway_timeout_sec,
+                              request_timeout=self._cfg.gateway_timeout_sec)
         # Through network.proxy's CONNECT tunnel when one applies (net/tunnel.py).
-        resolver = self._deps.http.websocket_resolver(request.url, CONNECT_TIMEOUT)
+        resolver = self._deps.http.websocket_resolver(request.url, self._cfg.gateway_timeout_sec)
         ws = await websocket_connect(request, ping_interval=PING_INTERVAL,
                                      ping_timeout=PING_TIMEOUT,
                                      max_message_size=MAX_MESSAGE_SIZE, resolver=resolver)

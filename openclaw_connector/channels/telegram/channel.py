@@ -42,8 +42,6 @@ NS = "telegram"                    # seen-id namespace
 KEY_OFFSET = "telegram.offset"
 KEY_PENDING = "telegram.pending"
 SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
-CONNECT_TIMEOUT_SEC = 10.0
-SEND_TIMEOUT_SEC = 60.0            # a 10 MB photo upload on a slow uplink
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
 CAPABILITIES = Capabilities(edit=True, max_upload_bytes=50_000_000)   # sendDocument ≤ 50 MB
 
@@ -121,16 +119,20 @@ class TelegramChannel:
 
     # ------------------------------------------------------------------ HTTP
     async def _call(self, method: str, params: Optional[dict] = None, *,
-                    timeout: float = SEND_TIMEOUT_SEC,
+                    timeout: Optional[float] = None,
                     files: tuple[FilePart, ...] = ()) -> Any:
-        """One Bot API call; the result, or TelegramError (never with the URL in it)."""
+        """One Bot API call; the result, or TelegramError (never with the URL in it).
+
+        ``timeout`` is the whole call; unset, ``request_timeout_sec`` (a 10 MB photo
+        upload on a slow uplink)."""
         if files:
             ctype, body = encode_multipart(params or {}, files)
         else:
             ctype, body = "application/json", json.dumps(params or {}).encode("utf-8")
         request = HTTPRequest("%s/bot%s/%s" % (self._base, self._token, method), method="POST",
                               body=body, headers={"Content-Type": ctype},
-                              connect_timeout=CONNECT_TIMEOUT_SEC, request_timeout=timeout)
+                              connect_timeout=self._cfg.connect_timeout_sec,
+                              request_timeout=timeout or self._cfg.request_timeout_sec)
         pending = self._deps.http.fetch(request, raise_error=False)
         # Stopping cancels us mid-poll; the fetch itself ends later (client close or
         # timeout), so shield it and consume its outcome instead of leaving a warning.
@@ -200,7 +202,7 @@ class TelegramChannel:
 
     async def _bootstrap(self) -> None:
         """getMe (our username), deleteWebhook, then re-run what a crash left pending."""
-        me = await self._call("getMe", timeout=CONNECT_TIMEOUT_SEC + 10)
+        me = await self._call("getMe", timeout=self._cfg.connect_timeout_sec + 10)
         if not isinstance(me, dict) or not isinstance(me.get("id"), int):
             raise TelegramError("getMe", 502, "getMe result has no id")
         await self._delete_webhook(strict=True)
@@ -227,7 +229,7 @@ class TelegramChannel:
             # found") must not cost the others their menu.
             try:
                 await self._call("setMyCommands", {"commands": commands, "scope": scope},
-                                 timeout=CONNECT_TIMEOUT_SEC + 10)
+                                 timeout=self._cfg.connect_timeout_sec + 10)
                 published += 1
             except TelegramError as exc:
                 log.warning("event=menu_failed scope=%s chat=%s error=%s", scope["type"],
@@ -239,7 +241,7 @@ class TelegramChannel:
         """Polling cannot work while a webhook is set (409); keep pending updates."""
         try:
             await self._call("deleteWebhook", {"drop_pending_updates": False},
-                             timeout=CONNECT_TIMEOUT_SEC + 10)
+                             timeout=self._cfg.connect_timeout_sec + 10)
             log.info("event=webhook_deleted")
         except TelegramError as exc:
             if strict:
