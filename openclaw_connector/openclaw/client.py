@@ -31,12 +31,15 @@ from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import OpenClawConfig, is_loopback_url
+from openclaw_connector.net.probe import Prober
 from openclaw_connector.net.resolver import public_url
+from openclaw_connector.openclaw.probe import probe_comfyui
 from openclaw_connector.openclaw.types import (  # noqa: F401  (re-exported contract)
     AdminTokenRejected, Approval, ApproveResult, BadResponse, Device, FireResult, Health,
     ImageRef, JobOutcome, JobSummary, NotFound, OpenClawError, OtherOutput, QueueEntry,
     QueueState, RateLimited, Schedule, ScheduleRun, ServerError, SystemStats, Template, Trace,
     TraceEvent, Unreachable, outcome_from_history, scrub_server_text)
+from openclaw_connector.probe import ProbeResult
 
 log = logmod.get("openclaw")
 
@@ -111,6 +114,12 @@ class OpenClawClient:
         self._stopping.set()
 
     # ----------------------------------------------------------------- transport
+
+    async def probe(self, timeout_sec: float) -> list[ProbeResult]:
+        """``--check``: health, then one admin-tier call with this client's own headers;
+        each GET bounded by ``timeout_sec`` and never raising (openclaw/probe.py)."""
+        return await probe_comfyui(self._cfg, Prober(self._http, timeout_sec),
+                                   request_headers(self._cfg))
 
     def _headers(self, has_body: bool) -> dict[str, str]:
         return request_headers(self._cfg, has_body)
