@@ -38,6 +38,7 @@ from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, Webhook
                                                  WebhookPathHandler, count, image_urls, is_stale,
                                                  line_signature, signature_matches, split_text,
                                                  with_notes)
+from openclaw_connector.config import LineConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
 
@@ -114,7 +115,7 @@ class LineChannel(NoEdits):
 
     platform = "line"
 
-    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+    def __init__(self, cfg: LineConfig, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
         self.cfg = cfg
         self._on_inbound = on_inbound
         self._deps = deps
@@ -146,7 +147,8 @@ class LineChannel(NoEdits):
     def ingest(self, signature: Optional[str], body: bytes) -> int:
         """Handle one webhook body; return the HTTP status to answer with."""
         metrics = self._deps.metrics
-        if not signature_matches(line_signature(self.cfg.channel_secret, body), signature):
+        if not signature_matches(line_signature(self.cfg.channel_secret or "", body),
+                                 signature):
             log.warning("event=webhook_rejected platform=line reason=%s bytes=%d",
                         "bad_signature" if signature else "missing_signature", len(body))
             count(metrics, "webhook_requests_total", platform="line", status="401")

@@ -41,6 +41,7 @@ from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, Webhook
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
                                                  signature_matches, split_text, with_notes)
+from openclaw_connector.config import WhatsAppConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
 
@@ -110,7 +111,8 @@ class WhatsAppChannel(NoEdits):
 
     platform = "whatsapp"
 
-    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+    def __init__(self, cfg: WhatsAppConfig, on_inbound: InboundHandler,
+                 deps: ChannelDeps) -> None:
         self.cfg = cfg
         self._on_inbound = on_inbound
         self._deps = deps
