@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -135,6 +136,38 @@ async def test_port_0_binds_a_free_port_logs_it_and_answers_on_it(tmp_path):
         await daemon.ready(timeout=20)
         with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=5) as resp:
             assert (resp.status, resp.read()) == (200, b"ok\n")
+    finally:
+        code = await daemon.stop()
+    assert code == 0
+
+
+@pytest.mark.gen_test(timeout=40)
+async def test_status_port_0_gets_its_own_free_port_beside_the_webhook_one(tmp_path):
+    """``status.port: 0`` on another loopback address: two listening lines, two real
+    ports; /metrics answers on the status port only."""
+    config = tmp_path / "openclaw.yaml"
+    config.write_text(
+        "openclaw: {url: 'http://127.0.0.1:9', timeout_sec: 1}\n"
+        "retry: {initial_sec: 0.05, max_sec: 0.2}\n"
+        "state_dir: %s\n"
+        "status: {bind: 127.0.0.2, port: 0}\n"
+        "line: {channel_secret: sec, channel_access_token: tok, port: 0,\n"
+        "       api_base: 'http://127.0.0.1:9'}\n" % (tmp_path / "state"))
+    daemon = await DaemonProc.spawn(str(config))
+    try:
+        await daemon.ready(timeout=20)
+        lines = [line for line in daemon.lines if "event=listening" in line]
+        ports = {line.split(" bind=")[1].split()[0]: int(line.split(" port=")[1].split()[0])
+                 for line in lines}
+        assert set(ports) == {"127.0.0.1", "127.0.0.2"} and 0 not in ports.values()
+        assert "status=1" in next(line for line in lines if "bind=127.0.0.2" in line)
+        url = "http://127.0.0.2:%d/metrics" % ports["127.0.0.2"]
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            assert resp.status == 200
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen("http://127.0.0.1:%d/metrics" % ports["127.0.0.1"],
+                                   timeout=5)
+        assert err.value.code == 404
     finally:
         code = await daemon.stop()
     assert code == 0
