@@ -9,8 +9,6 @@ by the probes, and check.py redacts every line again with the configured secrets
 from __future__ import annotations
 
 from dataclasses import dataclass
-from http import HTTPStatus
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,28 +41,3 @@ def warn(name: str, detail: str) -> ProbeResult:
 
 def skip(name: str, detail: str) -> ProbeResult:
     return ProbeResult(name, "SKIP", detail)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """What a probe's GET got: an HTTP status and parsed JSON, or ``code == 0`` and the
-    network error in words."""
-
-    code: int
-    body: Any = None
-    error: str = ""
-
-    def status_text(self) -> str:
-        """``"401 Unauthorized"``: the status code and its reason phrase."""
-        try:
-            phrase = HTTPStatus(self.code).phrase
-        except ValueError:
-            phrase = ""
-        return ("%d %s" % (self.code, phrase)).strip()
-
-    def field(self, *keys: str) -> Any:
-        """``body[k1][k2]...``, or None where the path is missing or not a mapping."""
-        body = self.body
-        for key in keys:
-            body = body.get(key) if isinstance(body, dict) else None
-        return body

@@ -2,7 +2,7 @@
 
 Each channel's probe and ``OpenClawClient.probe()`` use it over the daemon's
 own transport (so a configured proxy is used as it will be at run time), and
-turn its :class:`~openclaw_connector.probe.Answer` into a worded result. A
+turn its :class:`Answer` into a worded ``probe.ProbeResult``. A
 network failure becomes ``Answer(code=0, error=...)`` in words a user can act
 on (refused, timed out, name not resolved); redirects are never followed.
 """
@@ -10,7 +10,9 @@ on (refused, timed out, name not resolved); redirects are never followed.
 from __future__ import annotations
 
 import json
-from typing import Optional
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, Optional
 
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
@@ -18,7 +20,31 @@ from tornado.simple_httpclient import HTTPTimeoutError
 from openclaw_connector import log as logmod
 from openclaw_connector.net.resolver import public_url
 from openclaw_connector.net.transport import HTTPTransport
-from openclaw_connector.probe import Answer
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a probe's GET got: an HTTP status and parsed JSON, or ``code == 0`` and the
+    network error in words."""
+
+    code: int
+    body: Any = None
+    error: str = ""
+
+    def status_text(self) -> str:
+        """``"401 Unauthorized"``: the status code and its reason phrase."""
+        try:
+            phrase = HTTPStatus(self.code).phrase
+        except ValueError:
+            phrase = ""
+        return ("%d %s" % (self.code, phrase)).strip()
+
+    def field(self, *keys: str) -> Any:
+        """``body[k1][k2]...``, or None where the path is missing or not a mapping."""
+        body = self.body
+        for key in keys:
+            body = body.get(key) if isinstance(body, dict) else None
+        return body
 
 
 class Prober:
