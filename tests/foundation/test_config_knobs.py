@@ -117,17 +117,22 @@ def test_every_bad_knob_stops_the_daemon_with_78(tmp_path):
         assert "openclaw.yaml: %s: " % dotted in result.stderr, dotted
 
 
-@pytest.mark.gen_test(timeout=40)
-async def test_port_0_binds_a_free_port_logs_it_and_answers_on_it(tmp_path):
-    """``line.port: 0``: the listening line names the real port, and /healthz answers there."""
+def _line_on_port_0(tmp_path, extra: str = "") -> str:
+    """A config file: LINE on 127.0.0.1 port 0, ComfyUI and the LINE API unreachable."""
     config = tmp_path / "openclaw.yaml"
     config.write_text(
         "openclaw: {url: 'http://127.0.0.1:9', timeout_sec: 1}\n"
         "retry: {initial_sec: 0.05, max_sec: 0.2}\n"
-        "state_dir: %s\n"
+        "state_dir: %s\n%s\n"
         "line: {channel_secret: sec, channel_access_token: tok, port: 0,\n"
-        "       api_base: 'http://127.0.0.1:9'}\n" % (tmp_path / "state"))
-    daemon = await DaemonProc.spawn(str(config))
+        "       api_base: 'http://127.0.0.1:9'}\n" % (tmp_path / "state", extra))
+    return str(config)
+
+
+@pytest.mark.gen_test(timeout=40)
+async def test_port_0_binds_a_free_port_logs_it_and_answers_on_it(tmp_path):
+    """``line.port: 0``: the listening line names the real port, and /healthz answers there."""
+    daemon = await DaemonProc.spawn(_line_on_port_0(tmp_path))
     try:
         line = await daemon.wait_line("event=listening", timeout=20)
         port = int(line.split(" port=")[1].split()[0])
@@ -145,15 +150,8 @@ async def test_port_0_binds_a_free_port_logs_it_and_answers_on_it(tmp_path):
 async def test_status_port_0_gets_its_own_free_port_beside_the_webhook_one(tmp_path):
     """``status.port: 0`` on another loopback address: two listening lines, two real
     ports; /metrics answers on the status port only."""
-    config = tmp_path / "openclaw.yaml"
-    config.write_text(
-        "openclaw: {url: 'http://127.0.0.1:9', timeout_sec: 1}\n"
-        "retry: {initial_sec: 0.05, max_sec: 0.2}\n"
-        "state_dir: %s\n"
-        "status: {bind: 127.0.0.2, port: 0}\n"
-        "line: {channel_secret: sec, channel_access_token: tok, port: 0,\n"
-        "       api_base: 'http://127.0.0.1:9'}\n" % (tmp_path / "state"))
-    daemon = await DaemonProc.spawn(str(config))
+    daemon = await DaemonProc.spawn(
+        _line_on_port_0(tmp_path, "status: {bind: 127.0.0.2, port: 0}"))
     try:
         await daemon.ready(timeout=20)
         lines = [line for line in daemon.lines if "event=listening" in line]
