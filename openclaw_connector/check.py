@@ -117,7 +117,9 @@ def webhook_lines(cfg: Config) -> list[str]:
         c = getattr(cfg, name)
         if not c.on:
             continue
-        local = "http://%s:%d" % (c.bind, c.port)
+        # Port 0: the system picks one at start, so only the daemon's log can tell it.
+        local = ("http://%s:%d" % (c.bind, c.port) if c.port else
+                 "the port the daemon logs at start (event=listening bind=%s)" % c.bind)
         lines.append("URL  %s webhook: %s%s — paste into %s; the tunnel forwards to %s" % (
             name, base or "https://<your tunnel host>", c.path, what, local))
     return lines

@@ -169,3 +169,15 @@ async def test_status_port_0_gets_its_own_free_port_beside_the_webhook_one(tmp_p
     finally:
         code = await daemon.stop()
     assert code == 0
+
+
+def test_check_names_no_port_0_for_the_tunnel():
+    """--check's webhook line cannot know a port 0 listener's port: it says where to read it."""
+    from openclaw_connector import check
+    cfg = configmod.load(None, env={"OPENCLAW_CONNECTOR_LINE_CHANNEL_SECRET": "s",
+                                    "OPENCLAW_CONNECTOR_LINE_CHANNEL_ACCESS_TOKEN": "t",
+                                    "OPENCLAW_CONNECTOR_LINE_PORT": "0"})
+    [line] = check.webhook_lines(cfg)
+    assert ":0" not in line
+    assert line.endswith("the tunnel forwards to the port the daemon logs at start "
+                         "(event=listening bind=127.0.0.1)")
