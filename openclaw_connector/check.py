@@ -35,7 +35,6 @@ from openclaw_connector.probe import ProbeResult, fail, ok, warn
 if TYPE_CHECKING:   # the type only; the transport is built and closed by cli.py
     from openclaw_connector.net.transport import HTTPTransport
 
-Result = ProbeResult   # the name tests and callers know
 PLATFORMS = ("telegram", "discord", "line", "whatsapp")
 # A platform probe: (its config section, the transport, seconds per GET) -> one line.
 Probe = Callable[..., Awaitable[ProbeResult]]
@@ -43,7 +42,7 @@ Probe = Callable[..., Awaitable[ProbeResult]]
 
 # --------------------------------------------------------------------------- local and driver
 
-def check_network(cfg: Config) -> list[Result]:
+def check_network(cfg: Config) -> list[ProbeResult]:
     """Which proxy the platform calls (and the Discord gateway) go through."""
     net = cfg.network
     if not net.proxy and not net.http_proxy:
@@ -56,7 +55,7 @@ def check_network(cfg: Config) -> list[Result]:
                    public_url(cfg.openclaw.url)))]
 
 
-def check_state_dir(cfg: Config) -> Result:
+def check_state_dir(cfg: Config) -> ProbeResult:
     """The state directory exists and is writable, or can be created."""
     path = os.path.abspath(cfg.state_dir)
     if os.path.isdir(path):
@@ -88,7 +87,7 @@ def platform_probe(name: str) -> Probe:
     return whatsapp_probe.probe
 
 
-async def collect(cfg: Config, http: "HTTPTransport") -> list[Result]:
+async def collect(cfg: Config, http: "HTTPTransport") -> list[ProbeResult]:
     """Every check, run concurrently, in a stable order."""
     timeout = cfg.openclaw.timeout_sec
     platforms = [name for name in PLATFORMS if getattr(cfg, name).on]
