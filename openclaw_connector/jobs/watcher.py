@@ -179,8 +179,8 @@ class JobWatcher:
     # ------------------------------------------------------------------ socket events
     def _on_ws_message(self, message: dict) -> None:
         if self.cards is not None and message.get("type") in RUN_EVENTS:
-            # ComfyUI points its per-run events at the socket that connected last
-            # (server.client_id), which can be this one: the card takes them too.
+            # Events of a prompt without a client_id are broadcast, and some ComfyUI
+            # forks point them at the socket that connected last: take them here too.
             data = message.get("data")
             pid = data.get("prompt_id") if isinstance(data, dict) else None
             if isinstance(pid, str):
