@@ -170,9 +170,12 @@ class Outbox:
         delivered (with retries), later ones edit that message where the channel can
         edit (one attempt: a later state will follow), others are dropped. Edits of
         one card are at least ``card_interval`` apart; an update that was overtaken
-        while it waited is skipped (latest wins). The card's ``Sent`` is kept in the
-        StateStore, so after a restart the same message is edited; ``end_card``
-        forgets it when the job is done."""
+        while it waited is skipped (latest wins), but an image it carried and nobody
+        showed yet rides on with the newer one; a text already on screen is not sent
+        again; a platform's ``retry_after`` delays this card only, then its newest
+        state is shown. The card's ``Sent`` is kept in the StateStore, so after a
+        restart the same message is edited; ``end_card`` forgets it when the job is
+        done."""
         card = self._cards.setdefault(card_key, _Card())
         if card.shown < card.asked and card.latest.images and not reply.images:
             # Latest wins, but an image not shown yet (a preview) rides along.

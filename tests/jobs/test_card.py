@@ -178,3 +178,20 @@ async def test_run_socket_refused_card_falls_back_and_ends(tmp_path):
     assert any(r.query.get("clientId") == [run_id] and r.status == 403
                for r in oc.requests)                            # ... but it was tried
     assert all("socket" not in t for t in tg.texts(CHAT) + _edits(tg, card))
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_progress_disabled_leaves_the_reply_and_opens_no_run_socket(tmp_path):
+    """progress.enabled: false — the [Queued] reply stays as sent, no per-run socket is
+    opened, the result still arrives."""
+    async with GatedFake(admin_token=TOKEN) as oc, FakeTelegram() as tg:
+        async with running_daemon(_cfg(tmp_path, oc, tg, progress__enabled=False)):
+            tg.queue_message("/run portrait", chat_id=int(CHAT))
+            pid = await _queued(tg, oc, set())
+            oc.runs.executing("3")
+            oc.runs.progress(5, 30, node="3")
+            oc.finish_job(pid)
+            await tg.wait_until(lambda: any(t.startswith("[Done]") for t in tg.texts(CHAT)))
+    run_id = oc.model.finished[pid].extra_data["client_id"]
+    assert tg.edits == [] and tg.count("editMessageText") == 0
+    assert run_id not in oc.runs.attached
