@@ -130,7 +130,7 @@ async def test_nodes_without_steps_show_node_count_and_repeats_cause_no_edit(tmp
 
 @pytest.mark.gen_test(timeout=20)
 async def test_429_on_one_card_delays_that_card_only(tmp_path):
-    """Telegram answers 429 (retry_after 0.6 s) to one card's edit: that card shows its
+    """Telegram answers 429 (retry_after 1.5 s) to one card's edit: that card shows its
     state after the wait, while another card in the chat is edited at once."""
     async with GatedFake(admin_token=TOKEN) as oc, FakeTelegram() as tg:
         async with running_daemon(_cfg(tmp_path, oc, tg)):
@@ -143,7 +143,7 @@ async def test_429_on_one_card_delays_that_card_only(tmp_path):
             await until(lambda: oc.runs.attached_to(running))
             await tg.wait_until(lambda: any("2 ahead" in t for t in _edits(tg, card_b)))
             await tg.wait_until(lambda: any("Running" in t for t in _edits(tg, card_a)))
-            tg.script("editMessageText", ftg.too_many(0.6))
+            tg.script("editMessageText", ftg.too_many(1.5))
             oc.runs.executing("3")
             oc.runs.progress(5, 30, node="3")
             await tg.wait_until(lambda: any(r.status == 429
@@ -154,8 +154,8 @@ async def test_429_on_one_card_delays_that_card_only(tmp_path):
             b_at = time.monotonic()
             await tg.wait_until(lambda: any("5/30" in t for t in _edits(tg, card_a)))
             a_at = time.monotonic()
-    assert b_at - throttled_at < 0.5
-    assert a_at - throttled_at >= 0.5
+    assert b_at - throttled_at < 1.2
+    assert a_at - throttled_at >= 1.2
 
 
 @pytest.mark.gen_test(timeout=20)
