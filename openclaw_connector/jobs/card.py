@@ -43,6 +43,7 @@ log = logmod.get("jobs")
 TIMED_MEMORY = 1000
 TICK_SEC = 5.0                      # a Running card's clock moves at least this often
 PREVIEW_EVERY_SEC = 5.0             # the card's photo changes at most this often (issue 16)
+STARTED_KEY = "progress.started."   # + watch key → epoch seconds it was first seen running
 OUTCOME_PHASE = {"success": DONE, "error": FAILED, "interrupted": STOPPED}
 
 
@@ -71,6 +72,7 @@ class CardTracker:
         self._stopping = stopping
         self._kick = kick
         self._clock = clock
+        self._state = state
         self._eta = DurationStats(state)
         self._live: dict[str, _Live] = {}
         self._awaiting: dict[tuple[str, str, str], Watch] = {}
@@ -106,7 +108,10 @@ class CardTracker:
     def restore(self, watch: Watch) -> None:
         """After a restart: keep editing the card an earlier run showed for ``watch``."""
         if watch.kind == PROMPT and self._outbox.card_sent(watch.key) is not None:
-            self._live[watch.key] = _Live(watch, phase_shown=QUEUED)
+            live = self._live[watch.key] = _Live(watch, phase_shown=QUEUED)
+            since = self._state.get(STARTED_KEY + watch.key)
+            if since:   # it was running: the clock goes on from where it was
+                live.state.started = self._clock() - max(0.0, time.time() - float(since))
 
     # ------------------------------------------------------------------ state changes
     def queue_seen(self, queue: QueueState) -> None:
@@ -122,7 +127,10 @@ class CardTracker:
             entry = running.get(pid)
             if entry is not None:
                 if state.phase != RUNNING:
-                    state.phase, state.started = RUNNING, self._clock()
+                    state.phase = RUNNING
+                    if state.started is None:
+                        state.started = self._clock()
+                        self._state.set(STARTED_KEY + live.watch.key, "%.3f" % time.time())
                 if live.run is None:
                     live.run = RunProgress(entry, state)
                 self._runs.follow(entry)
@@ -158,6 +166,7 @@ class CardTracker:
     def finished(self, watch: Watch, outcome: JobOutcome) -> None:
         """The job ended: the card shows the outcome, then is forgotten."""
         live = self._live.pop(watch.key, None)
+        self._state.delete(STARTED_KEY + watch.key)
         self._awaiting.pop((watch.chat.platform, watch.chat.chat_id, watch.chat.message_id),
                            None)
         if outcome.state == "success" and outcome.duration_sec \

@@ -27,6 +27,12 @@ async def test_sigkill_mid_run_restart_edits_same_card_one_result(tmp_path):
         oc.runs.executing("3")
         oc.runs.progress(4, 30, node="3")
         await until(lambda: any("KSampler 4/30" in t for t in edits()), 10, "first edit")
+        n = 0
+        while not edits()[-1].endswith("· 0:01"):     # let the job's clock reach 0:01
+            n += 1
+            step = "KSampler %d/30" % (5 + n % 10)
+            oc.runs.progress(5 + n % 10, 30, node="3")
+            await until(lambda: step in edits()[-1], 10, step)
         w.daemon.kill()
         assert await w.daemon.wait_exit() == -9
 
@@ -34,6 +40,7 @@ async def test_sigkill_mid_run_restart_edits_same_card_one_result(tmp_path):
         await until(lambda: oc.runs.attached_to(pid), 10, "run socket after restart")
         oc.runs.progress(20, 30, node="3")
         await until(lambda: any("KSampler 20/30" in t for t in edits()), 10, "edit after restart")
+        assert not edits()[-1].endswith("· 0:00")     # its clock went on across the restart
         oc.finish_job(pid, images=["e2e.png"], duration=3.0)
         await until(lambda: any(t.startswith("[Done]") for t in tg.texts(item.chat)), 10,
                     "result")
