@@ -183,6 +183,8 @@ class CardTracker:
         live.state.phase = OUTCOME_PHASE.get(outcome.state, FAILED)
         live.state.took_sec = outcome.duration_sec
         self._show(live, last=True)
+        if not self._outbox.capabilities(watch.chat.platform).edit:
+            self._outbox.end_card(watch.key)    # nothing to edit: forget the handle now
 
     # ------------------------------------------------------------------ showing
     def _show(self, live: _Live, *, last: bool = False) -> None:
