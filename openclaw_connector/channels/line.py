@@ -34,9 +34,10 @@ from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
+from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler, count, image_urls, is_stale,
-                                                 line_signature, signature_matches, split_text,
+                                                 line_signature, signature_matches,
                                                  with_notes)
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
@@ -217,7 +218,7 @@ class LineChannel(NoEdits):
                                  platform_max_bytes=IMAGE_MAX_BYTES)
         text = with_notes(reply.text, notes)
         messages: list[dict] = [{"type": "text", "text": piece}
-                                for piece in split_text(text, TEXT_LIMIT, utf16=True)]
+                                for piece in split_text(text, TEXT_LIMIT, units="utf16")]
         messages += [{"type": "image", "originalContentUrl": url, "previewImageUrl": url}
                      for url in urls]
         return messages

@@ -81,40 +81,6 @@ def signature_matches(expected: str, received: Optional[str]) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), got)
 
 
-# --------------------------------------------------------------------------- text
-
-def split_text(text: str, limit: int, *, utf16: bool = False) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` characters.
-
-    Cuts on code-point boundaries (never inside a surrogate pair when
-    ``utf16`` counts UTF-16 units, as LINE does), preferring the last newline
-    in the second half of a piece. Empty text gives no pieces.
-    """
-    def size(s: str) -> int:
-        return len(s.encode("utf-16-le")) // 2 if utf16 else len(s)
-
-    pieces: list[str] = []
-    rest = text
-    while rest:
-        if size(rest) <= limit:
-            pieces.append(rest)
-            break
-        # Largest prefix of code points that fits.
-        cut, used = 0, 0
-        for ch in rest:
-            width = 2 if utf16 and ord(ch) > 0xFFFF else 1
-            if used + width > limit:
-                break
-            used += width
-            cut += 1
-        newline = rest.rfind("\n", 0, cut)
-        if newline >= cut // 2:
-            cut = newline + 1
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
-    return pieces
-
-
 NO_PUBLIC_URL_NOTE = ("The image is ready but cannot be delivered here: set media.public_base_url "
                       "(OPENCLAW_CONNECTOR_PUBLIC_BASE_URL) to the public HTTPS address of this "
                       "connector so the platform can fetch it.")

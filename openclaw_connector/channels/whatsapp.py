@@ -37,10 +37,11 @@ from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
+from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
-                                                 signature_matches, split_text, with_notes)
+                                                 signature_matches, with_notes)
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
+from openclaw_connector.channels.textsplit import utf16_len  # noqa: F401  (re-exported)
 from openclaw_connector.messages import ChatRef, Inbound
 
 TEXT_LIMIT = 4096                 # sendMessage text, in UTF-16 code units
@@ -21,56 +22,6 @@ PHOTO_MAX_BYTES = 10_000_000      # multipart sendPhoto limit (PTB PHOTOSIZE_UPL
 GROUP_TYPES = ("group", "supergroup")
 
 _TOKEN_RE = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
-
-
-# --------------------------------------------------------------------------- text
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit Telegram counts in."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def _cut(line: str, limit: int) -> int:
-    """How many code points of ``line`` fit in ``limit`` units; prefer a space break."""
-    units, end = 0, 0
-    for i, ch in enumerate(line):
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            break
-        end = i + 1
-    space = line.rfind(" ", 0, end)
-    return space + 1 if space >= end // 2 and space > 0 else max(end, 1)
-
-
-def chunk_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split ``text`` into messages of at most ``limit`` UTF-16 units, in order.
-
-    Breaks at line boundaries (the newline is dropped); a single line longer
-    than ``limit`` is cut at a space or else at a code-point boundary, so a
-    surrogate pair is never split. Whitespace-only chunks are dropped
-    (Telegram rejects an empty message).
-    """
-    if utf16_len(text) <= limit:
-        return [text] if text.strip() else []
-    out: list[str] = []
-    cur: Optional[str] = None
-    cur_units = 0
-    for line in text.split("\n"):
-        units = utf16_len(line)
-        if cur is not None and cur_units + 1 + units <= limit:
-            cur, cur_units = cur + "\n" + line, cur_units + 1 + units
-            continue
-        if cur is not None:
-            out.append(cur)
-        while units > limit:
-            n = _cut(line, limit)
-            out.append(line[:n])
-            line = line[n:]
-            units = utf16_len(line)
-        cur, cur_units = line, units
-    if cur is not None:
-        out.append(cur)
-    return [c for c in out if c.strip()]
 
 
 # --------------------------------------------------------------------------- updates
