@@ -32,6 +32,7 @@ from typing import Any, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, KeepAliveClient
+from openclaw_connector.net.retry import retry_after
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.textsplit import split_text
@@ -279,7 +280,7 @@ class LineChannel(NoEdits):
         log.warning("event=push_failed status=%d", resp.code)
         self.health.failed("backoff", "push failing")
         raise ChannelSendError("LINE push failed (%d)" % resp.code,
-                               retry_after=_retry_after(resp))
+                               retry_after=retry_after(resp.headers, None))
 
     def _raise_for(self, resp: APIResponse, api: str) -> None:
         message = _error_message(resp)
@@ -290,7 +291,7 @@ class LineChannel(NoEdits):
             raise ChannelSendError("LINE refused the access token", permanent=True)
         if resp.code == 429:
             raise ChannelSendError("LINE rate limit or monthly quota reached",
-                                   retry_after=_retry_after(resp))
+                                   retry_after=retry_after(resp.headers, None))
         raise ChannelSendError("LINE %s refused (%d): %s" % (api, resp.code, message),
                                permanent=True)
 
@@ -318,11 +319,3 @@ def _error_message(resp: APIResponse) -> str:
     except ValueError:
         return ""
     return str(body.get("message", "")) if isinstance(body, dict) else ""
-
-
-def _retry_after(resp: APIResponse) -> Optional[float]:
-    value = resp.headers.get("Retry-After") if resp.headers else None
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

@@ -26,6 +26,7 @@ from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import wait_or_stop
 from openclaw_connector.messages import ChannelSendError
+from openclaw_connector.net.retry import retry_after
 
 log = logmod.get("discord")
 
@@ -109,11 +110,12 @@ def parse_429(body: bytes, headers: Any) -> Optional[tuple[float, bool]]:
         data = json.loads(body or b"")
     except ValueError:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("retry_after"), (int, float)):
+    wait = retry_after(None, data)      # the body's: without it, a ban
+    if wait is None:
         return None
     is_global = bool(data.get("global")) or \
         str(headers.get("X-RateLimit-Global", "")).lower() == "true"
-    return float(data["retry_after"]), is_global
+    return wait, is_global
 
 
 class DiscordRest:

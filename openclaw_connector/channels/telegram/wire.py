@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
-from openclaw_connector.channels.textsplit import utf16_len  # noqa: F401  (re-exported)
 from openclaw_connector.messages import ChatRef, Inbound
+from openclaw_connector.net.retry import retry_after
 
 TEXT_LIMIT = 4096                 # sendMessage text, in UTF-16 code units
 PHOTO_MAX_BYTES = 10_000_000      # multipart sendPhoto limit (PTB PHOTOSIZE_UPLOAD)
@@ -143,14 +143,6 @@ class TelegramError(Exception):
         self.migrate_to = migrate_to
 
 
-def _number(value: Any) -> Optional[float]:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number >= 0 else None
-
-
 def decode_response(method: str, status: int, body: bytes,
                     headers: Mapping[str, str]) -> Any:
     """``result`` of a successful envelope, else raise :class:`TelegramError`.
@@ -162,7 +154,7 @@ def decode_response(method: str, status: int, body: bytes,
         envelope = json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, ValueError):
         envelope = None
-    header_retry = _number(headers.get("Retry-After")) if headers else None
+    header_retry = retry_after(headers, None)
     if not isinstance(envelope, dict):
         if status == 200:
             raise TelegramError(method, 502, "response is not a JSON envelope")
@@ -172,12 +164,10 @@ def decode_response(method: str, status: int, body: bytes,
         return envelope.get("result")
     params = envelope.get("parameters")
     params = params if isinstance(params, dict) else {}
-    retry_after = _number(params.get("retry_after"))
     migrate = params.get("migrate_to_chat_id")
     code = status if status != 200 else int(envelope.get("error_code") or 500)
     description = str(envelope.get("description") or "no description")[:300]
-    return_retry = retry_after if retry_after is not None else header_retry
-    raise TelegramError(method, code, description, retry_after=return_retry,
+    raise TelegramError(method, code, description, retry_after=retry_after(headers, params),
                         migrate_to=migrate if isinstance(migrate, int) else None)
 
 
