@@ -31,7 +31,7 @@ import uuid
 from typing import Any, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.net.client import APIResponse, KeepAliveClient
+from openclaw_connector.net.client import APIResponse, ApiUnreachable, KeepAliveClient
 from openclaw_connector.net.retry import retry_after
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
@@ -250,8 +250,14 @@ class LineChannel(NoEdits):
     async def _reply(self, token: str, batch: list[dict]) -> Optional[str]:
         """The first message id if LINE accepted the reply; None when push should
         take over (the token was refused, or LINE failed)."""
-        resp = await self._call("/v2/bot/message/reply",
-                                {"replyToken": token, "messages": batch})
+        try:
+            resp = await self._call("/v2/bot/message/reply",
+                                    {"replyToken": token, "messages": batch})
+        except ApiUnreachable as exc:
+            count(self._deps.metrics, "line_sends_total", api="reply", status="no_answer")
+            log.warning("event=reply_failed error=%s fallback=push",
+                        logmod.one_line_error(exc))
+            return None
         if resp.code == 200:
             count(self._deps.metrics, "line_sends_total", api="reply", status="200")
             return _first_id(resp)
@@ -259,7 +265,7 @@ class LineChannel(NoEdits):
         if resp.code == 400 and "reply token" in _error_message(resp).lower():
             log.info("event=reply_token_rejected fallback=push")
             return None
-        if resp.code >= 500 or resp.code == 599:
+        if resp.code >= 500:
             log.warning("event=reply_failed status=%d fallback=push", resp.code)
             return None
         self._raise_for(resp, "reply")
@@ -267,15 +273,21 @@ class LineChannel(NoEdits):
 
     async def _push(self, to: str, batch: list[dict], key: str) -> str:
         """One push carrying ``key`` as ``X-Line-Retry-Key``; 409 = delivered before."""
-        resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
-                                {"X-Line-Retry-Key": key})
+        try:
+            resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
+                                    {"X-Line-Retry-Key": key})
+        except ApiUnreachable as exc:
+            count(self._deps.metrics, "line_sends_total", api="push", status="no_answer")
+            log.warning("event=push_failed error=%s", logmod.one_line_error(exc))
+            self.health.failed("backoff", "push failing")
+            raise ChannelSendError("LINE push failed (no answer)") from None
         count(self._deps.metrics, "line_sends_total", api="push", status=str(resp.code))
         if resp.code == 200:
             return _first_id(resp)
         if resp.code == 409:
             log.info("event=push_already_accepted retry_key=%s", key)
             return ""
-        if resp.code < 500 and resp.code != 599:
+        if resp.code < 500:
             self._raise_for(resp, "push")
         log.warning("event=push_failed status=%d", resp.code)
         self.health.failed("backoff", "push failing")

@@ -34,7 +34,7 @@ import time
 from typing import Any, Iterator, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.net.client import APIResponse, KeepAliveClient
+from openclaw_connector.net.client import APIResponse, ApiUnreachable, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.textsplit import split_text
@@ -315,11 +315,18 @@ class WhatsAppChannel(NoEdits):
     async def _post(self, body: dict) -> str:
         """One Graph call; the wamid of the sent message."""
         url = "%s/%s/messages" % (self.cfg.api_base.rstrip("/"), self.cfg.phone_number_id)
-        resp = await self._api.fetch(
-            "POST", url, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            headers={"Authorization": "Bearer %s" % self.cfg.access_token,
-                     "Content-Type": "application/json"},
-            connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+        try:
+            resp = await self._api.fetch(
+                "POST", url, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers={"Authorization": "Bearer %s" % self.cfg.access_token,
+                         "Content-Type": "application/json"},
+                connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+        except ApiUnreachable as exc:
+            count(self._deps.metrics, "whatsapp_sends_total", status="no_answer")
+            log.warning("event=send_failed platform=whatsapp error=%s",
+                        logmod.one_line_error(exc))
+            self.health.failed("backoff", "Graph send failing")
+            raise ChannelSendError("WhatsApp send failed (no answer)") from None
         code = _error_code(resp)
         count(self._deps.metrics, "whatsapp_sends_total", status=str(resp.code))
         if resp.code == 200:
