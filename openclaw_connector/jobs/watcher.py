@@ -59,7 +59,7 @@ class JobWatcher:
     """Follows prompts and approvals a chat started; a service with start()/stop()."""
 
     def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
-                 outbox: Outbox, metrics: Optional[Metrics] = None,
+                 outbox: Outbox, metrics: Metrics,
                  clock: Callable[[], float] = time.time) -> None:
         self._cfg = cfg
         self._res = cfg.results
@@ -359,7 +359,6 @@ class JobWatcher:
         self._gauge()
 
     def _gauge(self) -> None:
-        if self._metrics is not None:
-            self._metrics.set("job_watches", float(len(self._watches)),
-                              help="Jobs and approvals waiting for a result")
+        self._metrics.set("job_watches", float(len(self._watches)),
+                          help="Jobs and approvals waiting for a result")
 

@@ -26,6 +26,7 @@ from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import wait_or_stop
 from openclaw_connector.messages import ChannelSendError
+from openclaw_connector.metrics import Metrics
 from openclaw_connector.net.retry import retry_after
 
 log = logmod.get("discord")
@@ -122,8 +123,8 @@ class DiscordRest:
     """One bot's REST client over the daemon's HTTP transport (keep-alive, proxies)."""
 
     def __init__(self, api_base: str, token: str, http: Any, *,
-                 stopping: asyncio.Event, ban_backoff: float = 60.0,
-                 metrics: Any = None) -> None:
+                 stopping: asyncio.Event, metrics: Metrics,
+                 ban_backoff: float = 60.0) -> None:
         self._base = api_base.rstrip("/")
         self._token = token
         self._http = http
@@ -202,9 +203,8 @@ class DiscordRest:
         return text.replace(self._token, "***") if self._token else text
 
     def _count(self, outcome: str) -> None:
-        if self._metrics is not None:
-            self._metrics.inc("discord_rest_errors_total", outcome=outcome,
-                              help="Discord REST calls that did not succeed at once")
+        self._metrics.inc("discord_rest_errors_total", outcome=outcome,
+                          help="Discord REST calls that did not succeed at once")
 
 
 def _describe(resp: HTTPResponse) -> str:

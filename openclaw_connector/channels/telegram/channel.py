@@ -357,5 +357,4 @@ class TelegramChannel:
         return await self._sender.edit(sent, reply)
 
     def _metric(self, name: str, **labels: str) -> None:
-        if self._deps.metrics is not None:
-            self._deps.metrics.inc(name, 1.0, **labels)
+        self._deps.metrics.inc(name, 1.0, **labels)

@@ -26,6 +26,7 @@ from openclaw_connector.net.multipart import FilePart
 from openclaw_connector.channels.telegram.wire import (
     PHOTO_MAX_BYTES, TEXT_LIMIT, TelegramError, log_field, scrub)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply, Sent
+from openclaw_connector.metrics import Metrics
 
 log = logmod.get("telegram")
 
@@ -39,7 +40,7 @@ class TelegramSender:
     """Renders Replies for one bot; ``call_api(method, params, files=...)`` does the HTTP."""
 
     def __init__(self, call_api: ApiCall, *, state: Any, token: str,
-                 metrics: Any = None) -> None:
+                 metrics: Metrics) -> None:
         self._call_api, self._state = call_api, state
         self._token, self._metrics = token, metrics
         self._locks = ChatLocks()
@@ -140,8 +141,7 @@ class TelegramSender:
         return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
     def _count(self, name: str, **labels: str) -> None:
-        if self._metrics is not None:
-            self._metrics.inc(name, **labels)
+        self._metrics.inc(name, **labels)
 
 
 class _PhotoRefused(Exception):
