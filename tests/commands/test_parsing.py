@@ -44,9 +44,9 @@ def test_quotes_apostrophes_and_unicode_in_values():
     assert cmd.approval
     assert parse("/run portrait prompt=a cat's", BOT).args == ("portrait", "cat's")
     uni = parse('/run portrait prompt="猫の帽子 🎩 — ½" neg=ü', BOT)
-    assert uni.param_dict() == {"prompt": "猫の帽子 🎩 — ½", "neg": "ü"}
+    assert dict(uni.params) == {"prompt": "猫の帽子 🎩 — ½", "neg": "ü"}
     assert parse("/run --APPROVAL portrait", BOT).approval
-    assert parse("/run portrait a=b=c empty=", BOT).param_dict() == {"a": "b=c", "empty": ""}
+    assert dict(parse("/run portrait a=b=c empty=", BOT).params) == {"a": "b=c", "empty": ""}
 
 
 def test_unbalanced_quote_is_a_one_line_error():
