@@ -141,7 +141,7 @@ class TelegramSender:
         return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
     def _count(self, name: str, **labels: str) -> None:
-        self._metrics.inc(name, **labels)
+        self._metrics.inc(name, 1.0, **labels)
 
 
 class _PhotoRefused(Exception):
