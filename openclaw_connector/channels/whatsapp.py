@@ -38,12 +38,13 @@ from openclaw_connector.net.client import APIResponse, ApiUnreachable, KeepAlive
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.textsplit import split_text
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
                                                  signature_matches, with_notes)
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
+from openclaw_connector.web.webhook import WebhookEndpoint
 
 log = logmod.get("whatsapp")
 
