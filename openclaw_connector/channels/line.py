@@ -25,24 +25,20 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import time
 import uuid
 from typing import Any, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.net.client import APIResponse, ApiUnreachable, KeepAliveClient
+from openclaw_connector.net.client import APIResponse, ApiUnreachable
 from openclaw_connector.net.retry import retry_after
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
-from openclaw_connector.channels.pending import PendingInbounds
+from openclaw_connector.channels.base import ChannelDeps, send_parts
 from openclaw_connector.channels.textsplit import split_text
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet,
-                                                 WebhookPathHandler, count, image_urls, is_stale,
-                                                 line_signature, signature_matches,
-                                                 with_notes)
+from openclaw_connector.channels.webhook import (WebhookChannel, WebhookPathHandler, count,
+                                                 image_urls, is_stale, line_signature,
+                                                 signature_matches, with_notes)
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
-from openclaw_connector.web.webhook import WebhookEndpoint
 
 log = logmod.get("line")
 
@@ -114,27 +110,15 @@ class LineWebhookHandler(WebhookPathHandler):
     """``line.path`` for every method but POST: 405."""
 
 
-class LineChannel(NoEdits):
+class LineChannel(WebhookChannel):
     """One LINE bot: its webhook route, reply-token bookkeeping and sender."""
 
     platform = "line"
 
     def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
-        self.cfg = cfg
-        self._on_inbound = on_inbound
-        self._deps = deps
-        self.health = ChannelHealth("line")
-        self._tasks = TaskSet("line")
         self._used_tokens: dict[str, float] = {}
-        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
-        self._pending = PendingInbounds(deps.state, "line", tell=self.send, seen_ns=DEDUP_NS,
-                                        seen_ttl_sec=DEDUP_TTL_SEC)
-        if deps.web is not None:
-            deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
-                self.ingest, "X-Line-Signature", deps.state.when_durable,
-                lambda: deps.state.write_failing))
-            deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), LineWebhookHandler,
-                               {"channel": self})
+        super().__init__(cfg, on_inbound, deps, seen_ns=DEDUP_NS,
+                         signature_header="X-Line-Signature", path_handler=LineWebhookHandler)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -16,15 +16,20 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from typing import Awaitable, Optional
+import re
+from typing import Any, Awaitable, Optional
 
 import tornado.ioloop
 import tornado.web
 
 from openclaw_connector import log as logmod
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
+from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
-from openclaw_connector.web.webhook import WEBHOOK_HEADERS
+from openclaw_connector.messages import ChatRef, InboundHandler, Reply, Sent
+from openclaw_connector.net.client import KeepAliveClient
+from openclaw_connector.web.webhook import WEBHOOK_HEADERS, WebhookEndpoint
 
 log = logmod.get("webhook")
 
@@ -189,3 +194,40 @@ class WebhookPathHandler(tornado.web.RequestHandler):
         self.clear_header("Server")
         for name, value in WEBHOOK_HEADERS.items():
             self.set_header(name, value)
+
+
+# --------------------------------------------------------------------------- the channel
+
+class WebhookChannel(NoEdits):
+    """What LINE and WhatsApp set up alike: health, the command tasks, the daemon's
+    keep-alive pool, the pending commands kept in the event's dedup row (``seen_ns``),
+    and the two routes of ``cfg.path`` (the POST fast path with its signature
+    header, every other method on ``path_handler``)."""
+
+    platform: str
+
+    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps, *,
+                 seen_ns: str, signature_header: str,
+                 path_handler: type[WebhookPathHandler]) -> None:
+        self.cfg = cfg
+        self._on_inbound = on_inbound
+        self._deps = deps
+        self.health = ChannelHealth(self.platform)
+        self._tasks = TaskSet(self.platform)
+        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
+        self._pending = PendingInbounds(deps.state, self.platform, tell=self.send,
+                                        seen_ns=seen_ns, seen_ttl_sec=DEDUP_TTL_SEC)
+        if deps.web is not None:
+            deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
+                self.ingest, signature_header, deps.state.when_durable,
+                lambda: deps.state.write_failing))
+            deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), path_handler,
+                               {"channel": self})
+
+    def ingest(self, signature: Optional[str], body: bytes) -> int:
+        """Check, parse and acknowledge one POST body; the HTTP status to answer."""
+        raise NotImplementedError
+
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        raise NotImplementedError
