@@ -29,6 +29,7 @@ import asyncio
 import functools
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
@@ -53,6 +54,13 @@ KEEP_FINISHED_SEC = 7 * 86400.0      # finished rows kept this long so a replay 
 HISTORY_CONCURRENCY = 8
 SAFETY_FACTOR = 10.0                 # safety pass every SAFETY_FACTOR × poll_max_sec
 WS_EVENTS = ("status", "execution_success", "execution_error", "execution_interrupted")
+
+
+@dataclass
+class WatcherView:
+    """:meth:`JobWatcher.introspect`: the watches not yet delivered."""
+
+    pending: list[Watch]
 
 
 class JobWatcher:
@@ -138,9 +146,9 @@ class JobWatcher:
                            template, chat, self._clock(), data)):
             self._approval_kick.set()
 
-    def pending(self) -> list[Watch]:
-        """The watches not yet delivered (for /status-like views and tests)."""
-        return list(self._watches.values())
+    def introspect(self) -> "WatcherView":
+        """What the watcher holds now (tests read this, never the internals)."""
+        return WatcherView(pending=list(self._watches.values()))
 
     def _add(self, watch: Watch, *, register: bool = True) -> bool:
         """Store ``watch`` unless it exists (pending or already delivered)."""

@@ -65,6 +65,14 @@ class APIResponse:
     body: bytes = b""
 
 
+@dataclass(frozen=True)
+class PoolView:
+    """:meth:`KeepAliveClient.introspect`: connections dialled so far (reuse shows as
+    calls outnumbering them)."""
+
+    connections_opened: int
+
+
 class ApiUnreachable(ConnectionError):
     """No answer: could not connect, the connection broke, or the answer was malformed.
 
@@ -98,13 +106,17 @@ class KeepAliveClient:
                  proxies: Optional[Callable[[str, str], Optional[Proxy]]] = None) -> None:
         self.max_per_host = max_per_host
         self.idle_sec = idle_sec
-        self.connections_opened = 0
+        self._opened = 0
         self._idle: dict[tuple, list[Connection]] = {}
         self._busy: set[Connection] = set()
         self._slots: dict[tuple, asyncio.Semaphore] = {}
         self._ssl = ssl_context           # None: the system's CA store, made on first use
         self._proxies = proxies           # (scheme, host) -> Proxy or None (ProxyRules.for_url)
         self._closed = False
+
+    def introspect(self) -> "PoolView":
+        """What the pool holds now (tests and benchmarks read this, never the internals)."""
+        return PoolView(connections_opened=self._opened)
 
     def close(self) -> None:
         """Close every connection; calls in flight fail with ApiUnreachable."""
@@ -218,7 +230,7 @@ class KeepAliveClient:
                 except BaseException:
                     conn.abort()
                     raise
-        self.connections_opened += 1
+        self._opened += 1
         return conn
 
     async def _tunnel(self, conn: Connection, proxy: Proxy, host: str, port: int,

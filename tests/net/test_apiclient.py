@@ -36,7 +36,7 @@ async def test_sequential_calls_reuse_one_connection():
         finally:
             client.close()
     assert codes == [200] * 5 and info.code == 200 and b"userId" in info.body
-    assert client.connections_opened == 1 and len(fake.delivered) == 5
+    assert client.introspect().connections_opened == 1 and len(fake.delivered) == 5
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -51,7 +51,7 @@ async def test_concurrent_calls_are_bounded_per_host():
         finally:
             client.close()
     assert [r.code for r in results] == [200] * 9
-    assert client.connections_opened == 3
+    assert client.introspect().connections_opened == 3
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -68,7 +68,7 @@ async def test_server_closed_idle_connection_is_retried_on_a_fresh_one():
         finally:
             client.close()
     assert (first.code, second.code) == (200, 200)
-    assert client.connections_opened == 2 and len(fake.delivered) == 2
+    assert client.introspect().connections_opened == 2 and len(fake.delivered) == 2
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -84,7 +84,7 @@ async def test_retry_after_stale_connection_dials_afresh_not_another_idle_one():
             again = await client.fetch("POST", url, headers=headers(), body=PUSH)
         finally:
             client.close()
-    assert again.code == 200 and client.connections_opened == 3 and len(fake.delivered) == 3
+    assert again.code == 200 and client.introspect().connections_opened == 3 and len(fake.delivered) == 3
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -154,7 +154,7 @@ async def test_https_verifies_the_server_and_reuses_the_tls_connection(tmp_path)
         server.stop()
         await server.close_all_connections()
     assert [a.code for a in answers] == [200] * 3 and b'"len": 3' in answers[0].body
-    assert trusting.connections_opened == 1
+    assert trusting.introspect().connections_opened == 1
     assert isinstance(refused.value.cause, ssl.SSLError)
 
 
@@ -168,7 +168,7 @@ async def test_idle_connections_expire():
                                          headers=headers())).code for _ in range(3)]
         finally:
             client.close()
-    assert codes == [200] * 3 and client.connections_opened == 3
+    assert codes == [200] * 3 and client.introspect().connections_opened == 3
 
 
 async def _raw_server(answer: bytes, *, close: bool = False):
@@ -211,7 +211,7 @@ async def test_chunked_and_informational_answers_are_read_and_the_connection_reu
         client.close()
         server.close()
     assert (first.code, first.body, first.headers["X-Test"]) == (200, b"hello world", "a")
-    assert second.body == b"hello world" and client.connections_opened == 1
+    assert second.body == b"hello world" and client.introspect().connections_opened == 1
     assert received[0].startswith(b"POST /x HTTP/1.1\r\n") and b"\r\nX-A: 1\r\n" in received[0]
     assert received[0].endswith(b"Content-Length: 2\r\n\r\n{}")
 
@@ -228,7 +228,7 @@ async def test_unframed_answer_is_read_to_close_and_not_reused():
         client.close()
         server.close()
     assert [a.body for a in answers] == [b'{"ok":true}'] * 2
-    assert client.connections_opened == 2
+    assert client.introspect().connections_opened == 2
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -295,7 +295,7 @@ async def test_answer_split_into_single_bytes_is_reassembled():
         client.close()
         server.close()
     assert (a.code, a.body, b.code, b.body) == (200, b"hello", 200, b"abc")
-    assert client.connections_opened == 1
+    assert client.introspect().connections_opened == 1
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -316,7 +316,7 @@ async def test_cancelled_call_does_not_leave_its_connection_for_reuse():
         finally:
             client.close()
     assert again.code == 200 and b"userId" in again.body
-    assert client.connections_opened == 2
+    assert client.introspect().connections_opened == 2
 
 
 @pytest.mark.gen_test(timeout=15)
