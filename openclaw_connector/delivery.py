@@ -37,6 +37,7 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.channels.base import ChatLocks
 from openclaw_connector.messages import ChannelSendError, ChatRef, Reply, Sent
+from openclaw_connector.metrics import Metrics
 
 log = logmod.get("delivery")
 
@@ -83,7 +84,7 @@ class Outbox:
     """
 
     def __init__(self, channels: Mapping[str, Any], *, retry: BackoffPolicy, attempts: int,
-                 stopping: asyncio.Event, state: Any = None, metrics: Any = None,
+                 stopping: asyncio.Event, metrics: Metrics, state: Any = None,
                  card_interval: float = CARD_INTERVAL_SEC) -> None:
         self._channels = channels
         self._cards: dict[str, _Card] = {}
@@ -269,8 +270,7 @@ class Outbox:
             self._state.delete(PROGRESS_KEY + key)
 
     def _count(self, name: str, platform: str, help_text: str) -> None:
-        if self._metrics is not None:
-            self._metrics.inc(name, platform=platform, help=help_text)
+        self._metrics.inc(name, platform=platform, help=help_text)
 
 
 def _line(exc: BaseException) -> str:

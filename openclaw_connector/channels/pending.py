@@ -32,6 +32,7 @@ from typing import Any, Awaitable, Callable, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.messages import ChatRef, Inbound, Reply
 from openclaw_connector.state import WatchRow
+from openclaw_connector.timetext import duration
 
 KIND = STATE = "inbound"
 HELD = "seen"                   # row-key prefix of a command held in its dedup row
@@ -111,7 +112,7 @@ class PendingInbounds:
                 quote = quote[:QUOTE_CHARS - 1] + "…"
             try:
                 await self._tell(inbound.chat, Reply(TOO_OLD_TEXT % (   # type: ignore[misc]
-                    quote, _duration(age))))
+                    quote, duration(age))))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:   # noqa: BLE001 (any send failure: logged, row gone)
@@ -194,14 +195,3 @@ def _fields(inbound: Inbound) -> dict:
             "message_id": inbound.message_id, "is_direct": inbound.is_direct,
             "bot_name": inbound.bot_name, "mentioned": inbound.mentioned,
             "verified": inbound.verified}
-
-
-
-def _duration(seconds: float) -> str:
-    """``3 h 20 min`` / ``2 days``: how long ago, in words a person reads at a glance."""
-    minutes = int(seconds // 60)
-    if minutes >= 2 * 24 * 60:
-        return "%d days" % (minutes // (24 * 60))
-    if minutes >= 60:
-        return "%d h %d min" % (minutes // 60, minutes % 60)
-    return "%d min" % max(1, minutes)

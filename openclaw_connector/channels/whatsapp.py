@@ -29,22 +29,20 @@ from __future__ import annotations
 import hmac
 import json
 import math
-import re
 import time
 from typing import Any, Iterator, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.net.client import APIResponse, KeepAliveClient
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
-from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet,
+from openclaw_connector.net.client import APIResponse, ApiUnreachable
+from openclaw_connector.channels.base import ChannelDeps, send_parts
+from openclaw_connector.channels.textsplit import split_text
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, WebhookChannel,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
-                                                 signature_matches, split_text, with_notes)
+                                                 signature_matches, with_notes)
 from openclaw_connector.config import WhatsAppConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
-from openclaw_connector.web.webhook import WebhookEndpoint
 
 log = logmod.get("whatsapp")
 
@@ -107,27 +105,16 @@ class WhatsAppWebhookHandler(WebhookPathHandler):
         self.finish(challenge)
 
 
-class WhatsAppChannel(NoEdits):
+class WhatsAppChannel(WebhookChannel):
     """One WhatsApp Business phone number: webhook route, window bookkeeping, sender."""
 
     platform = "whatsapp"
 
     def __init__(self, cfg: WhatsAppConfig, on_inbound: InboundHandler,
                  deps: ChannelDeps) -> None:
-        self.cfg = cfg
-        self._on_inbound = on_inbound
-        self._deps = deps
-        self.health = ChannelHealth("whatsapp")
-        self._tasks = TaskSet("whatsapp")
-        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
-        self._pending = PendingInbounds(deps.state, "whatsapp", tell=self.send,
-                                        seen_ns=MESSAGE_NS, seen_ttl_sec=DEDUP_TTL_SEC)
-        if deps.web is not None:
-            deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
-                self.ingest, "X-Hub-Signature-256", deps.state.when_durable,
-                lambda: deps.state.write_failing))
-            deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path),
-                               WhatsAppWebhookHandler, {"channel": self})
+        super().__init__(cfg, on_inbound, deps, seen_ns=MESSAGE_NS,
+                         signature_header="X-Hub-Signature-256",
+                         path_handler=WhatsAppWebhookHandler)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -315,12 +302,19 @@ class WhatsAppChannel(NoEdits):
     async def _post(self, body: dict) -> str:
         """One Graph call; the wamid of the sent message."""
         url = "%s/%s/messages" % (self.cfg.api_base.rstrip("/"), self.cfg.phone_number_id)
-        resp = await self._api.fetch(
-            "POST", url, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            headers={"Authorization": "Bearer %s" % self.cfg.access_token,
-                     "Content-Type": "application/json"},
-            connect_timeout=self.cfg.connect_timeout_sec,
-            request_timeout=self.cfg.request_timeout_sec)
+        try:
+            resp = await self._api.fetch(
+                "POST", url, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers={"Authorization": "Bearer %s" % self.cfg.access_token,
+                         "Content-Type": "application/json"},
+                connect_timeout=self.cfg.connect_timeout_sec,
+                request_timeout=self.cfg.request_timeout_sec)
+        except ApiUnreachable as exc:
+            count(self._deps.metrics, "whatsapp_sends_total", status="no_answer")
+            log.warning("event=send_failed platform=whatsapp error=%s",
+                        logmod.one_line_error(exc))
+            self.health.failed("backoff", "Graph send failing")
+            raise ChannelSendError("WhatsApp send failed (no answer)") from None
         code = _error_code(resp)
         count(self._deps.metrics, "whatsapp_sends_total", status=str(resp.code))
         if resp.code == 200:

@@ -55,9 +55,6 @@ class Command:
     # commands that read free text around their inputs (/run).
     tokens: tuple[str, ...] = ()
 
-    def param_dict(self) -> dict[str, str]:
-        return dict(self.params)
-
 
 def normalise(text: str) -> str:
     """Undo what phone keyboards do to a command: ``—approval``, ``“a fox”``, ``／run``,

@@ -4,12 +4,12 @@ as the JobWatcher holds it in memory (its row in the StateStore is ``WatchRow``)
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
 from openclaw_connector.messages import ChatRef
 from openclaw_connector.state import WatchRow
+from openclaw_connector.timetext import parse_iso
 
 PROMPT, APPROVAL = "prompt", "approval"
 PENDING = "pending"          # then DONE (accepted) or FAILED (never accepted): jobs.send
@@ -20,13 +20,9 @@ def watch_key(kind: str, ref_id: str, chat: ChatRef) -> str:
 
 
 def epoch(iso: str) -> Optional[float]:
-    try:
-        stamp = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    return stamp.timestamp()
+    """Epoch seconds of a server's ISO timestamp, or None when it is not one."""
+    when = parse_iso(iso)
+    return when.timestamp() if when is not None else None
 
 
 @dataclass(frozen=True)

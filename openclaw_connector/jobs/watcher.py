@@ -29,6 +29,7 @@ import asyncio
 import functools
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
@@ -55,11 +56,18 @@ SAFETY_FACTOR = 10.0                 # safety pass every SAFETY_FACTOR × poll_m
 WS_EVENTS = ("status", "execution_success", "execution_error", "execution_interrupted")
 
 
+@dataclass
+class WatcherView:
+    """:meth:`JobWatcher.introspect`: the watches not yet delivered."""
+
+    pending: list[Watch]
+
+
 class JobWatcher:
     """Follows prompts and approvals a chat started; a service with start()/stop()."""
 
     def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
-                 outbox: Outbox, metrics: Optional[Metrics] = None,
+                 outbox: Outbox, metrics: Metrics,
                  clock: Callable[[], float] = time.time) -> None:
         self._cfg = cfg
         self._res = cfg.results
@@ -138,9 +146,9 @@ class JobWatcher:
                            template, chat, self._clock(), data)):
             self._approval_kick.set()
 
-    def pending(self) -> list[Watch]:
-        """The watches not yet delivered (for /status-like views and tests)."""
-        return list(self._watches.values())
+    def introspect(self) -> "WatcherView":
+        """What the watcher holds now (tests read this, never the internals)."""
+        return WatcherView(pending=list(self._watches.values()))
 
     def _add(self, watch: Watch, *, register: bool = True) -> bool:
         """Store ``watch`` unless it exists (pending or already delivered)."""
@@ -359,7 +367,6 @@ class JobWatcher:
         self._gauge()
 
     def _gauge(self) -> None:
-        if self._metrics is not None:
-            self._metrics.set("job_watches", float(len(self._watches)),
-                              help="Jobs and approvals waiting for a result")
+        self._metrics.set("job_watches", float(len(self._watches)),
+                          help="Jobs and approvals waiting for a result")
 

@@ -27,10 +27,11 @@ from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, ChatLoc
     send_parts
 from openclaw_connector.channels.discord.connection import STATE_KEY, GatewayConnection
 from openclaw_connector.channels.discord.gateway import Dispatch, GatewaySession
-from openclaw_connector.channels.discord.message import multipart, parse_message, \
-    render_reply, split_text
+from openclaw_connector.channels.discord.message import TEXT_LIMIT, multipart, \
+    parse_message, render_reply
 from openclaw_connector.channels.discord.rest import DiscordRest
 from openclaw_connector.channels.discord.slash import SlashCommands, parse_interaction
+from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
@@ -202,7 +203,7 @@ class DiscordChannel:
         if token is not None and reply.text:
             # A slash command's reply replaces its deferred answer; what does not fit
             # (more text, images) follows as ordinary messages.
-            first, *rest = split_text(reply.text)
+            first, *rest = split_text(reply.text, TEXT_LIMIT) or [""]
             await self._slash.edit_original(token, first)   # type: ignore[union-attr]
             if not rest and not reply.images:
                 return Sent("discord", chat.chat_id)
@@ -228,7 +229,7 @@ class DiscordChannel:
         a card is one message), interactive.md §2.2."""
         if not sent.first_id:
             raise ChannelSendError("nothing to edit: no message id", permanent=True)
-        payload = {"content": split_text(reply.text)[0], "allowed_mentions": {"parse": []}}
+        payload = {"content": (split_text(reply.text, TEXT_LIMIT) or [""])[0], "allowed_mentions": {"parse": []}}
         await self._send_locks(sent.chat_id, lambda: self._rest.call(
             "PATCH", "/channels/%s/messages/%s" % (sent.chat_id, sent.first_id),
             route=EDIT_ROUTE, major=sent.chat_id, body=json.dumps(payload).encode("utf-8")))

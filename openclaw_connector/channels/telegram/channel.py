@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from openclaw_connector import log as logmod
@@ -42,6 +43,15 @@ KEY_PENDING = "telegram.pending"
 SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
 CAPABILITIES = Capabilities(edit=True, max_upload_bytes=50_000_000)   # sendDocument ≤ 50 MB
+
+
+@dataclass(frozen=True)
+class TelegramView:
+    """:meth:`TelegramChannel.introspect`: the offset the next getUpdates sends and how
+    many updates are being handled."""
+
+    offset: int
+    running: int
 
 
 class TelegramChannel:
@@ -103,7 +113,8 @@ class TelegramChannel:
                 self.health.stopped()
 
     async def wait_handled(self, update_id: int, timeout: float) -> None:
-        """Wait until ``update_id`` was handled or skipped (tests, benchmark)."""
+        """Wait until ``update_id`` was handled or skipped: the one test hook besides
+        :meth:`introspect`, for tests that feed updates and wait on their outcome."""
         async def _wait() -> None:
             while not self._state.is_seen(NS, str(update_id)):
                 fut = asyncio.get_running_loop().create_future()
@@ -111,10 +122,9 @@ class TelegramChannel:
                 await fut
         await asyncio.wait_for(_wait(), timeout)
 
-    @property
-    def offset(self) -> int:
-        """The offset the next getUpdates sends (tests and /healthz)."""
-        return self._next_offset
+    def introspect(self) -> "TelegramView":
+        """What the poll loop holds now (tests read this, never the internals)."""
+        return TelegramView(offset=self._next_offset, running=len(self._inflight))
 
     # ------------------------------------------------------------------ polling
     async def _run(self) -> None:
@@ -359,5 +369,4 @@ class TelegramChannel:
         return await self._sender.edit(sent, reply)
 
     def _metric(self, name: str, **labels: str) -> None:
-        if self._deps.metrics is not None:
-            self._deps.metrics.inc(name, 1.0, **labels)
+        self._deps.metrics.inc(name, 1.0, **labels)
