@@ -126,9 +126,11 @@ def test_batched_writes_commit_together_before_when_durable_callbacks(tmp_path):
     observed: dict = {}
 
     async def scenario() -> None:
-        assert store.mark_seen("line", "a", 60, batched=True) is True
-        assert store.mark_seen("line", "a", 60, batched=True) is False   # same batch
-        store.mark_seen("line", "b", 60, batched=True)
+        with store.batch():
+            assert store.mark_seen("line", "a", 60) is True
+            assert store.mark_seen("line", "a", 60) is False   # same batch
+        with store.batch():
+            store.mark_seen("line", "b", 60)
         observed["before"] = _on_disk(store.path, seen_sql)
         done = asyncio.Event()
         store.when_durable(lambda: (observed.setdefault("at_callback",
@@ -136,7 +138,8 @@ def test_batched_writes_commit_together_before_when_durable_callbacks(tmp_path):
                                     done.set()))
         await asyncio.wait_for(done.wait(), 5)
         # A plain write commits an open batch first, so it never carries half of one.
-        store.mark_seen("line", "c", 60, batched=True)
+        with store.batch():
+            store.mark_seen("line", "c", 60)
         store.set("k", "v")
         observed["after_plain"] = _on_disk(store.path, seen_sql)
         fired: list = []
@@ -162,12 +165,14 @@ def test_failed_batched_write_keeps_dedup_in_memory(tmp_path, caplog):
     results: list = []
 
     async def scenario() -> None:
-        results.append(store.mark_seen("ns", "x", 60, batched=True))
-        results.append(store.mark_seen("ns", "x", 60, batched=True))
+        with store.batch():
+            results.append(store.mark_seen("ns", "x", 60))
+            results.append(store.mark_seen("ns", "x", 60))
         done = asyncio.Event()
         store.when_durable(done.set)
         await asyncio.wait_for(done.wait(), 5)
-        results.append(store.mark_seen("ns", "x", 60, batched=True))
+        with store.batch():
+            results.append(store.mark_seen("ns", "x", 60))
 
     asyncio.run(scenario())
     store.close()
@@ -177,7 +182,7 @@ def test_failed_batched_write_keeps_dedup_in_memory(tmp_path, caplog):
 
 def test_sweep_keeps_each_namespace_under_the_limit(tmp_path, monkeypatch):
     """Over SEEN_LIMIT ids the oldest go first; expired ones go at the next sweep."""
-    from openclaw_connector import state as statemod
+    from openclaw_connector.state import records as statemod
 
     monkeypatch.setattr(statemod, "SEEN_LIMIT", 5)
     monkeypatch.setattr(statemod, "SWEEP_EVERY", 1000)

@@ -44,7 +44,7 @@ from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef,
 
 log = logmod.get("discord")
 
-STATE_KEY = "discord.session"
+SESSION = "session"             # kv("discord") key of the resumable session
 RESUME_WINDOW = 90.0            # s a persisted session is worth resuming after a restart
 SEEN_TTL = 3600.0               # s a MESSAGE_CREATE id is remembered (replays come in minutes)
 CONNECT_TIMEOUT = 15.0
@@ -102,7 +102,7 @@ class DiscordChannel:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Restore a recent session (so we RESUME) and spawn the gateway loop."""
-        saved = self._deps.state.get_json(STATE_KEY)
+        saved = self._deps.state.kv("discord").get_json(SESSION)
         if isinstance(saved, dict) and time.time() - float(saved.get("saved_at") or 0) \
                 < RESUME_WINDOW:
             self._session.restore(saved)
@@ -124,7 +124,7 @@ class DiscordChannel:
         if self._task is not None:
             await drain([self._task], STOP_GRACE)
         await drain(self._handlers, STOP_GRACE)
-        self._deps.state.delete(STATE_KEY)
+        self._deps.state.kv("discord").delete(SESSION)
         self.health.stopped()
 
     # ------------------------------------------------------------------ gateway loop
@@ -144,7 +144,7 @@ class DiscordChannel:
                 log.error("event=channel_stopped platform=discord close_code=%s reason=%s",
                           verdict.code or "-", verdict.reason)
                 self.health.fatal(verdict.reason)
-                self._deps.state.delete(STATE_KEY)
+                self._deps.state.kv("discord").delete(SESSION)
                 return
             delay = verdict.wait if verdict.immediate else \
                 max(self._delays.next(), verdict.wait)
@@ -314,8 +314,8 @@ class DiscordChannel:
                                             < PERSIST_EVERY):
             return
         self._persisted_at = now
-        self._deps.state.set_json(STATE_KEY, dict(self._session.state.as_dict(),
-                                                  saved_at=time.time()))
+        self._deps.state.kv("discord").set_json(
+            SESSION, dict(self._session.state.as_dict(), saved_at=time.time()))
 
     # ------------------------------------------------------------------ inbound
     def _dispatch(self, event: Dispatch) -> None:
@@ -330,9 +330,9 @@ class DiscordChannel:
             if inbound is not None:
                 # One transaction, pending row first: a crash between two commits
                 # could leave the id seen without the command (never run) (issue 20).
-                row_key = self._pending.add(inbound.message_id, inbound, batched=True)
-                self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL,
-                                           batched=True)
+                with self._deps.state.batch():
+                    row_key = self._pending.add(inbound.message_id, inbound)
+                    self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL)
                 self._spawn(row_key, inbound)
         elif self._slash is not None and event.event == "GUILD_CREATE":
             for guild in self._slash.guilds_to_register(event.data):
@@ -346,13 +346,16 @@ class DiscordChannel:
         inbound = parse_interaction(d, self._session.username)
         if inbound is None:
             return
-        if not self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL):
-            return
+        # The dedup mark and the pending command in one transaction (issue 14).
+        with self._deps.state.batch():
+            if not self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL):
+                return
+            row_key = self._pending.add(inbound.message_id, inbound)
         slash = self._slash
 
         async def run() -> None:
             await slash.defer(d)
-            await self._handle(self._pending.add(inbound.message_id, inbound), inbound)
+            await self._handle(row_key, inbound)
             await slash.finish(inbound.chat)
 
         self._track(run())
