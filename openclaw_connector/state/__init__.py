@@ -5,7 +5,7 @@ from openclaw_connector.state.pending import PendingRow, pending_key
 from openclaw_connector.state.schema import SCHEMA_VERSION
 from openclaw_connector.state.store import StateStore
 from openclaw_connector.state.views import KvView
-from openclaw_connector.state.watches import WatchRow
+from openclaw_connector.state.watches import Watch
 
 __all__ = ["DB_NAME", "KvView", "PendingRow", "SCHEMA_VERSION", "StateDirError", "StateStore",
-           "WatchRow", "pending_key"]
+           "Watch", "pending_key"]

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from openclaw_connector.state import StateDirError, StateStore, WatchRow
+from openclaw_connector.messages import ChatRef
+from openclaw_connector.state import StateDirError, StateStore, Watch
 
 
 def test_kv_survives_reopen_and_files_are_private(tmp_path):
@@ -82,9 +83,10 @@ def test_write_failure_at_run_time_keeps_state_in_memory(tmp_path, caplog):
 def test_watches_round_trip(tmp_path):
     store = StateStore(str(tmp_path))
     store.open()
-    row = WatchRow("prompt:p1", "prompt", "p1", "tpl", '{"platform":"console"}', 1.0,
-                   "pending", 1.0, {"a": 1})
+    row = Watch("prompt:p1", "prompt", "p1", "tpl", ChatRef("console", "c1"), 1.0, {"a": 1},
+                "pending", 1.0)
     store.put_watch(row)
+    assert store.watch("prompt:p1") == row            # one type: chat read back decoded
     store.update_watch("prompt:p1", "delivered")
     assert [w.state for w in store.watches()] == ["delivered"]
     assert list(store.watches(states=("pending",))) == []
