@@ -9,7 +9,10 @@ a file written by a newer version is refused rather than misread.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+
+log = logging.getLogger("openclaw_connector.state")
 
 SCHEMA_VERSION = 2
 
@@ -84,3 +87,5 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+    if rows:
+        log.info("event=state_migrated from=1 to=2 pending_moved=%d", len(rows))

@@ -79,6 +79,7 @@ async def test_a_version_1_file_is_migrated_its_command_replayed_and_its_job_del
                     15, "the followed job delivered")
         assert await run.stop() == 0
         assert run.count("event=pending_replayed platform=discord count=1") == 1
+        assert run.count("event=state_migrated from=1 to=2 pending_moved=1") == 1
     db = sqlite3.connect(os.path.join(w.state_dir, "connector.db"))
     try:
         version = db.execute("SELECT version FROM schema_version").fetchall()
