@@ -53,7 +53,7 @@ CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits in th
 SENT_TTL_SEC = 7 * 24 * 3600
 MESSAGE_NS, STATUS_NS = "whatsapp.message", "whatsapp.status"
 SENT_NS, FAILED_NS = "whatsapp.sent", "whatsapp.failed"
-LAST_INBOUND_KEY = "whatsapp.last_inbound.%s"
+LAST_INBOUND = "whatsapp.last_inbound"   # state.kv, expiring: wa_id -> time
 RETRYABLE_CODES = {130429, 4, 80007}          # throughput / call-rate limits: back off
 PAIR_LIMIT_CODE, PAIR_LIMIT_WAIT = 131056, 6.0
 FATAL_CODES = {190, 0, 10, 200}               # token expired / auth / permission
@@ -225,21 +225,22 @@ class WhatsAppChannel(WebhookChannel):
             sent_at = now
         if not math.isfinite(sent_at):   # "nan" would hold the window open forever
             sent_at = now
-        key = LAST_INBOUND_KEY % wa_id
-        previous = self._deps.state.get_expiring(key)
+        last = self._deps.state.kv(LAST_INBOUND)
+        previous = last.get_expiring(wa_id)
         if previous is None or float(previous) < sent_at:
             # Expiring: every sender, allowed or not, gets a row; a stream of
             # strangers must not grow the state file for ever (issue 20).
-            self._deps.state.put_expiring(key, "%.3f" % sent_at,
-                                          max(1.0, sent_at + WINDOW_SEC - now), batched=True)
+            with self._deps.state.batch():
+                last.put_expiring(wa_id, "%.3f" % sent_at, max(1.0, sent_at + WINDOW_SEC - now))
 
     def _record_status(self, status: Any, _now: float = 0.0) -> None:
         if not isinstance(status, dict) or not isinstance(status.get("id"), str):
             return
         wamid, state = status["id"], str(status.get("status", ""))
-        if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state), DEDUP_TTL_SEC,
-                                          batched=True):
-            return
+        with self._deps.state.batch():
+            if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state),
+                                              DEDUP_TTL_SEC):
+                return
         # The label comes from a fixed set: a sender-chosen string must not add series.
         count(self._deps.metrics, "whatsapp_statuses_total",
               status=state if state in STATUS_LABELS else "other")
@@ -260,7 +261,7 @@ class WhatsAppChannel(WebhookChannel):
         return self._deps.state.is_seen(FAILED_NS, wamid)
 
     def last_inbound(self, wa_id: str) -> Optional[float]:
-        value = self._deps.state.get_expiring(LAST_INBOUND_KEY % wa_id)
+        value = self._deps.state.kv(LAST_INBOUND).get_expiring(wa_id)
         return float(value) if value is not None else None
 
     # ------------------------------------------------------------------ outbound

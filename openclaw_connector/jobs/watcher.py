@@ -26,6 +26,7 @@ texts: :mod:`jobs.texts`; the socket: :mod:`openclaw.comfy_ws`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 import uuid
@@ -95,7 +96,7 @@ class JobWatcher:
         self._state.prune_watches((DONE, FAILED), self._clock() - KEEP_FINISHED_SEC)
         for row in self._state.watches(states=(PENDING,)):
             try:
-                self._watches[row.key] = Watch.from_row(row)
+                self._watches[row.key] = row
             except (ValueError, TypeError) as exc:
                 log.error("event=watch_unreadable key=%s error=%s", row.key, exc)
         self._gauge()
@@ -154,7 +155,8 @@ class JobWatcher:
         """Store ``watch`` unless it exists (pending or already delivered)."""
         if watch.key in self._watches or self._state.watch(watch.key) is not None:
             return False
-        self._state.put_watch(watch.to_row(PENDING, self._clock()))
+        self._state.put_watch(dataclasses.replace(watch, state=PENDING,
+                                                  updated=self._clock()))
         if register:
             self._watches[watch.key] = watch
             self._gauge()
@@ -317,7 +319,7 @@ class JobWatcher:
             row = self._state.watch(follow.key)
             if row is not None and row.state == PENDING and follow.key not in self._watches \
                     and not self._stopping.is_set():
-                self._watches[follow.key] = Watch.from_row(row)
+                self._watches[follow.key] = row
                 self._gauge()
                 self._kick.set()
 

@@ -38,8 +38,8 @@ from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundH
 log = logmod.get("telegram")
 
 NS = "telegram"                    # seen-id namespace
-KEY_OFFSET = "telegram.offset"
-KEY_PENDING = "telegram.pending"
+KEY_OFFSET = "offset"            # in state.kv(NS)
+KEY_PENDING = "pending"          # in state.kv(NS)
 SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
 CAPABILITIES = Capabilities(edit=True, max_upload_bytes=50_000_000)   # sendDocument ≤ 50 MB
@@ -85,7 +85,7 @@ class TelegramChannel:
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
         """Spawn the poll loop and return; getMe and deleteWebhook run inside it."""
-        saved = self._state.get(KEY_OFFSET)
+        saved = self._state.kv(NS).get(KEY_OFFSET)
         self._next_offset = int(saved) if saved and saved.lstrip("-").isdigit() else 0
         self._saved_offset = self._next_offset
         self._task = asyncio.ensure_future(self._run())
@@ -321,20 +321,20 @@ class TelegramChannel:
     def _save_offset(self) -> None:
         offset = min(self._raw) if self._raw else self._next_offset
         if offset != self._saved_offset:
-            self._state.set(KEY_OFFSET, str(offset))
+            self._state.kv(NS).set(KEY_OFFSET, str(offset))
             if not self._state.write_failing:   # else written again once it works
                 self._saved_offset = offset
 
     def _save_pending(self) -> None:
-        self._state.set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})
+        self._state.kv(NS).set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})
 
     def _replay_pending(self) -> None:
         """Run again what a previous process fetched but did not finish."""
         self._replayed = True
         try:
-            stored = self._state.get_json(KEY_PENDING) or {}
+            stored = self._state.kv(NS).get_json(KEY_PENDING) or {}
         except ValueError:
-            log.warning("event=pending_unreadable key=%s", KEY_PENDING)
+            log.warning("event=pending_unreadable key=%s", self._state.kv(NS).key(KEY_PENDING))
             stored = {}
         floor = self._saved_offset or 0
         again = []

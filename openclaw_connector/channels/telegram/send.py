@@ -30,7 +30,7 @@ from openclaw_connector.metrics import Metrics
 
 log = logmod.get("telegram")
 
-KEY_MIGRATED = "telegram.migrated."
+MIGRATED = "telegram.migrated"   # state.kv: chat id -> the supergroup it became
 NOT_MODIFIED = "message is not modified"
 
 ApiCall = Callable[..., Awaitable[Any]]
@@ -114,7 +114,7 @@ class TelegramSender:
                 if exc.migrate_to is not None and not migrated:
                     migrated = True
                     log.info("event=chat_migrated chat=%s new_chat=%d", target, exc.migrate_to)
-                    self._state.set(KEY_MIGRATED + chat.chat_id, str(exc.migrate_to))
+                    self._state.kv(MIGRATED).set(chat.chat_id, str(exc.migrate_to))
                     target = exc.migrate_to
                     continue
                 if fallback and exc.status == 400:
@@ -137,7 +137,7 @@ class TelegramSender:
 
     def _chat_target(self, chat_id: str) -> Any:
         """The id to send to: a migrated group's new id, as an int when numeric."""
-        chat_id = self._state.get(KEY_MIGRATED + chat_id) or chat_id
+        chat_id = self._state.kv(MIGRATED).get(chat_id) or chat_id
         return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
     def _count(self, name: str, **labels: str) -> None:
