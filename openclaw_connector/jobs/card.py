@@ -31,7 +31,7 @@ from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
 from openclaw_connector.jobs.card_text import DONE, ENDED, FAILED, QUEUED, RUNNING, STOPPED, \
     CardState, DurationStats, QueuePositions, card_text, status_line
-from openclaw_connector.jobs.runs import RESULT_EVENTS, RunProgress, RunSocket
+from openclaw_connector.jobs.runs import RESULT_EVENTS, RUN_EVENTS, RunProgress, RunSocket
 from openclaw_connector.jobs.texts import short_id
 from openclaw_connector.jobs.watch import PROMPT, Watch
 from openclaw_connector.messages import ChatRef, Image, Reply, Sent
@@ -43,7 +43,7 @@ log = logmod.get("jobs")
 TIMED_MEMORY = 1000
 TICK_SEC = 5.0                      # a Running card's clock moves at least this often
 PREVIEW_EVERY_SEC = 5.0             # the card's photo changes at most this often (issue 16)
-STARTED_KEY = "progress.started."   # + watch key → epoch seconds it was first seen running
+PROGRESS = "progress"               # state.kv: started.<watch key> → epoch first seen running
 OUTCOME_PHASE = {"success": DONE, "error": FAILED, "interrupted": STOPPED}
 
 
@@ -72,7 +72,7 @@ class CardTracker:
         self._stopping = stopping
         self._kick = kick
         self._clock = clock
-        self._state = state
+        self._kv = state.kv(PROGRESS)
         self._eta = DurationStats(state)
         self._live: dict[str, _Live] = {}
         self._awaiting: dict[tuple[str, str, str], Watch] = {}
@@ -109,7 +109,7 @@ class CardTracker:
         """After a restart: keep editing the card an earlier run showed for ``watch``."""
         if watch.kind == PROMPT and self._outbox.card_sent(watch.key) is not None:
             live = self._live[watch.key] = _Live(watch, phase_shown=QUEUED)
-            since = self._state.get(STARTED_KEY + watch.key)
+            since = self._kv.get("started." + watch.key)
             if since:   # it was running: the clock goes on from where it was
                 live.state.started = self._clock() - max(0.0, time.time() - float(since))
 
@@ -130,7 +130,7 @@ class CardTracker:
                     state.phase = RUNNING
                     if state.started is None:
                         state.started = self._clock()
-                        self._state.set(STARTED_KEY + live.watch.key, "%.3f" % time.time())
+                        self._kv.set("started." + live.watch.key, "%.3f" % time.time())
                 if live.run is None:
                     live.run = RunProgress(entry, state)
                 self._runs.follow(entry)
@@ -153,6 +153,15 @@ class CardTracker:
                     and live.state.phase == RUNNING and live.run.apply(message):
                 self._show(live)
 
+    def broadcast_event(self, message: dict) -> None:
+        """An event on the JobWatcher's own socket: events of a prompt without a
+        client_id are broadcast, and some ComfyUI forks send a run's events to the
+        socket that connected last, so a run event there counts too."""
+        data = message.get("data")
+        pid = data.get("prompt_id") if isinstance(data, dict) else None
+        if message.get("type") in RUN_EVENTS and isinstance(pid, str):
+            self.run_event(pid, message)
+
     def preview(self, prompt_id: str, data: bytes, content_type: str) -> None:
         """A preview frame of the run (``progress.previews``): the card shows it as its
         photo where the platform can edit, at most every PREVIEW_EVERY_SEC."""
@@ -166,7 +175,7 @@ class CardTracker:
     def finished(self, watch: Watch, outcome: JobOutcome) -> None:
         """The job ended: the card shows the outcome, then is forgotten."""
         live = self._live.pop(watch.key, None)
-        self._state.delete(STARTED_KEY + watch.key)
+        self._kv.delete("started." + watch.key)
         self._awaiting.pop((watch.chat.platform, watch.chat.chat_id, watch.chat.message_id),
                            None)
         if outcome.state == "success" and outcome.duration_sec \

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 QUEUED, RUNNING, DONE, FAILED, STOPPED = "queued", "running", "done", "failed", "stopped"
 ENDED = (DONE, FAILED, STOPPED)
-ETA_KEY = "progress.durations."   # + template id → JSON list of recent seconds
+ETA_NAMESPACE = "progress"          # state.kv: durations.<template> → recent seconds (JSON)
 ETA_SAMPLES = 10
 
 
@@ -139,7 +139,7 @@ class DurationStats:
     """Recent durations per template in the StateStore; their mean is the ETA."""
 
     def __init__(self, state: "StateStore", *, samples: int = ETA_SAMPLES) -> None:
-        self._state = state
+        self._kv = state.kv(ETA_NAMESPACE)
         self._samples = samples
 
     def mean(self, template: str) -> Optional[float]:
@@ -150,11 +150,11 @@ class DurationStats:
         if seconds <= 0:
             return
         values = (self._load(template) + [float(seconds)])[-self._samples:]
-        self._state.set_json(ETA_KEY + template, values)
+        self._kv.set_json("durations." + template, values)
 
     def _load(self, template: str) -> list[float]:
         try:
-            raw = self._state.get_json(ETA_KEY + template)
+            raw = self._kv.get_json("durations." + template)
         except ValueError:
             return []
         if not isinstance(raw, list):

@@ -26,9 +26,11 @@ texts: :mod:`jobs.texts`; the socket: :mod:`openclaw.comfy_ws`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
@@ -38,7 +40,6 @@ from openclaw_connector.openclaw.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
 from openclaw_connector.jobs.card import CardTracker
-from openclaw_connector.jobs.runs import RUN_EVENTS
 from openclaw_connector.jobs.send import DONE, FAILED, ResultSender
 from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, epoch, watch_key
 from openclaw_connector.lifecycle import drain
@@ -57,11 +58,18 @@ SAFETY_FACTOR = 10.0                 # safety pass every SAFETY_FACTOR × poll_m
 WS_EVENTS = ("status", "execution_success", "execution_error", "execution_interrupted")
 
 
+@dataclass
+class WatcherView:
+    """:meth:`JobWatcher.introspect`: the watches not yet delivered."""
+
+    pending: list[Watch]
+
+
 class JobWatcher:
     """Follows prompts and approvals a chat started; a service with start()/stop()."""
 
     def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
-                 outbox: Outbox, metrics: Optional[Metrics] = None,
+                 outbox: Outbox, metrics: Metrics,
                  clock: Callable[[], float] = time.time) -> None:
         self._cfg = cfg
         self._res = cfg.results
@@ -82,11 +90,9 @@ class JobWatcher:
                                     stopping=self._stopping)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None
-        # The live job card (issue 16): progress.enabled turns it off.
-        self.cards: Optional[CardTracker] = CardTracker(
-            cfg, outbox=outbox, state=state, stopping=self._stopping,
-            retry=self._sender.retry, kick=self._kick.set) \
-            if cfg.progress.enabled and openclaw is not None else None
+        self.cards = CardTracker(cfg, outbox=outbox, state=state, stopping=self._stopping,
+                                 retry=self._sender.retry, kick=self._kick.set) \
+            if cfg.progress.enabled and openclaw is not None else None   # issue 16's card
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -94,7 +100,7 @@ class JobWatcher:
         self._state.prune_watches((DONE, FAILED), self._clock() - KEEP_FINISHED_SEC)
         for row in self._state.watches(states=(PENDING,)):
             try:
-                self._watches[row.key] = Watch.from_row(row)
+                self._watches[row.key] = row
             except (ValueError, TypeError) as exc:
                 log.error("event=watch_unreadable key=%s error=%s", row.key, exc)
                 continue
@@ -159,15 +165,16 @@ class JobWatcher:
                            template, chat, self._clock(), data)):
             self._approval_kick.set()
 
-    def pending(self) -> list[Watch]:
-        """The watches not yet delivered (for /status-like views and tests)."""
-        return list(self._watches.values())
+    def introspect(self) -> "WatcherView":
+        """What the watcher holds now (tests read this, never the internals)."""
+        return WatcherView(pending=list(self._watches.values()))
 
     def _add(self, watch: Watch, *, register: bool = True) -> bool:
         """Store ``watch`` unless it exists (pending or already delivered)."""
         if watch.key in self._watches or self._state.watch(watch.key) is not None:
             return False
-        self._state.put_watch(watch.to_row(PENDING, self._clock()))
+        self._state.put_watch(dataclasses.replace(watch, state=PENDING,
+                                                  updated=self._clock()))
         if register:
             self._watches[watch.key] = watch
             self._gauge()
@@ -178,13 +185,8 @@ class JobWatcher:
 
     # ------------------------------------------------------------------ socket events
     def _on_ws_message(self, message: dict) -> None:
-        if self.cards is not None and message.get("type") in RUN_EVENTS:
-            # Events of a prompt without a client_id are broadcast, and some ComfyUI
-            # forks point them at the socket that connected last: take them here too.
-            data = message.get("data")
-            pid = data.get("prompt_id") if isinstance(data, dict) else None
-            if isinstance(pid, str):
-                self.cards.run_event(pid, message)
+        if self.cards is not None:
+            self.cards.broadcast_event(message)   # a run's events may come this way too
         if message.get("type") not in WS_EVENTS:
             return
         if self._has(PROMPT):
@@ -342,7 +344,7 @@ class JobWatcher:
             row = self._state.watch(follow.key)
             if row is not None and row.state == PENDING and follow.key not in self._watches \
                     and not self._stopping.is_set():
-                self._watches[follow.key] = Watch.from_row(row)
+                self._watches[follow.key] = row
                 self._gauge()
                 self._kick.set()
 
@@ -392,7 +394,6 @@ class JobWatcher:
         self._gauge()
 
     def _gauge(self) -> None:
-        if self._metrics is not None:
-            self._metrics.set("job_watches", float(len(self._watches)),
-                              help="Jobs and approvals waiting for a result")
+        self._metrics.set("job_watches", float(len(self._watches)),
+                          help="Jobs and approvals waiting for a result")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from openclaw_connector.jobs.card_text import DONE, QUEUED, RUNNING, CardState, \
     DurationStats, QueuePositions, card_text, clock
-from openclaw_connector.openclaw.types import QueueEntry, QueueState
+from openclaw_connector.openclaw.types import QueueState
+from openclaw_connector.state import StateStore
 
 
 def test_position_follows_queue_numbers_not_the_heap_order():
@@ -43,21 +44,13 @@ def test_card_texts_for_each_phase():
     assert clock(3723) == "1:02:03"
 
 
-class _KV:
-    def __init__(self) -> None:
-        self.data: dict = {}
-
-    def get_json(self, key):
-        return self.data.get(key)
-
-    def set_json(self, key, value):
-        self.data[key] = value
-
-
-def test_eta_is_the_mean_of_the_last_ten_durations():
-    stats = DurationStats(_KV())
+def test_eta_is_the_mean_of_the_last_ten_durations(tmp_path):
+    state = StateStore(str(tmp_path / "state"))
+    state.open()
+    stats = DurationStats(state)
     assert stats.mean("portrait") is None
     for seconds in [100.0] + [10.0] * 10:
         stats.record("portrait", seconds)
     assert stats.mean("portrait") == 10.0
     assert stats.mean("other") is None
+    state.close()
