@@ -28,7 +28,8 @@ import bisect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
-from openclaw_connector.jobs.texts import caption_line, duration
+from openclaw_connector.jobs.texts import caption_line
+from openclaw_connector.timetext import about, clock, duration
 
 if TYPE_CHECKING:
     from openclaw_connector.state import StateStore
@@ -60,21 +61,6 @@ class CardState:
         if self.steps <= 0:
             return None
         return int(round(100.0 * min(self.step, self.steps) / self.steps))
-
-
-def clock(seconds: float) -> str:
-    """``0:12``, ``12:05``, ``1:02:03``: elapsed time as a running clock shows it."""
-    s = int(max(0.0, seconds))
-    if s >= 3600:
-        return "%d:%02d:%02d" % (s // 3600, (s % 3600) // 60, s % 60)
-    return "%d:%02d" % (s // 60, s % 60)
-
-
-def about(seconds: float) -> str:
-    """``about 40 s``, ``about 3 min``: an estimate needs no decimals."""
-    if seconds < 60:
-        return "about %d s" % max(1, round(seconds))
-    return "about %d min" % round(seconds / 60.0)
 
 
 def status_line(state: CardState, now: float) -> str:

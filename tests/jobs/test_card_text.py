@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from openclaw_connector.jobs.card_text import DONE, QUEUED, RUNNING, CardState, \
-    DurationStats, QueuePositions, card_text, clock
+    DurationStats, QueuePositions, card_text
+from openclaw_connector.timetext import about, clock
 from openclaw_connector.openclaw.types import QueueState
 from openclaw_connector.state import StateStore
 
@@ -41,7 +42,8 @@ def test_card_texts_for_each_phase():
     assert card_text("blur", "p1", nodes, 100.0).endswith("Running · node 5 of 14 · 0:00")
     done = CardState(DONE, took_sec=38.0)
     assert card_text("portrait", "p1", done, 0) == "[Done] portrait · 38.0 s\nPrompt: p1"
-    assert clock(3723) == "1:02:03"
+    assert clock(3723) == "1:02:03" and clock(-1) == "0:00"
+    assert about(0.2) == "about 1 s" and about(200) == "about 3 min"
 
 
 def test_eta_is_the_mean_of_the_last_ten_durations(tmp_path):
