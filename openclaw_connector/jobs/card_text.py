@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Mapping, Optional, Sequence
 
 from openclaw_connector.jobs.texts import caption_line
+from openclaw_connector.openclaw.types import QueueEntry
 from openclaw_connector.timetext import about, clock, duration
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class QueuePositions:
     plus the pending ones with a smaller queue number (the pending list is a heap, not
     sorted: §6.4). Built once per answer, so many cards cost one sort."""
 
-    def __init__(self, running: Sequence[Any], pending: Sequence[Any]) -> None:
+    def __init__(self, running: Sequence[QueueEntry], pending: Sequence[QueueEntry]) -> None:
         self._running = len(running)
         self._numbers = sorted(e.number for e in pending if e.number is not None)
         self._pending = {e.prompt_id: (i, e.number) for i, e in enumerate(pending)}

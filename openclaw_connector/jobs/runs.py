@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
@@ -185,7 +185,7 @@ class RunSocket:
         if self._closing:
             await asyncio.wait(list(self._closing), timeout=3.0)
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
