@@ -10,9 +10,9 @@ is at most one such socket. ComfyUI re-sends the running node (an
 
 If attaching fails the card keeps its polled "Running · 0:12" (the socket
 retries quietly with backoff until the prompt leaves the queue); nothing is
-said in chat. Newer ComfyUI builds send only ``progress_state`` (no
-``progress``), so steps are read from both (ComfyUI ``main.hijack_progress``,
-``comfy_execution/progress.py``). Binary preview frames (§6.3) are decoded
+said in chat. Steps are read from ``progress`` and from ``progress_state``
+(upstream ComfyUI sends both, ``main.hijack_progress``; some forks only the
+latter). Binary preview frames (§6.3) are decoded
 by :func:`parse_preview` when ``progress.previews`` asks for them.
 """
 
