@@ -4,7 +4,8 @@ The JobWatcher needs one thing from it: to hear when ComfyUI's queue changes.
 ComfyUI broadcasts a ``status`` message (``exec_info.queue_remaining``) to every
 client whenever a prompt is queued or finishes, plus once on connect
 (openclaw-api.md §7.5; per-prompt progress goes only to the submitting client
-id, which OpenClaw picks at random, so we cannot follow it). Text messages are
+id, which OpenClaw picks at random: jobs/runs.py opens a second socket with
+that id, read from ``/queue``, while a watched prompt runs). Text messages are
 parsed as JSON and handed to ``on_message``; binary frames (previews) go to
 ``on_binary`` when one is given, else they are dropped.
 
