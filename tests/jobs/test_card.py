@@ -4,7 +4,6 @@ the outcome; the images still come as a new message. All through the fakes."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -86,10 +85,12 @@ async def test_progress_0_to_30_edits_card_within_budget_and_ends_done(tmp_path)
             before = len(_edits(tg, card))
             started = time.monotonic()
             oc.runs.executing("3")
-            for step in range(31):                    # the fake sampler's own pace
-                assert oc.runs.progress(step, 30, node="3")
-                await asyncio.sleep(0.01)
-            await tg.wait_until(lambda: "KSampler 30/30 · 100 %" in _edits(tg, card)[-1])
+            for first, last in ((0, 10), (11, 20), (21, 30)):   # three bursts of steps
+                for step in range(first, last + 1):
+                    assert oc.runs.progress(step, 30, node="3")
+                shown = "KSampler %d/30" % last
+                await tg.wait_until(lambda: shown in _edits(tg, card)[-1])
+            assert "KSampler 30/30 · 100 %" in _edits(tg, card)[-1]
             took = time.monotonic() - started
             during = _edits(tg, card)[before:]
             oc.register_view("a.png", PNG)
