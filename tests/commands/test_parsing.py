@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from openclaw_connector.commands import Router
 from openclaw_connector.commands.parser import ParseError, parse
 from tests.commands.helpers import ADMIN, ALLOWED, BOT, STRANGER, msg, stack
-from tests.support import make_config
+from tests.harness import make_config
 
 
 def test_word_is_case_insensitive_and_addressing_works():

@@ -9,7 +9,7 @@ from tests.fakes import line as fline
 from tests.fakes import telegram as ftg
 from tests.fakes.telegram import FakeTelegram
 from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config, until
-from tests.support import running_daemon
+from tests.harness import running_daemon
 from tests.channels.webhooks.support import ALICE_LINE, LINE_TOKEN, PUBLIC, post_line, webhook_config
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from openclaw_connector.state import StateStore
 from tests.jobs.support import CHAT, PNG, job_env
-from tests.support import running_daemon
+from tests.harness import running_daemon
 
 
 def _images(fake, n: int) -> list[str]:

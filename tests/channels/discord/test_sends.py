@@ -13,7 +13,7 @@ from tornado.httpclient import AsyncHTTPClient
 from openclaw_connector.channels.discord.rest import DiscordRest
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.channels.discord.conftest import running_channel
-from tests.support import outbox_for
+from tests.harness import outbox_for
 from tests.fakes.discord import CHANNEL_ID, USER_ID, Response, cloudflare_ban, rate_limited
 
 OTHER_CHANNEL = "1200000000000000777"

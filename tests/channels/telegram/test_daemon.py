@@ -16,7 +16,7 @@ import pytest
 from openclaw_connector.state import StateStore
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.fakes.telegram import TOKEN, FakeTelegram, passthrough, stall
-from tests.support import running_daemon
+from tests.harness import running_daemon
 from tests.channels.telegram.support import eventually, telegram_config
 
 ALLOWED = 42

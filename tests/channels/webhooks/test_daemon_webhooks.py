@@ -12,7 +12,7 @@ import pytest
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import running_daemon
+from tests.harness import running_daemon
 from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, BOB_LINE, LINE_TOKEN,
                                     SECRETS, WA_TOKEN, WA_VERIFY, get, post_line, post_wa,
                                     webhook_config)

@@ -11,7 +11,7 @@ import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes import line as fline
-from tests.support import outbox_for
+from tests.harness import outbox_for
 from tests.channels.webhooks.support import (ALICE_LINE, GROUP, LINE_SECRET, LINE_TOKEN, PUBLIC, Inbox,
                                     echo, get, post_line, running_stack, webhook_config)
 

@@ -11,7 +11,7 @@ import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes import whatsapp as fwa
-from tests.support import outbox_for
+from tests.harness import outbox_for
 from tests.channels.webhooks.support import (ALICE_WA, PUBLIC, WA_SECRET, WA_TOKEN, WA_VERIFY, Inbox,
                                     echo, get, post_wa, running_stack, webhook_config)
 
