@@ -56,16 +56,6 @@ async def tick(seconds: float) -> None:
     await future
 
 
-async def until(predicate: Callable[[], bool], timeout: float, what: str,
-                step: float = 0.02) -> None:
-    """Re-check ``predicate`` on a short timer until true; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        await tick(step)
-
-
 # --------------------------------------------------------------------------- the daemon
 
 class DaemonProc:
