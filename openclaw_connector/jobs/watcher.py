@@ -26,11 +26,9 @@ texts: :mod:`jobs.texts`; the socket: :mod:`openclaw.comfy_ws`.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
@@ -40,57 +38,21 @@ from openclaw_connector.openclaw.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
 from openclaw_connector.jobs.send import DONE, FAILED, ResultSender
+from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, epoch, watch_key
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Reply
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.openclaw.types import Approval, NotFound, OpenClawError
-from openclaw_connector.state import StateStore, WatchRow
+from openclaw_connector.state import StateStore
 
 log = logmod.get("jobs")
 
-PROMPT, APPROVAL = "prompt", "approval"
-PENDING = "pending"          # then DONE (accepted) or FAILED (never accepted): jobs.send
 APPROVAL_GRACE_SEC = 60.0
 KEEP_FINISHED_SEC = 7 * 86400.0      # finished rows kept this long so a replay is recognised
 HISTORY_CONCURRENCY = 8
 SAFETY_FACTOR = 10.0                 # safety pass every SAFETY_FACTOR × poll_max_sec
 WS_EVENTS = ("status", "execution_success", "execution_error", "execution_interrupted")
-
-def watch_key(kind: str, ref_id: str, chat: ChatRef) -> str:
-    return "%s:%s:%s:%s" % (kind, ref_id, chat.platform, chat.chat_id)
-
-
-def _epoch(iso: str) -> Optional[float]:
-    try:
-        stamp = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    return stamp.timestamp()
-
-
-@dataclass(frozen=True)
-class Watch:
-    """One pending watch as held in memory (``chat`` decoded)."""
-
-    key: str
-    kind: str
-    ref_id: str
-    template: str
-    chat: ChatRef
-    created: float
-    data: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_row(cls, row: WatchRow) -> "Watch":
-        return cls(row.key, row.kind, row.ref_id, row.template, ChatRef.from_json(row.chat),
-                   row.created, dict(row.data))
-
-    def to_row(self, state: str, now: float) -> WatchRow:
-        return WatchRow(self.key, self.kind, self.ref_id, self.template, self.chat.to_json(),
-                        self.created, state, now, dict(self.data))
 
 
 class JobWatcher:
@@ -309,7 +271,7 @@ class JobWatcher:
 
     def _on_approval(self, w: Watch, a: Approval) -> None:
         now = self._clock()
-        expires = _epoch(a.expires_at) or _epoch(str(w.data.get("expires_at") or ""))
+        expires = epoch(a.expires_at) or epoch(str(w.data.get("expires_at") or ""))
         # Without a usable expires_at, results.max_wait_hours still ends the watch.
         overdue = (expires is not None and now > expires + APPROVAL_GRACE_SEC) or \
             now - w.created > self._res.max_wait_hours * 3600.0

@@ -47,11 +47,11 @@ from urllib.parse import urlsplit
 
 from tornado import httputil
 
+from openclaw_connector.net.connection import (MAX_RESPONSE, Connection, ConnectionClosed,
+                                               RawResponse)
 from openclaw_connector.net.proxy import Proxy, connect_request
 
-MAX_RESPONSE = 8 << 20
-MAX_HEAD = 64 << 10
-MAX_INFORMATIONAL = 5        # 1xx heads skipped before the real answer
+__all__ = ["MAX_RESPONSE", "APIResponse", "ConnectionClosed", "KeepAliveClient", "ProxyError"]
 
 
 @dataclass(frozen=True)
@@ -64,207 +64,12 @@ class APIResponse:
     error: Optional[BaseException] = None
 
 
-class ConnectionClosed(ConnectionError):
-    """The server closed the connection before the response was complete."""
-
-
 class ProxyError(ConnectionError):
     """The proxy refused or broke the ``CONNECT`` tunnel (its status in the message)."""
 
 
 class _Stale(Exception):
     """A reused connection was closed before the response started."""
-
-
-@dataclass
-class _Response:
-    code: int
-    version: str
-    headers: httputil.HTTPHeaders
-    body: bytes
-    framed: bool          # its end was marked, so the connection can carry another
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection: one request at a time, its response parsed as bytes
-    arrive (``data_received``), handed to the waiting call through a future."""
-
-    def __init__(self) -> None:
-        self.transport: Optional[asyncio.Transport] = None
-        self.closed = False
-        self.idle_since = 0.0
-        self._buffer = bytearray()
-        self._waiter: Optional[asyncio.Future] = None
-        self._method = ""
-        self._head: Optional[tuple[int, str, httputil.HTTPHeaders]] = None
-        self._informational = 0
-        self._chunks: list[bytes] = []
-        self._last_chunk = False  # the zero-size chunk was read; trailers follow
-        self._received = False    # any byte of the current response
-        self._max_body = MAX_RESPONSE
-
-    # ------------------------------------------------------------------ asyncio side
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        if self._waiter is None:     # bytes nobody asked for: not reusable
-            self.abort()
-            return
-        self._received = True
-        self._buffer += data
-        try:
-            response = self._parse()
-        except httputil.HTTPInputError as exc:
-            self._fail(exc)
-            self.abort()
-            return
-        if response is not None:
-            self._resolve(response)
-
-    def eof_received(self) -> bool:
-        return False                 # close our side too; connection_lost follows
-
-    def connection_lost(self, exc: Optional[Exception]) -> None:
-        self.closed = True
-        if self._waiter is None:
-            return
-        if self._head is not None and self._framing() == "close":
-            self._resolve(self._finish(bytes(self._buffer), framed=False))
-            return
-        self._fail(ConnectionClosed("connection closed %s the response started" % (
-            "after" if self._received else "before")))
-
-    def abort(self) -> None:
-        self.closed = True
-        if self.transport is not None:
-            self.transport.abort()
-
-    # ------------------------------------------------------------------ call side
-    @property
-    def reusable(self) -> bool:
-        return not self.closed and self._waiter is None and not self._buffer
-
-    def send(self, request: bytes, method: str, max_body: int = MAX_RESPONSE) -> asyncio.Future:
-        """Write ``request``; the future resolves to its :class:`_Response`."""
-        assert self.transport is not None and self._waiter is None
-        if self.closed or self.transport.is_closing():
-            # Closed by the server between connect and this write (a server that accepts
-            # and hangs up): fail now, not at the request deadline.
-            raise ConnectionClosed("connection closed before the request was sent")
-        self._waiter = asyncio.get_running_loop().create_future()
-        self._method = method
-        self._max_body = max_body
-        self._head = None
-        self._informational = 0
-        self._chunks = []
-        self._last_chunk = False
-        self._received = False
-        self.transport.write(request)
-        return self._waiter
-
-    @property
-    def received_any(self) -> bool:
-        return self._received
-
-    # ------------------------------------------------------------------ parsing
-    def _parse(self) -> Optional[_Response]:
-        while self._head is None:
-            end = self._buffer.find(b"\r\n\r\n")
-            if end < 0:
-                if len(self._buffer) > MAX_HEAD:
-                    raise httputil.HTTPInputError("response head over %d bytes" % MAX_HEAD)
-                return None
-            head = _parse_head(bytes(self._buffer[:end]))
-            del self._buffer[:end + 4]
-            if 100 <= head[0] < 200:
-                self._informational += 1
-                if self._informational > MAX_INFORMATIONAL:
-                    raise httputil.HTTPInputError("too many 1xx responses")
-                continue
-            self._head = head
-        framing = self._framing()
-        if framing == "none":
-            return self._finish(b"", framed=True)
-        if framing == "chunked":
-            return self._parse_chunks()
-        if framing == "close":
-            if len(self._buffer) > self._max_body:
-                raise httputil.HTTPInputError("body over %d bytes" % self._max_body)
-            return None
-        size = int(framing)
-        if len(self._buffer) < size:
-            return None
-        body = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return self._finish(body, framed=True)
-
-    def _framing(self) -> str:
-        """"none", "chunked", "close" or the Content-Length as a string."""
-        assert self._head is not None
-        code, _version, headers = self._head
-        if self._method == "HEAD" or code in (204, 304) or (
-                self._method == "CONNECT" and 200 <= code < 300):
-            return "none"   # a tunnel's bytes after its 2xx head belong to the tunnel
-        if headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return "chunked"
-        length = headers.get("Content-Length")
-        if length is None:
-            return "close"
-        try:
-            size = int(length)
-        except ValueError:
-            raise httputil.HTTPInputError("bad Content-Length %r" % length) from None
-        if not 0 <= size <= self._max_body:
-            raise httputil.HTTPInputError("Content-Length %d out of range" % size)
-        return str(size)
-
-    def _parse_chunks(self) -> Optional[_Response]:
-        while True:
-            line_end = self._buffer.find(b"\r\n")
-            if line_end < 0:
-                if len(self._buffer) > 1024:
-                    raise httputil.HTTPInputError("chunk size line too long")
-                return None
-            if self._last_chunk:
-                # After the last chunk: trailers up to a blank line (ignored).
-                del self._buffer[:line_end + 2]
-                if line_end == 0:
-                    return self._finish(b"".join(self._chunks), framed=True)
-                continue
-            try:
-                size = int(bytes(self._buffer[:line_end]).split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise httputil.HTTPInputError("bad chunk size %r" % bytes(
-                    self._buffer[:min(line_end, 40)])) from None
-            if size == 0:
-                del self._buffer[:line_end + 2]
-                self._last_chunk = True
-                continue
-            if sum(len(c) for c in self._chunks) + size > self._max_body:
-                raise httputil.HTTPInputError("chunked body over %d bytes" % self._max_body)
-            if len(self._buffer) < line_end + 2 + size + 2:
-                return None
-            start = line_end + 2
-            if self._buffer[start + size:start + size + 2] != b"\r\n":
-                raise httputil.HTTPInputError("chunk not followed by CRLF")
-            self._chunks.append(bytes(self._buffer[start:start + size]))
-            del self._buffer[:start + size + 2]
-
-    def _finish(self, body: bytes, *, framed: bool) -> _Response:
-        assert self._head is not None
-        code, version, headers = self._head
-        return _Response(code, version, headers, body, framed)
-
-    def _resolve(self, response: _Response) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(response)
-
-    def _fail(self, exc: BaseException) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(exc)
 
 
 class KeepAliveClient:
@@ -276,8 +81,8 @@ class KeepAliveClient:
         self.max_per_host = max_per_host
         self.idle_sec = idle_sec
         self.connections_opened = 0
-        self._idle: dict[tuple, list[_Connection]] = {}
-        self._busy: set[_Connection] = set()
+        self._idle: dict[tuple, list[Connection]] = {}
+        self._busy: set[Connection] = set()
         self._slots: dict[tuple, asyncio.Semaphore] = {}
         self._ssl = ssl_context           # None: the system's CA store, made on first use
         self._proxies = proxies           # (scheme, host) -> Proxy or None (ProxyRules.for_url)
@@ -347,7 +152,7 @@ class KeepAliveClient:
         finally:
             slot.release()
 
-    def _take_idle(self, key: tuple) -> Optional[_Connection]:
+    def _take_idle(self, key: tuple) -> Optional[Connection]:
         conns = self._idle.get(key)
         if not conns:
             return None
@@ -361,7 +166,7 @@ class KeepAliveClient:
             conn.abort()
         return None
 
-    def _release(self, key: tuple, conn: _Connection, response: _Response) -> None:
+    def _release(self, key: tuple, conn: Connection, response: RawResponse) -> None:
         keep = (response.framed and response.version == "HTTP/1.1" and not self._closed
                 and "close" not in response.headers.get("Connection", "").lower())
         if keep and conn.reusable:
@@ -371,7 +176,7 @@ class KeepAliveClient:
             conn.abort()
 
     async def _connect(self, key: tuple, connect_timeout: float,
-                       deadline: float) -> _Connection:
+                       deadline: float) -> Connection:
         https, host, port, proxy = key
         if https and self._ssl is None:
             self._ssl = ssl.create_default_context()
@@ -381,11 +186,11 @@ class KeepAliveClient:
         if proxy is None:
             # server_hostname: the name sent as SNI and checked against the certificate.
             _transport, conn = await asyncio.wait_for(loop.create_connection(
-                _Connection, host, port, ssl=self._ssl if https else None,
+                Connection, host, port, ssl=self._ssl if https else None,
                 server_hostname=host if https else None), _left(connect_by))
         else:
             _transport, conn = await asyncio.wait_for(loop.create_connection(
-                _Connection, proxy.host, proxy.port), _left(connect_by))
+                Connection, proxy.host, proxy.port), _left(connect_by))
             if https:
                 try:
                     await self._tunnel(conn, proxy, host, port, connect_by)
@@ -395,7 +200,7 @@ class KeepAliveClient:
         self.connections_opened += 1
         return conn
 
-    async def _tunnel(self, conn: _Connection, proxy: Proxy, host: str, port: int,
+    async def _tunnel(self, conn: Connection, proxy: Proxy, host: str, port: int,
                       connect_by: float) -> None:
         """``CONNECT host:port`` through ``proxy``, then TLS to ``host`` inside the tunnel."""
         authority = "%s:%d" % (host, port)
@@ -414,9 +219,9 @@ class KeepAliveClient:
         conn.transport = await asyncio.wait_for(loop.start_tls(  # type: ignore[assignment]
             conn.transport, conn, self._ssl, server_hostname=host), _left(connect_by))
 
-    async def _exchange(self, conn: _Connection, request: bytes, method: str,
+    async def _exchange(self, conn: Connection, request: bytes, method: str,
                         deadline: float, reused: bool,
-                        max_body: int = MAX_RESPONSE) -> _Response:
+                        max_body: int = MAX_RESPONSE) -> RawResponse:
         loop = asyncio.get_running_loop()
         expired: list[bool] = []
 
@@ -460,17 +265,3 @@ def _request_bytes(method: str, target: str, netloc: str, headers: dict,
     if body or method in ("POST", "PUT", "PATCH"):
         lines.append("Content-Length: %d" % len(body))
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
-def _parse_head(head: bytes) -> tuple[int, str, httputil.HTTPHeaders]:
-    """(status, HTTP version, headers) of a response head without its blank line."""
-    lines = head.decode("latin-1").split("\r\n")
-    start = httputil.parse_response_start_line(lines[0])
-    headers = httputil.HTTPHeaders()
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip() or line[0] in " \t":
-            # No folded or malformed lines: these APIs never send them.
-            raise httputil.HTTPInputError("malformed response header %r" % line[:60])
-        headers.add(name, value.strip(" \t"))
-    return start.code, start.version, headers

@@ -20,18 +20,15 @@ retry (the server records an id *before* it submits, so the same id after a
 from __future__ import annotations
 
 import asyncio
-import json
-import socket
 import time
 from typing import Any, Mapping, Optional
-from urllib.parse import quote, urlencode
-
-from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
+from urllib.parse import quote
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
-from openclaw_connector.config import OpenClawConfig, is_loopback_url
-from openclaw_connector.net.resolver import public_url
+from openclaw_connector.config import OpenClawConfig
+from openclaw_connector.openclaw.calls import (  # noqa: F401  (re-exported)
+    ADMIN_HEADER, OpenClawHttp, request_headers)
 from openclaw_connector.openclaw.types import (  # noqa: F401  (re-exported contract)
     AdminTokenRejected, Approval, ApproveResult, BadResponse, Device, FireResult, Health,
     ImageRef, JobOutcome, JobSummary, NotFound, OpenClawError, OtherOutput, QueueEntry,
@@ -40,52 +37,7 @@ from openclaw_connector.openclaw.types import (  # noqa: F401  (re-exported cont
 
 log = logmod.get("openclaw")
 
-ADMIN_HEADER = "X-OpenClaw-Admin-Token"
 MAX_FIRE_ATTEMPTS = 20
-
-
-def _unreachable_reason(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return "host name not resolved"
-    if isinstance(exc, HTTPClientError) and exc.code == 599:
-        text = str(exc).lower()
-        return "timed out" if "timeout" in text else "connection closed"
-    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-        return "timed out"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset"
-    return "connection failed"
-
-
-def _error_text(body: Any) -> str:
-    """The server's ``error`` (string or ComfyUI's ``{message}``) with ``message`` fallback."""
-    if isinstance(body, Mapping):
-        err = body.get("error")
-        if isinstance(err, Mapping):
-            err = err.get("message") or err.get("type")
-        if isinstance(err, str) and err:
-            detail = body.get("detail")
-            return "%s (%s)" % (err, detail) if isinstance(detail, str) and detail else err
-        msg = body.get("message")
-        if isinstance(msg, str) and msg:
-            return msg
-    return ""
-
-
-def request_headers(cfg: OpenClawConfig, has_body: bool = False) -> dict[str, str]:
-    """The headers of every call: the admin token when set; without one, on loopback,
-    the server's own ``Origin`` (loopback convenience mode, openclaw-api.md §2.1, §10).
-    ``--check`` sends the same, so it proves what the daemon will do."""
-    headers = {"Accept": "application/json"}
-    if has_body:
-        headers["Content-Type"] = "application/json"
-    if cfg.admin_token:
-        headers[ADMIN_HEADER] = cfg.admin_token
-    elif is_loopback_url(cfg.url):
-        headers["Origin"] = public_url(cfg.url)
-    return headers
 
 
 class OpenClawClient:
@@ -93,11 +45,16 @@ class OpenClawClient:
 
     def __init__(self, cfg: OpenClawConfig, http: Any) -> None:
         self._cfg = cfg
-        self._http = http
-        self._base = cfg.url.rstrip("/")
-        self.public_url = public_url(cfg.url)
+        self._calls = OpenClawHttp(cfg, http)
+        self._call = self._calls.call
+        self._fetch = self._calls.fetch
+        self.public_url = self._calls.public_url
         self._stopping = asyncio.Event()
-        self.last_reachable: Optional[bool] = None   # for /healthz; None = not asked yet
+
+    @property
+    def last_reachable(self) -> Optional[bool]:
+        """Whether the last call got an answer (for /healthz); None = not asked yet."""
+        return self._calls.last_reachable
 
     async def start(self) -> None:
         """Nothing to open: the daemon owns the HTTP client (a service for its stop)."""
@@ -109,89 +66,6 @@ class OpenClawClient:
         command that was woken still gets its answer to the chat.
         """
         self._stopping.set()
-
-    # ----------------------------------------------------------------- transport
-
-    def _headers(self, has_body: bool) -> dict[str, str]:
-        return request_headers(self._cfg, has_body)
-
-    async def _fetch(self, method: str, path: str, *, body: Any = None,
-                     query: Optional[Mapping[str, Any]] = None,
-                     timeout: Optional[float] = None,
-                     streaming_callback=None) -> HTTPResponse:
-        url = self._base + path
-        if query:
-            url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        timeout = timeout or self._cfg.timeout_sec
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode("utf-8")
-        elif method == "POST":
-            data = b""
-        request = HTTPRequest(url, method=method, body=data,
-                              headers=self._headers(body is not None),
-                              connect_timeout=min(timeout, self._cfg.timeout_sec),
-                              request_timeout=timeout, follow_redirects=False,
-                              streaming_callback=streaming_callback)
-        started = time.monotonic()
-        try:
-            response = await self._http.fetch(request, raise_error=False)
-        except (OSError, HTTPClientError, asyncio.TimeoutError) as exc:
-            reason = _unreachable_reason(exc)
-            log.warning("event=openclaw_unreachable method=%s path=%s reason=%s",
-                        method, path, reason.replace(" ", "_"))
-            self.last_reachable = False
-            raise Unreachable(self.public_url, reason) from None
-        self.last_reachable = True
-        log.debug("event=openclaw_call method=%s path=%s status=%d took_ms=%.1f",
-                  method, path, response.code, 1000 * (time.monotonic() - started))
-        return response
-
-    async def _call(self, method: str, path: str, *, admin: bool = False, body: Any = None,
-                    query: Optional[Mapping[str, Any]] = None,
-                    timeout: Optional[float] = None, empty_ok: bool = False) -> Any:
-        """One request; the parsed JSON body on 2xx, else a typed error."""
-        response = await self._fetch(method, path, body=body, query=query, timeout=timeout)
-        raw = response.body or b""
-        parsed: Any = None
-        if raw.strip():
-            try:
-                parsed = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
-                parsed = None
-                if 200 <= response.code < 300 and not empty_ok:
-                    raise BadResponse("%s %s: the answer is not JSON" % (method, path)) from None
-        code = response.code
-        if 200 <= code < 300:
-            if parsed is None and not empty_ok:
-                raise BadResponse("%s %s: empty answer" % (method, path))
-            return parsed
-        text = _error_text(parsed)
-        if self._cfg.admin_token and self._cfg.admin_token in text:   # never echo our secret
-            text = text.replace(self._cfg.admin_token, "***")
-        text = scrub_server_text(text)   # it may reach a chat: no tokens, bounded
-        log.info("event=openclaw_error method=%s path=%s status=%d error=%r",
-                 method, path, code, text[:200])
-        if code == 403 and admin:
-            raise AdminTokenRejected(text)
-        if code == 404:
-            raise NotFound(text or "not found")
-        if code == 400 and "not found" in text.lower():
-            raise NotFound(text)
-        if code == 429:
-            raise RateLimited(self._retry_after(response, parsed), text)
-        raise ServerError(code, text or (response.reason or ""))
-
-    @staticmethod
-    def _retry_after(response: HTTPResponse, body: Any) -> float:
-        for value in (response.headers.get("Retry-After"),
-                      body.get("retry_after_sec") if isinstance(body, Mapping) else None):
-            try:
-                if value is not None:
-                    return max(0.0, float(value))
-            except (TypeError, ValueError):
-                continue
-        return 1.0
 
     # ----------------------------------------------------------------- status
 

@@ -17,20 +17,18 @@ but a crash meanwhile leaves them at Telegram (issue 20). Errors follow faults.m
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import Any, Optional
-
-from tornado.httpclient import HTTPRequest
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
-from openclaw_connector.net.multipart import FilePart, encode_multipart
+from openclaw_connector.channels.telegram.api import CONNECT_TIMEOUT_SEC, BotApi
+from openclaw_connector.channels.telegram.menu import publish_menu
 from openclaw_connector.channels.telegram.send import TelegramSender
 from openclaw_connector.channels.telegram.wire import (
-    BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, classify, decode_response,
-    log_field, mask_token, parse_update, scrub, update_id_of)
+    BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, classify, log_field, mask_token,
+    parse_update, scrub, update_id_of)
 from openclaw_connector.config import TelegramConfig
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundHandler, \
@@ -42,8 +40,6 @@ NS = "telegram"                    # seen-id namespace
 KEY_OFFSET = "telegram.offset"
 KEY_PENDING = "telegram.pending"
 SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
-CONNECT_TIMEOUT_SEC = 10.0
-SEND_TIMEOUT_SEC = 60.0            # a 10 MB photo upload on a slow uplink
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
 CAPABILITIES = Capabilities(edit=True, max_upload_bytes=50_000_000)   # sendDocument ≤ 50 MB
 
@@ -58,7 +54,7 @@ class TelegramChannel:
         self._cfg, self._on_inbound, self._deps = cfg, on_inbound, deps
         self._state = deps.state
         self._token = cfg.token or ""
-        self._base = cfg.api_base.rstrip("/")
+        self._call = BotApi(cfg.api_base, self._token, deps.http).call
         self.health = ChannelHealth("telegram")
         self.bot: Optional[BotInfo] = None
         self._stopping = asyncio.Event()
@@ -118,30 +114,6 @@ class TelegramChannel:
     def offset(self) -> int:
         """The offset the next getUpdates sends (tests and /healthz)."""
         return self._next_offset
-
-    # ------------------------------------------------------------------ HTTP
-    async def _call(self, method: str, params: Optional[dict] = None, *,
-                    timeout: float = SEND_TIMEOUT_SEC,
-                    files: tuple[FilePart, ...] = ()) -> Any:
-        """One Bot API call; the result, or TelegramError (never with the URL in it)."""
-        if files:
-            ctype, body = encode_multipart(params or {}, files)
-        else:
-            ctype, body = "application/json", json.dumps(params or {}).encode("utf-8")
-        request = HTTPRequest("%s/bot%s/%s" % (self._base, self._token, method), method="POST",
-                              body=body, headers={"Content-Type": ctype},
-                              connect_timeout=CONNECT_TIMEOUT_SEC, request_timeout=timeout)
-        pending = self._deps.http.fetch(request, raise_error=False)
-        # Stopping cancels us mid-poll; the fetch itself ends later (client close or
-        # timeout), so shield it and consume its outcome instead of leaving a warning.
-        pending.add_done_callback(_consume)
-        try:
-            response = await asyncio.shield(pending)
-        except Exception as exc:
-            code = getattr(exc, "code", 0)
-            raise TelegramError(method, 0 if code == 599 else code,
-                                scrub(logmod.one_line_error(exc), self._token)) from None
-        return decode_response(method, response.code, response.body or b"", response.headers)
 
     # ------------------------------------------------------------------ polling
     async def _run(self) -> None:
@@ -208,32 +180,8 @@ class TelegramChannel:
         self.health.ok()
         log.info("event=telegram_ready bot=@%s offset=%d", self.bot.username, self._next_offset)
         if self._deps.menu is not None and self._menu_task is None:
-            self._menu_task = asyncio.ensure_future(self._publish_menu(self._deps.menu))
+            self._menu_task = asyncio.ensure_future(publish_menu(self._call, self._deps.menu))
         self._replay_pending()
-
-    async def _publish_menu(self, menu: Any) -> None:
-        """setMyCommands (interactive.md §5.1): the general commands for everyone, and
-        general + admin ones in each admin's private chat. Idempotent, so once per start;
-        a failure only costs the menu (logged), never the channel."""
-        calls: list[tuple[dict[str, Any], list[dict]]] = [
-            ({"type": "default"}, menu_commands(menu.general))]
-        for admin in sorted(menu.admin_ids.get("telegram", ())):
-            if admin.isdigit():   # a private chat's id is the user's id
-                calls.append(({"type": "chat", "chat_id": int(admin)},
-                              menu_commands(menu.general + menu.admin)))
-        published = 0
-        for scope, commands in calls:
-            # One scope failing (a bare admin id that is no Telegram chat: "chat not
-            # found") must not cost the others their menu.
-            try:
-                await self._call("setMyCommands", {"commands": commands, "scope": scope},
-                                 timeout=CONNECT_TIMEOUT_SEC + 10)
-                published += 1
-            except TelegramError as exc:
-                log.warning("event=menu_failed scope=%s chat=%s error=%s", scope["type"],
-                            scope.get("chat_id", "-"), log_field(str(exc)))
-        log.info("event=menu_published scopes=%d of=%d commands=%d", published, len(calls),
-                 len(menu.general))
 
     async def _delete_webhook(self, *, strict: bool = False) -> None:
         """Polling cannot work while a webhook is set (409); keep pending updates."""
@@ -411,18 +359,3 @@ class TelegramChannel:
     def _metric(self, name: str, **labels: str) -> None:
         if self._deps.metrics is not None:
             self._deps.metrics.inc(name, 1.0, **labels)
-
-
-def menu_commands(items: Any) -> list[dict]:
-    """BotCommand objects: 1-32 lowercase letters, digits, underscores; 1-256 chars."""
-    out = []
-    for item in items[:100]:
-        word = item.word.lower()
-        if 1 <= len(word) <= 32 and all(c.isalnum() or c == "_" for c in word):
-            out.append({"command": word, "description": (item.description or word)[:256]})
-    return out
-
-
-def _consume(future: "asyncio.Future") -> None:
-    if not future.cancelled():
-        future.exception()
