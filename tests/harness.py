@@ -9,7 +9,7 @@ Public names (stable; new tests use these):
 * ``make_config(state_dir, env=None, **overrides)`` — a validated Config from defaults +
   dotted (or ``__``-separated) overrides, with millisecond retries and no env leakage.
 * ``dotted(**overrides)`` — ``{"a__b": v}`` → ``{"a.b": v}``;  ``nested(values)`` — dotted
-  keys → the YAML tree a subprocess daemon reads.
+  keys → the YAML tree a subprocess daemon reads; ``flatten(tree)`` — the reverse.
 * ``telegram_values(fake)``, ``discord_values(fake)``, ``openclaw_values(fake, token)`` —
   the dotted keys that point one platform at its fake (merge them into ``make_config``).
 * ``running_daemon(cfg, console=False)`` — an in-process Daemon; ``.pipe``/``.out`` for the
@@ -57,6 +57,17 @@ def nested(values: dict) -> dict:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
     return tree
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """A YAML-shaped tree as dotted keys (the inverse of :func:`nested`)."""
+    out: dict = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, prefix + key + "."))
+        else:
+            out[prefix + key] = value
+    return out
 
 
 def make_config(state_dir: Any, env: Optional[dict] = None, **overrides: Any):

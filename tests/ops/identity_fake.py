@@ -195,13 +195,3 @@ def all_channels_yaml(url: str, state_dir: str, **extra: Any) -> dict:
         section, key = dotted.split("__")
         data[section][key] = value
     return data
-
-
-def flatten(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, prefix + key + "."))
-        else:
-            out[prefix + key] = value
-    return out
