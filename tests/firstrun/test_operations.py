@@ -12,10 +12,9 @@ import pytest
 
 from openclaw_connector import __version__
 from openclaw_connector import config as configmod
-from tests.e2e.process import until
 from tests.fakes import line as fline
 from tests.ops.identity_fake import closed_port_url
-from tests.harness import running_daemon
+from tests.harness import running_daemon, until
 from tests.channels.webhooks.support import free_port, get, webhook_config
 
 

@@ -27,12 +27,11 @@ from openclaw_connector import config as configmod
 from openclaw_connector import log as logmod
 from openclaw_connector.messages import ChatRef, Inbound
 from openclaw_connector.state import StateStore
-from tests.e2e.process import until
 from tests.fakes import line as fline
 from tests.fakes import telegram as ftg
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.harness import running_daemon
+from tests.harness import running_daemon, until
 from tests.channels.telegram.support import Inbox as TgInbox
 from tests.channels.telegram.support import running_channel
 from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, LINE_TOKEN, WA_TOKEN,
