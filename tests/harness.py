@@ -16,7 +16,8 @@ Public names (stable; new tests use these):
   console channel (``ConsolePipe``, ``CapturedOutput``).
 * ``channel_deps(cfg, state)`` and ``running_channel(make, cfg, tmp_path, state=None)`` — one
   channel run directly, with its own StateStore and keep-alive transport.
-* ``outbox_for(*channels)`` — an Outbox with millisecond backoff over channels.
+* ``outbox_for(*channels)`` — an Outbox with millisecond backoff over channels;
+  ``fast_backoff()`` — that BackoffPolicy (10 ms doubling to 50 ms).
 * ``Inbox`` — a recording ``on_inbound``: ``await inbox.wait(n)``, ``wait_for_id``, ``texts``,
   an optional ``behaviour`` and ``gate``.
 * ``LogWaiter`` / ``log_waiter(logger="")`` — ``await waiter.wait_for("event=x")``.
