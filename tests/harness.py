@@ -22,7 +22,8 @@ Public names (stable; new tests use these):
   an optional ``behaviour`` and ``gate``.
 * ``LogWaiter`` / ``log_waiter(logger="")`` — ``await waiter.wait_for("event=x")``.
 * ``until(predicate, timeout)`` — yield to the loop until a condition holds;
-  ``eventually(predicate, turns)`` — the same counted in loop turns.
+  ``eventually(predicate, turns)`` — the same counted in loop turns; ``settle(turns)`` —
+  let queued callbacks run before asserting that nothing happened.
 * ``free_port()`` — an unused 127.0.0.1 port.
 """
 
@@ -333,6 +334,13 @@ async def eventually(predicate: Callable[[], bool], *, turns: int = 1000) -> Non
             return
         await asyncio.sleep(0)
     assert predicate(), "condition never became true"
+
+
+async def settle(turns: int = 5) -> None:
+    """Let ``turns`` loop iterations run (callbacks already queued finish) before asserting
+    that something did *not* happen; counted in turns, never in wall time."""
+    for _ in range(turns):
+        await asyncio.sleep(0)
 
 
 def free_port() -> int:
