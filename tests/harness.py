@@ -24,7 +24,8 @@ Public names (stable; new tests use these):
 * ``until(predicate, timeout)`` — yield to the loop until a condition holds;
   ``eventually(predicate, turns)`` — the same counted in loop turns; ``settle(turns)`` —
   let queued callbacks run before asserting that nothing happened.
-* ``free_port()`` — an unused 127.0.0.1 port.
+* ``free_port()`` — an unused 127.0.0.1 port;  ``webhook_url(daemon_or_stack, platform)``
+  — the loopback URL of a webhook listener (port 0 resolved to the bound port).
 """
 
 from __future__ import annotations
@@ -341,6 +342,14 @@ async def settle(turns: int = 5) -> None:
     that something did *not* happen; counted in turns, never in wall time."""
     for _ in range(turns):
         await asyncio.sleep(0)
+
+
+def webhook_url(holder: Any, platform: str, path: Optional[str] = None) -> str:
+    """The loopback URL of ``platform``'s webhook on a running daemon or stack (anything
+    with ``.cfg`` and ``.web``), at its configured path or ``path``; port 0 resolved."""
+    sub = getattr(holder.cfg, platform)
+    port = holder.web.bound_port(sub.bind, sub.port)
+    return "http://127.0.0.1:%d%s" % (port, path or sub.path)
 
 
 def free_port() -> int:

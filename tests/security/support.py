@@ -27,7 +27,8 @@ from tests.fakes import telegram as ftg
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.harness import (LogWaiter, discord_values, dotted, free_port,  # noqa: F401 (re-exported)
-                           log_waiter, make_config, running_daemon, telegram_values)
+                           log_waiter, make_config, running_daemon, telegram_values,
+                           webhook_url)
 
 # Every secret the daemon can hold; each is distinctive so a grep cannot miss it.
 ADMIN_TOKEN = "sec-admin-token-Q7v2Lr9Xw1"
@@ -213,9 +214,7 @@ class Running:
     tap: RouterTap
 
     def webhook_url(self, platform: str, suffix: str = "") -> str:
-        sub = getattr(self.daemon.cfg, platform)
-        port = self.daemon.web.bound_port(sub.bind, sub.port)
-        return "http://127.0.0.1:%d%s" % (port, suffix or sub.path)
+        return webhook_url(self.daemon, platform, suffix)
 
 
 @contextlib.asynccontextmanager

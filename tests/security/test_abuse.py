@@ -31,7 +31,7 @@ from tests.fakes import line as fline
 from tests.fakes import telegram as ftg
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.harness import running_daemon, settle, until
+from tests.harness import running_daemon, settle, until, webhook_url
 from tests.channels.telegram.support import Inbox as TgInbox
 from tests.channels.telegram.support import running_channel
 from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, LINE_TOKEN, WA_TOKEN,
@@ -39,10 +39,7 @@ from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, 
                                     running_stack, webhook_config)
 
 
-def daemon_url(daemon: Any, platform: str, path: str = "") -> str:
-    sub = getattr(daemon.cfg, platform)
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port),
-                                      path or sub.path)
+daemon_url = webhook_url
 
 
 # --------------------------------------------------------------------------- unsigned WhatsApp

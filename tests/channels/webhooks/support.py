@@ -23,7 +23,7 @@ from openclaw_connector.web import WebServers
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
 from tests.harness import (Inbox, channel_deps, dotted, free_port,  # noqa: F401 (re-exported)
-                           make_config)
+                           make_config, webhook_url)
 
 LINE_SECRET = "line-channel-secret-0123456789"
 LINE_TOKEN = "line-access-token-abcdefghijklmnop"
@@ -74,9 +74,7 @@ class Stack:
     channels: dict
 
     def url(self, platform: str, path: Optional[str] = None) -> str:
-        sub = getattr(self.cfg, platform)
-        port = self.web.bound_port(sub.bind, sub.port)
-        return "http://127.0.0.1:%d%s" % (port, path if path is not None else sub.path)
+        return webhook_url(self, platform, path)
 
 
 @contextlib.asynccontextmanager

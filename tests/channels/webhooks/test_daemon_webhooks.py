@@ -11,16 +11,13 @@ import pytest
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.harness import running_daemon, settle
+from tests.harness import running_daemon, settle, webhook_url
 from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, BOB_LINE, LINE_TOKEN,
                                     SECRETS, WA_TOKEN, WA_VERIFY, get, post_line, post_wa,
                                     webhook_config)
 
 
-def daemon_url(daemon, platform: str, path: str = "") -> str:
-    sub = getattr(daemon.cfg, platform)
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port),
-                                      path or sub.path)
+daemon_url = webhook_url
 
 
 @pytest.mark.gen_test(timeout=15)
