@@ -23,7 +23,8 @@ Public names (stable; new tests use these):
 * ``LogWaiter`` / ``log_waiter(logger="")`` — ``await waiter.wait_for("event=x")``.
 * ``until(predicate, timeout)`` — yield to the loop until a condition holds;
   ``eventually(predicate, turns)`` — the same counted in loop turns; ``settle(turns)`` —
-  let queued callbacks run before asserting that nothing happened.
+  let queued callbacks run before asserting that nothing happened; ``tick(seconds)`` —
+  wall time only where time *is* the fault or the measurement.
 * ``free_port()`` — an unused 127.0.0.1 port;  ``webhook_url(daemon_or_stack, platform)``
   — the loopback URL of a webhook listener (port 0 resolved to the bound port).
 """
@@ -326,6 +327,15 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0,
         fut = loop.create_future()
         loop.call_later(0.005, lambda: fut.done() or fut.set_result(None))
         await fut
+
+
+async def tick(seconds: float) -> None:
+    """Let ``seconds`` of wall time pass on a timer — only where wall time *is* the fault
+    or the measurement (an outage, a CPU window, traffic pacing), never to await an event."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+    loop.call_later(seconds, lambda: future.done() or future.set_result(None))
+    await future
 
 
 async def eventually(predicate: Callable[[], bool], *, turns: int = 1000) -> None:

@@ -48,14 +48,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def tick(seconds: float) -> None:
-    """Let ``seconds`` of wall time pass on a timer (traffic pacing, never event waits)."""
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-    loop.call_later(seconds, lambda: future.done() or future.set_result(None))
-    await future
-
-
 # --------------------------------------------------------------------------- the daemon
 
 class DaemonProc:

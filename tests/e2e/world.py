@@ -28,9 +28,9 @@ import yaml
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.iostream import StreamClosedError
 
-from tests.e2e.process import DaemonProc, free_port, tick
+from tests.e2e.process import DaemonProc, free_port
 from tests.harness import (discord_values, dotted, nested, openclaw_values, telegram_values,
-                           until)
+                           tick, until)
 from tests.fakes import line as line_fake
 from tests.fakes import whatsapp as wa_fake
 from tests.fakes.discord import FakeDiscord
