@@ -14,8 +14,8 @@ Public names (stable; new tests use these):
   the dotted keys that point one platform at its fake (merge them into ``make_config``).
 * ``running_daemon(cfg, console=False)`` — an in-process Daemon; ``.pipe``/``.out`` for the
   console channel (``ConsolePipe``, ``CapturedOutput``).
-* ``channel_deps(cfg, state)`` and ``running_channel(make, cfg, tmp_path, state=None)`` — one
-  channel run directly, with its own StateStore and keep-alive transport.
+* ``channel_deps(cfg, state)`` and ``running_channel(make, cfg, state_dir, state=None)`` — one
+  channel (``make(cfg, deps)``) run directly, with its own StateStore and transport.
 * ``outbox_for(*channels)`` — an Outbox with millisecond backoff over channels;
   ``fast_backoff()`` — that BackoffPolicy (10 ms doubling to 50 ms).
 * ``Inbox`` — a recording ``on_inbound``: ``await inbox.wait(n)``, ``wait_for_id``, ``texts``,
