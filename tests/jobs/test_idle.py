@@ -8,7 +8,7 @@ import time
 import pytest
 
 from openclaw_connector.messages import ChatRef
-from tests.harness import tick
+from tests.harness import settle, tick, until
 from tests.jobs.support import job_env
 
 N = 1000
@@ -26,7 +26,9 @@ async def test_thousand_pending_watches_leave_the_daemon_idle(tmp_path):
         assert len(daemon.jobs.pending()) == N
         before = len(fake.calls("/api/queue"))
         await fake.wait_request("/api/queue", count=before + 1)   # the pass after the adds
-        await tick(0.2)                                        # let that pass finish
+        last = fake.calls("/api/queue")[-1]
+        await until(lambda: last.status != 0, 5, "the /queue answer")   # sent back ...
+        await settle(50)                                     # ... and read by the pass
         requests = len(fake.requests)
         cpu0, wall0 = time.process_time(), time.monotonic()
         await tick(WINDOW_SEC)
