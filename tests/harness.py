@@ -208,8 +208,9 @@ def outbox_for(*channels: Any, attempts: int = 6, state: Any = None,
     """An Outbox over ``channels`` (keyed by their ``platform``) with millisecond backoff
     and card throttle, for channel tests that exercise retries the way the daemon does."""
     from openclaw_connector.delivery import Outbox
+    from openclaw_connector.metrics import Metrics
     return Outbox({c.platform: c for c in channels}, retry=fast_backoff(), attempts=attempts,
-                  stopping=stopping or asyncio.Event(), state=state,
+                  stopping=stopping or asyncio.Event(), state=state, metrics=Metrics(),
                   card_interval=card_interval)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import tornado.httpserver
 import tornado.web
 
+# flatten() lived here; kept importable, it is the harness's now.
+from tests.harness import flatten  # noqa: F401
 
 TELEGRAM_TOKEN = "123456789:AAHfakeTelegramTokenForTests_0123456789"
 DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gfake1.discordTokenForTestsOnly0123456789abc"
