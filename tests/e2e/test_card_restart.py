@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.world import World, until
+from tests.e2e.world import World
+from tests.harness import until
 
 PROGRESS = {"progress.min_interval_sec": 0.05}
 

@@ -11,8 +11,8 @@ import pytest
 
 from tests.fakes import telegram as ftg
 from tests.fakes.telegram import FakeTelegram
-from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config, until
-from tests.support import running_daemon
+from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config
+from tests.harness import running_daemon, until
 
 CHAT = "1111"
 

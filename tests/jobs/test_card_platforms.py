@@ -10,8 +10,8 @@ from tests.channels.webhooks.support import ALICE_LINE, ALICE_WA, GROUP, WA_TOKE
     LINE_TOKEN, post_line, post_wa, webhook_config
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
-from tests.jobs.support import TOKEN, GatedFake, job_env, until
-from tests.support import running_daemon
+from tests.jobs.support import TOKEN, GatedFake, job_env
+from tests.harness import running_daemon, until
 
 
 def _oc_keys(oc, admin: str) -> dict:

@@ -11,9 +11,9 @@ import pytest
 
 from openclaw_connector.jobs.runs import parse_preview
 from tests.fakes.telegram import FakeTelegram
-from tests.jobs.support import GatedFake, TOKEN, until
+from tests.jobs.support import GatedFake, TOKEN
 from tests.jobs.test_card import CHAT, _card_id, _cfg, _edits, _queued
-from tests.support import running_daemon
+from tests.harness import running_daemon, until
 
 JPEG = b"\xff\xd8\xff\xe0" + b"preview-1" * 20
 JPEG2 = b"\xff\xd8\xff\xe0" + b"preview-2" * 20
