@@ -78,6 +78,7 @@ class CardTracker:
         self._awaiting: dict[tuple[str, str, str], Watch] = {}
         self._tasks: set[asyncio.Task] = set()
         self._timed: set[str] = set()
+        self._ended: dict[str, JobOutcome] = {}    # jobs that ended before their reply
         self._ticker: Optional[asyncio.Task] = None
         self._runs = RunSocket(cfg.openclaw.url, on_event=self.run_event, retry=retry,
                                ping_sec=cfg.results.ws_ping_sec,
@@ -96,6 +97,7 @@ class CardTracker:
     def reply_sent(self, chat: ChatRef, reply: Reply, sent: Optional[Sent]) -> None:
         """The command's reply in ``chat`` was delivered as ``sent``: adopt it as the card."""
         watch = self._awaiting.pop((chat.platform, chat.chat_id, chat.message_id), None)
+        ended = self._ended.pop(watch.key, None) if watch is not None else None
         if watch is None or sent is None or watch.key in self._live:
             return
         if self._outbox.capabilities(chat.platform).edit and not sent.first_id:
@@ -103,6 +105,9 @@ class CardTracker:
         self._outbox.adopt_card(watch.key, sent, reply)
         self._live[watch.key] = live = _Live(watch)
         live.phase_shown = QUEUED           # the reply said [Queued] already
+        if ended is not None:               # the job ended before its reply went out
+            self.finished(watch, ended)
+            return
         self._kick()                        # position and ETA from the next /queue pass
 
     def restore(self, watch: Watch) -> None:
@@ -176,8 +181,11 @@ class CardTracker:
         """The job ended: the card shows the outcome, then is forgotten."""
         live = self._live.pop(watch.key, None)
         self._kv.delete("started." + watch.key)
-        self._awaiting.pop((watch.chat.platform, watch.chat.chat_id, watch.chat.message_id),
-                           None)
+        if self._awaiting.get((watch.chat.platform, watch.chat.chat_id,
+                               watch.chat.message_id)) == watch:
+            # Its reply is still on the way (a cached job ends at once): that reply
+            # becomes the card and shows the outcome as soon as it was delivered.
+            self._ended[watch.key] = outcome
         if outcome.state == "success" and outcome.duration_sec \
                 and watch.ref_id not in self._timed:
             self._timed.add(watch.ref_id)   # one sample per job, however many chats watch

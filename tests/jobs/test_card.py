@@ -196,3 +196,29 @@ async def test_progress_disabled_leaves_the_reply_and_opens_no_run_socket(tmp_pa
     run_id = oc.model.finished[pid].extra_data["client_id"]
     assert tg.edits == [] and tg.count("editMessageText") == 0
     assert run_id not in oc.runs.attached
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_job_done_before_its_reply_went_out_card_shows_the_outcome(tmp_path):
+    """A job that ends while its [Queued] reply is still on the way (a cached prompt
+    ends at once): once delivered, that reply is edited to [Done]; one result."""
+    async with GatedFake(admin_token=TOKEN) as oc, FakeTelegram() as tg:
+        async with running_daemon(_cfg(tmp_path, oc, tg)):
+            tg.stall_chat(CHAT)
+            tg.queue_message("/run portrait", chat_id=int(CHAT))
+            await tg.next_request("sendMessage")          # the [Queued] reply, stalled
+            pid = oc.model.running.prompt_id
+            oc.register_view("a.png", PNG)
+            oc.finish_job(pid, images=["a.png"], duration=0.5)
+            await oc.wait_request("/view")                # the watcher took it as ended
+            tg.release()
+            card = await _queued_card(tg, pid)
+            await tg.wait_until(lambda: any(t.startswith("[Done]") for t in tg.texts(CHAT)))
+            await tg.wait_until(lambda: bool(_edits(tg, card)) and
+                                _edits(tg, card)[-1].startswith("[Done] portrait · 0.5 s"))
+    assert sum(t.startswith("[Done]") for t in tg.texts(CHAT)) == 1
+
+
+async def _queued_card(tg: FakeTelegram, pid: str) -> int:
+    await tg.wait_until(lambda: any("[Queued]" in t and pid in t for t in tg.texts(CHAT)))
+    return _card_id(tg, pid)
