@@ -280,6 +280,14 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class ButtonsConfig:
+    """One-tap buttons (buttons.py): how long a button's token stays tappable."""
+
+    # A week: long enough for a result looked at later, short enough to bound the table.
+    token_ttl_sec: float = _key(E + "BUTTONS_TOKEN_TTL_SEC", "positive", default=7 * 86400.0)
+
+
+@dataclass(frozen=True)
 class Config:
     openclaw: OpenClawConfig = field(default_factory=OpenClawConfig)
     admin_users: tuple[str, ...] = _key(E + "ADMIN_USERS", "ids", default=(), ids="admin")
@@ -308,6 +316,7 @@ class Config:
     templates: Optional[Mapping[str, Mapping[str, str]]] = _key(E + "PROMPT_INPUTS",
                                                                 "template_options")
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
     # Where the file came from, for messages; not a YAML key.
     source: str = field(default="", metadata={"internal": True})
     # Warnings found while loading (unknown OPENCLAW_CONNECTOR_* variables); not a key.
