@@ -17,13 +17,16 @@ but a crash meanwhile leaves them at Telegram (issue 20). Errors follow faults.m
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from typing import Any, Optional
+from typing import Any, Awaitable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.telegram.api import CONNECT_TIMEOUT_SEC, BotApi
+from openclaw_connector.channels.telegram.buttons import MAX_BUTTONS, TelegramTaps, \
+    inline_keyboard, parse_callback
 from openclaw_connector.channels.telegram.menu import publish_menu
 from openclaw_connector.channels.telegram.send import TelegramSender
 from openclaw_connector.channels.telegram.wire import (
@@ -70,6 +73,7 @@ class TelegramChannel:
         self._replayed = False                   # pending of a previous run taken over
         self._menu_task: Optional[asyncio.Task] = None
         self._state_delays = Backoff(deps.retry)  # while the state cannot be written
+        self._taps = TelegramTaps(self._call, deps.buttons, on_inbound)
 
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
@@ -226,7 +230,8 @@ class TelegramChannel:
 
     async def _poll_once(self, offset: int) -> None:
         timeout = max(0, int(self._cfg.poll_timeout_sec))
-        params: dict = {"timeout": timeout, "allowed_updates": ["message"]}
+        params: dict = {"timeout": timeout,
+                        "allowed_updates": ["message", "callback_query"]}   # taps too
         if offset:
             params["offset"] = offset
         began = time.monotonic()
@@ -267,6 +272,9 @@ class TelegramChannel:
         self._save_offset()
 
     def _dispatch(self, uid: int, update: Any) -> None:
+        if isinstance(update, dict) and "callback_query" in update:
+            self._dispatch_tap(uid, update)
+            return
         try:
             inbound = parse_update(update, self.bot or BotInfo(0, ""), now=time.time())
         except PoisonUpdate as exc:
@@ -282,11 +290,28 @@ class TelegramChannel:
         if self._deps.debug:
             log.debug("event=inbound update_id=%d chat=%s user=%s text=%r", uid,
                       inbound.chat_id, inbound.user_id, inbound.text[:200])
-        self._inflight[uid] = asyncio.ensure_future(self._handle(uid, inbound))
+        self._inflight[uid] = asyncio.ensure_future(self._handle(uid, self._on_inbound(inbound)))
 
-    async def _handle(self, uid: int, inbound: Inbound) -> None:
+    def _dispatch_tap(self, uid: int, update: Any) -> None:
+        """A button tap (telegram.buttons): deduplicated by update id like a message."""
         try:
-            await self._on_inbound(inbound)
+            tap = parse_callback(update, now=time.time())
+        except PoisonUpdate as exc:
+            log.warning("event=update_skipped update_id=%d reason=%s", uid, log_field(str(exc)))
+            self._metric("telegram_updates_total", kind="poison")
+            self._done(uid)
+            return
+        if tap is None:
+            self._metric("telegram_updates_total", kind="ignored")
+            self._done(uid)
+            return
+        self._metric("telegram_updates_total", kind="callback_query")
+        self._inflight[uid] = asyncio.ensure_future(
+            self._handle(uid, self._taps.handle(tap, self.bot or BotInfo(0, ""))))
+
+    async def _handle(self, uid: int, work: Awaitable[None]) -> None:
+        try:
+            await work
         except asyncio.CancelledError:
             self._inflight.pop(uid, None)   # unfinished: stays pending for a restart
             raise
@@ -342,15 +367,27 @@ class TelegramChannel:
     # ------------------------------------------------------------------ sending
     @property
     def capabilities(self) -> Capabilities:
-        # Buttons, typing and video come with their issues; edits work now.
-        return CAPABILITIES
+        # Typing and video come with their issues; edits and buttons work now.
+        if self._deps.buttons is None:
+            return CAPABILITIES
+        return dataclasses.replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
         """Deliver ``reply`` from ``start_part`` on (telegram.send.TelegramSender), one
         attempt per part; raises ChannelSendError. ``key``: Telegram has no
         idempotency key to derive."""
-        return await self._sender.send(chat, reply, start_part=start_part)
+        buttons = self._deps.buttons
+        if not reply.actions or buttons is None:
+            return await self._sender.send(chat, reply, start_part=start_part)
+        markup = inline_keyboard(buttons, chat, reply.actions)
+        sent = await self._sender.send(chat, reply, start_part=start_part, markup=markup)
+        buttons.shown(reply.actions, sent)
+        return sent
+
+    async def clear_buttons(self, sent: Sent) -> None:
+        """Remove the inline keyboard from what ``sent`` names (a decided request)."""
+        await self._taps.clear(sent)
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """editMessageText on ``sent`` ("message is not modified" counts as done)."""
