@@ -33,7 +33,10 @@ from typing import Any, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
+from openclaw_connector.channels.line_buttons import MAX_BUTTONS, buttons_template, \
+    parse_postback
 from openclaw_connector.channels.pending import PendingInbounds
+from openclaw_connector.channels.webhook_taps import WebhookTaps
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler, count, image_urls, is_stale,
                                                  line_signature, signature_matches, split_text,
@@ -126,6 +129,9 @@ class LineChannel(NoEdits):
         self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
         self._pending = PendingInbounds(deps.state, "line", tell=self.send, seen_ns=DEDUP_NS,
                                         seen_ttl_sec=DEDUP_TTL_SEC)
+        self._taps = WebhookTaps("line", state=deps.state, buttons=deps.buttons,
+                                 pending=self._pending, tasks=self._tasks, seen_ns=DEDUP_NS,
+                                 on_inbound=on_inbound, tell=self.send)
         if deps.web is not None:
             deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
                 self.ingest, "X-Line-Signature", deps.state.when_durable,
@@ -163,6 +169,10 @@ class LineChannel(NoEdits):
         now = time.time()
         for event in events:
             inbound = event_to_inbound(event, now)
+            tap = parse_postback(event, now) if inbound is None else None
+            if tap is not None and not is_stale(event.get("timestamp"), now, millis=True):
+                self._taps.take(tap.event_id, tap.token, tap.chat, tap.inbound)
+                continue
             if inbound is None:
                 kind = event.get("type") if isinstance(event, dict) else type(event).__name__
                 log.debug("event=webhook_event_ignored platform=line type=%s", kind)
@@ -189,13 +199,19 @@ class LineChannel(NoEdits):
     # ------------------------------------------------------------------ outbound
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        if self._deps.buttons is None:
+            return CAPABILITIES
+        return Capabilities(max_upload_bytes=IMAGE_MAX_BYTES, buttons=True,
+                            max_buttons=MAX_BUTTONS)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
         """Reply (fresh token) or push each batch from ``start_part`` on, one attempt
         each; raise ChannelSendError (with ``sent_parts``) if LINE refused one."""
         messages = await self.render(reply)
+        if reply.actions and self._deps.buttons is not None:
+            messages.append(buttons_template(self._deps.buttons, chat, reply.actions,
+                                             reply.text))
         batches = [messages[i:i + MESSAGES_PER_CALL]
                    for i in range(0, len(messages), MESSAGES_PER_CALL)]
         origin = key or chat.message_id
