@@ -74,7 +74,8 @@ def parse_button_reply(message: Any, now: float, *, verified: bool) -> Optional[
     elif message.get("type") == "button" and isinstance(message.get("button"), dict):
         token = message["button"].get("payload")
     wa_id, wamid = message.get("from"), message.get("id")
-    if not all(isinstance(v, str) and v for v in (token, wa_id, wamid)):
+    if not (isinstance(token, str) and isinstance(wa_id, str) and isinstance(wamid, str)
+            and token and wa_id and wamid):
         return None
     chat = ChatRef(platform="whatsapp", chat_id=wa_id, user_id=wa_id, message_id=wamid,
                    received_at=now)

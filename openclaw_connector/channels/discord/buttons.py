@@ -72,10 +72,10 @@ def parse_component(d: Any) -> Optional[ComponentTap]:
     """The press in a MESSAGE_COMPONENT interaction; None for any other kind."""
     if not isinstance(d, dict) or d.get("type") != 3 or not d.get("id") or not d.get("token"):
         return None
-    data = d.get("data") if isinstance(d.get("data"), dict) else {}
-    channel = d.get("channel") if isinstance(d.get("channel"), dict) else {}
+    data: dict = d["data"] if isinstance(d.get("data"), dict) else {}
+    channel: dict = d["channel"] if isinstance(d.get("channel"), dict) else {}
     channel_id = str(d.get("channel_id") or channel.get("id") or "")
-    member = d.get("member") if isinstance(d.get("member"), dict) else {}
+    member: dict = d["member"] if isinstance(d.get("member"), dict) else {}
     user = member.get("user") or d.get("user") or {}
     user_id = str(user.get("id") or "") if isinstance(user, dict) else ""
     custom_id = str(data.get("custom_id") or "")

@@ -168,3 +168,19 @@ async def test_again_reruns_the_same_inputs_with_a_new_seed_and_details_shows_hi
     assert first["steps"] == second["steps"] == 30
     assert first["seed"] == 7 and second["seed"] != 7
     assert fire.json["trace_id"] != refire.json["trace_id"]
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_buttons_go_when_the_request_is_decided_elsewhere(tmp_path):
+    """Whoever decides (here the OpenClaw web UI), the keyboard is removed and a late tap
+    on it is told the request was done."""
+    from tests.jobs.test_approvals import _web_ui
+    async with FakeOpenClaw(admin_token=TOKEN) as oc, FakeTelegram() as tg:
+        async with running_daemon(config(tmp_path, tg, oc)):
+            aid, mid, buttons = await request_approval(tg, oc)
+            await _web_ui(oc, aid, "reject", actor="webui")
+            await tg.wait_until(lambda: tg.markup(GROUP, mid) is None)
+            late = tg.queue_callback(buttons[0]["callback_data"], message_id=mid,
+                                     user_id=ADMIN, chat_id=GROUP, chat_type="supergroup")
+            assert "already done" in (await answer_of(tg, late))["text"].lower()
+        assert oc.calls("/approve") == []
