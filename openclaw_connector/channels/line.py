@@ -37,12 +37,13 @@ from openclaw_connector.channels.line_buttons import MAX_BUTTONS, buttons_templa
     parse_postback
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook_taps import WebhookTaps
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet,
                                                  WebhookPathHandler, count, image_urls, is_stale,
                                                  line_signature, signature_matches, split_text,
                                                  with_notes)
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
+from openclaw_connector.web.webhook import WebhookEndpoint
 
 log = logmod.get("line")
 
