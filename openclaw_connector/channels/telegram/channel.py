@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from typing import Any, Awaitable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
@@ -290,7 +290,8 @@ class TelegramChannel:
         if self._deps.debug:
             log.debug("event=inbound update_id=%d chat=%s user=%s text=%r", uid,
                       inbound.chat_id, inbound.user_id, inbound.text[:200])
-        self._inflight[uid] = asyncio.ensure_future(self._handle(uid, self._on_inbound(inbound)))
+        self._inflight[uid] = asyncio.ensure_future(
+            self._handle(uid, lambda: self._on_inbound(inbound)))
 
     def _dispatch_tap(self, uid: int, update: Any) -> None:
         """A button tap (telegram.buttons): deduplicated by update id like a message."""
@@ -306,12 +307,12 @@ class TelegramChannel:
             self._done(uid)
             return
         self._metric("telegram_updates_total", kind="callback_query")
-        self._inflight[uid] = asyncio.ensure_future(
-            self._handle(uid, self._taps.handle(tap, self.bot or BotInfo(0, ""))))
+        self._inflight[uid] = asyncio.ensure_future(self._handle(
+            uid, lambda: self._taps.handle(tap, self.bot or BotInfo(0, ""))))
 
-    async def _handle(self, uid: int, work: Awaitable[None]) -> None:
+    async def _handle(self, uid: int, work: Callable[[], Awaitable[None]]) -> None:
         try:
-            await work
+            await work()
         except asyncio.CancelledError:
             self._inflight.pop(uid, None)   # unfinished: stays pending for a restart
             raise

@@ -119,3 +119,22 @@ async def test_again_on_a_result_reruns_with_a_new_seed(fake_discord, tmp_path):
             refire = await oc.wait_request("/triggers/fire", "POST", count=2)
     assert refire.json["inputs"]["prompt"] == fire.json["inputs"]["prompt"] == "a red fox"
     assert fire.json["inputs"]["seed"] == 7 and refire.json["inputs"]["seed"] != 7
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_a_replayed_press_runs_once(fake_discord, tmp_path):
+    """The same INTERACTION_CREATE delivered twice (a gateway replay) is answered once and
+    its command runs once."""
+    fake = fake_discord
+    async with FakeOpenClaw(admin_token=TOKEN) as oc:
+        async with running_daemon(config(fake, oc, tmp_path)):
+            await ready(fake)
+            aid, mid = await request_approval(fake, oc)
+            press = fake.component_click(mid, fake.buttons(mid)[0]["custom_id"], user_id=ADMIN)
+            fake.emit("INTERACTION_CREATE", press.d)                    # the replay
+            await fake.wait_for(lambda: with_text(fake, "[Approved]"), what="approved")
+            fake.message_create("/help", guild_id=GUILD_ID, author_id=ADMIN)   # a barrier
+            await fake.wait_for(lambda: with_text(fake, "Commands:"), what="barrier")
+        assert press.callback == {"type": 6}
+        assert len(oc.calls("/approve", "POST")) == 1
+        assert len(with_text(fake, "[Approved] %s\n" % aid)) == 1
