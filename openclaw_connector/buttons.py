@@ -13,7 +13,8 @@ never the command and never derived from chat data, so data a client forges
 resolves to nothing.
 
 Actions that share a ``group`` are one decision (Approve/Reject of one
-request). While one tap of a group runs, another tap of it is told so; once
+request). While one tap of a button (or of its group) runs, another tap of it
+is told so, so a double tap runs once; once
 the decision is known (:meth:`Buttons.decided`, called by the approval
 commands and by the JobWatcher, whoever decided), every token of the group
 answers "already done" and the messages that carry the group's buttons lose
@@ -50,6 +51,7 @@ class Granted:
     command: str
     group: str = ""
     tap_id: str = ""
+    claim: str = ""          # what this tap holds while it runs (its group, else its token)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class Buttons:
         self._state = state
         self._ttl = float(ttl_sec)
         self._channels: Mapping[str, Any] = channels if channels is not None else {}
-        self._running: dict[str, str] = {}      # group -> tap id running it
+        self._running: dict[str, str] = {}      # group (or lone token) -> tap id running it
 
     # ------------------------------------------------------------------ rendering
     def issue(self, chat: ChatRef, action: Action) -> str:
@@ -121,16 +123,18 @@ class Buttons:
         group = str(record.get("group") or "")
         if group and self.is_decided(group):
             return Refused(DONE_TEXT)
-        if group and group in self._running:
+        # A double tap while the first still runs is one tap (an accidental second
+        # "Again" must not start a second job); afterwards the button works again.
+        claim = "group:" + group if group else "token:" + token
+        if claim in self._running:
             return Refused(BUSY_TEXT)
-        if group:
-            self._running[group] = tap_id
-        return Granted(record["command"], group, tap_id)
+        self._running[claim] = tap_id
+        return Granted(record["command"], group, tap_id, claim)
 
     def close(self, granted: Granted) -> None:
-        """The tap's command has run (or failed): another tap of its group may run."""
-        if granted.group and self._running.get(granted.group) == granted.tap_id:
-            del self._running[granted.group]
+        """The tap's command has run (or failed): the button (or its group) may run again."""
+        if granted.claim and self._running.get(granted.claim) == granted.tap_id:
+            del self._running[granted.claim]
 
     # ------------------------------------------------------------------ decisions
     def is_decided(self, group: str) -> bool:

@@ -53,8 +53,12 @@ def test_a_token_opens_only_in_its_chat_and_only_while_fresh(state, tmp_path):
     buttons = Buttons(state, ttl_sec=60)
     token = buttons.issue(CHAT, Action("Details", "/history p1"))
     granted = buttons.open(token, CHAT, "tap1")
-    assert granted == Granted("/history p1", "", "tap1")
-    assert buttons.open(token, CHAT, "tap2") == granted.__class__("/history p1", "", "tap2")
+    assert isinstance(granted, Granted) and granted.command == "/history p1"
+    assert buttons.open(token, CHAT, "tap2") == Refused(BUSY_TEXT)    # a double tap
+    buttons.close(granted)
+    again = buttons.open(token, CHAT, "tap2")                        # done: usable again
+    assert isinstance(again, Granted) and again.tap_id == "tap2"
+    buttons.close(again)
     other = ChatRef(platform="telegram", chat_id="-200", user_id="7")
     assert buttons.open(token, other, "tap3") == Refused(OTHER_CHAT_TEXT)
     assert buttons.open(token, ChatRef("discord", "-100"), "tap4") == Refused(OTHER_CHAT_TEXT)
