@@ -128,7 +128,8 @@ async def test_forged_expired_and_foreign_tokens_are_refused_without_effect(tmp_
 
 @pytest.mark.gen_test(timeout=15)
 async def test_tap_is_answered_before_a_slow_openclaw_answers(tmp_path):
-    """answerCallbackQuery goes out first, while the approve call is still held."""
+    """answerCallbackQuery goes out first, while the approve call is still held; a double
+    tap meanwhile is told it is in progress and approves nothing more."""
     async with FakeOpenClaw(admin_token=TOKEN) as oc, FakeTelegram() as tg:
         async with running_daemon(config(tmp_path, tg, oc)):
             aid, mid, buttons = await request_approval(tg, oc)
@@ -138,8 +139,12 @@ async def test_tap_is_answered_before_a_slow_openclaw_answers(tmp_path):
             await answer_of(tg, tap)
             await oc.wait_request("/approve", "POST")
             assert oc.model.approvals[aid]["status"] == "pending"    # still held
+            double = tg.queue_callback(buttons[0]["callback_data"], message_id=mid,
+                                       user_id=ADMIN, chat_id=GROUP, chat_type="supergroup")
+            assert "in progress" in (await answer_of(tg, double))["text"]
             gate.set()
             await tg.wait_until(lambda: any("[Approved]" in t for t in tg.texts(GROUP)))
+        assert len(oc.calls("/approve", "POST")) == 1
 
 
 @pytest.mark.gen_test(timeout=15)
