@@ -93,7 +93,7 @@ class OpenClawHttp:
         url = self._base + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        timeout = timeout or self._cfg.timeout_sec
+        timeout = timeout or self._cfg.request_sec
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
@@ -101,7 +101,7 @@ class OpenClawHttp:
             data = b""
         request = HTTPRequest(url, method=method, body=data,
                               headers=self._headers(body is not None),
-                              connect_timeout=min(timeout, self._cfg.timeout_sec),
+                              connect_timeout=min(timeout, self._cfg.connect_sec),
                               request_timeout=timeout, follow_redirects=False,
                               streaming_callback=streaming_callback)
         started = time.monotonic()

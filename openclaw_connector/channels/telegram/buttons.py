@@ -16,13 +16,16 @@ update was the tap. Decided buttons are cleared with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Sequence
 
 from openclaw_connector import log as logmod
 from openclaw_connector.buttons import Buttons, Granted, Refused
 from openclaw_connector.channels.telegram.wire import GROUP_TYPES, BotInfo, PoisonUpdate, \
     TelegramError, log_field
-from openclaw_connector.messages import Action, ChatRef, Inbound, InboundHandler, Sent
+from openclaw_connector.messages import Action, ChatRef, Inbound, InboundHandler, Reply, Sent
+
+if TYPE_CHECKING:
+    from openclaw_connector.channels.telegram.send import TelegramSender
 
 log = logmod.get("telegram")
 
@@ -82,12 +85,25 @@ def parse_callback(update: Any, *, now: float = 0.0) -> Optional[CallbackTap]:
     return CallbackTap(query["id"], data, str(sender["id"]), ref, chat.get("type") == "private")
 
 
-class TelegramTaps:
-    """Answers callback queries and hands granted taps to ``on_inbound``."""
+class TelegramButtons:
+    """Sends keyboards, answers callback queries and hands granted taps to ``on_inbound``;
+    ``answer_timeout`` bounds each answerCallbackQuery."""
 
     def __init__(self, call_api: ApiCall, buttons: Optional[Buttons],
-                 on_inbound: InboundHandler) -> None:
+                 on_inbound: InboundHandler, *, answer_timeout: float) -> None:
         self._call_api, self._buttons, self._on_inbound = call_api, buttons, on_inbound
+        self._answer_timeout = answer_timeout
+
+    async def send(self, sender: "TelegramSender", chat: ChatRef, reply: Reply,
+                   start_part: int) -> Sent:
+        """``reply`` through ``sender``, its actions as an inline keyboard on the last part
+        (remembered, so the keyboard can be cleared once decided)."""
+        if not reply.actions or self._buttons is None:
+            return await sender.send(chat, reply, start_part=start_part)
+        markup = inline_keyboard(self._buttons, chat, reply.actions)
+        sent = await sender.send(chat, reply, start_part=start_part, markup=markup)
+        self._buttons.shown(reply.actions, sent)
+        return sent
 
     async def handle(self, tap: CallbackTap, bot: BotInfo) -> None:
         """Answer the query, then run its command as the tapper (if granted)."""
@@ -111,7 +127,7 @@ class TelegramTaps:
         if text:
             params["text"] = text[:200]
         try:
-            await self._call_api("answerCallbackQuery", params, timeout=10.0)
+            await self._call_api("answerCallbackQuery", params, timeout=self._answer_timeout)
         except TelegramError as exc:
             # Too late or answered already: the tap still counts (interactive.md §1.1).
             log.warning("event=tap_answer_failed query=%s error=%s", query_id,

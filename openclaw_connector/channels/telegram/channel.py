@@ -24,9 +24,9 @@ from typing import Any, Awaitable, Callable, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
-from openclaw_connector.channels.telegram.api import CONNECT_TIMEOUT_SEC, BotApi
-from openclaw_connector.channels.telegram.buttons import MAX_BUTTONS, TelegramTaps, \
-    inline_keyboard, parse_callback
+from openclaw_connector.channels.telegram.api import BotApi
+from openclaw_connector.channels.telegram.buttons import MAX_BUTTONS, TelegramButtons, \
+    parse_callback
 from openclaw_connector.channels.telegram.menu import publish_menu
 from openclaw_connector.channels.telegram.send import TelegramSender
 from openclaw_connector.channels.telegram.wire import (
@@ -57,7 +57,8 @@ class TelegramChannel:
         self._cfg, self._on_inbound, self._deps = cfg, on_inbound, deps
         self._state = deps.state
         self._token = cfg.token or ""
-        self._call = BotApi(cfg.api_base, self._token, deps.http).call
+        self._api = BotApi(cfg, deps.http)
+        self._call = self._api.call
         self.health = ChannelHealth("telegram")
         self.bot: Optional[BotInfo] = None
         self._stopping = asyncio.Event()
@@ -73,7 +74,8 @@ class TelegramChannel:
         self._replayed = False                   # pending of a previous run taken over
         self._menu_task: Optional[asyncio.Task] = None
         self._state_delays = Backoff(deps.retry)  # while the state cannot be written
-        self._taps = TelegramTaps(self._call, deps.buttons, on_inbound)
+        self._taps = TelegramButtons(self._call, deps.buttons, on_inbound,
+                                     answer_timeout=self._api.setup_timeout)
 
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
@@ -176,7 +178,7 @@ class TelegramChannel:
 
     async def _bootstrap(self) -> None:
         """getMe (our username), deleteWebhook, then re-run what a crash left pending."""
-        me = await self._call("getMe", timeout=CONNECT_TIMEOUT_SEC + 10)
+        me = await self._call("getMe", timeout=self._api.setup_timeout)
         if not isinstance(me, dict) or not isinstance(me.get("id"), int):
             raise TelegramError("getMe", 502, "getMe result has no id")
         await self._delete_webhook(strict=True)
@@ -184,14 +186,15 @@ class TelegramChannel:
         self.health.ok()
         log.info("event=telegram_ready bot=@%s offset=%d", self.bot.username, self._next_offset)
         if self._deps.menu is not None and self._menu_task is None:
-            self._menu_task = asyncio.ensure_future(publish_menu(self._call, self._deps.menu))
+            self._menu_task = asyncio.ensure_future(publish_menu(
+                self._call, self._deps.menu, timeout=self._api.setup_timeout))
         self._replay_pending()
 
     async def _delete_webhook(self, *, strict: bool = False) -> None:
         """Polling cannot work while a webhook is set (409); keep pending updates."""
         try:
             await self._call("deleteWebhook", {"drop_pending_updates": False},
-                             timeout=CONNECT_TIMEOUT_SEC + 10)
+                             timeout=self._api.setup_timeout)
             log.info("event=webhook_deleted")
         except TelegramError as exc:
             if strict:
@@ -378,13 +381,7 @@ class TelegramChannel:
         """Deliver ``reply`` from ``start_part`` on (telegram.send.TelegramSender), one
         attempt per part; raises ChannelSendError. ``key``: Telegram has no
         idempotency key to derive."""
-        buttons = self._deps.buttons
-        if not reply.actions or buttons is None:
-            return await self._sender.send(chat, reply, start_part=start_part)
-        markup = inline_keyboard(buttons, chat, reply.actions)
-        sent = await self._sender.send(chat, reply, start_part=start_part, markup=markup)
-        buttons.shown(reply.actions, sent)
-        return sent
+        return await self._taps.send(self._sender, chat, reply, start_part)
 
     async def clear_buttons(self, sent: Sent) -> None:
         """Remove the inline keyboard from what ``sent`` names (a decided request)."""
