@@ -138,3 +138,24 @@ async def test_a_replayed_press_runs_once(fake_discord, tmp_path):
         assert press.callback == {"type": 6}
         assert len(oc.calls("/approve", "POST")) == 1
         assert len(with_text(fake, "[Approved] %s\n" % aid)) == 1
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_slash_reply_with_buttons_is_a_message_and_the_thinking_answer_goes(
+        fake_discord, tmp_path):
+    """A slash /approvals answer with buttons is posted as a normal message (one the bot
+    token can clear later, unlike the 15-minute interaction answer) and "thinking…" is
+    deleted."""
+    fake = fake_discord
+    async with FakeOpenClaw(admin_token=TOKEN) as oc:
+        async with running_daemon(config(fake, oc, tmp_path,
+                                         discord__slash_commands=True)):
+            await ready(fake)
+            aid, _mid = await request_approval(fake, oc)
+            item = fake.interaction_create("approvals", user_id=ADMIN)
+            await fake.wait_for(lambda: item.deleted, what="thinking deleted")
+            listed = next(m for m in fake.messages.values()
+                          if m["content"].startswith("Pending approvals"))
+        assert item.callback == {"type": 5} and item.original is None
+        assert [b["label"] for b in fake.buttons(listed["id"])] == [
+            "Approve %s" % aid[-6:], "Reject %s" % aid[-6:]]
