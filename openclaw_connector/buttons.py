@@ -30,12 +30,14 @@ from typing import Any, Mapping, Optional, Sequence, Union
 
 from openclaw_connector import log as logmod
 from openclaw_connector.messages import Action, ChatRef, Sent
+from openclaw_connector.state import StateStore
 
 log = logmod.get("buttons")
 
-TOKEN_KEY = "buttons.token."
-USED_KEY = "buttons.used."
-SHOWN_KEY = "buttons.shown."
+NAMESPACE = "buttons"            # state.kv("buttons"): token.<t>, used.<group>, shown.<group>
+TOKEN_KEY = "token."
+USED_KEY = "used."
+SHOWN_KEY = "shown."
 MAX_SHOWN = 20                      # messages remembered per group (a /approvals list each)
 
 UNKNOWN_TEXT = "This button has expired or is not valid any more; type the command instead."
@@ -74,9 +76,9 @@ def actions_as_text(actions: Sequence[Action]) -> str:
 class Buttons:
     """Token store and decision bookkeeping; ``channels`` is the daemon's live dict."""
 
-    def __init__(self, state: Any, *, ttl_sec: float,
+    def __init__(self, state: StateStore, *, ttl_sec: float,
                  channels: Optional[Mapping[str, Any]] = None) -> None:
-        self._state = state
+        self._kv = state.kv(NAMESPACE)
         self._ttl = float(ttl_sec)
         self._channels: Mapping[str, Any] = channels if channels is not None else {}
         self._running: dict[str, str] = {}      # group (or lone token) -> tap id running it
@@ -87,7 +89,7 @@ class Buttons:
         token = new_token()
         record = {"command": action.command, "platform": chat.platform,
                   "chat_id": chat.chat_id, "group": action.group}
-        self._state.put_expiring(TOKEN_KEY + token, json.dumps(record, sort_keys=True),
+        self._kv.put_expiring(TOKEN_KEY + token, json.dumps(record, sort_keys=True),
                                  self._ttl)
         return token
 
@@ -96,17 +98,17 @@ class Buttons:
         for group in sorted({a.group for a in actions if a.group}):
             key = SHOWN_KEY + group
             try:
-                known = json.loads(self._state.get_expiring(key) or "[]")
+                known = json.loads(self._kv.get_expiring(key) or "[]")
             except ValueError:
                 known = []
             known = [k for k in known if isinstance(k, str)][-(MAX_SHOWN - 1):]
             known.append(sent.to_json())
-            self._state.put_expiring(key, json.dumps(known), self._ttl)
+            self._kv.put_expiring(key, json.dumps(known), self._ttl)
 
     # ------------------------------------------------------------------ tapping
     def open(self, token: str, chat: ChatRef, tap_id: str) -> Union[Granted, Refused]:
         """What a tap on ``token`` in ``chat`` may do; a Granted one must be ``close``d."""
-        raw = self._state.get_expiring(TOKEN_KEY + token) if token else None
+        raw = self._kv.get_expiring(TOKEN_KEY + token) if token else None
         try:
             record = json.loads(raw) if raw else None
         except ValueError:
@@ -138,20 +140,20 @@ class Buttons:
 
     # ------------------------------------------------------------------ decisions
     def is_decided(self, group: str) -> bool:
-        return self._state.get_expiring(USED_KEY + group) is not None
+        return self._kv.get_expiring(USED_KEY + group) is not None
 
     async def decided(self, group: str) -> None:
         """``group``'s decision is made: its tokens answer "already done" and its buttons
         are cleared where the channel can (best effort: a failure is logged)."""
         if not group:
             return
-        self._state.put_expiring(USED_KEY + group, "1", self._ttl)
+        self._kv.put_expiring(USED_KEY + group, "1", self._ttl)
         key = SHOWN_KEY + group
         try:
-            shown = json.loads(self._state.get_expiring(key) or "[]")
+            shown = json.loads(self._kv.get_expiring(key) or "[]")
         except ValueError:
             shown = []
-        self._state.put_expiring(key, "[]", self._ttl)   # cleared once, not per later call
+        self._kv.put_expiring(key, "[]", self._ttl)   # cleared once, not per later call
         for raw in shown:
             try:
                 sent = Sent.from_json(raw)

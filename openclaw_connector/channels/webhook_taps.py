@@ -46,8 +46,7 @@ class WebhookTaps:
         verdict = self._buttons.open(token, chat, event_id) if self._buttons is not None \
             else Refused("Buttons are off.")
         if isinstance(verdict, Refused):
-            if not self._state.mark_seen(self._seen_ns, event_id, DEDUP_TTL_SEC,
-                                         batched=True):
+            if not self._state.mark_seen(self._seen_ns, event_id, DEDUP_TTL_SEC):
                 return "duplicate"
             self._tasks.spawn(self._answer(chat, verdict.text))
             return "refused"

@@ -23,6 +23,7 @@ from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, FAILED, STOPPED, Outbox
 from openclaw_connector.messages import ChatRef, Image, Reply
+from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.types import ImageRef, JobOutcome, NotFound, OpenClawError, \
     Unreachable
 
@@ -34,7 +35,7 @@ __all__ = ["DONE", "FAILED", "ResultSender"]
 class ResultSender:
     """Builds result replies and sends them until accepted (bounded)."""
 
-    def __init__(self, cfg: Config, *, openclaw: Any, outbox: Outbox, metrics: Any,
+    def __init__(self, cfg: Config, *, openclaw: Any, outbox: Outbox, metrics: Metrics,
                  stopping: asyncio.Event) -> None:
         self._res = cfg.results
         self._max_bytes = int(cfg.media.max_mb * 1024 * 1024)
@@ -84,15 +85,13 @@ class ResultSender:
         if delivery.status == DONE:
             log.info("event=result_delivered key=%s outcome=%s attempts=%d took_ms=%.1f",
                      key, outcome, delivery.attempts, 1000 * (time.monotonic() - started))
-            if self._metrics is not None:
-                self._metrics.inc("job_results_total", outcome=outcome,
-                                  platform=chat.platform, help="Job results delivered")
+            self._metrics.inc("job_results_total", outcome=outcome,
+                              platform=chat.platform, help="Job results delivered")
             return DONE
         log.error("event=result_gave_up key=%s outcome=%s attempts=%d permanent=%s", key,
                   outcome, delivery.attempts, delivery.permanent)
-        if self._metrics is not None:
-            self._metrics.inc("job_results_failed_total", platform=chat.platform,
-                              help="Job results the platform never accepted")
+        self._metrics.inc("job_results_failed_total", platform=chat.platform,
+                          help="Job results the platform never accepted")
         return FAILED
 
 

@@ -98,7 +98,7 @@ def test_again_keeps_the_inputs_draws_a_new_seed_and_parses_back():
                                          "hires": False, "seed": 7}, seed=99)
     assert command == '/run portrait prompt="a red fox" steps=30 cfg=6.5 hires=false seed=99'
     parsed = parse(command)
-    assert parsed is not None and parsed.param_dict() == {
+    assert parsed is not None and dict(parsed.params) == {
         "prompt": "a red fox", "steps": "30", "cfg": "6.5", "hires": "false", "seed": "99"}
     seeds = {again_command("portrait", {"seed": 7}) for _ in range(20)}
     assert len(seeds) > 1 and "/run portrait seed=7" not in seeds

@@ -10,7 +10,7 @@ import pytest
 
 from openclaw_connector.state import StateStore
 from tests.jobs.support import CHAT, PNG, job_env
-from tests.support import running_daemon
+from tests.harness import running_daemon
 
 
 def _images(fake, n: int) -> list[str]:
@@ -30,7 +30,7 @@ async def test_success_with_two_images_reaches_the_chat_once(tmp_path):
         text = await daemon.out.wait_for("[image] img_01.png")
         assert "[Done] portrait · %s · 12.4 s · 2 images" % pid[:8] in text
         assert "[image] img_00.png (image/png, 73 bytes)" in text
-        assert daemon.jobs.pending() == []
+        assert daemon.jobs.introspect().pending == []
         other = fake.submit("portrait")     # more queue changes: the first is not resent
         await daemon.jobs.watch_prompt(other, "portrait", CHAT)
         fake.fail_job(other)
@@ -167,7 +167,7 @@ async def test_daemon_restart_checks_pending_watches_and_delivers_once(tmp_path)
             text = await again.out.wait_for("[image] img_00.png")
             assert "[Done] portrait" in text
         async with running_daemon(cfg, console=True) as third:
-            assert third.jobs.pending() == []
+            assert third.jobs.introspect().pending == []
         assert "[Done]" not in third.out.text
     finally:
         await fake2.stop()
@@ -181,12 +181,14 @@ async def test_daemon_restart_checks_pending_watches_and_delivers_once(tmp_path)
 
 @pytest.mark.gen_test(timeout=10)
 async def test_watch_is_given_up_after_max_wait_hours(tmp_path):
-    async with job_env(tmp_path, results__max_wait_hours=0.0001) as (fake, daemon):
+    # poll_max 0.03 s: the safety pass that notices the overdue watch runs every 0.3 s
+    async with job_env(tmp_path, results__max_wait_hours=0.0001,
+                       results__poll_max_sec=0.03) as (fake, daemon):
         pid = fake.submit("portrait")
         await daemon.jobs.watch_prompt(pid, "portrait", CHAT)
         text = await daemon.out.wait_for("[Gave up]")
     assert "[Gave up] portrait · %s: no result after 0.4 s" % pid in text
-    assert daemon.jobs.pending() == []
+    assert daemon.jobs.introspect().pending == []
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -198,5 +200,5 @@ async def test_same_prompt_watched_twice_for_one_chat_is_delivered_once(tmp_path
         fake.finish_job(pid, images=_images(fake, 1))
         await daemon.out.wait_for("[image] img_00.png")
         await daemon.jobs.watch_prompt(pid, "portrait", CHAT)   # replay after delivery
-        assert daemon.jobs.pending() == []
+        assert daemon.jobs.introspect().pending == []
     assert daemon.out.text.count("[Done]") == 1

@@ -17,16 +17,16 @@ but a crash meanwhile leaves them at Telegram (issue 20). Errors follow faults.m
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
+from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.telegram.api import BotApi
-from openclaw_connector.channels.telegram.buttons import MAX_BUTTONS, TelegramButtons, \
-    parse_callback
+from openclaw_connector.channels.telegram.buttons import MAX_BUTTONS, CallbackTap, \
+    TelegramButtons, parse_callback
 from openclaw_connector.channels.telegram.menu import publish_menu
 from openclaw_connector.channels.telegram.send import TelegramSender
 from openclaw_connector.channels.telegram.wire import (
@@ -40,11 +40,20 @@ from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundH
 log = logmod.get("telegram")
 
 NS = "telegram"                    # seen-id namespace
-KEY_OFFSET = "telegram.offset"
-KEY_PENDING = "telegram.pending"
+KEY_OFFSET = "offset"            # in state.kv(NS)
+KEY_PENDING = "pending"          # in state.kv(NS)
 SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
 CAPABILITIES = Capabilities(edit=True, max_upload_bytes=50_000_000)   # sendDocument ≤ 50 MB
+
+
+@dataclass(frozen=True)
+class TelegramView:
+    """:meth:`TelegramChannel.introspect`: the offset the next getUpdates sends and how
+    many updates are being handled."""
+
+    offset: int
+    running: int
 
 
 class TelegramChannel:
@@ -80,7 +89,7 @@ class TelegramChannel:
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
         """Spawn the poll loop and return; getMe and deleteWebhook run inside it."""
-        saved = self._state.get(KEY_OFFSET)
+        saved = self._state.kv(NS).get(KEY_OFFSET)
         self._next_offset = int(saved) if saved and saved.lstrip("-").isdigit() else 0
         self._saved_offset = self._next_offset
         self._task = asyncio.ensure_future(self._run())
@@ -108,7 +117,8 @@ class TelegramChannel:
                 self.health.stopped()
 
     async def wait_handled(self, update_id: int, timeout: float) -> None:
-        """Wait until ``update_id`` was handled or skipped (tests, benchmark)."""
+        """Wait until ``update_id`` was handled or skipped: the one test hook besides
+        :meth:`introspect`, for tests that feed updates and wait on their outcome."""
         async def _wait() -> None:
             while not self._state.is_seen(NS, str(update_id)):
                 fut = asyncio.get_running_loop().create_future()
@@ -116,10 +126,9 @@ class TelegramChannel:
                 await fut
         await asyncio.wait_for(_wait(), timeout)
 
-    @property
-    def offset(self) -> int:
-        """The offset the next getUpdates sends (tests and /healthz)."""
-        return self._next_offset
+    def introspect(self) -> "TelegramView":
+        """What the poll loop holds now (tests read this, never the internals)."""
+        return TelegramView(offset=self._next_offset, running=len(self._inflight))
 
     # ------------------------------------------------------------------ polling
     async def _run(self) -> None:
@@ -275,11 +284,10 @@ class TelegramChannel:
         self._save_offset()
 
     def _dispatch(self, uid: int, update: Any) -> None:
-        if isinstance(update, dict) and "callback_query" in update:
-            self._dispatch_tap(uid, update)
-            return
+        tap = isinstance(update, dict) and "callback_query" in update   # a button (buttons.py)
         try:
-            inbound = parse_update(update, self.bot or BotInfo(0, ""), now=time.time())
+            inbound = parse_callback(update, now=time.time()) if tap else \
+                parse_update(update, self.bot or BotInfo(0, ""), now=time.time())
         except PoisonUpdate as exc:
             log.warning("event=update_skipped update_id=%d reason=%s", uid, log_field(str(exc)))
             self._metric("telegram_updates_total", kind="poison")
@@ -289,29 +297,18 @@ class TelegramChannel:
             self._metric("telegram_updates_total", kind="ignored")
             self._done(uid)
             return
-        self._metric("telegram_updates_total", kind="message")
+        self._metric("telegram_updates_total", kind="callback_query" if tap else "message")
+        if isinstance(inbound, CallbackTap):
+            pressed = inbound
+            self._inflight[uid] = asyncio.ensure_future(self._handle(
+                uid, lambda: self._taps.handle(pressed, self.bot or BotInfo(0, ""))))
+            return
         if self._deps.debug:
             log.debug("event=inbound update_id=%d chat=%s user=%s text=%r", uid,
                       inbound.chat_id, inbound.user_id, inbound.text[:200])
+        message = inbound
         self._inflight[uid] = asyncio.ensure_future(
-            self._handle(uid, lambda: self._on_inbound(inbound)))
-
-    def _dispatch_tap(self, uid: int, update: Any) -> None:
-        """A button tap (telegram.buttons): deduplicated by update id like a message."""
-        try:
-            tap = parse_callback(update, now=time.time())
-        except PoisonUpdate as exc:
-            log.warning("event=update_skipped update_id=%d reason=%s", uid, log_field(str(exc)))
-            self._metric("telegram_updates_total", kind="poison")
-            self._done(uid)
-            return
-        if tap is None:
-            self._metric("telegram_updates_total", kind="ignored")
-            self._done(uid)
-            return
-        self._metric("telegram_updates_total", kind="callback_query")
-        self._inflight[uid] = asyncio.ensure_future(self._handle(
-            uid, lambda: self._taps.handle(tap, self.bot or BotInfo(0, ""))))
+            self._handle(uid, lambda: self._on_inbound(message)))
 
     async def _handle(self, uid: int, work: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -338,20 +335,20 @@ class TelegramChannel:
     def _save_offset(self) -> None:
         offset = min(self._raw) if self._raw else self._next_offset
         if offset != self._saved_offset:
-            self._state.set(KEY_OFFSET, str(offset))
+            self._state.kv(NS).set(KEY_OFFSET, str(offset))
             if not self._state.write_failing:   # else written again once it works
                 self._saved_offset = offset
 
     def _save_pending(self) -> None:
-        self._state.set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})
+        self._state.kv(NS).set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})
 
     def _replay_pending(self) -> None:
         """Run again what a previous process fetched but did not finish."""
         self._replayed = True
         try:
-            stored = self._state.get_json(KEY_PENDING) or {}
+            stored = self._state.kv(NS).get_json(KEY_PENDING) or {}
         except ValueError:
-            log.warning("event=pending_unreadable key=%s", KEY_PENDING)
+            log.warning("event=pending_unreadable key=%s", self._state.kv(NS).key(KEY_PENDING))
             stored = {}
         floor = self._saved_offset or 0
         again = []
@@ -374,7 +371,7 @@ class TelegramChannel:
         # Typing and video come with their issues; edits and buttons work now.
         if self._deps.buttons is None:
             return CAPABILITIES
-        return dataclasses.replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
+        return replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
@@ -392,5 +389,4 @@ class TelegramChannel:
         return await self._sender.edit(sent, reply)
 
     def _metric(self, name: str, **labels: str) -> None:
-        if self._deps.metrics is not None:
-            self._deps.metrics.inc(name, 1.0, **labels)
+        self._deps.metrics.inc(name, 1.0, **labels)
