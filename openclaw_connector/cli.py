@@ -254,11 +254,13 @@ async def _serve(cfg: Config, pidfile: Optional[str]) -> int:
                 _start_failed("cannot listen: %s" % exc.strerror, exc.errno, cfg.secrets())
                 return EX_CONFIG
             raise
+        # Before the pidfile and READY=1: whoever waits on those (an init script,
+        # then logrotate) should not meet the collector's pause.
+        settle_heap()
         if pidfile:
             with open(pidfile, "w") as fh:
                 fh.write("%d\n" % os.getpid())
         sdnotify.notify("READY=1")
-        settle_heap()
         log.info("event=daemon_ready pid=%d channels=%s", os.getpid(),
                  ",".join(daemon.channels) or "none")
         await sdnotify.with_watchdog(daemon.wait())   # WATCHDOG=1 when WatchdogSec= is set
