@@ -31,7 +31,7 @@ import functools
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
 from openclaw_connector import log as logmod
@@ -69,8 +69,10 @@ class JobWatcher:
 
     def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
                  outbox: Outbox, metrics: Metrics,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_decided: Optional[Callable[[str], Awaitable[None]]] = None) -> None:
         self._cfg = cfg
+        self._on_decided = on_decided       # an approval's buttons go once it is decided
         self._res = cfg.results
         self._oc = openclaw
         self._state = state
@@ -285,6 +287,9 @@ class JobWatcher:
         # Without a usable expires_at, results.max_wait_hours still ends the watch.
         overdue = (expires is not None and now > expires + APPROVAL_GRACE_SEC) or \
             now - w.created > self._res.max_wait_hours * 3600.0
+        if self._on_decided is not None and (a.status in ("rejected", "expired") or (
+                a.status == "approved" and a.executed_prompt_id)):
+            self._track(asyncio.ensure_future(self._on_decided(w.ref_id)))
         if a.status == "rejected":
             self._spawn([w], lambda: Reply(fmt.rejected_text(w.ref_id, w.template,
                                                              a.decision_by)), "rejected")
