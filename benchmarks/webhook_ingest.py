@@ -373,7 +373,7 @@ def measure(args: argparse.Namespace) -> dict:
                     res["fake_cpu_s"] = cpu_seconds(fake.pid) - fake0
                     results.setdefault("%s c=%d" % (target, conc), []).append(res)
                     print("run %d %-6s c=%-3d %8.0f req/s p50 %6.2f ms p99 %6.2f ms "
-                          "cpu %.2f ms/req fake %.1f s%s" % (
+                          "cpu %.3f ms/req fake %.1f s%s" % (
                               run + 1, target, conc, res["rps"], res["p50_us"] / 1000,
                               res["p99_us"] / 1000, res["cpu_ms_per_req"], res["fake_cpu_s"],
                               "  replies %d/%d in %.1fs" % (

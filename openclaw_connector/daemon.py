@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Optional, TextIO
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
+from openclaw_connector.buttons import Buttons
 from openclaw_connector.channels import build_channels
 from openclaw_connector.channels.base import Channel, ChannelDeps
 from openclaw_connector.net.transport import HTTPTransport, build_transport
@@ -59,6 +60,7 @@ class Daemon:
         self.router: Optional[Router] = None
         self.channels: dict[str, Channel] = {}
         self.outbox: Optional[Outbox] = None
+        self.buttons: Optional[Buttons] = None
         self.stop_reason = ""
         self._console_io = (console_in, console_out)
         self._services: list[ServiceEntry] = []
@@ -84,15 +86,20 @@ class Daemon:
                              attempts=cfg.results.delivery_attempts, stopping=self._stopping,
                              state=self.state, metrics=self.metrics,
                              card_interval=cfg.progress.min_interval_sec)
+        self.buttons = Buttons(self.state, ttl_sec=cfg.buttons.token_ttl_sec,
+                               channels=self.channels)
         self.jobs = JobWatcher(cfg, openclaw=self.openclaw, state=self.state,
-                               outbox=self.outbox, metrics=self.metrics)
-        self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics)
+                               outbox=self.outbox, metrics=self.metrics,
+                               on_decided=self.buttons.decided)
+        self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics,
+                             on_decided=self.buttons.decided)
         console_in, console_out = self._console_io
         deps = ChannelDeps(
             state=self.state, http=self.http, metrics=self.metrics, media=self.media,
             web=self.web, debug=cfg.debug,
             retry=self.retry, menu=self.router.menu(), console_in=console_in,
-            console_out=console_out, on_eof=lambda: self.request_stop("console end of input"))
+            console_out=console_out, on_eof=lambda: self.request_stop("console end of input"),
+            buttons=self.buttons)
         for channel in build_channels(cfg, self.dispatch, deps):
             self.channels[channel.platform] = channel
         self.metrics.set("build_info", 1, version=__version__,
@@ -184,8 +191,9 @@ class Daemon:
                                              key="reply:" + inbound.base_id)
         if delivery.status == STOPPED:
             raise asyncio.CancelledError()
-        if delivery.status == DONE and self.jobs is not None:
-            self.jobs.reply_sent(inbound.chat, reply, delivery.sent)   # a job's live card?
+        if delivery.status == DONE and self.jobs is not None and self.jobs.cards is not None:
+            # If the command started a watched prompt, this message is its live card.
+            self.jobs.cards.reply_sent(inbound.chat, reply, delivery.sent)
         if delivery.status != DONE:
             log.warning("event=reply_failed platform=%s chat=%s attempts=%d permanent=%s "
                         "error=%s", inbound.platform, inbound.chat_id, delivery.attempts,

@@ -76,6 +76,7 @@ class Inbound:
     mentioned: bool = False
     local_operator: bool = False
     verified: bool = True
+    tap_id: str = ""     # the platform's tap id when this came from a button (buttons.py)
 
     @property
     def sender(self) -> str:
@@ -101,11 +102,15 @@ class Image:
 class Action:
     """A one-tap button: ``command`` is the exact line a person could have typed.
 
-    Plain data for now: no channel renders it yet (the buttons issue does).
+    Channels render it with an opaque token (:mod:`openclaw_connector.buttons`).
+    Actions that share a non-empty ``group`` (Approve/Reject of one request) are
+    one decision: once one of them ran, every button of the group answers
+    "already done" and is removed where the platform can edit.
     """
 
     label: str
     command: str
+    group: str = ""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from openclaw_connector.metrics import Metrics
 from openclaw_connector.state import StateStore
 
 if TYPE_CHECKING:   # imported by the webhook channels only; a Telegram-only daemon skips them
+    from openclaw_connector.buttons import Buttons
     from openclaw_connector.net.transport import HTTPTransport
     from openclaw_connector.media import MediaStore
     from openclaw_connector.menu import CommandMenu
@@ -133,6 +134,7 @@ class ChannelDeps:
     console_out: Optional[TextIO] = None
     on_eof: Optional[Callable[[], None]] = None
     menu: Optional["CommandMenu"] = None   # the commands to publish, if any
+    buttons: Optional["Buttons"] = None    # button tokens (buttons.py); None: no buttons
 
 
 class Channel(Protocol):

@@ -22,6 +22,7 @@ import sys
 import threading
 from typing import Any, Callable, Optional
 
+from openclaw_connector.buttons import actions_as_text
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
 from openclaw_connector.config import ConsoleConfig
@@ -142,6 +143,8 @@ class ConsoleChannel(NoEdits):
             else:
                 line += " saved to %s" % path
             parts.append(line)
+        if reply.actions:       # no buttons in a terminal: the commands, to type
+            parts.append(actions_as_text(reply.actions))
         self._out.write("\n".join(parts) + "\n")
         self._out.flush()
         self._written += 1

@@ -23,6 +23,7 @@ images go out as MediaStore URLs. API calls reuse keep-alive connections
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -37,6 +38,9 @@ from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook import (WebhookChannel, WebhookPathHandler, count,
                                                  image_urls, is_stale, line_signature,
                                                  signature_matches, with_notes)
+from openclaw_connector.channels.line_buttons import MAX_BUTTONS, buttons_template, \
+    parse_postback
+from openclaw_connector.channels.webhook_taps import WebhookTaps
 from openclaw_connector.config import LineConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, Reply, Sent
@@ -122,6 +126,9 @@ class LineChannel(WebhookChannel):
         self._used_tokens: dict[str, float] = {}
         super().__init__(cfg, on_inbound, deps, seen_ns=DEDUP_NS,
                          signature_header="X-Line-Signature", path_handler=LineWebhookHandler)
+        self._taps = WebhookTaps("line", state=deps.state, buttons=deps.buttons,
+                                 pending=self._pending, tasks=self._tasks, seen_ns=DEDUP_NS,
+                                 on_inbound=on_inbound, tell=self.send)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -154,6 +161,10 @@ class LineChannel(WebhookChannel):
         now = time.time()
         for event in events:
             inbound = event_to_inbound(event, now)
+            tap = parse_postback(event, now) if inbound is None else None
+            if tap is not None and not is_stale(event.get("timestamp"), now, millis=True):
+                self._taps.take(tap.event_id, tap.token, tap.chat, tap.inbound)
+                continue
             if inbound is None:
                 kind = event.get("type") if isinstance(event, dict) else type(event).__name__
                 log.debug("event=webhook_event_ignored platform=line type=%s", kind)
@@ -180,13 +191,18 @@ class LineChannel(WebhookChannel):
     # ------------------------------------------------------------------ outbound
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        if self._deps.buttons is None:
+            return CAPABILITIES
+        return dataclasses.replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
         """Reply (fresh token) or push each batch from ``start_part`` on, one attempt
         each; raise ChannelSendError (with ``sent_parts``) if LINE refused one."""
         messages = await self.render(reply)
+        if reply.actions and self._deps.buttons is not None:
+            messages.append(buttons_template(self._deps.buttons, chat, reply.actions,
+                                             reply.text))
         batches = [messages[i:i + MESSAGES_PER_CALL]
                    for i in range(0, len(messages), MESSAGES_PER_CALL)]
         origin = key or chat.message_id

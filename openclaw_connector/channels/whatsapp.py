@@ -26,6 +26,7 @@ with its error code (e.g. 131047) and remembered (:meth:`delivery_failed`).
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import math
@@ -36,6 +37,9 @@ from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, ApiUnreachable
 from openclaw_connector.channels.base import ChannelDeps, send_parts
 from openclaw_connector.channels.textsplit import split_text
+from openclaw_connector.channels.webhook_taps import WebhookTaps
+from openclaw_connector.channels.whatsapp_buttons import MAX_BUTTONS, parse_button_reply, \
+    with_buttons
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, WebhookChannel,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
@@ -116,6 +120,9 @@ class WhatsAppChannel(WebhookChannel):
         super().__init__(cfg, on_inbound, deps, seen_ns=MESSAGE_NS,
                          signature_header="X-Hub-Signature-256",
                          path_handler=WhatsAppWebhookHandler)
+        self._taps = WebhookTaps("whatsapp", state=deps.state, buttons=deps.buttons,
+                                 pending=self._pending, tasks=self._tasks, seen_ns=MESSAGE_NS,
+                                 on_inbound=on_inbound, tell=self.send)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -199,6 +206,10 @@ class WhatsAppChannel(WebhookChannel):
     def _take_message(self, message: Any, now: float) -> None:
         if isinstance(message, dict) and isinstance(message.get("from"), str):
             self._note_inbound(message["from"], message.get("timestamp"), now)
+        tap = parse_button_reply(message, now, verified=bool(self.cfg.app_secret))
+        if tap is not None and not is_stale(message.get("timestamp"), now):
+            self._taps.take(tap.wamid, tap.token, tap.chat, tap.inbound)
+            return
         inbound = message_to_inbound(message, now, verified=bool(self.cfg.app_secret))
         if inbound is None:
             log.debug("event=webhook_message_ignored platform=whatsapp type=%s",
@@ -268,7 +279,9 @@ class WhatsAppChannel(WebhookChannel):
     # ------------------------------------------------------------------ outbound
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        if self._deps.buttons is None:
+            return CAPABILITIES
+        return dataclasses.replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
@@ -284,6 +297,9 @@ class WhatsAppChannel(WebhookChannel):
             raise ChannelSendError("outside WhatsApp's 24-hour window", permanent=True,
                                    sent_parts=start_part)
         bodies = await self.render(to, reply, chat.message_id)
+        if reply.actions and self._deps.buttons is not None:
+            base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+            bodies = with_buttons(bodies, base, self._deps.buttons, chat, reply.actions)
         sent = await send_parts("whatsapp", to, bodies, start_part,
                                 lambda _index, body: self._post(body))
         self.health.ok()

@@ -47,6 +47,8 @@ class CommandContext:
     templates: TemplateCatalogue
     prompt_input: Callable[[str], Optional[str]]
     default_template: Optional[str] = None
+    # Told an approval id once the server says it is decided (its buttons go away).
+    on_decided: Optional[Callable[[str], Awaitable[None]]] = None
 
     @property
     def client(self) -> OpenClawClient:

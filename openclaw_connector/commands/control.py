@@ -20,7 +20,7 @@ from openclaw_connector.commands.context import CommandContext, Request
 from openclaw_connector.commands.parser import split_param
 from openclaw_connector.commands.templates import BoundRun, InputError, bind, shown_inputs
 from openclaw_connector.commands.text import explain, inputs_summary
-from openclaw_connector.messages import Reply
+from openclaw_connector.messages import Action, Reply
 from openclaw_connector.openclaw.types import NotFound, OpenClawError, Unreachable
 from openclaw_connector.timetext import iso_stamp
 
@@ -109,7 +109,7 @@ async def run(req: Request, ctx: CommandContext) -> Reply:
         if forced:
             lines.append("Runs from non-admin users need an admin's /approve; "
                          "you will be told here when it is decided.")
-        return Reply("\n".join(lines))
+        return Reply("\n".join(lines), actions=decision_actions(result.approval_id))
     assert result.prompt_id is not None   # fire() returns an approval id or a prompt id
     await _track(req, "prompt", jobs.watch_prompt(result.prompt_id, template, chat,
                                                   inputs=bound.shown) if jobs else None)
@@ -145,6 +145,26 @@ async def stop(req: Request, ctx: CommandContext) -> Reply:
 
 # --------------------------------------------------------------------------- approvals
 
+APPROVALS_WITH_BUTTONS = 5      # Approve/Reject pairs under /approvals (channels cap further)
+
+
+def decision_actions(approval_id: str) -> tuple[Action, ...]:
+    """Approve and Reject buttons for one request: one decision, so one group."""
+    return (Action("Approve", "/approve %s" % approval_id, group=approval_id),
+            Action("Reject", "/reject %s" % approval_id, group=approval_id))
+
+
+async def _decided(ctx: CommandContext, approval_id: str) -> None:
+    """Tell the buttons layer the server decided ``approval_id`` (its buttons go)."""
+    if ctx.on_decided is None:
+        return
+    try:
+        await ctx.on_decided(approval_id)
+    except Exception as exc:     # cosmetic: the decision itself stands
+        log.warning("event=decided_hook_failed approval=%s error=%s", approval_id,
+                    logmod.one_line_error(exc))
+
+
 async def approvals(req: Request, ctx: CommandContext) -> Reply:
     items = await ctx.client.approvals("pending")
     if not items:
@@ -154,7 +174,13 @@ async def approvals(req: Request, ctx: CommandContext) -> Reply:
         lines.append("%s  %s  %s  expires %s" % (a.approval_id, a.template_id,
                                                  inputs_summary(a.inputs),
                                                  iso_stamp(a.expires_at)))
-    return Reply("\n".join(lines))
+    actions: tuple[Action, ...] = ()
+    for a in items[:APPROVALS_WITH_BUTTONS]:
+        approve, reject = decision_actions(a.approval_id)
+        short = a.approval_id[-6:]
+        actions += (Action("Approve %s" % short, approve.command, group=approve.group),
+                    Action("Reject %s" % short, reject.command, group=reject.group))
+    return Reply("\n".join(lines), actions=actions)
 
 
 class _Refused(Exception):
@@ -193,10 +219,12 @@ async def approve(req: Request, ctx: CommandContext) -> Reply:
         return exc.reply
     except OpenClawError as exc:
         if getattr(exc, "status", None) == 400:   # expired / already decided
+            await _decided(ctx, aid)
             return Reply("Cannot approve %s: %s" % (aid, exc))
         raise
     log.info("event=approved approval=%s actor=%s executed=%s", aid, req.inbound.sender,
              result.executed)
+    await _decided(ctx, aid)
     if result.executed and result.prompt_id:
         template = result.approval.template_id if result.approval else "?"
         jobs = ctx.jobs
@@ -236,8 +264,10 @@ async def reject(req: Request, ctx: CommandContext) -> Reply:
         return exc.reply
     except OpenClawError as exc:
         if getattr(exc, "status", None) == 400:
+            await _decided(ctx, aid)
             return Reply("Cannot reject %s: %s" % (aid, exc))
         raise
+    await _decided(ctx, aid)
     # The server does not store a reason; this line is where it is kept.
     log.info("event=rejected approval=%s actor=%s reason=%r", aid, req.inbound.sender,
              reason[:500])

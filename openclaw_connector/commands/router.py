@@ -16,7 +16,7 @@ an ``Inbound`` flag, not a platform name.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from typing import Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.commands import handlers
@@ -47,7 +47,8 @@ class Router:
                  jobs: Optional[JobTracker] = None, metrics: Metrics,
                  clock: Callable[[], float] = time.monotonic,
                  instance_tag: Optional[str] = None,
-                 catalogue_refresh_sec: float = CATALOGUE_REFRESH_SEC) -> None:
+                 catalogue_refresh_sec: float = CATALOGUE_REFRESH_SEC,
+                 on_decided: Optional[Callable[[str], Awaitable[None]]] = None) -> None:
         self.cfg = cfg
         self.metrics = metrics
         self.permissions = Permissions(cfg.allowlists(), cfg.admin_users,
@@ -64,7 +65,8 @@ class Router:
             instance_tag=instance_tag or "%x" % int(time.time() * 1000),
             templates=TemplateCatalogue(openclaw, refresh_sec=catalogue_refresh_sec,
                                         clock=clock),
-            prompt_input=cfg.prompt_input, default_template=cfg.default_template)
+            prompt_input=cfg.prompt_input, default_template=cfg.default_template,
+            on_decided=on_decided)
         self.register(CommandSpec("help", "/help", "show the commands you may use", _help))
         for spec in handlers.builtin_specs():
             self.register(spec)

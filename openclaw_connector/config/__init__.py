@@ -5,6 +5,7 @@ hold the sections (each key once, with its default), ``loader`` reads, merges
 and validates (config.md). Import the public names from here.
 """
 
+from openclaw_connector.config.buttons import ButtonsConfig
 from openclaw_connector.config.loader import (ConfigError, dump_yaml, is_loopback_url, load,
                                               no_channel_problem, permission_warning,
                                               with_overrides)
@@ -17,7 +18,7 @@ from openclaw_connector.config.sections import (Config, ConsoleConfig, HttpConfi
                                                 StatusConfig)
 
 __all__ = [
-    "Allowlist", "Config", "ConfigError", "ConsoleConfig", "DiscordConfig", "E", "HttpConfig",
+    "Allowlist", "ButtonsConfig", "Config", "ConfigError", "ConsoleConfig", "DiscordConfig", "E", "HttpConfig",
     "LineConfig", "LogConfig", "MediaConfig", "NetworkConfig", "OpenClawConfig",
     "RateLimitConfig", "ResultsConfig", "RetryConfig", "SECRET_MASK", "StatusConfig",
     "TelegramConfig", "WhatsAppConfig", "_walk", "dump_yaml", "is_loopback_url", "load",

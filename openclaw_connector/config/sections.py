@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
+from openclaw_connector.config.buttons import ButtonsConfig
 from openclaw_connector.config.platforms import (DiscordConfig, LineConfig, TelegramConfig,
                                                  WhatsAppConfig)
 from openclaw_connector.config.progress import ProgressConfig
@@ -162,6 +163,7 @@ class Config:
     templates: Optional[Mapping[str, Mapping[str, str]]] = _key(E + "PROMPT_INPUTS",
                                                                 "template_options")
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
     # Where the file came from, for messages; not a YAML key.
     source: str = field(default="", metadata={"internal": True})
     # Warnings found while loading (unknown OPENCLAW_CONNECTOR_* variables); not a key.

@@ -17,6 +17,7 @@ import time
 from typing import Any, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
+from openclaw_connector.jobs.actions import result_actions
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import Config
@@ -59,7 +60,7 @@ class ResultSender:
                 images.append(Image(ref.filename, data, fmt.content_type(ref.filename)))
         text = fmt.outcome_text(template, outcome, max_images=self._res.max_images,
                                 notes=notes, inputs=inputs)
-        return Reply(text, tuple(images))
+        return Reply(text, tuple(images), actions=result_actions(template, outcome, inputs))
 
     async def _view(self, ref: ImageRef) -> bytes:
         """One /view download; an unreachable ComfyUI is retried with backoff, bounded."""

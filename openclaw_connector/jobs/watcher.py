@@ -31,7 +31,7 @@ import functools
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
 from openclaw_connector import log as logmod
@@ -43,7 +43,7 @@ from openclaw_connector.jobs.card import CardTracker
 from openclaw_connector.jobs.send import DONE, FAILED, ResultSender
 from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, epoch, watch_key
 from openclaw_connector.lifecycle import drain
-from openclaw_connector.messages import ChatRef, Reply, Sent
+from openclaw_connector.messages import ChatRef, Reply
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.openclaw.types import Approval, NotFound, OpenClawError
@@ -70,8 +70,10 @@ class JobWatcher:
 
     def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
                  outbox: Outbox, metrics: Metrics,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_decided: Optional[Callable[[str], Awaitable[None]]] = None) -> None:
         self._cfg = cfg
+        self._on_decided = on_decided       # an approval's buttons go once it is decided
         self._res = cfg.results
         self._oc = openclaw
         self._state = state
@@ -148,12 +150,6 @@ class JobWatcher:
             if self.cards is not None:
                 self.cards.expect(watch)   # the command's reply becomes its live card
             self._kick.set()   # it may have finished before we were told about it
-
-    def reply_sent(self, chat: ChatRef, reply: Reply, sent: Optional[Sent]) -> None:
-        """The daemon delivered a command's reply: if it started a watched prompt,
-        that message is the job's live card from now on."""
-        if self.cards is not None:
-            self.cards.reply_sent(chat, reply, sent)
 
     async def watch_approval(self, approval_id: str, template: str, chat: ChatRef,
                              expires_at: str, *, inputs: Optional[Mapping] = None) -> None:
@@ -310,6 +306,9 @@ class JobWatcher:
         # Without a usable expires_at, results.max_wait_hours still ends the watch.
         overdue = (expires is not None and now > expires + APPROVAL_GRACE_SEC) or \
             now - w.created > self._res.max_wait_hours * 3600.0
+        if self._on_decided is not None and (a.status in ("rejected", "expired") or (
+                a.status == "approved" and a.executed_prompt_id)):
+            self._track(asyncio.ensure_future(self._on_decided(w.ref_id)))
         if a.status == "rejected":
             self._spawn([w], lambda: Reply(fmt.rejected_text(w.ref_id, w.template,
                                                              a.decision_by)), "rejected")

@@ -5,6 +5,9 @@
   closed to make room; when every connection is busy, the new one is closed
   instead. A thousand idle sockets therefore cost a few hundred descriptors,
   and a real webhook still gets in.
+  On a webhook listener it also closes connections idle (or still sending
+  headers) past ``idle_sec`` by a sweep, instead of Tornado's per-request
+  header timeout, a ``gen.with_timeout`` on every request (issue 21).
 * :class:`GuardedHTTPServer` accepts with its own loop: when the process is
   out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) it stops watching the
   socket for ``http.accept_backoff_sec`` (doubling up to 10x) instead of
@@ -55,12 +58,15 @@ class _Throttled:
 class ConnectionGuard:
     """The open connections of one listener, idle ones oldest first."""
 
-    def __init__(self, name: str, max_connections: int, metrics: Any) -> None:
+    def __init__(self, name: str, max_connections: int, metrics: Any,
+                 idle_sec: float = 75.0) -> None:
         self.name = name
         self.max_connections = max_connections
+        self.idle_sec = idle_sec                  # sweep_idle() closes connections idle longer
         self._metrics = metrics
         self._open: set[IOStream] = set()
-        self._idle: dict[IOStream, None] = {}     # insertion order = idle the longest first
+        # stream -> monotonic time it went idle; insertion order = idle the longest first
+        self._idle: dict[IOStream, float] = {}
         self.accept_paused = False
         self._shed_log = _Throttled()
 
@@ -75,7 +81,7 @@ class ConnectionGuard:
                                 self.name, self.max_connections)
             return False
         self._open.add(stream)
-        self._idle[stream] = None
+        self._idle[stream] = time.monotonic()
         self._gauge()
         return True
 
@@ -94,7 +100,20 @@ class ConnectionGuard:
         """``stream`` waits for its next request (moves to the young end)."""
         if stream in self._open:
             self._idle.pop(stream, None)
-            self._idle[stream] = None
+            self._idle[stream] = time.monotonic()
+
+    def sweep_idle(self) -> int:
+        """Close connections idle (or sending headers) for ``idle_sec`` or longer; how many."""
+        limit = time.monotonic() - self.idle_sec
+        late = []
+        for stream, since in self._idle.items():
+            if since > limit:
+                break                   # the rest went idle later
+            late.append(stream)
+        for stream in late:
+            self.closed(stream)
+            stream.close()
+        return len(late)
 
     def busy(self, stream: IOStream) -> None:
         """A request is being read or answered on ``stream``: never evicted."""

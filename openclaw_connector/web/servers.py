@@ -200,8 +200,9 @@ class WebServers:
                 self.ports[key] = sockets[0].getsockname()[1]
                 app = self._app(entry["routes"], webhook=entry["webhook"],
                                 status=entry["status"])
-                guard = ConnectionGuard("%s:%d" % (key[0], self.ports[key]), self.cfg.http.max_connections,
-                                        self.metrics)
+                guard = ConnectionGuard("%s:%d" % (key[0], self.ports[key]),
+                                        self.cfg.http.max_connections, self.metrics,
+                                        idle_sec=IDLE_CONNECTION_SEC)
                 self.guards[key] = guard
                 router = ListenerRouter(
                     app, self._posts.get(key, {}), deadlines=self.body_deadlines,
@@ -212,6 +213,11 @@ class WebServers:
                     max_body_size=MAX_BODY, idle_connection_timeout=IDLE_CONNECTION_SEC,
                     decompress_request=False)
                 server.guard = guard
+                if self._posts.get(key):
+                    # Idle and header-sending connections are closed by the guard's
+                    # sweep (with the body sweep): Tornado's header timeout costs a
+                    # gen.with_timeout on every request (issue 21).
+                    server.conn_params.header_timeout = None
                 server.accept_backoff_sec = self.cfg.http.accept_backoff_sec
                 server.add_sockets(sockets)
                 self._servers[key] = server
@@ -227,8 +233,16 @@ class WebServers:
             raise
         if any(self._posts.values()):
             self._body_sweep = tornado.ioloop.PeriodicCallback(
-                self.body_deadlines.sweep, BODY_SWEEP_SEC * 1000)
+                self.sweep, BODY_SWEEP_SEC * 1000)
             self._body_sweep.start()
+
+    def sweep(self) -> None:
+        """Drop webhook bodies past their deadline and idle connections past theirs."""
+        self.body_deadlines.sweep()
+        closed = sum(self.guards[key].sweep_idle() for key in self._posts
+                     if self._posts[key] and key in self.guards)
+        if closed:
+            log.debug("event=idle_connections_closed count=%d", closed)
 
     def _check_fd_limit(self, listeners: int) -> None:
         """Raise the soft descriptor limit if allowed; warn when the caps exceed it."""

@@ -319,8 +319,11 @@ class World:
         if platform == "line":
             return [m["text"] for d in self.line.delivered if d["to"] == chat
                     for m in d["messages"] if m["type"] == "text"]
-        return [b["text"]["body"] for b in self.whatsapp.sent
-                if b.get("type") == "text" and (b.get("context") or {}).get("message_id") == chat]
+        # A reply with buttons is an interactive message whose body is the text.
+        return [b["text"]["body"] if b.get("type") == "text" else
+                b["interactive"]["body"]["text"] for b in self.whatsapp.sent
+                if b.get("type") in ("text", "interactive")
+                and (b.get("context") or {}).get("message_id") == chat]
 
     def answers(self, item: Sent, prefix: str) -> int:
         return sum(t.startswith(prefix) for t in self.texts(item.platform, item.chat))

@@ -197,6 +197,35 @@ class FakeDiscord(ScriptedFake):
         self.emit("INTERACTION_CREATE", d)
         return item
 
+    def component_click(self, message_id: str, custom_id: str, *, user_id: str = USER_ID,
+                        channel_id: str = CHANNEL_ID,
+                        guild_id: Optional[str] = GUILD_ID) -> Interaction:
+        """Emit an INTERACTION_CREATE of type 3 (MESSAGE_COMPONENT): ``user_id`` presses
+        the button ``custom_id`` on the bot's message ``message_id`` (interactive.md
+        §1.2); returns its record (callback checked like a slash command's)."""
+        self._next_id += 1
+        iid = str(self._next_id)
+        message = dict(self.messages.get(message_id) or {"id": message_id,
+                                                         "channel_id": channel_id})
+        d: dict = {"id": iid, "application_id": self.bot_id, "type": 3,
+                   "token": "aW50ZXJhY3Rpb246" + uuid.uuid4().hex, "version": 1,
+                   "channel_id": channel_id, "channel": {"id": channel_id, "type": 0},
+                   "locale": "en-US", "message": message,
+                   "data": {"custom_id": custom_id, "component_type": 2}}
+        user = {"id": user_id, "username": "alice"}
+        if guild_id is not None:
+            d["guild_id"], d["member"] = guild_id, {"user": user, "roles": []}
+        else:
+            d["user"] = user
+        item = self.interactions[iid] = Interaction(iid, d["token"], time.monotonic(), d)
+        self.emit("INTERACTION_CREATE", d)
+        return item
+
+    def buttons(self, message_id: str) -> list[dict]:
+        """The buttons the bot's message shows now, row after row."""
+        rows = (self.messages.get(message_id) or {}).get("components") or []
+        return [b for row in rows for b in row.get("components") or ()]
+
     def guild_create(self, guild_id: str = GUILD_ID, channel_ids: tuple = (CHANNEL_ID,)) -> None:
         """Emit a GUILD_CREATE (as the gateway does after READY) with these text channels."""
         self.emit("GUILD_CREATE", {"id": guild_id, "name": "home", "unavailable": False,

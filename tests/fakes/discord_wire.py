@@ -168,8 +168,16 @@ class Messages(Base):
             self.answer(scripted)
             fake.changed()
             return
+        problem = _components_problem(payload.get("components"))
+        if problem:
+            sent.status = 400
+            self.answer(Response(400, {"code": 50035, "message": "Invalid Form Body: %s"
+                                       % problem}))
+            fake.changed()
+            return
         message = {"id": fake.next_message_id(), "channel_id": channel_id,
                    "content": payload.get("content", ""),
+                   "components": payload.get("components") or [],
                    "author": {"id": fake.bot_id, "username": fake.bot_name, "bot": True},
                    "attachments": [{"id": str(i), "filename": f[1], "size": len(f[3])}
                                    for i, f in enumerate(files)]}
@@ -209,9 +217,39 @@ class Message(Base):
                                         files))
         if "content" in payload:
             message["content"] = payload["content"]
+        if "components" in payload:
+            problem = _components_problem(payload["components"])
+            if problem:
+                self.answer(Response(400, {"code": 50035, "message": "Invalid Form Body: %s"
+                                           % problem}))
+                return
+            message["components"] = payload["components"] or []
         message["edited_timestamp"] = "2026-01-01T00:00:01.000000+00:00"
         self.finish(message)
         fake.changed()
+
+
+def _components_problem(rows: Any) -> str:
+    """Legacy components (interactive.md §1.2): ≤5 action rows (type 1) of ≤5 buttons
+    (type 2), each with a 1-80 character label and a 1-100 character custom_id unique
+    in the message; "" when fine."""
+    if rows in (None, []):
+        return ""
+    if not isinstance(rows, list) or len(rows) > 5:
+        return "components: at most 5 action rows"
+    ids: set = set()
+    for row in rows:
+        buttons = row.get("components") if isinstance(row, dict) else None
+        if row.get("type") != 1 or not isinstance(buttons, list) or not 1 <= len(buttons) <= 5:
+            return "components: an action row holds 1-5 components"
+        for b in buttons:
+            cid = str(b.get("custom_id") or "")
+            if b.get("type") != 2 or b.get("style") not in (1, 2, 3, 4) or \
+                    not 1 <= len(cid) <= 100 or cid in ids or \
+                    not 1 <= len(str(b.get("label") or "")) <= 80:
+                return "components: invalid button"
+            ids.add(cid)
+    return ""
 
 
 class Unexpected(Base):

@@ -55,6 +55,19 @@ def text_event(text: str, *, user_id: str = "U" + "a1" * 16, group_id: str = "",
                         "quoteToken": secrets.token_hex(8), "text": text}}
 
 
+def postback_event(data: str, *, user_id: str = "U" + "a1" * 16, group_id: str = "",
+                   reply_token: str = "", event_id: str = "", redelivery: bool = False,
+                   mode: str = "active") -> dict:
+    """A postback event, as LINE posts it when a postback button is tapped
+    (interactive.md §1.3: ``postback.data``, ``webhookEventId``, ``replyToken``)."""
+    source = {"type": "group", "groupId": group_id, "userId": user_id} if group_id else \
+        {"type": "user", "userId": user_id}
+    return {"type": "postback", "mode": mode, "timestamp": int(time.time() * 1000),
+            "source": source, "webhookEventId": event_id or "01H" + secrets.token_hex(12).upper(),
+            "deliveryContext": {"isRedelivery": redelivery},
+            "replyToken": reply_token or secrets.token_hex(16), "postback": {"data": data}}
+
+
 def body_of(*events: dict, destination: str = BOT_USER_ID) -> bytes:
     """A webhook body (compact JSON, non-ASCII kept as UTF-8 like LINE)."""
     return json.dumps({"destination": destination, "events": list(events)},
@@ -204,6 +217,10 @@ def _check_messages(messages: Any) -> str:
                 return "text is required"
             if len(m["text"].encode("utf-16-le")) // 2 > 5000:
                 return "Length must be between 0 and 5000"
+        elif m.get("type") == "template":
+            problem = _check_template(m)
+            if problem:
+                return problem
         elif m.get("type") == "image":
             for key in ("originalContentUrl", "previewImageUrl"):
                 url = m.get(key)
@@ -212,6 +229,33 @@ def _check_messages(messages: Any) -> str:
         else:
             return "unsupported message type %r" % m.get("type")
     return ""
+
+
+def _check_template(m: dict) -> str:
+    """A buttons template (interactive.md §1.3): altText ≤400, text ≤160, 1-4 actions;
+    a postback action has a label ≤20 and data ≤300."""
+    template = m.get("template")
+    if not isinstance(m.get("altText"), str) or not 1 <= len(m["altText"]) <= 400:
+        return "altText must be 1-400 characters"
+    if not isinstance(template, dict) or template.get("type") != "buttons":
+        return "unsupported template"
+    if not isinstance(template.get("text"), str) or not 1 <= len(template["text"]) <= 160:
+        return "template.text must be 1-160 characters"
+    actions = template.get("actions")
+    if not isinstance(actions, list) or not 1 <= len(actions) <= 4:
+        return "template.actions must hold 1-4 actions"
+    for a in actions:
+        if not isinstance(a, dict) or a.get("type") != "postback" or \
+                not 1 <= len(str(a.get("label") or "")) <= 20 or \
+                not 1 <= len(str(a.get("data") or "")) <= 300:
+            return "invalid postback action"
+    return ""
+
+
+def postbacks(delivered: list) -> list[dict]:
+    """Every postback action the bot sent, in order (``label``, ``data``)."""
+    return [a for d in delivered for m in d["messages"] if m.get("type") == "template"
+            for a in m["template"]["actions"]]
 
 
 class _InfoHandler(_Base):

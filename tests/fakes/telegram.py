@@ -170,6 +170,12 @@ class FakeTelegram(ScriptedFake):
         self.messages: dict[tuple[str, int], dict] = {}   # (chat, message_id) → message
         self.edits: list[tuple[str, int, str]] = []       # (chat, message_id, new text)
         self.media_edits: list[tuple[str, int, str, bytes]] = []   # editMessageMedia
+        # Buttons (interactive.md §1.1): callback queries handed out and their answers,
+        # and every editMessageReplyMarkup as (chat, message_id, new markup or None).
+        self.callback_queries: dict[str, dict] = {}        # query id -> callback_query
+        self.callback_answers: dict[str, dict] = {}        # query id -> answer params
+        self.markup_edits: list[tuple[str, int, Optional[dict]]] = []
+        self._next_query = 4382001937463
         self._next_update = first_update_id
         self._message_ids: dict[str, int] = collections.defaultdict(lambda: 1)
         self._scripts: dict[str, collections.deque] = collections.defaultdict(
@@ -233,6 +239,34 @@ class FakeTelegram(ScriptedFake):
         message["entities"] = _entities(text) if entities is None else entities
         message.update(extra)
         return self.queue_update({"message": message})
+
+    def queue_callback(self, data: str, *, message_id: int, user_id: int = 1111,
+                       chat_id: Optional[int] = None, chat_type: str = "private",
+                       username: str = "alice") -> str:
+        """A user taps an inline button carrying ``data`` under the bot's message
+        ``message_id`` (interactive.md §1.1 callback_query); the query id."""
+        chat_id = user_id if chat_id is None else chat_id
+        query_id = str(self._next_query)
+        self._next_query += 1
+        message = self.messages.get((str(chat_id), message_id)) or {
+            "message_id": message_id, "date": 0, "chat": {"id": chat_id, "type": chat_type}}
+        message = dict(message, chat={"id": chat_id, "type": chat_type})
+        query = {"id": query_id, "from": {"id": user_id, "is_bot": False,
+                                          "first_name": username.title(), "username": username},
+                 "message": message, "chat_instance": "-8140928373645", "data": data}
+        self.callback_queries[query_id] = query
+        self.queue_update({"callback_query": query})
+        return query_id
+
+    def markup(self, chat_id: Any, message_id: int) -> Optional[dict]:
+        """The inline keyboard the message shows now (None: none)."""
+        message = self.messages.get((str(chat_id), message_id)) or {}
+        return message.get("reply_markup")
+
+    def buttons(self, chat_id: Any, message_id: int) -> list[dict]:
+        """The message's inline buttons, row after row (``text``, ``callback_data``)."""
+        markup = self.markup(chat_id, message_id) or {}
+        return [b for row in markup.get("inline_keyboard", ()) for b in row]
 
     def queue_update(self, payload: dict) -> int:
         """Queue any update payload (``update_id`` added unless given); wakes a parked poll."""
@@ -362,6 +396,10 @@ class FakeTelegram(ScriptedFake):
             return telegram_media.edit_media(self, params, files, _ok, _err)
         if key == "editmessagecaption":
             return telegram_media.edit_caption(self, params, _ok, _err)
+        if key == "answercallbackquery":
+            return self._answer_callback(params)
+        if key == "editmessagereplymarkup":
+            return self._edit_markup(params)
         self.unscripted(method)
         return _err(404, "Not Found: method not found")
 
@@ -437,7 +475,7 @@ class FakeTelegram(ScriptedFake):
             return _err(400, "Bad Request: message text is empty")
         if len(text.encode("utf-16-le")) // 2 > 4096:
             return _err(400, "Bad Request: message is too long")
-        return _ok(self._message(chat_id, text=text))
+        return self._with_markup(params, self._message(chat_id, text=text))
 
     def _send_file(self, key: str, params: dict, files: dict) -> tuple[int, dict]:
         chat_id = str(params.get("chat_id", ""))
@@ -454,8 +492,22 @@ class FakeTelegram(ScriptedFake):
         if name == "photo" and not upload.data.startswith(b"\x89PNG") \
                 and not upload.data.startswith(b"\xff\xd8"):
             return _err(400, "Bad Request: IMAGE_PROCESS_FAILED")
-        return _ok(self._message(chat_id, **{name: {"file_id": "f%d" % len(self.requests),
-                                                    "file_size": len(upload.data)}}))
+        return self._with_markup(params, self._message(
+            chat_id, **{name: {"file_id": "f%d" % len(self.requests),
+                               "file_size": len(upload.data)}}))
+
+    def _with_markup(self, params: dict, message: dict) -> tuple[int, dict]:
+        """Keep the inline keyboard a send carried (a JSON string in multipart); an
+        unparsable one is the server's 400 (tgs ``get_reply_markup``)."""
+        if "reply_markup" in params:
+            try:
+                markup = _markup(params["reply_markup"])
+            except ValueError:
+                self.messages.pop((str(params.get("chat_id")), message["message_id"]), None)
+                return _err(400, "Bad Request: can't parse reply keyboard markup JSON object")
+            if markup is not None:
+                message["reply_markup"] = markup
+        return _ok(message)
 
     def _edit_text(self, params: dict) -> tuple[int, dict]:
         chat_id, text = str(params.get("chat_id", "")), params.get("text")
@@ -473,6 +525,36 @@ class FakeTelegram(ScriptedFake):
         message["text"] = text
         message["edit_date"] = int(time.time())
         self.edits.append((chat_id, message["message_id"], text))
+        return _ok(message)
+
+    def _answer_callback(self, params: dict) -> tuple[int, dict]:
+        """answerCallbackQuery: once per query; ``text`` 0-200 characters (ptb)."""
+        query_id = str(params.get("callback_query_id", ""))
+        text = params.get("text", "")
+        if query_id not in self.callback_queries or query_id in self.callback_answers:
+            return _err(400, "Bad Request: query is too old and response timeout expired "
+                             "or query ID is invalid")
+        if not isinstance(text, str) or len(text) > 200:
+            return _err(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.callback_answers[query_id] = dict(params)
+        return _ok(True)
+
+    def _edit_markup(self, params: dict) -> tuple[int, dict]:
+        """editMessageReplyMarkup: no ``reply_markup`` clears the keyboard (tgs)."""
+        chat_id = str(params.get("chat_id", ""))
+        message = self.messages.get((chat_id, _int(params.get("message_id"), 0)))
+        if message is None:
+            return _err(400, "Bad Request: message to edit not found")
+        markup = _markup(params.get("reply_markup"))
+        if markup == message.get("reply_markup"):
+            return _err(400, "Bad Request: message is not modified: specified new message "
+                             "content and reply markup are exactly the same as a current "
+                             "content and reply markup of the message")
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        self.markup_edits.append((chat_id, message["message_id"], markup))
         return _ok(message)
 
     def _refuse(self, chat_id: str) -> Optional[tuple[int, dict]]:
@@ -586,6 +668,22 @@ def _ok(result: Any) -> tuple[int, dict]:
 def _err(status: int, description: str, **parameters: Any) -> tuple[int, dict]:
     scripted = error(status, description, **parameters)
     return scripted.status, scripted.body
+
+
+def _markup(value: Any) -> Optional[dict]:
+    """A reply_markup parameter as a dict (None when absent or empty); ValueError when bad."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        value = json.loads(value)
+    if not isinstance(value, dict) or not isinstance(value.get("inline_keyboard"), list):
+        raise ValueError("not an inline keyboard")
+    for row in value["inline_keyboard"]:
+        for button in row:
+            data = button.get("callback_data", "")
+            if not button.get("text") or not 1 <= len(data.encode("utf-8")) <= 64:
+                raise ValueError("bad button")
+    return value
 
 
 def _int(value: Any, default: int) -> int:

@@ -41,6 +41,24 @@ def text_message(wa_id: str, text: str, *, wamid: str = "",
             "type": "text", "text": {"body": text}}
 
 
+def button_reply(wa_id: str, button_id: str, *, title: str = "Approve", context_id: str = "",
+                 wamid: str = "", timestamp: Optional[float] = None) -> dict:
+    """A tap on an interactive reply button (interactive.md §1.4 ``button_reply``)."""
+    return {"context": {"from": "15550001111", "id": context_id or "wamid.CTX"},
+            "from": wa_id, "id": wamid or "wamid.HBgL" + secrets.token_hex(12).upper(),
+            "timestamp": str(int(timestamp if timestamp is not None else time.time())),
+            "type": "interactive",
+            "interactive": {"type": "button_reply",
+                            "button_reply": {"id": button_id, "title": title}}}
+
+
+def reply_buttons(body: dict) -> list[dict]:
+    """The reply buttons (``id``, ``title``) of an interactive message body."""
+    if body.get("type") != "interactive":
+        return []
+    return [b["reply"] for b in body["interactive"]["action"]["buttons"]]
+
+
 def status(wamid: str, state: str, recipient: str, *, code: Optional[int] = None) -> dict:
     item = {"id": wamid, "status": state, "timestamp": str(int(time.time())),
             "recipient_id": recipient}
@@ -103,7 +121,9 @@ class FakeWhatsApp(FakeAPI):
             self.faults.append((http_status, code, message))
 
     def texts(self) -> list[str]:
-        return [b["text"]["body"] for b in self.sent if b.get("type") == "text"]
+        """What the user reads: text bodies and interactive messages' body texts."""
+        return [b["text"]["body"] if b.get("type") == "text" else b["interactive"]["body"]["text"]
+                for b in self.sent if b.get("type") in ("text", "interactive")]
 
     async def wait_sent(self, count: int = 1, timeout: float = 5.0) -> list[dict]:
         return await self.wait_until(lambda: len(self.sent) >= count, timeout=timeout,
@@ -180,8 +200,34 @@ def _check(body: Any) -> str:
         link = (body.get("image") or {}).get("link")
         if not isinstance(link, str) or not link.startswith("https://"):
             return "image.link must be an HTTPS URL"
+    elif body.get("type") == "interactive":
+        return _check_interactive(body.get("interactive"))
     else:
         return "unsupported type %r" % body.get("type")
+    return ""
+
+
+def _check_interactive(item: Any) -> str:
+    """Reply buttons (interactive.md §1.4): body ≤1024, 1-3 buttons, id ≤256 without
+    leading/trailing spaces, title 1-20 and unique; an optional image header by link."""
+    if not isinstance(item, dict) or item.get("type") != "button":
+        return "interactive.type must be button"
+    text = (item.get("body") or {}).get("text")
+    if not isinstance(text, str) or not 1 <= len(text) <= 1024:
+        return "interactive.body.text must be 1 to 1024 characters"
+    header = item.get("header")
+    if header is not None and (header.get("type") != "image" or not str(
+            (header.get("image") or {}).get("link", "")).startswith("https://")):
+        return "interactive.header must be an image with an HTTPS link"
+    buttons = (item.get("action") or {}).get("buttons")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+        return "interactive.action.buttons must hold 1 to 3 buttons"
+    titles = [str((b.get("reply") or {}).get("title", "")) for b in buttons]
+    ids = [str((b.get("reply") or {}).get("id", "")) for b in buttons]
+    if len(set(titles)) != len(titles) or not all(1 <= len(t) <= 20 for t in titles):
+        return "button titles must be unique, 1 to 20 characters"
+    if not all(1 <= len(i) <= 256 and i == i.strip() for i in ids):
+        return "button ids must be 1 to 256 characters without surrounding spaces"
     return ""
 
 

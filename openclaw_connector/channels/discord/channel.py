@@ -25,6 +25,8 @@ from openclaw_connector import log as logmod
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, ChatLocks, \
     send_parts
+from openclaw_connector.channels.discord.buttons import MAX_BUTTONS, DiscordTaps, \
+    action_rows, parse_component
 from openclaw_connector.channels.discord.connection import SESSION, GatewayConnection
 from openclaw_connector.channels.discord.gateway import Dispatch, GatewaySession
 from openclaw_connector.channels.discord.message import TEXT_LIMIT, multipart, \
@@ -73,6 +75,7 @@ class DiscordChannel:
         if cfg.slash_commands and deps.menu is not None:
             allowed = frozenset(c.split(":", 1)[-1] for c in cfg.allowed_channels)
             self._slash = SlashCommands(self._rest, deps.menu, allowed)
+        self._taps = DiscordTaps(self._rest, deps.buttons, on_inbound)
         self._hinted = False
         self._stopped = False
 
@@ -122,6 +125,8 @@ class DiscordChannel:
         elif self._slash is not None and event.event == "GUILD_CREATE":
             for guild in self._slash.guilds_to_register(event.data):
                 self._track(self._slash.register(guild))
+        elif event.event == "INTERACTION_CREATE" and parse_component(event.data) is not None:
+            self._tap(event.data)
         elif self._slash is not None and event.event == "INTERACTION_CREATE":
             self._interaction(event.data)
 
@@ -144,6 +149,14 @@ class DiscordChannel:
             await slash.finish(inbound.chat)
 
         self._track(run())
+
+    def _tap(self, d: Any) -> None:
+        """A button press (discord.buttons): once per interaction id, acked within 3 s."""
+        tap = parse_component(d)
+        if tap is None or not self._deps.state.mark_seen("discord", "i" + tap.interaction_id,
+                                                         SEEN_TTL):
+            return
+        self._track(self._taps.handle(tap, self._session.username))
 
     def _track(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -184,8 +197,10 @@ class DiscordChannel:
     # ------------------------------------------------------------------ outbound
     @property
     def capabilities(self) -> Capabilities:
-        # Buttons, typing and video come with their issues; edits work now.
-        return Capabilities(edit=True, max_upload_bytes=int(self._cfg.max_file_mb * 1048576))
+        # Typing and video come with their issues; edits and buttons work now.
+        return Capabilities(edit=True, max_upload_bytes=int(self._cfg.max_file_mb * 1048576),
+                            buttons=self._deps.buttons is not None,
+                            max_buttons=MAX_BUTTONS if self._deps.buttons is not None else 0)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
@@ -201,8 +216,9 @@ class DiscordChannel:
 
     async def _send_locked(self, chat: ChatRef, reply: Reply, start_part: int,
                            key: str) -> Sent:
+        # A reply with buttons goes out as a message (the deferred answer is then deleted).
         token = self._slash.take(chat) if self._slash is not None and start_part == 0 \
-            else None
+            and not reply.actions else None
         if token is not None and reply.text:
             # A slash command's reply replaces its deferred answer; what does not fit
             # (more text, images) follows as ordinary messages.
@@ -225,7 +241,17 @@ class DiscordChannel:
             return str(answer.get("id") or "") if isinstance(answer, dict) else ""
 
         messages = render_reply(chat, reply, max_bytes, key=key)
-        return await send_parts("discord", chat.chat_id, messages, start_part, send_one)
+        buttons = self._deps.buttons
+        if reply.actions and buttons is not None and messages:
+            messages[-1][0]["components"] = action_rows(buttons, chat, reply.actions)
+        sent = await send_parts("discord", chat.chat_id, messages, start_part, send_one)
+        if reply.actions and buttons is not None:
+            buttons.shown(reply.actions, sent)
+        return sent
+
+    async def clear_buttons(self, sent: Sent) -> None:
+        """Remove the buttons from what ``sent`` names (a decided request)."""
+        await self._send_locks(sent.chat_id, lambda: self._taps.clear(sent))
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """PATCH the first message of ``sent`` with the reply's text (≤ 2000 characters;

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-from typing import Any, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.telegram.api import BotApi
+from openclaw_connector.channels.telegram.buttons import MAX_BUTTONS, CallbackTap, \
+    TelegramButtons, parse_callback
 from openclaw_connector.channels.telegram.menu import publish_menu
 from openclaw_connector.channels.telegram.send import TelegramSender
 from openclaw_connector.channels.telegram.wire import (
@@ -81,6 +83,8 @@ class TelegramChannel:
         self._replayed = False                   # pending of a previous run taken over
         self._menu_task: Optional[asyncio.Task] = None
         self._state_delays = Backoff(deps.retry)  # while the state cannot be written
+        self._taps = TelegramButtons(self._call, deps.buttons, on_inbound,
+                                     answer_timeout=self._api.setup_timeout)
 
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
@@ -238,7 +242,8 @@ class TelegramChannel:
 
     async def _poll_once(self, offset: int) -> None:
         timeout = max(0, int(self._cfg.poll_timeout_sec))
-        params: dict = {"timeout": timeout, "allowed_updates": ["message"]}
+        params: dict = {"timeout": timeout,
+                        "allowed_updates": ["message", "callback_query"]}   # taps too
         if offset:
             params["offset"] = offset
         began = time.monotonic()
@@ -279,8 +284,10 @@ class TelegramChannel:
         self._save_offset()
 
     def _dispatch(self, uid: int, update: Any) -> None:
+        tap = isinstance(update, dict) and "callback_query" in update   # a button (buttons.py)
         try:
-            inbound = parse_update(update, self.bot or BotInfo(0, ""), now=time.time())
+            inbound = parse_callback(update, now=time.time()) if tap else \
+                parse_update(update, self.bot or BotInfo(0, ""), now=time.time())
         except PoisonUpdate as exc:
             log.warning("event=update_skipped update_id=%d reason=%s", uid, log_field(str(exc)))
             self._metric("telegram_updates_total", kind="poison")
@@ -290,15 +297,22 @@ class TelegramChannel:
             self._metric("telegram_updates_total", kind="ignored")
             self._done(uid)
             return
-        self._metric("telegram_updates_total", kind="message")
+        self._metric("telegram_updates_total", kind="callback_query" if tap else "message")
+        if isinstance(inbound, CallbackTap):
+            pressed = inbound
+            self._inflight[uid] = asyncio.ensure_future(self._handle(
+                uid, lambda: self._taps.handle(pressed, self.bot or BotInfo(0, ""))))
+            return
         if self._deps.debug:
             log.debug("event=inbound update_id=%d chat=%s user=%s text=%r", uid,
                       inbound.chat_id, inbound.user_id, inbound.text[:200])
-        self._inflight[uid] = asyncio.ensure_future(self._handle(uid, inbound))
+        message = inbound
+        self._inflight[uid] = asyncio.ensure_future(
+            self._handle(uid, lambda: self._on_inbound(message)))
 
-    async def _handle(self, uid: int, inbound: Inbound) -> None:
+    async def _handle(self, uid: int, work: Callable[[], Awaitable[None]]) -> None:
         try:
-            await self._on_inbound(inbound)
+            await work()
         except asyncio.CancelledError:
             self._inflight.pop(uid, None)   # unfinished: stays pending for a restart
             raise
@@ -354,15 +368,21 @@ class TelegramChannel:
     # ------------------------------------------------------------------ sending
     @property
     def capabilities(self) -> Capabilities:
-        # Buttons, typing and video come with their issues; edits work now.
-        return CAPABILITIES
+        # Typing and video come with their issues; edits and buttons work now.
+        if self._deps.buttons is None:
+            return CAPABILITIES
+        return replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
         """Deliver ``reply`` from ``start_part`` on (telegram.send.TelegramSender), one
         attempt per part; raises ChannelSendError. ``key``: Telegram has no
         idempotency key to derive."""
-        return await self._sender.send(chat, reply, start_part=start_part)
+        return await self._taps.send(self._sender, chat, reply, start_part)
+
+    async def clear_buttons(self, sent: Sent) -> None:
+        """Remove the inline keyboard from what ``sent`` names (a decided request)."""
+        await self._taps.clear(sent)
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """editMessageText on ``sent`` ("message is not modified" counts as done)."""

@@ -17,6 +17,7 @@ part). Edits: interactive.md §2.1 ("message is not modified" is success).
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
@@ -48,14 +49,16 @@ class TelegramSender:
         # Cards that show a photo (progress.previews): (chat, message id).
         self._photo_cards: set[tuple[str, str]] = set()
 
-    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0) -> Sent:
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   markup: Optional[dict] = None) -> Sent:
         """Text in ≤4096-unit chunks, then images, from ``start_part`` on; in order per chat.
+        ``markup`` (an inline keyboard) goes on the last part.
 
         Raises ChannelSendError (with ``sent_parts``) when Telegram refused a part
         (``permanent`` for 400/401/403/404, ``retry_after`` for 429).
         """
         return await self._locks(chat.chat_id,
-                                 lambda: self._send_locked(chat, reply, start_part))
+                                 lambda: self._send_locked(chat, reply, start_part, markup))
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """editMessageText on ``sent``'s first message (a card is one message; text
@@ -97,15 +100,17 @@ class TelegramSender:
         self._count("telegram_sends_total", method=method, result="ok")
         return sent
 
-    async def _send_locked(self, chat: ChatRef, reply: Reply, start_part: int) -> Sent:
+    async def _send_locked(self, chat: ChatRef, reply: Reply, start_part: int,
+                           markup: Optional[dict] = None) -> Sent:
         reply_to = int(chat.message_id) if chat.is_group and chat.message_id.isdigit() \
             else None
         parts: list[Any] = list(split_text(reply.text, TEXT_LIMIT, units="utf16")) + list(reply.images)
 
         async def send_one(index: int, part: Any) -> str:
+            extra = {"reply_markup": markup} if markup and index == len(parts) - 1 else {}
             if isinstance(part, Image):
-                return await self._send_image(chat, part)
-            params: dict = {"text": part}
+                return await self._send_image(chat, part, extra)
+            params: dict = dict(extra, text=part)
             if index == 0 and reply_to is not None:     # thread the first part only
                 params["reply_to_message_id"] = reply_to
                 params["allow_sending_without_reply"] = True
@@ -115,16 +120,18 @@ class TelegramSender:
         # Where it went: a migrated group's new id, so an edit targets the right chat.
         return dataclasses.replace(sent, chat_id=str(self._chat_target(chat.chat_id)))
 
-    async def _send_image(self, chat: ChatRef, image: Image) -> str:
+    async def _send_image(self, chat: ChatRef, image: Image, extra: Optional[dict] = None) -> str:
+        # Multipart fields are strings: the keyboard goes as JSON text (interactive.md §1.1).
+        params = {k: json.dumps(v) for k, v in (extra or {}).items()}
         document = FilePart("document", image.filename, image.content_type, image.data)
         if len(image.data) > PHOTO_MAX_BYTES or not image.content_type.startswith("image/"):
-            return await self._deliver(chat, "sendDocument", {}, document)
+            return await self._deliver(chat, "sendDocument", params, document)
         photo = FilePart("photo", image.filename, image.content_type, image.data)
         try:
-            return await self._deliver(chat, "sendPhoto", {}, photo, fallback=True)
+            return await self._deliver(chat, "sendPhoto", params, photo, fallback=True)
         except _PhotoRefused:
             # Dimensions or format Telegram won't take as a photo: send the file.
-            return await self._deliver(chat, "sendDocument", {}, document)
+            return await self._deliver(chat, "sendDocument", params, document)
 
     async def _deliver(self, chat: ChatRef, method: str, params: dict,
                        file: Optional[FilePart] = None, *, fallback: bool = False) -> str:

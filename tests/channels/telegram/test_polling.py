@@ -26,7 +26,7 @@ async def test_startup_calls_getme_then_deletewebhook_then_polls_with_long_timeo
             poll = await tg.next_request("getUpdates")
             assert [r.key for r in tg.requests[:3]] == ["getme", "deletewebhook", "getupdates"]
             assert poll.params["timeout"] == 1
-            assert poll.params["allowed_updates"] == ["message"]
+            assert poll.params["allowed_updates"] == ["message", "callback_query"]
             assert ch.bot.username == "ourbot" and ch.health.state == "ok"
 
 

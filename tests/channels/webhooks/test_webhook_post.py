@@ -166,3 +166,37 @@ def test_the_answer_waits_for_the_commit_and_oversize_is_refused_early():
     post.data_received(b"x" * 10)
     post.finish()
     assert big.written[0][0] == 413 and len(seen) == 1 and waiting == []
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_idle_and_header_trickling_connections_are_closed_by_the_sweep(tmp_path):
+    """The webhook listener has no per-request header timeout (issue 21): its sweep
+    closes a connection that sent nothing and one stuck mid-headers once they are idle
+    past the limit, and a webhook on a new connection is still served."""
+    async with fline.FakeLine(access_token="t") as fake:
+        inbox = Inbox()
+        async with running_stack(webhook_config(tmp_path, line=fake), inbox) as stack:
+            key = (stack.cfg.line.bind, stack.cfg.line.port)
+            guard = stack.web.guards[key]
+            admitted = asyncio.Event()
+            admit = guard.admit
+            guard.admit = lambda s: (admit(s), admitted.set() if len(guard) >= 2 else None)[0]  # type: ignore
+            port = stack.web.bound_port(*key)
+            silent = await asyncio.open_connection("127.0.0.1", port)
+            half = await asyncio.open_connection("127.0.0.1", port)
+            half[1].write(b"POST %s HTTP/1.1\r\nHost: x\r\n" % stack.cfg.line.path.encode())
+            await half[1].drain()
+            await asyncio.wait_for(admitted.wait(), 5)
+            guard.idle_sec = 3600.0
+            stack.web.sweep()                       # not idle long enough: both kept
+            kept = len(guard)
+            guard.idle_sec = 0.0
+            stack.web.sweep()
+            answers = [await asyncio.wait_for(conn[0].read(), 5) for conn in (silent, half)]
+            for conn in (silent, half):
+                conn[1].close()
+            guard.idle_sec = 3600.0
+            after = await post_line(stack.url("line"), fline.body_of(
+                fline.text_event("/help", user_id=ALICE_LINE)))
+            await inbox.wait(1)
+    assert kept == 2 and answers == [b"", b""] and after.code == 200
