@@ -100,11 +100,15 @@ async def start_daemon(tmp: str, oc: FakeOpenClaw, tg: Any, interval: Optional[f
     log = open(os.path.join(tmp, "daemon.log"), "w")
     proc = subprocess.Popen([sys.executable, "-m", "openclaw_connector", "-c", path],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=ROOT, env=env)
-    await tg.next_request("getUpdates", timeout=30)      # the daemon is polling
-    for chat in chats:
-        tg.queue_message("/run portrait", user_id=RUN_USER, chat_id=int(chat))
-    await tg.wait_until(lambda: all(any(t.startswith("[Queued]") for t in tg.texts(c))
-                                    for c in chats), timeout=60)
+    try:
+        await tg.next_request("getUpdates", timeout=30)      # the daemon is polling
+        for chat in chats:
+            tg.queue_message("/run portrait", user_id=RUN_USER, chat_id=int(chat))
+        await tg.wait_until(lambda: all(any(t.startswith("[Queued]") for t in tg.texts(c))
+                                        for c in chats), timeout=60)
+    except BaseException:
+        stop(proc)                  # never leave the daemon running behind a failed start
+        raise
     return proc
 
 
