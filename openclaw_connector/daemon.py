@@ -84,7 +84,8 @@ class Daemon:
         # The one place that retries a send; it reads self.channels as they are added.
         self.outbox = Outbox(self.channels, retry=self.retry,
                              attempts=cfg.results.delivery_attempts, stopping=self._stopping,
-                             state=self.state, metrics=self.metrics)
+                             state=self.state, metrics=self.metrics,
+                             card_interval=cfg.progress.min_interval_sec)
         self.buttons = Buttons(self.state, ttl_sec=cfg.buttons.token_ttl_sec,
                                channels=self.channels)
         self.jobs = JobWatcher(cfg, openclaw=self.openclaw, state=self.state,
@@ -190,6 +191,9 @@ class Daemon:
                                              key="reply:" + inbound.base_id)
         if delivery.status == STOPPED:
             raise asyncio.CancelledError()
+        if delivery.status == DONE and self.jobs is not None and self.jobs.cards is not None:
+            # If the command started a watched prompt, this message is its live card.
+            self.jobs.cards.reply_sent(inbound.chat, reply, delivery.sent)
         if delivery.status != DONE:
             log.warning("event=reply_failed platform=%s chat=%s attempts=%d permanent=%s "
                         "error=%s", inbound.platform, inbound.chat_id, delivery.attempts,

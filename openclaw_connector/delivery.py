@@ -36,7 +36,7 @@ from typing import Any, Mapping, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.channels.base import ChatLocks
-from openclaw_connector.messages import ChannelSendError, ChatRef, Reply, Sent
+from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Reply, Sent
 from openclaw_connector.metrics import Metrics
 
 log = logmod.get("delivery")
@@ -45,6 +45,7 @@ DONE, FAILED, STOPPED = "done", "failed", "stopped"
 PROGRESS = "outbox.progress"     # state.kv: delivery key -> resume point
 CARD = "outbox.card"             # state.kv: card key -> the sent message
 CARD_INTERVAL_SEC = 2.5
+CARD_RETRIES = 3                  # 429s in a row on one card before its state is dropped
 IMAGES_REFUSED_NOTE = "(images not attached: the platform refused them)"
 
 
@@ -74,6 +75,8 @@ class _Card:
     shown_at: float = float("-inf")
     sent: Optional[Sent] = None     # the card's message, once sent
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shown_text: Optional[str] = None    # what the chat shows now (None: unknown)
+    not_before: float = float("-inf")   # a platform's retry_after for this card only
 
 
 class Outbox:
@@ -168,21 +171,69 @@ class Outbox:
         delivered (with retries), later ones edit that message where the channel can
         edit (one attempt: a later state will follow), others are dropped. Edits of
         one card are at least ``card_interval`` apart; an update that was overtaken
-        while it waited is skipped (latest wins). The card's ``Sent`` is kept in the
-        StateStore, so after a restart the same message is edited; ``end_card``
-        forgets it when the job is done."""
+        while it waited is skipped (latest wins), but an image it carried and nobody
+        showed yet rides on with the newer one; a text already on screen is not sent
+        again; a platform's ``retry_after`` delays this card only, then its newest
+        state is shown. The card's ``Sent`` is kept in the StateStore, so after a
+        restart the same message is edited; ``end_card`` forgets it when the job is
+        done."""
         card = self._cards.setdefault(card_key, _Card())
+        if card.shown < card.asked and card.latest.images and not reply.images:
+            # Latest wins, but an image not shown yet (a preview) rides along.
+            reply = Reply(reply.text, card.latest.images, reply.actions)
         card.asked += 1
         card.latest, mine = reply, card.asked
         async with card.lock:
-            if card.shown >= mine:
-                return                          # a newer state is already on screen
-            wait = card.shown_at + self._card_interval - time.monotonic()
-            if wait > 0 and await wait_or_stop(self._stopping, wait):
-                return
-            newest, card.shown = card.latest, card.asked
-            await self._show(card_key, card, chat, newest)
-            card.shown_at = time.monotonic()
+            for _ in range(CARD_RETRIES):
+                if card.shown >= mine:
+                    return                      # a newer state is already on screen
+                wait = max(card.shown_at + self._card_interval,
+                           card.not_before) - time.monotonic()
+                if wait > 0 and await wait_or_stop(self._stopping, wait):
+                    return
+                newest, card.shown = card.latest, card.asked
+                if card.sent is not None and newest.text == card.shown_text \
+                        and not newest.images:
+                    return                      # nothing changed: no edit
+                if await self._show(card_key, card, chat, newest):
+                    card.shown_at = time.monotonic()
+                    return
+                # Throttled (429): this card waits its retry_after, then shows the
+                # newest state, unless a later update() will do that anyway.
+                card.shown -= 1
+                mine = card.shown + 1
+
+    def adopt_card(self, card_key: str, sent: Sent, reply: Reply) -> None:
+        """Make the already delivered message ``sent`` (showing ``reply``) the card
+        ``card_key``: later updates edit it (a command's ``[Queued]`` reply)."""
+        card = self._cards.setdefault(card_key, _Card())
+        card.sent, card.shown_text, card.shown_at = sent, reply.text, time.monotonic()
+        if self._state is not None:
+            self._state.kv(CARD).set(card_key, sent.to_json())
+
+    def capabilities(self, platform: str) -> Capabilities:
+        """What the channel for ``platform`` can do (nothing if it is not enabled)."""
+        channel = self._channels.get(platform)
+        return channel.capabilities if channel is not None else Capabilities()
+
+    async def typing(self, chat: ChatRef) -> bool:
+        """Show the platform's typing/loading indicator once, where it has one. Cosmetic:
+        one attempt, never retried, never raises; True if the platform took it."""
+        channel = self._channels.get(chat.platform)
+        if channel is None or not channel.capabilities.typing:
+            return False
+        try:
+            await channel.typing(chat)
+            return True
+        except Exception as exc:
+            log.info("event=typing_failed platform=%s chat=%s error=%s", chat.platform,
+                     chat.chat_id, logmod.one_line_error(exc))
+            return False
+
+    def card_sent(self, card_key: str) -> Optional[Sent]:
+        """The card's message, if one was sent (also by an earlier run)."""
+        card = self._cards.get(card_key)
+        return (card.sent if card is not None else None) or self._card_sent(card_key)
 
     def end_card(self, card_key: str) -> None:
         """Forget the card (its job finished): no further edits, no stored handle."""
@@ -190,29 +241,38 @@ class Outbox:
         if self._state is not None:
             self._state.kv(CARD).delete(card_key)
 
-    async def _show(self, card_key: str, card: _Card, chat: ChatRef, reply: Reply) -> None:
-        sent = card.sent or self._card_sent(card_key)
+    async def _show(self, card_key: str, card: _Card, chat: ChatRef, reply: Reply) -> bool:
+        """Edit (or first send) the card; False when the platform asked this card to
+        wait (``retry_after``), True otherwise (a failed edit waits for the next state)."""
+        sent = card.sent = card.sent or self._card_sent(card_key)
         channel = self._channels.get(chat.platform)
         if sent is not None and channel is not None and channel.capabilities.edit:
             try:
                 await channel.edit(sent, reply)
-                return
+                card.shown_text = reply.text
+                return True
             except ChannelSendError as exc:
                 log.warning("event=card_edit_failed key=%s platform=%s permanent=%s "
-                            "error=%s", card_key, chat.platform, exc.permanent, _line(exc))
+                            "retry_after=%s error=%s", card_key, chat.platform,
+                            exc.permanent, exc.retry_after, _line(exc))
+                if exc.retry_after and not exc.permanent:
+                    card.not_before = time.monotonic() + exc.retry_after
+                    return False
                 if not exc.permanent:
-                    return                      # the next state tries again
+                    return True                 # the next state tries again
                 # The message is gone (deleted, too old): the card starts anew below.
             except Exception as exc:            # a card is cosmetic: never fail the caller
                 log.warning("event=card_edit_failed key=%s platform=%s error=%s", card_key,
                             chat.platform, logmod.one_line_error(exc))
-                return
+                return True
         elif sent is not None:
-            return                              # cannot edit: the result message follows
+            return True                         # cannot edit: the result message follows
         delivery = await self.deliver(chat, reply, key="card:%s:%d" % (card_key, card.shown))
         card.sent = delivery.sent
+        card.shown_text = reply.text if delivery.sent is not None else None
         if delivery.sent is not None and self._state is not None:
             self._state.kv(CARD).set(card_key, delivery.sent.to_json())
+        return True
 
     def _card_sent(self, card_key: str) -> Optional[Sent]:
         raw = self._state.kv(CARD).get(card_key) if self._state is not None else None

@@ -155,6 +155,10 @@ class Capabilities:
     ``edit``: ``Channel.edit(sent, reply)`` works; ``buttons``/``max_buttons``:
     it renders ``Reply.actions``; ``typing``: ``Channel.typing(chat)``;
     ``video``: it sends video; ``max_upload_bytes``: the largest file it sends.
+    ``typing_renew_sec``: while a job runs, call ``typing`` again this often
+    (LINE's loading animation lasts at most 60 s); 0 = once per command.
+    ``progress_lines``: it cannot edit, but a new line per job state costs nothing
+    (a terminal), so the live card is written as lines instead.
     """
 
     edit: bool = False
@@ -163,6 +167,8 @@ class Capabilities:
     typing: bool = False
     video: bool = False
     max_upload_bytes: int = 0
+    typing_renew_sec: float = 0.0
+    progress_lines: bool = False
 
 
 InboundHandler = Callable[[Inbound], Awaitable[None]]

@@ -28,6 +28,22 @@ def duration(value: Optional[float], *, unknown: str = "?") -> str:
     return "%d days" % (value // 86400)
 
 
+def clock(seconds: float) -> str:
+    """``0:12``, ``12:05``, ``1:02:03``: elapsed time as a running clock shows it (the
+    live job card)."""
+    s = int(max(0.0, seconds))
+    if s >= 3600:
+        return "%d:%02d:%02d" % (s // 3600, (s % 3600) // 60, s % 60)
+    return "%d:%02d" % (s // 60, s % 60)
+
+
+def about(seconds: float) -> str:
+    """``about 40 s``, ``about 3 min``: an estimate (the card's ETA) needs no decimals."""
+    if seconds < 60:
+        return "about %d s" % max(1, round(seconds))
+    return "about %d min" % round(seconds / 60.0)
+
+
 def stamp(epoch: Optional[float]) -> str:
     """Epoch seconds as ``2026-02-07T12:00:00Z`` (``?`` when unknown)."""
     if epoch is None:

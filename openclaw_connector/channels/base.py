@@ -138,7 +138,8 @@ class ChannelDeps:
 
 
 class Channel(Protocol):
-    """The interface the daemon and JobWatcher use."""
+    """The interface the daemon and JobWatcher use. Where ``capabilities.typing``, a
+    channel also has ``async typing(chat)``: show "working on it" once (LINE, WhatsApp)."""
 
     platform: str
     health: ChannelHealth

@@ -121,7 +121,8 @@ class ConsoleChannel(NoEdits):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities()           # a terminal: no edits, buttons or uploads
+        # A terminal: no edits, buttons or uploads; a job's card is written as lines.
+        return Capabilities(progress_lines=True)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:

@@ -23,6 +23,7 @@ images go out as MediaStore URLs. API calls reuse keep-alive connections
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -51,7 +52,11 @@ MESSAGES_PER_CALL = 5
 IMAGE_MAX_BYTES = 10 * 1024 * 1024   # originalContentUrl: JPEG/PNG up to 10 MB
 REPLY_TOKEN_FRESH_SEC = 50.0
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1d2c3e-5b7a-4c1e-9a0d-1c2b3a4d5e6f")   # ours, fixed
-CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits on LINE
+# No edits on LINE; the loading animation (interactive.md §2.3) lasts at most 60 s, so a
+# running job renews it every 55 s.
+CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES, typing=True,
+                            typing_renew_sec=55.0)
+LOADING_SEC = 60             # 5-60, a multiple of 5
 DEDUP_NS = "line.event"
 
 
@@ -188,8 +193,7 @@ class LineChannel(WebhookChannel):
     def capabilities(self) -> Capabilities:
         if self._deps.buttons is None:
             return CAPABILITIES
-        return Capabilities(max_upload_bytes=IMAGE_MAX_BYTES, buttons=True,
-                            max_buttons=MAX_BUTTONS)
+        return dataclasses.replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
@@ -213,6 +217,19 @@ class LineChannel(WebhookChannel):
         sent = await send_parts("line", chat.chat_id, batches, start_part, send_one)
         self.health.ok()
         return sent
+
+    async def typing(self, chat: ChatRef) -> None:
+        """The loading animation in a 1:1 chat (groups and rooms cannot show it: §2.3);
+        free, unlike a push. Raises ChannelSendError if LINE refused it."""
+        if chat.is_group:
+            return
+        resp = await self._call("/v2/bot/chat/loading/start",
+                                {"chatId": chat.user_id or chat.chat_id,
+                                 "loadingSeconds": LOADING_SEC})
+        count(self._deps.metrics, "line_loading_total", status=str(resp.code))
+        if resp.code not in (200, 202):
+            raise ChannelSendError("LINE loading animation refused (status %d)" % resp.code,
+                                   permanent=400 <= resp.code < 500)
 
     async def render(self, reply: Reply) -> list[dict]:
         """Text pieces, then one image object per image (notes replace images)."""

@@ -26,6 +26,7 @@ with its error code (e.g. 131047) and remembered (:meth:`delivery_failed`).
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import math
@@ -52,7 +53,8 @@ log = logmod.get("whatsapp")
 TEXT_LIMIT = 4096
 IMAGE_MAX_BYTES = 5 * 1024 * 1024    # image.link: JPEG/PNG up to 5 MB
 WINDOW_SEC = 24 * 3600
-CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits in the Cloud API
+# No edits in the Cloud API; "typing": mark read + typing indicator, once per command.
+CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES, typing=True)
 SENT_TTL_SEC = 7 * 24 * 3600
 MESSAGE_NS, STATUS_NS = "whatsapp.message", "whatsapp.status"
 SENT_NS, FAILED_NS = "whatsapp.sent", "whatsapp.failed"
@@ -279,8 +281,7 @@ class WhatsAppChannel(WebhookChannel):
     def capabilities(self) -> Capabilities:
         if self._deps.buttons is None:
             return CAPABILITIES
-        return Capabilities(max_upload_bytes=IMAGE_MAX_BYTES, buttons=True,
-                            max_buttons=MAX_BUTTONS)
+        return dataclasses.replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
@@ -303,6 +304,25 @@ class WhatsAppChannel(WebhookChannel):
                                 lambda _index, body: self._post(body))
         self.health.ok()
         return sent
+
+    async def typing(self, chat: ChatRef) -> None:
+        """Mark the command read with the typing indicator (interactive.md §2.4: shown
+        until we answer or 25 s pass). Raises ChannelSendError if Graph refused it."""
+        if not chat.message_id:
+            return
+        url = "%s/%s/messages" % (self.cfg.api_base.rstrip("/"), self.cfg.phone_number_id)
+        body = {"messaging_product": "whatsapp", "status": "read",
+                "message_id": chat.message_id, "typing_indicator": {"type": "text"}}
+        resp = await self._api.fetch(
+            "POST", url, body=json.dumps(body).encode("utf-8"),
+            headers={"Authorization": "Bearer %s" % self.cfg.access_token,
+                     "Content-Type": "application/json"},
+            connect_timeout=self.cfg.connect_timeout_sec,
+            request_timeout=self.cfg.request_timeout_sec)
+        count(self._deps.metrics, "whatsapp_typing_total", status=str(resp.code))
+        if resp.code != 200:
+            raise ChannelSendError("WhatsApp typing indicator refused (status %d)"
+                                   % resp.code, permanent=400 <= resp.code < 500)
 
     async def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
         """Graph message bodies: text pieces (the first quoting the command), images."""

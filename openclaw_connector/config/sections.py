@@ -8,6 +8,7 @@ from typing import Mapping, Optional
 from openclaw_connector.config.buttons import ButtonsConfig
 from openclaw_connector.config.platforms import (DiscordConfig, LineConfig, TelegramConfig,
                                                  WhatsAppConfig)
+from openclaw_connector.config.progress import ProgressConfig
 from openclaw_connector.config.schema import E, Allowlist, _key, _to_dict, _walk
 
 
@@ -153,6 +154,7 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     results: ResultsConfig = field(default_factory=ResultsConfig)
+    progress: ProgressConfig = field(default_factory=ProgressConfig)
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     # A plain message (no "/") in a private chat runs this template with the text as prompt.
     default_template: Optional[str] = _key(E + "DEFAULT_TEMPLATE", "template_id")

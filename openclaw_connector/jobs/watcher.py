@@ -39,6 +39,7 @@ from openclaw_connector.backoff import Backoff, BackoffPolicy
 from openclaw_connector.openclaw.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
+from openclaw_connector.jobs.card import CardTracker
 from openclaw_connector.jobs.send import DONE, FAILED, ResultSender
 from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, epoch, watch_key
 from openclaw_connector.lifecycle import drain
@@ -91,6 +92,9 @@ class JobWatcher:
                                     stopping=self._stopping)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None
+        self.cards = CardTracker(cfg, outbox=outbox, state=state, stopping=self._stopping,
+                                 retry=self._sender.retry, kick=self._kick.set) \
+            if cfg.progress.enabled and openclaw is not None else None   # issue 16's card
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -101,6 +105,9 @@ class JobWatcher:
                 self._watches[row.key] = row
             except (ValueError, TypeError) as exc:
                 log.error("event=watch_unreadable key=%s error=%s", row.key, exc)
+                continue
+            if self.cards is not None:
+                self.cards.restore(self._watches[row.key])
         self._gauge()
         log.info("event=jobs_started pending=%d client_id=%s", len(self._watches),
                  self.client_id)
@@ -124,6 +131,8 @@ class JobWatcher:
         self._approval_kick.set()
         if self.ws is not None:
             await self.ws.stop()
+        if self.cards is not None:
+            await self.cards.stop()
         await drain(list(self._tasks) + self._loops, 3.0)
         log.info("event=jobs_stopped pending=%d", len(self._watches))
 
@@ -135,8 +144,11 @@ class JobWatcher:
         data: dict = {"approval_id": approval_id} if approval_id else {}
         if inputs:
             data["inputs"] = dict(inputs)
-        if self._add(Watch(watch_key(PROMPT, prompt_id, chat), PROMPT, prompt_id, template,
-                           chat, self._clock(), data)):
+        watch = Watch(watch_key(PROMPT, prompt_id, chat), PROMPT, prompt_id, template,
+                      chat, self._clock(), data)
+        if self._add(watch):
+            if self.cards is not None:
+                self.cards.expect(watch)   # the command's reply becomes its live card
             self._kick.set()   # it may have finished before we were told about it
 
     async def watch_approval(self, approval_id: str, template: str, chat: ChatRef,
@@ -169,6 +181,8 @@ class JobWatcher:
 
     # ------------------------------------------------------------------ socket events
     def _on_ws_message(self, message: dict) -> None:
+        if self.cards is not None:
+            self.cards.broadcast_event(message)   # a run's events may come this way too
         if message.get("type") not in WS_EVENTS:
             return
         if self._has(PROMPT):
@@ -233,6 +247,8 @@ class JobWatcher:
         if not watches:
             return
         queue = await self._oc.queue()
+        if self.cards is not None:
+            self.cards.queue_seen(queue)
         live = set(queue.running_ids) | set(queue.pending_ids)
         by_id: dict[str, list[Watch]] = {}
         for w in watches:
@@ -247,6 +263,9 @@ class JobWatcher:
                 outcome = await self._oc.history(pid, check_queue=False)
             if outcome.finished or outcome.state == "unknown":   # unknown: lost
                 group = by_id[pid]
+                if self.cards is not None:
+                    for w in group:
+                        self.cards.finished(w, outcome)
                 self._spawn(group, lambda: self._sender.result_reply(
                     group[0].template, outcome, inputs=group[0].data.get("inputs")),
                     outcome.state)

@@ -4,9 +4,10 @@ The JobWatcher needs one thing from it: to hear when ComfyUI's queue changes.
 ComfyUI broadcasts a ``status`` message (``exec_info.queue_remaining``) to every
 client whenever a prompt is queued or finishes, plus once on connect
 (openclaw-api.md §7.5; per-prompt progress goes only to the submitting client
-id, which OpenClaw picks at random, so we cannot follow it). Text messages are
-parsed as JSON and handed to ``on_message``; binary frames (previews) are
-dropped.
+id, which OpenClaw picks at random: jobs/runs.py opens a second socket with
+that id, read from ``/queue``, while a watched prompt runs). Text messages are
+parsed as JSON and handed to ``on_message``; binary frames (previews) go to
+``on_binary`` when one is given, else they are dropped.
 
 One loop shape (STYLE.md §1, §7): connect, read until ``read_message()``
 returns None, report the drop, back off with jitter and reconnect. Keepalive
@@ -59,7 +60,8 @@ class ComfyWebSocket:
     def __init__(self, url: str, *, on_message: Callable[[dict], None],
                  on_state: Callable[[bool], None], retry: BackoffPolicy,
                  ping_sec: float, connect_timeout: float,
-                 max_message_size: int = MAX_MESSAGE_BYTES) -> None:
+                 max_message_size: int = MAX_MESSAGE_BYTES,
+                 on_binary: Optional[Callable[[bytes], None]] = None) -> None:
         self._url = url
         self._on_message = on_message
         self._on_state = on_state
@@ -67,6 +69,7 @@ class ComfyWebSocket:
         self._ping_sec = ping_sec
         self._connect_timeout = connect_timeout
         self._max_message_size = max_message_size
+        self._on_binary = on_binary
         self._stopping = asyncio.Event()
         self._conn: Optional[WebSocketClientConnection] = None
         self._task: Optional[asyncio.Task] = None
@@ -147,6 +150,11 @@ class ComfyWebSocket:
                          self.connects)
                 self._set_state(True)
             if isinstance(message, bytes):
+                if self._on_binary is not None:
+                    try:
+                        self._on_binary(message)
+                    except Exception:  # a bug in the consumer must not drop the socket
+                        log.exception("event=ws_binary_handler_failed size=%d", len(message))
                 continue
             try:
                 data: Any = json.loads(message)

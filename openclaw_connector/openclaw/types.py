@@ -64,6 +64,16 @@ class QueueEntry:
     prompt_id: str
     number: Optional[float] = None
     created_at: Optional[float] = None   # seconds since the epoch (extra_data.create_time)
+    # extra_data.client_id: the socket id ComfyUI routes this run's events to
+    # (interactive.md §6.1 option (d)); "" when the submitter set none.
+    client_id: str = ""
+    # (node id, class_type) of the prompt graph, for "KSampler 14/30" on the live card;
+    # read for running entries only (a long pending list costs no extra parsing).
+    node_classes: tuple[tuple[str, str], ...] = ()
+
+    def node_class(self, node_id: Any) -> str:
+        """The class_type of ``node_id`` in this prompt's graph ("" if unknown)."""
+        return dict(self.node_classes).get(str(node_id), "")
 
 
 @dataclass(frozen=True)
@@ -84,17 +94,24 @@ class QueueState:
     @classmethod
     def from_json(cls, data: Any) -> "QueueState":
         d = expect_object(data, "queue")
-        return cls(running=tuple(_entry(i) for i in expect_list(d.get("queue_running"), "queue_running")),
+        return cls(running=tuple(_entry(i, graph=True)
+                                 for i in expect_list(d.get("queue_running"), "queue_running")),
                    pending=tuple(_entry(i) for i in expect_list(d.get("queue_pending"), "queue_pending")))
 
 
-def _entry(item: Any) -> QueueEntry:
+def _entry(item: Any, *, graph: bool = False) -> QueueEntry:
     if not isinstance(item, list) or len(item) < 2:
         raise BadResponse("queue item: expected [number, prompt_id, ...]")
     extra = item[3] if len(item) > 3 and isinstance(item[3], Mapping) else {}
     created = number(extra.get("create_time"))
+    nodes = item[2] if graph and len(item) > 2 and isinstance(item[2], Mapping) else {}
+    classes = tuple((str(k), str(v.get("class_type") or "")) for k, v in nodes.items()
+                    if isinstance(v, Mapping))
+    client_id = extra.get("client_id")
     return QueueEntry(prompt_id=str(item[1]), number=number(item[0]),
-                      created_at=created / 1000.0 if created else None)
+                      created_at=created / 1000.0 if created else None,
+                      client_id=client_id if isinstance(client_id, str) else "",
+                      node_classes=classes)
 
 
 @dataclass(frozen=True)

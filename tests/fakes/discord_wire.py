@@ -76,6 +76,7 @@ class EditedMessage:
     message_id: str
     payload: dict
     at: float
+    files: list = field(default_factory=list)   # [(field, filename, type, bytes)]
 
     @property
     def content(self) -> str:
@@ -204,8 +205,16 @@ class Message(Base):
         if message is None or message["channel_id"] != channel_id:
             self.answer(Response(404, {"code": 10008, "message": "Unknown Message"}))
             return
-        payload = json.loads(self.request.body or b"{}")
-        fake.edits.append(EditedMessage(channel_id, message_id, payload, time.monotonic()))
+        files: list = []
+        if self.request.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            # New files replace the attachments the payload does not list (§2.2).
+            payload = json.loads(self.get_body_argument("payload_json"))
+            files = sorted((name, f.filename, f.content_type, f.body)
+                           for name, items in self.request.files.items() for f in items)
+        else:
+            payload = json.loads(self.request.body or b"{}")
+        fake.edits.append(EditedMessage(channel_id, message_id, payload, time.monotonic(),
+                                        files))
         if "content" in payload:
             message["content"] = payload["content"]
         if "components" in payload:

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 import uuid
@@ -87,10 +88,12 @@ class FakeLine(FakeAPI):
         self.delivered: list[dict] = []          # {"api", "to", "messages"}
         self.faults: dict[str, deque] = {"reply": deque(), "push": deque()}
         self.accept_any_token = False
+        self.loadings: list[dict] = []           # accepted loading/start bodies
 
     def routes(self) -> list:
         return [(r"/v2/bot/message/(reply|push)", _MessageHandler, {"fake": self}),
                 (r"/v2/bot/info", _InfoHandler, {"fake": self}),
+                (r"/v2/bot/chat/loading/start", _LoadingHandler, {"fake": self}),
                 (r"/_fake/stats", _StatsHandler, {"fake": self})]
 
     def issue_reply_token(self, to: str = "", ttl: float = 60.0) -> str:
@@ -268,3 +271,27 @@ class _StatsHandler(_Base):
     def get(self) -> None:
         self.answer(200, {"delivered": len(self.fake.delivered),
                           "requests": len(self.fake.requests)})
+
+
+class _LoadingHandler(_Base):
+    """``POST /v2/bot/chat/loading/start`` (interactive.md §2.3): a user id only (groups
+    and rooms cannot be targeted), ``loadingSeconds`` 5-60 in steps of 5 → 202 ``{}``."""
+
+    async def post(self) -> None:
+        self.fake.record(self.request)
+        if not self.authorized():
+            return
+        try:
+            body = json.loads(self.request.body)
+        except ValueError:
+            return self.answer(400, {"message": "The request body has 1 error(s)"})
+        chat, seconds = body.get("chatId"), body.get("loadingSeconds", 20)
+        if not isinstance(chat, str) or not re.fullmatch(r"U[0-9a-f]{32}", chat):
+            return self.answer(400, {"message": "The property, 'chatId', in the request "
+                                                "body is invalid"})
+        if not isinstance(seconds, int) or not 5 <= seconds <= 60 or seconds % 5:
+            return self.answer(400, {"message": "The property, 'loadingSeconds', in the "
+                                                "request body is invalid"})
+        self.fake.loadings.append(body)
+        self.fake.notify()
+        self.answer(202, {})

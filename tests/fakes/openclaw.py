@@ -28,6 +28,7 @@ from tornado import httpserver, httputil, netutil, web, websocket
 
 from openclaw_connector import log as logmod
 from tests.fakes.openclaw_model import DEFAULT_TEMPLATES, FakeClock, FakeModel  # noqa: F401
+from tests.fakes.openclaw_runs import RunEvents
 from tests.fakes.scripted import ScriptedFake
 
 INVALID_TOKEN = "Invalid admin token."
@@ -105,6 +106,7 @@ class FakeOpenClaw(ScriptedFake):
                          "torch_vram_free": 0}]}
         self.requests: list[Recorded] = []
         self.ws_clients: list["_WsHandler"] = []
+        self.runs = RunEvents(self)          # per-run events routed by client id
         self.views: dict[tuple[str, str, str], bytes] = {}
         self._faults: list[_Fault] = []
         self._delays: list[tuple[Optional[str], float]] = []
@@ -388,6 +390,16 @@ class _WsHandler(websocket.WebSocketHandler):
     def check_origin(self, origin: str) -> bool:
         return True
 
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if self.fake.runs.refused(self.get_argument("clientId", "")):
+            self.fake.requests.append(Recorded(
+                "GET", self.request.path, {"clientId": [self.get_argument("clientId", "")]},
+                httputil.HTTPHeaders(self.request.headers), b"", 403))
+            self.set_status(403)
+            self.finish("run socket refused by the test")
+            return
+        await super().get(*args, **kwargs)
+
     def open(self, *_a: Any) -> None:
         self.fake.requests.append(Recorded("GET", self.request.path,
                                            {"clientId": [self.get_argument("clientId", "")]},
@@ -396,6 +408,7 @@ class _WsHandler(websocket.WebSocketHandler):
         msg = self.fake._status_message()
         msg["data"]["sid"] = self.get_argument("clientId", "") or "sid"
         self.write_message(json.dumps(msg))
+        self.fake.runs.opened(self, self.get_argument("clientId", ""))
 
     def on_message(self, message: Any) -> None:
         pass
@@ -403,6 +416,7 @@ class _WsHandler(websocket.WebSocketHandler):
     def on_close(self) -> None:
         if self in self.fake.ws_clients:
             self.fake.ws_clients.remove(self)
+        self.fake.runs.closed(self)
 
     def write_message(self, message: Any, binary: bool = False):  # type: ignore[override]
         try:

@@ -36,6 +36,7 @@ from tornado.netutil import bind_sockets
 from tornado.web import Application, RequestHandler
 
 from openclaw_connector import log as logmod
+from tests.fakes import telegram_media
 from tests.fakes.scripted import ScriptedFake
 
 TOKEN = "123456789:AAFakeTelegramTokenForTestsOnly-0123456789"
@@ -168,6 +169,7 @@ class FakeTelegram(ScriptedFake):
         self.migrated: dict[str, int] = {}
         self.messages: dict[tuple[str, int], dict] = {}   # (chat, message_id) → message
         self.edits: list[tuple[str, int, str]] = []       # (chat, message_id, new text)
+        self.media_edits: list[tuple[str, int, str, bytes]] = []   # editMessageMedia
         # Buttons (interactive.md §1.1): callback queries handed out and their answers,
         # and every editMessageReplyMarkup as (chat, message_id, new markup or None).
         self.callback_queries: dict[str, dict] = {}        # query id -> callback_query
@@ -390,6 +392,10 @@ class FakeTelegram(ScriptedFake):
             return self._send_file(key, params, files)
         if key == "editmessagetext":
             return self._edit_text(params)
+        if key == "editmessagemedia":
+            return telegram_media.edit_media(self, params, files, _ok, _err)
+        if key == "editmessagecaption":
+            return telegram_media.edit_caption(self, params, _ok, _err)
         if key == "answercallbackquery":
             return self._answer_callback(params)
         if key == "editmessagereplymarkup":

@@ -100,6 +100,7 @@ class FakeWhatsApp(FakeAPI):
         self.phone_number_id = phone_number_id
         self.sent: list[dict] = []
         self.wamids: list[str] = []
+        self.reads: list[dict] = []              # mark-read (+ typing) bodies accepted
         self.faults: deque = deque()
         self._ids = itertools.count(1)
 
@@ -166,6 +167,14 @@ class _MessagesHandler(_Base):
             body = json.loads(self.request.body)
         except ValueError:
             return self.error(400, 100, "Invalid JSON")
+        if isinstance(body, dict) and body.get("status") == "read":
+            # Mark as read, optionally with the typing indicator (interactive.md §2.4).
+            if not str(body.get("message_id", "")).startswith("wamid.") or \
+                    body.get("messaging_product") != "whatsapp":
+                return self.error(400, 100, "Invalid parameter message_id")
+            self.fake.reads.append(body)
+            self.fake.notify()
+            return self.answer(200, {"success": True})
         problem = _check(body)
         if problem:
             return self.error(400, 100, problem)

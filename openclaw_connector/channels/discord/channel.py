@@ -255,11 +255,17 @@ class DiscordChannel:
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """PATCH the first message of ``sent`` with the reply's text (≤ 2000 characters;
-        a card is one message), interactive.md §2.2."""
+        a card is one message), interactive.md §2.2. With an image (a card's preview)
+        the message's attachments become that one file; without, they are kept."""
         if not sent.first_id:
             raise ChannelSendError("nothing to edit: no message id", permanent=True)
-        payload = {"content": (split_text(reply.text, TEXT_LIMIT) or [""])[0], "allowed_mentions": {"parse": []}}
+        payload = {"content": (split_text(reply.text, TEXT_LIMIT) or [""])[0],
+                   "allowed_mentions": {"parse": []}}
+        if reply.images:
+            body, ctype = multipart(payload, list(reply.images[:1]))
+        else:
+            body, ctype = json.dumps(payload).encode("utf-8"), "application/json"
         await self._send_locks(sent.chat_id, lambda: self._rest.call(
             "PATCH", "/channels/%s/messages/%s" % (sent.chat_id, sent.first_id),
-            route=EDIT_ROUTE, major=sent.chat_id, body=json.dumps(payload).encode("utf-8")))
+            route=EDIT_ROUTE, major=sent.chat_id, body=body, content_type=ctype))
         return sent

@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChatLocks, send_parts
+from openclaw_connector.channels.telegram import card_media
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.net.multipart import FilePart
 from openclaw_connector.channels.telegram.wire import (
@@ -45,6 +46,8 @@ class TelegramSender:
         self._call_api, self._state = call_api, state
         self._token, self._metrics = token, metrics
         self._locks = ChatLocks()
+        # Cards that show a photo (progress.previews): (chat, message id).
+        self._photo_cards: set[tuple[str, str]] = set()
 
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    markup: Optional[dict] = None) -> Sent:
@@ -59,20 +62,42 @@ class TelegramSender:
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """editMessageText on ``sent``'s first message (a card is one message; text
-        over 4096 units is cut to the first chunk)."""
+        over 4096 units is cut to the first chunk). With an image, the message shows
+        it as a photo from then on (editMessageMedia, later editMessageCaption:
+        telegram.card_media)."""
         chunks = split_text(reply.text, TEXT_LIMIT, units="utf16")
         if not chunks or not sent.first_id.isdigit():
             raise ChannelSendError("nothing to edit: empty text or no message id",
                                    permanent=True)
-        params = {"chat_id": self._chat_target(sent.chat_id),
-                  "message_id": int(sent.first_id), "text": chunks[0]}
+        target, message_id = self._chat_target(sent.chat_id), int(sent.first_id)
+        photo = (sent.chat_id, sent.first_id) in self._photo_cards
+        method = "editMessageMedia" if reply.images else \
+            "editMessageCaption" if photo else "editMessageText"
         try:
-            await self._call_api("editMessageText", params)
+            try:
+                if reply.images:
+                    await card_media.edit_photo(self._call_api, target, message_id,
+                                                reply.images[0], reply.text)
+                    self._photo_cards.add((sent.chat_id, sent.first_id))
+                elif photo:
+                    await card_media.edit_caption(self._call_api, target, message_id,
+                                                  reply.text)
+                else:
+                    await self._call_api("editMessageText", dict(
+                        chat_id=target, message_id=message_id, text=chunks[0]))
+            except TelegramError as exc:
+                if method != "editMessageText" or exc.status != 400 or \
+                        card_media.NO_TEXT not in exc.description:
+                    raise
+                # A photo card from before a restart: its words are a caption.
+                method = "editMessageCaption"
+                self._photo_cards.add((sent.chat_id, sent.first_id))
+                await card_media.edit_caption(self._call_api, target, message_id, reply.text)
         except TelegramError as exc:
             if exc.status == 400 and NOT_MODIFIED in exc.description:
                 return sent                 # the same content again: already shown
-            raise self._error(sent.chat_id, "editMessageText", exc) from None
-        self._count("telegram_sends_total", method="editMessageText", result="ok")
+            raise self._error(sent.chat_id, method, exc) from None
+        self._count("telegram_sends_total", method=method, result="ok")
         return sent
 
     async def _send_locked(self, chat: ChatRef, reply: Reply, start_part: int,
