@@ -172,6 +172,9 @@ class LineConfig:
     port: int = _key(E + "LINE_PORT", "port", default=8099)
     path: str = _key(E + "LINE_PATH", "url_path", default="/line/webhook")
     api_base: str = _key(E + "LINE_API_BASE", "url", default="https://api.line.me")
+    # Message content (a user's photo) is served from its own host (interactive.md §3.3).
+    data_api_base: str = _key(E + "LINE_DATA_API_BASE", "url",
+                              default="https://api-data.line.me")
 
     @property
     def allowlist(self) -> Allowlist:
@@ -217,6 +220,11 @@ class MediaConfig:
     path: str = _key(E + "MEDIA_PATH", "url_path", default="/media")
     ttl_sec: int = _key(E + "MEDIA_TTL_SEC", "positive_int", default=300)
     max_mb: float = _key(E + "MEDIA_MAX_MB", "positive", default=8.0)
+    # Photos from chat (issue 19): the download cap, enforced while streaming; how long
+    # a user's last photo in a chat waits for a /run; the cap for video/animation results.
+    max_in_mb: float = _key(E + "MEDIA_MAX_IN_MB", "positive", default=10.0)
+    input_window_sec: float = _key(E + "MEDIA_INPUT_WINDOW_SEC", "positive", default=600.0)
+    max_video_mb: float = _key(E + "MEDIA_MAX_VIDEO_MB", "positive", default=50.0)
 
 
 @dataclass(frozen=True)
@@ -329,6 +337,11 @@ class Config:
                              "media.public_base_url is set to your HTTPS tunnel URL "
                              "(OPENCLAW_CONNECTOR_PUBLIC_BASE_URL)" % label)
         return found
+
+    def image_input(self, template_id: str) -> Optional[str]:
+        """``templates.<id>.image_input``: the input a user's photo binds to, when configured."""
+        options = (self.templates or {}).get(template_id) or {}
+        return options.get("image_input")
 
     def prompt_input(self, template_id: str) -> Optional[str]:
         """``templates.<id>.prompt_input``: the input free text goes to, when configured."""

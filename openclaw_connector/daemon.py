@@ -29,7 +29,7 @@ from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, STOPPED, Outbox
 from openclaw_connector.jobs.watcher import JobWatcher
 from openclaw_connector.lifecycle import ServiceEntry, stop_plan
-from openclaw_connector.messages import Inbound
+from openclaw_connector.messages import Inbound, PhotoRef, PhotoUnavailable
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.state import StateStore
@@ -85,7 +85,8 @@ class Daemon:
                              state=self.state, metrics=self.metrics)
         self.jobs = JobWatcher(cfg, openclaw=self.openclaw, state=self.state,
                                outbox=self.outbox, metrics=self.metrics)
-        self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics)
+        self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics,
+                             state=self.state, photo_fetch=self._fetch_photo)
         console_in, console_out = self._console_io
         deps = ChannelDeps(
             state=self.state, http=self.http, metrics=self.metrics, media=self.media,
@@ -189,6 +190,14 @@ class Daemon:
                         delivery.permanent, delivery.error)
             self.metrics.inc("replies_failed_total", platform=inbound.platform,
                              help="Command replies given up on")
+
+    async def _fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's photo through the channel it came from (issue 19)."""
+        fetch = getattr(self.channels.get(photo.platform), "fetch_photo", None)
+        if fetch is None:
+            raise PhotoUnavailable("Photos from %s cannot be used." % photo.platform)
+        data: bytes = await fetch(photo, max_bytes)
+        return data
 
     def _channel_gauges(self) -> None:
         for name, channel in self.channels.items():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping, Optional
 
 from openclaw_connector.commands.parser import Command
+from openclaw_connector.commands.photos import PhotoInputs
 from openclaw_connector.commands.templates import TemplateCatalogue
 from openclaw_connector.commands.tracking import JobTracker
 from openclaw_connector.messages import Inbound, Reply
@@ -47,6 +48,7 @@ class CommandContext:
     templates: TemplateCatalogue
     prompt_input: Callable[[str], Optional[str]]
     default_template: Optional[str] = None
+    photos: Optional["PhotoInputs"] = None     # chat photos as template inputs (issue 19)
 
     @property
     def client(self) -> OpenClawClient:

@@ -25,6 +25,7 @@ from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
 from openclaw_connector.channels.telegram.api import CONNECT_TIMEOUT_SEC, BotApi
 from openclaw_connector.channels.telegram.menu import publish_menu
+from openclaw_connector.channels.telegram.photos import TelegramPhotos
 from openclaw_connector.channels.telegram.send import TelegramSender
 from openclaw_connector.channels.telegram.wire import (
     BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, classify, log_field, mask_token,
@@ -32,7 +33,7 @@ from openclaw_connector.channels.telegram.wire import (
 from openclaw_connector.config import TelegramConfig
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundHandler, \
-    Reply, Sent
+    PhotoRef, Reply, Sent
 
 log = logmod.get("telegram")
 
@@ -65,6 +66,7 @@ class TelegramChannel:
         self._saved_offset: Optional[int] = None
         self._sender = TelegramSender(self._call, state=deps.state, token=self._token,
                                       metrics=deps.metrics)
+        self._photos = TelegramPhotos(self._call, cfg.api_base, self._token, deps.http.client)
         self._stopped = False
         self._handled_waiters: list[asyncio.Future] = []
         self._replayed = False                   # pending of a previous run taken over
@@ -355,6 +357,10 @@ class TelegramChannel:
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """editMessageText on ``sent`` ("message is not modified" counts as done)."""
         return await self._sender.edit(sent, reply)
+
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's photo (getFile, then the file URL), at most ``max_bytes``."""
+        return await self._photos.fetch(photo, max_bytes)
 
     def _metric(self, name: str, **labels: str) -> None:
         if self._deps.metrics is not None:
