@@ -33,8 +33,9 @@ from openclaw_connector.channels.discord.rest import DiscordRest
 from openclaw_connector.channels.discord.slash import SlashCommands, parse_interaction
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.lifecycle import drain
+from openclaw_connector.media_in import fetch_bounded
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
-    InboundHandler, Reply, Sent
+    InboundHandler, PhotoRef, Reply, Sent
 
 log = logmod.get("discord")
 
@@ -223,6 +224,10 @@ class DiscordChannel:
 
         messages = render_reply(chat, reply, max_bytes, key=key)
         return await send_parts("discord", chat.chat_id, messages, start_part, send_one)
+
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's attachment (its signed CDN URL, plain GET), at most ``max_bytes``."""
+        return await fetch_bounded(self._deps.http.client, photo.ref, max_bytes=max_bytes)
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """PATCH the first message of ``sent`` with the reply's text (≤ 2000 characters;
