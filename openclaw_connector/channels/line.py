@@ -33,13 +33,14 @@ from typing import Any, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
+from openclaw_connector.channels.line_media import fetch_photo, photo_of
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler, count, image_urls, is_stale,
                                                  line_signature, signature_matches, split_text,
                                                  with_notes)
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
-    InboundHandler, Reply, Sent
+    InboundHandler, PhotoRef, Reply, Sent
 
 log = logmod.get("line")
 
@@ -70,8 +71,8 @@ def event_to_inbound(event: Any, now: float) -> Optional[Inbound]:
     message, source = event.get("message"), event.get("source")
     if not isinstance(message, dict) or not isinstance(source, dict):
         return None
-    text = message.get("text")
-    if message.get("type") != "text" or not isinstance(text, str):
+    text = "" if message.get("type") == "image" else message.get("text")   # issue 19
+    if message.get("type") not in ("text", "image") or not isinstance(text, str):
         return None
     user_id = source.get("userId") or ""
     kind = source.get("type")
@@ -91,9 +92,14 @@ def event_to_inbound(event: Any, now: float) -> Optional[Inbound]:
                    is_group=kind != "user",
                    reply_token=reply_token if isinstance(reply_token, str) else "",
                    received_at=now)
+    photo = photo_of(message, chat_id)
+    if message.get("type") == "image" and photo is None:
+        return None
+    quoted = message.get("quotedMessageId")
     return Inbound(platform="line", user_id=user_id, chat_id=chat_id, text=text, chat=chat,
                    message_id=message_id, is_direct=kind == "user", bot_name="",
-                   mentioned=mentioned)
+                   mentioned=mentioned, photo=photo,
+                   reply_to=quoted if isinstance(quoted, str) else "")
 
 
 def dedup_key(event: Any) -> str:
@@ -185,6 +191,11 @@ class LineChannel(NoEdits):
             self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
         count(metrics, "webhook_requests_total", platform="line", status="200")
         return 200
+
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's image through the content API (``line.data_api_base``)."""
+        return await fetch_photo(self._api, self.cfg.data_api_base,
+                                 self.cfg.channel_access_token, photo, max_bytes)
 
     # ------------------------------------------------------------------ outbound
     @property

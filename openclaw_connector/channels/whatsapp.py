@@ -37,12 +37,14 @@ from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.pending import PendingInbounds
+from openclaw_connector.channels.whatsapp_media import caption_of, context_of, fetch_photo, \
+    photo_of
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
                                                  signature_matches, split_text, with_notes)
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
-    InboundHandler, Reply, Sent
+    InboundHandler, PhotoRef, Reply, Sent
 
 log = logmod.get("whatsapp")
 
@@ -78,18 +80,23 @@ def iter_values(payload: Any) -> Iterator[dict]:
 def message_to_inbound(message: Any, now: float, *,
                        verified: bool = True) -> Optional[Inbound]:
     """An Inbound for a text message; None for other types or a broken object."""
-    if not isinstance(message, dict) or message.get("type") != "text":
+    if not isinstance(message, dict) or message.get("type") not in ("text", "image"):
         return None
     wa_id, wamid = message.get("from"), message.get("id")
     text = (message.get("text") or {}).get("body") if isinstance(message.get("text"),
                                                                   dict) else None
+    photo = photo_of(message)       # issue 19: an image, its command in the caption
+    if message.get("type") == "image":
+        if photo is None:
+            return None
+        text = caption_of(message)
     if not all(isinstance(v, str) and v for v in (wa_id, wamid)) or not isinstance(text, str):
         return None
     chat = ChatRef(platform="whatsapp", chat_id=wa_id, user_id=wa_id, message_id=wamid,
                    is_group=False, received_at=now)
     return Inbound(platform="whatsapp", user_id=wa_id, chat_id=wa_id, text=text, chat=chat,
                    message_id=wamid, is_direct=True, bot_name="", mentioned=False,
-                   verified=verified)
+                   verified=verified, photo=photo, reply_to=context_of(message))
 
 
 class WhatsAppWebhookHandler(WebhookPathHandler):
@@ -274,6 +281,11 @@ class WhatsAppChannel(NoEdits):
     def last_inbound(self, wa_id: str) -> Optional[float]:
         value = self._deps.state.get_expiring(LAST_INBOUND_KEY % wa_id)
         return float(value) if value is not None else None
+
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's image: media id → URL → bytes, with the Bearer token."""
+        return await fetch_photo(self._api, self.cfg.api_base, self.cfg.access_token or "",
+                                 photo, max_bytes)
 
     # ------------------------------------------------------------------ outbound
     @property

@@ -90,16 +90,16 @@ async def test_template_needing_a_photo_without_one_is_refused_with_a_hint(tmp_p
 
 @pytest.mark.gen_test(timeout=20)
 async def test_oversized_photo_is_cut_off_while_streaming(tmp_path):
-    """A 15 MB photo whose size nobody announced is refused at the 10 MB cap: the
+    """A 15 MB photo whose size nobody announced is refused at a 1 MB cap: the
     download stops early (the fake could not send it all) and nothing is uploaded."""
     big = PHOTO + b"\0" * (15 * 1024 * 1024)
     async with media_openclaw() as oc, FakeTelegram() as tg:
-        async with running_daemon(tg_config(tmp_path, tg, oc)):
+        async with running_daemon(tg_config(tmp_path, tg, oc, **{"media.max_in_mb": 1})):
             stored = tg.files.queue_photo(big, caption="/run invert", user_id=ADMIN, size=0,
                                           announce_length=False)
             reply = await tg.next_answered("sendMessage", timeout=15)
-        assert "larger than 10 MB" in reply.params["text"], reply.params
-        assert stored.downloads == 1 and stored.sent_bytes < len(big)
+        assert "larger than 1 MB" in reply.params["text"], reply.params
+        assert stored.downloads == 1 and stored.sent_bytes < len(big) // 2
         assert oc.uploads == [] and oc.calls("/triggers/fire") == []
 
 
