@@ -138,6 +138,7 @@ class Image:
     data: bytes = field(repr=False)
     content_type: str = "image/png"
     kind: str = "image"     # image | video | animation | document (interactive.md §4)
+    source: str = ""        # a ComfyUI output's LoadImage reference ("x.png [output]")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, FAILED, STOPPED, Outbox
-from openclaw_connector.messages import ChatRef, Image, Reply
+from openclaw_connector.media_in import result_key
+from openclaw_connector.messages import ChatRef, Image, Reply, Sent
 from openclaw_connector.openclaw.types import ImageRef, JobOutcome, NotFound, OpenClawError, \
     Unreachable
 
@@ -29,18 +30,21 @@ log = logmod.get("jobs")
 
 __all__ = ["DONE", "FAILED", "ResultSender"]
 
+OUTPUT_MEMORY_SEC = 7 * 86400.0     # as long as finished watches are kept (jobs.watcher)
+
 
 class ResultSender:
     """Builds result replies and sends them until accepted (bounded)."""
 
     def __init__(self, cfg: Config, *, openclaw: Any, outbox: Outbox, metrics: Any,
-                 stopping: asyncio.Event) -> None:
+                 stopping: asyncio.Event, state: Any = None) -> None:
         self._res = cfg.results
         self._max_bytes = int(cfg.media.max_mb * 1024 * 1024)
         self._oc = openclaw
         self._outbox = outbox
         self._metrics = metrics
         self._stopping = stopping
+        self._state = state
         self.retry = BackoffPolicy(cfg.retry.initial_sec, 2.0, cfg.retry.max_sec)
 
     async def result_reply(self, template: str, outcome: JobOutcome, *,
@@ -55,7 +59,8 @@ class ResultSender:
                 except OpenClawError as exc:
                     notes.append(fmt.image_note(ref.filename, _why(exc)))
                     continue
-                images.append(Image(ref.filename, data, fmt.content_type(ref.filename)))
+                images.append(Image(ref.filename, data, fmt.content_type(ref.filename),
+                                    source=output_reference(ref)))
         text = fmt.outcome_text(template, outcome, max_images=self._res.max_images,
                                 notes=notes, inputs=inputs)
         return Reply(text, tuple(images))
@@ -81,6 +86,7 @@ class ResultSender:
         if delivery.status == STOPPED:
             return None   # stays pending: delivered after the next start
         if delivery.status == DONE:
+            self._remember_outputs(chat, reply, delivery.sent)
             log.info("event=result_delivered key=%s outcome=%s attempts=%d took_ms=%.1f",
                      key, outcome, delivery.attempts, 1000 * (time.monotonic() - started))
             if self._metrics is not None:
@@ -93,6 +99,24 @@ class ResultSender:
             self._metrics.inc("job_results_failed_total", platform=chat.platform,
                               help="Job results the platform never accepted")
         return FAILED
+
+
+    def _remember_outputs(self, chat: ChatRef, reply: Reply, sent: Optional[Sent]) -> None:
+        """Map the sent messages to the output files they showed, so a reply to one of
+        them reuses the file as ``"<name> [output]"`` (issue 19; interactive.md §6.6)."""
+        refs = [i.source for i in reply.images if i.source]
+        if not refs or sent is None or self._state is None:
+            return
+        for message_id, ref in ((sent.first_id, refs[0]), (sent.last_id, refs[-1])):
+            if message_id:
+                self._state.put_expiring(result_key(chat.platform, chat.chat_id, message_id),
+                                         ref, OUTPUT_MEMORY_SEC)
+
+
+def output_reference(ref: ImageRef) -> str:
+    """LoadImage's value for an output file: ``"<subfolder>/<name> [output]"`` (§6.6)."""
+    path = "%s/%s" % (ref.subfolder, ref.filename) if ref.subfolder else ref.filename
+    return "%s [%s]" % (path, ref.type or "output")
 
 
 def _why(exc: OpenClawError) -> str:

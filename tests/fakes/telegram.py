@@ -469,8 +469,10 @@ class FakeTelegram:
         if name == "photo" and not upload.data.startswith(b"\x89PNG") \
                 and not upload.data.startswith(b"\xff\xd8"):
             return _err(400, "Bad Request: IMAGE_PROCESS_FAILED")
-        return _ok(self._message(chat_id, **{name: {"file_id": "f%d" % len(self.requests),
-                                                    "file_size": len(upload.data)}}))
+        media: Any = {"file_id": "f%d" % len(self.requests), "file_size": len(upload.data)}
+        if name == "photo":         # a Message's photo is a list of sizes
+            media = [dict(media, width=512, height=512)]
+        return _ok(self._message(chat_id, **{name: media}))
 
     def _edit_text(self, params: dict) -> tuple[int, dict]:
         chat_id, text = str(params.get("chat_id", "")), params.get("text")

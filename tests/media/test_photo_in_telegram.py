@@ -124,3 +124,21 @@ async def test_text_file_named_png_is_refused(tmp_path):
             reply = await tg.next_answered("sendMessage", timeout=10)
         assert reply.params["text"].startswith("That file is not a PNG, JPEG, WEBP or GIF")
         assert oc.uploads == [] and oc.calls("/triggers/fire") == []
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_reply_to_our_result_reuses_the_output_without_upload(tmp_path):
+    """``/run invert`` replying to the bot's result photo binds ``"<name> [output]"``:
+    nothing is downloaded from Telegram and nothing is uploaded to ComfyUI."""
+    async with media_openclaw() as oc, FakeTelegram() as tg:
+        async with running_daemon(tg_config(tmp_path, tg, oc)):
+            tg.queue_message("/run poster", user_id=ADMIN)
+            await tg.next_answered("sendMessage", timeout=10)
+            finish_like_comfy(oc)
+            photo = await tg.next_answered("sendPhoto", timeout=10)
+            ours = tg.messages[(str(ADMIN), photo.response["result"]["message_id"])]
+            tg.queue_message("/run invert", user_id=ADMIN, reply_to_message=ours)
+            await tg.wait_until(lambda: any(t.startswith("[Queued] invert")
+                                            for t in tg.texts(ADMIN)), timeout=10)
+        assert fired_inputs(oc)[-1] == {"image": "openclaw_poster_00001_.png [output]"}
+        assert oc.uploads == [] and tg.count("getFile") == 0
