@@ -34,6 +34,8 @@ from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
 from openclaw_connector.channels.line_media import fetch_photo, photo_of
+from openclaw_connector.channels.media_links import moving_media, stored_url
+from openclaw_connector.media_out import IMAGE, placeholder_png
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
                                                  WebhookPathHandler, count, image_urls, is_stale,
@@ -47,6 +49,7 @@ log = logmod.get("line")
 TEXT_LIMIT = 5000            # UTF-16 units per text message
 MESSAGES_PER_CALL = 5
 IMAGE_MAX_BYTES = 10 * 1024 * 1024   # originalContentUrl: JPEG/PNG up to 10 MB
+VIDEO_MAX_BYTES = 200 * 1024 * 1024  # video originalContentUrl: mp4 up to 200 MB
 REPLY_TOKEN_FRESH_SEC = 50.0
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1d2c3e-5b7a-4c1e-9a0d-1c2b3a4d5e6f")   # ours, fixed
 CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits on LINE
@@ -223,14 +226,24 @@ class LineChannel(NoEdits):
         return sent
 
     async def render(self, reply: Reply) -> list[dict]:
-        """Text pieces, then one image object per image (notes replace images)."""
-        urls, notes = await image_urls(self._deps.media, reply.images,
+        """Text pieces, then one image object per image (notes replace images), then
+        video objects (mp4; other animations are links in the text: issue 19)."""
+        stills = [i for i in reply.images if i.kind == IMAGE]
+        moving = await moving_media(self._deps.media, [i for i in reply.images
+                                                       if i.kind != IMAGE],
+                                    native_max_bytes=VIDEO_MAX_BYTES)
+        urls, notes = await image_urls(self._deps.media, stills,
                                  platform_max_bytes=IMAGE_MAX_BYTES)
-        text = with_notes(reply.text, notes)
+        text = with_notes(reply.text, moving.links + notes + moving.notes)
         messages: list[dict] = [{"type": "text", "text": piece}
                                 for piece in split_text(text, TEXT_LIMIT, utf16=True)]
         messages += [{"type": "image", "originalContentUrl": url, "previewImageUrl": url}
                      for url in urls]
+        if moving.videos:   # a preview is required: the job's first still, else a plain PNG
+            preview = urls[0] if urls else await stored_url(self._deps.media,
+                                                            placeholder_png(), "image/png")
+            messages += [{"type": "video", "originalContentUrl": url,
+                          "previewImageUrl": preview} for url in moving.videos]
         return messages
 
     def _take_reply_token(self, chat: ChatRef) -> bool:

@@ -36,7 +36,9 @@ from typing import Any, Iterator, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, KeepAliveClient
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
+from openclaw_connector.channels.media_links import moving_media
 from openclaw_connector.channels.pending import PendingInbounds
+from openclaw_connector.media_out import IMAGE
 from openclaw_connector.channels.whatsapp_media import caption_of, context_of, fetch_photo, \
     photo_of
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
@@ -50,6 +52,7 @@ log = logmod.get("whatsapp")
 
 TEXT_LIMIT = 4096
 IMAGE_MAX_BYTES = 5 * 1024 * 1024    # image.link: JPEG/PNG up to 5 MB
+VIDEO_MAX_BYTES = 16 * 1024 * 1024   # video.link: mp4 (H.264 + AAC) up to 16 MB
 WINDOW_SEC = 24 * 3600
 CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits in the Cloud API
 CONNECT_TIMEOUT = 10.0
@@ -313,14 +316,20 @@ class WhatsAppChannel(NoEdits):
 
     async def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
         """Graph message bodies: text pieces (the first quoting the command), images."""
-        urls, notes = await image_urls(self._deps.media, reply.images,
-                                 platform_max_bytes=IMAGE_MAX_BYTES)
+        moving = await moving_media(self._deps.media, [i for i in reply.images
+                                                       if i.kind != IMAGE],
+                                    native_max_bytes=VIDEO_MAX_BYTES)
+        urls, notes = await image_urls(self._deps.media,
+                                       [i for i in reply.images if i.kind == IMAGE],
+                                       platform_max_bytes=IMAGE_MAX_BYTES)
+        text = with_notes(reply.text, moving.links + notes + moving.notes)
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         bodies = [dict(base, type="text", text={"body": piece, "preview_url": False})
-                  for piece in split_text(with_notes(reply.text, notes), TEXT_LIMIT)]
+                  for piece in split_text(text, TEXT_LIMIT)]
         if bodies and reply_to:
             bodies[0]["context"] = {"message_id": reply_to}
         bodies += [dict(base, type="image", image={"link": url}) for url in urls]
+        bodies += [dict(base, type="video", video={"link": url}) for url in moving.videos]
         return bodies
 
     async def _post(self, body: dict) -> str:

@@ -22,6 +22,8 @@ from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, FAILED, STOPPED, Outbox
 from openclaw_connector.media_in import result_key
+from openclaw_connector.media_out import IMAGE, classify
+from openclaw_connector.media_out import content_type as media_type
 from openclaw_connector.messages import ChatRef, Image, Reply, Sent
 from openclaw_connector.openclaw.types import ImageRef, JobOutcome, NotFound, OpenClawError, \
     Unreachable
@@ -40,6 +42,7 @@ class ResultSender:
                  stopping: asyncio.Event, state: Any = None) -> None:
         self._res = cfg.results
         self._max_bytes = int(cfg.media.max_mb * 1024 * 1024)
+        self._max_video_bytes = int(max(cfg.media.max_mb, cfg.media.max_video_mb) * 1048576)
         self._oc = openclaw
         self._outbox = outbox
         self._metrics = metrics
@@ -53,19 +56,21 @@ class ResultSender:
         images: list[Image] = []
         notes: list[str] = []
         if outcome.state == "success":
-            for ref in outcome.images[:self._res.max_images]:
+            for ref in output_files(outcome)[:self._res.max_images]:
+                kind = classify(ref.filename, ref.animated)
                 try:
-                    data = await self._view(ref)
+                    data = await self._view(ref, self._max_bytes if kind == IMAGE
+                                            else self._max_video_bytes)
                 except OpenClawError as exc:
                     notes.append(fmt.image_note(ref.filename, _why(exc)))
                     continue
-                images.append(Image(ref.filename, data, fmt.content_type(ref.filename),
-                                    source=output_reference(ref)))
+                images.append(Image(ref.filename, data, media_type(ref.filename), kind=kind,
+                                    source=output_reference(ref) if kind == IMAGE else ""))
         text = fmt.outcome_text(template, outcome, max_images=self._res.max_images,
                                 notes=notes, inputs=inputs)
         return Reply(text, tuple(images))
 
-    async def _view(self, ref: ImageRef) -> bytes:
+    async def _view(self, ref: ImageRef, max_bytes: int) -> bytes:
         """One /view download; an unreachable ComfyUI is retried with backoff, bounded."""
         delays = Backoff(self.retry)
         attempt = 0
@@ -73,7 +78,7 @@ class ResultSender:
             attempt += 1
             try:
                 return await self._oc.view(ref.filename, ref.subfolder, ref.type,
-                                           max_bytes=self._max_bytes)
+                                           max_bytes=max_bytes)
             except Unreachable:
                 if attempt >= self._res.delivery_attempts or \
                         await wait_or_stop(self._stopping, delays.next()):
@@ -111,6 +116,16 @@ class ResultSender:
             if message_id:
                 self._state.put_expiring(result_key(chat.platform, chat.chat_id, message_id),
                                          ref, OUTPUT_MEMORY_SEC)
+
+
+def output_files(outcome: JobOutcome) -> list[ImageRef]:
+    """Every file to send: ``images`` (stills, animations and core ComfyUI's videos),
+    then VideoHelperSuite's ``gifs`` (interactive.md §4)."""
+    files = list(outcome.images)
+    for other in outcome.other_outputs:
+        if other.kind in ("gifs", "videos", "video"):
+            files.extend(ImageRef(f.filename, f.subfolder, f.type, True) for f in other.files)
+    return files
 
 
 def output_reference(ref: ImageRef) -> str:

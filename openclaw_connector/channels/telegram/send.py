@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChatLocks, send_parts
 from openclaw_connector.net.multipart import FilePart
+from openclaw_connector.channels.telegram.media_out import media_call, within_limit
 from openclaw_connector.channels.telegram.wire import (
     PHOTO_MAX_BYTES, TelegramError, chunk_text, log_field, scrub)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply, Sent
@@ -73,7 +74,7 @@ class TelegramSender:
     async def _send_locked(self, chat: ChatRef, reply: Reply, start_part: int) -> Sent:
         reply_to = int(chat.message_id) if chat.is_group and chat.message_id.isdigit() \
             else None
-        parts: list[Any] = list(chunk_text(reply.text)) + list(reply.images)
+        parts: list[Any] = list(chunk_text(reply.text)) + [within_limit(i) for i in reply.images]
 
         async def send_one(index: int, part: Any) -> str:
             if isinstance(part, Image):
@@ -89,6 +90,11 @@ class TelegramSender:
         return dataclasses.replace(sent, chat_id=str(self._chat_target(chat.chat_id)))
 
     async def _send_image(self, chat: ChatRef, image: Image) -> str:
+        call = media_call(image)        # videos and animations (issue 19)
+        if call is not None:
+            method, field, extra = call
+            return await self._deliver(chat, method, extra, FilePart(
+                field, image.filename, image.content_type, image.data))
         document = FilePart("document", image.filename, image.content_type, image.data)
         if len(image.data) > PHOTO_MAX_BYTES or not image.content_type.startswith("image/"):
             return await self._deliver(chat, "sendDocument", {}, document)
