@@ -90,8 +90,8 @@ class OpenClawHttp:
                      query: Optional[Mapping[str, Any]] = None,
                      timeout: Optional[float] = None,
                      streaming_callback=None,
-                     raw: Optional[tuple[str, bytes]] = None) -> HTTPResponse:
-        """One request; ``raw`` is ``(content_type, body)`` for a non-JSON body (upload)."""
+                     raw_body: Optional[tuple[str, bytes]] = None) -> HTTPResponse:
+        """One request; ``raw_body`` is ``(content_type, body)`` for a non-JSON body (upload)."""
         url = self._base + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
@@ -99,13 +99,13 @@ class OpenClawHttp:
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
-        elif raw is not None:
-            data = raw[1]
+        elif raw_body is not None:
+            data = raw_body[1]
         elif method == "POST":
             data = b""
         headers = self._headers(body is not None)
-        if raw is not None:
-            headers["Content-Type"] = raw[0]
+        if raw_body is not None:
+            headers["Content-Type"] = raw_body[0]
         request = HTTPRequest(url, method=method, body=data,
                               headers=headers,
                               connect_timeout=min(timeout, self._cfg.timeout_sec),
@@ -128,10 +128,10 @@ class OpenClawHttp:
     async def call(self, method: str, path: str, *, admin: bool = False, body: Any = None,
                     query: Optional[Mapping[str, Any]] = None,
                     timeout: Optional[float] = None, empty_ok: bool = False,
-                    raw: Optional[tuple[str, bytes]] = None) -> Any:
+                    raw_body: Optional[tuple[str, bytes]] = None) -> Any:
         """One request; the parsed JSON body on 2xx, else a typed error."""
         response = await self.fetch(method, path, body=body, query=query, timeout=timeout,
-                                    raw=raw)
+                                    raw_body=raw_body)
         raw = response.body or b""
         parsed: Any = None
         if raw.strip():

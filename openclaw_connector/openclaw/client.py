@@ -245,7 +245,7 @@ class OpenClawClient:
         ctype, body = encode_multipart(
             {"type": "input", "subfolder": subfolder, "overwrite": "true"},
             [FilePart("image", name, content_type, data)])
-        answer = await self._call("POST", "/api/upload/image", raw=(ctype, body),
+        answer = await self._call("POST", "/api/upload/image", raw_body=(ctype, body),
                                   timeout=max(self._cfg.timeout_sec, UPLOAD_TIMEOUT_SEC))
         stored = answer.get("name") if isinstance(answer, Mapping) else None
         if not isinstance(stored, str) or not stored:
