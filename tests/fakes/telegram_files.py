@@ -38,6 +38,7 @@ class StoredFile:
     announce_size: bool = True    # getFile and the photo sizes say file_size
     sent_bytes: int = 0           # what the download handler managed to write
     downloads: int = 0
+    update_id: int = 0            # the update that carried it (queue_photo)
 
 
 class FakeFiles:
@@ -92,7 +93,8 @@ class FakeFiles:
                                                 "length": len(word.encode("utf-16-le")) // 2}]
         if reply_to is not None:
             message["reply_to_message"] = reply_to
-        self.fake.queue_raw_message(message, chat_id=chat_id, chat_type=chat_type)
+        stored.update_id = self.fake.queue_raw_message(message, chat_id=chat_id,
+                                                       chat_type=chat_type)
         return stored
 
     def get_file(self, params: dict) -> tuple[int, dict]:

@@ -71,3 +71,28 @@ async def test_30_mb_photo_is_aborted_at_the_cap_without_buffering_it(fake_disco
         assert "larger than 10 MB" in sent.content, sent.content
         assert blob.downloads == 1 and blob.sent_bytes < 20 * 1024 * 1024
         assert oc.uploads == [] and oc.calls("/triggers/fire") == []
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_reply_to_our_result_reuses_the_output_without_download(fake_discord, tmp_path):
+    """The bot's result message → its output file, as ``"<name> [output]"``."""
+    from tests.fakes.openclaw_media import finish_like_comfy
+    fake = fake_discord
+    async with media_openclaw() as oc:
+        async with running_daemon(config(fake, tmp_path, oc, results__poll_min_sec=0.02,
+                                         results__poll_max_sec=0.1)):
+            await ready(fake)
+            fake.message_create("/run poster", guild_id=GUILD_ID)
+            await fake.next_send(1, timeout=10)
+            finish_like_comfy(oc)
+            await fake.next_send(2, timeout=10)
+            await fake.wait_for(lambda: any(m["content"].startswith("[Done]")
+                                            for m in fake.messages.values()))
+            ours = next(m for m in fake.messages.values() if m["content"].startswith("[Done]"))
+            fake.message_create("/run invert", guild_id=GUILD_ID, extra={
+                "type": 19, "message_reference": {"message_id": ours["id"]},
+                "referenced_message": ours})
+            queued = await fake.next_send(3, timeout=10)
+        assert queued.content.startswith("[Queued] invert"), queued.content
+        assert fired_inputs(oc)[-1] == {"image": "openclaw_poster_00001_.png [output]"}
+        assert oc.uploads == []

@@ -142,3 +142,22 @@ async def test_reply_to_our_result_reuses_the_output_without_upload(tmp_path):
                                             for t in tg.texts(ADMIN)), timeout=10)
         assert fired_inputs(oc)[-1] == {"image": "openclaw_poster_00001_.png [output]"}
         assert oc.uploads == [] and tg.count("getFile") == 0
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_lone_photo_in_private_chat_runs_a_default_template_that_takes_an_image(
+        tmp_path):
+    """With ``default_template: invert`` a photo alone runs it; with a default template
+    that takes no image, the photo is only kept (no answer)."""
+    async with media_openclaw() as oc, FakeTelegram() as tg:
+        async with running_daemon(tg_config(tmp_path, tg, oc, default_template="invert")):
+            tg.files.queue_photo(PHOTO, user_id=ADMIN)
+            queued = await tg.next_answered("sendMessage", timeout=10)
+        assert queued.params["text"].startswith("[Queued] invert")
+        assert len(oc.uploads) == 1
+    async with media_openclaw() as oc, FakeTelegram() as tg:
+        async with running_daemon(tg_config(tmp_path / "b", tg, oc,
+                                            default_template="portrait")) as daemon:
+            photo = tg.files.queue_photo(PHOTO, user_id=ADMIN)
+            await daemon.channels["telegram"].wait_handled(photo.update_id, 5)
+        assert tg.texts(ADMIN) == [] and oc.uploads == []
