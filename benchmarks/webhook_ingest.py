@@ -60,6 +60,9 @@ from benchmarks._stats import cpu_seconds  # noqa: E402
 SECRET = "bench-line-channel-secret-0123"
 TOKEN = "bench-line-access-token-abcdefgh"
 USER = "U" + "be" * 16
+# The Outbox sends to one chat in order, one call at a time: with every reply to one
+# user, delivery would run at 1/api-delay per second. Bodies cycle through USERS.
+USERS = ["U%032x" % (0xbe000 + k) for k in range(512)]
 PATH = "/line/webhook"
 BODIES_PER_SEC = 25000          # distinct bodies generated per second of wrk run
 
@@ -107,7 +110,7 @@ def make_bodies(path: str, count: int, tag: str) -> None:
     with open(path, "w") as fh:
         for i in range(count):
             event = {"type": "message", "mode": "active", "timestamp": now,
-                     "source": {"type": "user", "userId": USER},
+                     "source": {"type": "user", "userId": USERS[i % len(USERS)]},
                      "webhookEventId": "01B%s%08d" % (tag, i),
                      "deliveryContext": {"isRedelivery": False},
                      "replyToken": "%s%08d%s" % (tag, i, secrets.token_hex(6)),
@@ -201,7 +204,7 @@ def start_daemon(tmp: str, api_port: int,
                    "rate_limit": {"per_minute": 1e9, "burst": 1000000000},
                    "line": {"channel_secret": SECRET, "channel_access_token": TOKEN,
                             "api_base": "http://127.0.0.1:%d" % api_port,
-                            "allowed_users": [USER], "port": port}}, fh)
+                            "allowed_users": USERS, "port": port}}, fh)
     os.chmod(cfg, 0o600)
     profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] \
         if os.environ.get("BENCH_PROFILE") else []
@@ -209,16 +212,39 @@ def start_daemon(tmp: str, api_port: int,
     proc = subprocess.Popen([*wrap, sys.executable, *profile, "-m", "openclaw_connector", "-c", cfg],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             preexec_fn=pinned(cpus))
-    deadline = time.time() + 20
+    if not wait_ready(tmp, port, api_port, time.time() + 20):
+        proc.kill()
+        raise RuntimeError("daemon did not become ready; see %s" % tmp)
+    return proc, port
+
+
+def wait_ready(tmp: str, port: int, api_port: int, deadline: float) -> bool:
+    """Real readiness: one signed ``/help`` answered 200 and its reply at the fake.
+
+    The webhook port's bare ``/healthz`` answers 200 as soon as the socket is
+    bound, before the channel and the router run; timing from there would put
+    the daemon's start-up into the first measured run.
+    """
+    warm = os.path.join(tmp, "warm.txt")
+    make_bodies(warm, 1, "WARM")
+    with open(warm) as fh:
+        sig, body = fh.readline().rstrip("\n").split("\t", 1)
+    before = delivered(api_port)
     while time.time() < deadline:
+        request = urllib.request.Request(
+            "http://127.0.0.1:%d%s" % (port, PATH), data=body.encode(), method="POST",
+            headers={"Content-Type": "application/json", "X-Line-Signature": sig})
         try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % port, timeout=1) as r:
+            with urllib.request.urlopen(request, timeout=1) as r:
                 if r.status == 200:
-                    return proc, port
+                    break
         except OSError:
             time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("daemon did not become healthy; see %s" % tmp)
+    while time.time() < deadline:
+        if delivered(api_port) > before:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -175,9 +175,19 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     for warning in warnings:
         log.warning("event=config_warning %s", warning)
     if args.check:
-        from openclaw_connector import check
-        return asyncio.run(check.run_checks(cfg, stdout))
+        return asyncio.run(_check(cfg, stdout))
     return run(cfg, pidfile=args.pidfile)
+
+
+async def _check(cfg: Config, out: TextIO) -> int:
+    """``--check`` over the daemon's own transport (proxies included), closed after."""
+    from openclaw_connector import check
+    from openclaw_connector.net.transport import build_transport
+    http = build_transport(cfg)
+    try:
+        return await check.run_checks(cfg, out, http)
+    finally:
+        http.close()
 
 
 def run(cfg: Config, *, pidfile: Optional[str] = None) -> int:

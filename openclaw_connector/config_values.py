@@ -1,4 +1,4 @@
-"""Parsing and checking one config value (config.py declares the keys).
+"""Parsing and checking one config value (config/ declares the keys).
 
 Each key's ``kind`` (its field metadata) picks the rule: ids per platform,
 booleans in the spellings config.md allows, numbers and ranges, URLs by
@@ -168,8 +168,9 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
         return number
     if kind == "port":
         number = _parse_number(value, integer=True)
-        if not 1 <= number <= 65535:
-            raise Problem("port out of range (1-65535), got %s" % describe(value))
+        if not 0 <= number <= 65535:
+            raise Problem("port out of range (0-65535; 0 binds a free port, logged at "
+                          "start), got %s" % describe(value))
         return number
     if kind == "poll_timeout":
         number = _parse_number(value, integer=True)

@@ -30,6 +30,7 @@ from typing import Callable, Optional
 import tornado.ioloop
 import tornado.web
 from openclaw_connector import log as logmod
+from openclaw_connector.config import MediaConfig
 
 log = logmod.get("media")
 
@@ -63,7 +64,7 @@ class MediaUnsupported(ValueError):
 class MediaStore:
     """Stores images and signs their URLs; ``start()`` before ``put()``."""
 
-    def __init__(self, cfg, state_dir: str, admin_token: Optional[str], state=None, *,
+    def __init__(self, cfg: MediaConfig, state_dir: str, admin_token: Optional[str], state=None, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.cfg = cfg
         self.dir = os.path.join(state_dir, MEDIA_DIR)
@@ -150,10 +151,10 @@ class MediaStore:
 
     def url(self, data: bytes, content_type: str, *, max_bytes: Optional[int] = None) -> str:
         """The public URL for ``data``; raises if ``public_base_url`` is unset."""
-        if not self.public:
+        base = self.cfg.public_base_url
+        if not base:
             raise RuntimeError("media.public_base_url is not set")
-        return self.cfg.public_base_url.rstrip("/") + self.put(data, content_type,
-                                                               max_bytes=max_bytes)
+        return base.rstrip("/") + self.put(data, content_type, max_bytes=max_bytes)
 
     def sign(self, name: str, exp: int) -> str:
         assert self._key is not None

@@ -11,7 +11,7 @@ With ``WatchdogSec=`` in the unit, systemd sets ``$WATCHDOG_USEC``;
 period, so a loop that is blocked or dead (faults.md #1, #3) stops the
 pings and systemd restarts the daemon.
 
-``NOTIFY_SOCKET`` is read here rather than in config.py because it is part of
+``NOTIFY_SOCKET`` is read here rather than in config/ because it is part of
 the service manager's protocol with this process, not user configuration.
 No dependency: a few lines over :mod:`socket`.
 """

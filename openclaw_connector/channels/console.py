@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
+from openclaw_connector.config import ConsoleConfig
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import Capabilities, ChatRef, Image, Inbound, InboundHandler, \
     Reply, Sent
@@ -80,7 +81,8 @@ class ConsoleChannel(NoEdits):
 
     platform = "console"
 
-    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+    def __init__(self, cfg: ConsoleConfig, on_inbound: InboundHandler,
+                 deps: ChannelDeps) -> None:
         self._on_inbound = on_inbound
         self._in = deps.console_in or sys.stdin
         self._out = deps.console_out or sys.stdout

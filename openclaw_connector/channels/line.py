@@ -37,12 +37,14 @@ from openclaw_connector.channels.line_media import fetch_photo, photo_of
 from openclaw_connector.channels.media_links import moving_media, stored_url
 from openclaw_connector.media_out import IMAGE, placeholder_png
 from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet,
                                                  WebhookPathHandler, count, image_urls, is_stale,
                                                  line_signature, signature_matches, split_text,
                                                  with_notes)
+from openclaw_connector.config import LineConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, PhotoRef, Reply, Sent
+from openclaw_connector.web.webhook import WebhookEndpoint
 
 log = logmod.get("line")
 
@@ -53,8 +55,6 @@ VIDEO_MAX_BYTES = 200 * 1024 * 1024  # video originalContentUrl: mp4 up to 200 M
 REPLY_TOKEN_FRESH_SEC = 50.0
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1d2c3e-5b7a-4c1e-9a0d-1c2b3a4d5e6f")   # ours, fixed
 CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits on LINE
-CONNECT_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 20.0
 DEDUP_NS = "line.event"
 
 
@@ -125,7 +125,7 @@ class LineChannel(NoEdits):
 
     platform = "line"
 
-    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+    def __init__(self, cfg: LineConfig, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
         self.cfg = cfg
         self._on_inbound = on_inbound
         self._deps = deps
@@ -157,7 +157,8 @@ class LineChannel(NoEdits):
     def ingest(self, signature: Optional[str], body: bytes) -> int:
         """Handle one webhook body; return the HTTP status to answer with."""
         metrics = self._deps.metrics
-        if not signature_matches(line_signature(self.cfg.channel_secret, body), signature):
+        if not signature_matches(line_signature(self.cfg.channel_secret or "", body),
+                                 signature):
             log.warning("event=webhook_rejected platform=line reason=%s bytes=%d",
                         "bad_signature" if signature else "missing_signature", len(body))
             count(metrics, "webhook_requests_total", platform="line", status="401")
@@ -267,7 +268,8 @@ class LineChannel(NoEdits):
             headers={"Authorization": "Bearer %s" % self.cfg.channel_access_token,
                      "Content-Type": "application/json", **(headers or {})},
             body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+            connect_timeout=self.cfg.connect_timeout_sec,
+            request_timeout=self.cfg.request_timeout_sec)
 
     async def _reply(self, token: str, batch: list[dict]) -> Optional[str]:
         """The first message id if LINE accepted the reply; None when push should

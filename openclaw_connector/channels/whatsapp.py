@@ -41,12 +41,14 @@ from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.media_out import IMAGE
 from openclaw_connector.channels.whatsapp_media import caption_of, context_of, fetch_photo, \
     photo_of
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet, WebhookEndpoint,
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
                                                  signature_matches, split_text, with_notes)
+from openclaw_connector.config import WhatsAppConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, PhotoRef, Reply, Sent
+from openclaw_connector.web.webhook import WebhookEndpoint
 
 log = logmod.get("whatsapp")
 
@@ -55,8 +57,6 @@ IMAGE_MAX_BYTES = 5 * 1024 * 1024    # image.link: JPEG/PNG up to 5 MB
 VIDEO_MAX_BYTES = 16 * 1024 * 1024   # video.link: mp4 (H.264 + AAC) up to 16 MB
 WINDOW_SEC = 24 * 3600
 CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits in the Cloud API
-CONNECT_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 20.0
 SENT_TTL_SEC = 7 * 24 * 3600
 MESSAGE_NS, STATUS_NS = "whatsapp.message", "whatsapp.status"
 SENT_NS, FAILED_NS = "whatsapp.sent", "whatsapp.failed"
@@ -122,7 +122,8 @@ class WhatsAppChannel(NoEdits):
 
     platform = "whatsapp"
 
-    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
+    def __init__(self, cfg: WhatsAppConfig, on_inbound: InboundHandler,
+                 deps: ChannelDeps) -> None:
         self.cfg = cfg
         self._on_inbound = on_inbound
         self._deps = deps
@@ -339,7 +340,8 @@ class WhatsAppChannel(NoEdits):
             "POST", url, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
             headers={"Authorization": "Bearer %s" % self.cfg.access_token,
                      "Content-Type": "application/json"},
-            connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+            connect_timeout=self.cfg.connect_timeout_sec,
+            request_timeout=self.cfg.request_timeout_sec)
         code = _error_code(resp)
         count(self._deps.metrics, "whatsapp_sends_total", status=str(resp.code))
         if resp.code == 200:

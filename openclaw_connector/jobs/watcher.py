@@ -99,7 +99,7 @@ class JobWatcher:
         self.ws = ComfyWebSocket(
             ws_url(self._cfg.openclaw.url, self.client_id), on_message=self._on_ws_message,
             on_state=self._on_ws_state, retry=self._sender.retry, ping_sec=self._res.ws_ping_sec,
-            connect_timeout=self._cfg.openclaw.timeout_sec)
+            connect_timeout=self._cfg.openclaw.connect_sec)
         await self.ws.start()
         self._loops = [asyncio.ensure_future(self._check_loop()),
                        asyncio.ensure_future(self._approval_loop())]

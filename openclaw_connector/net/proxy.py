@@ -8,7 +8,7 @@ directly: a name matches itself and its subdomains (``example.com`` and
 ``.example.com`` both match ``api.example.com``), an address or CIDR block
 matches addresses, ``*`` turns the proxy off. Loopback and the OpenClaw
 host always bypass (ComfyUI is on this machine or the LAN, not behind the
-user's egress proxy). config.py reads the environment; this module only
+user's egress proxy). config/ reads the environment; this module only
 decides. HTTPS goes through a ``CONNECT`` tunnel (TLS end to end, the proxy
 sees only the host name); plain HTTP is sent to the proxy in absolute form.
 """

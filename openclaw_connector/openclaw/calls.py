@@ -95,7 +95,7 @@ class OpenClawHttp:
         url = self._base + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
-        timeout = timeout or self._cfg.timeout_sec
+        timeout = timeout or self._cfg.request_sec
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
@@ -108,7 +108,7 @@ class OpenClawHttp:
             headers["Content-Type"] = raw_body[0]
         request = HTTPRequest(url, method=method, body=data,
                               headers=headers,
-                              connect_timeout=min(timeout, self._cfg.timeout_sec),
+                              connect_timeout=min(timeout, self._cfg.connect_sec),
                               request_timeout=timeout, follow_redirects=False,
                               streaming_callback=streaming_callback)
         started = time.monotonic()

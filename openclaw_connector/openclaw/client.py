@@ -28,13 +28,16 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import OpenClawConfig
 from openclaw_connector.net.multipart import FilePart, encode_multipart
+from openclaw_connector.net.probe import Prober
 from openclaw_connector.openclaw.calls import (  # noqa: F401  (re-exported)
     ADMIN_HEADER, OpenClawHttp, request_headers)
+from openclaw_connector.openclaw.probe import probe_comfyui
 from openclaw_connector.openclaw.types import (  # noqa: F401  (re-exported contract)
     AdminTokenRejected, Approval, ApproveResult, BadResponse, Device, FireResult, Health,
     ImageRef, JobOutcome, JobSummary, NotFound, OpenClawError, OtherOutput, QueueEntry,
     QueueState, RateLimited, Schedule, ScheduleRun, ServerError, SystemStats, Template, Trace,
     TraceEvent, Unreachable, outcome_from_history, scrub_server_text)
+from openclaw_connector.probe import ProbeResult
 
 log = logmod.get("openclaw")
 
@@ -47,6 +50,7 @@ class OpenClawClient:
 
     def __init__(self, cfg: OpenClawConfig, http: Any) -> None:
         self._cfg = cfg
+        self._http = http                  # for probe(): plain GETs that never raise
         self._calls = OpenClawHttp(cfg, http)
         self._call = self._calls.call
         self._fetch = self._calls.fetch
@@ -68,6 +72,12 @@ class OpenClawClient:
         command that was woken still gets its answer to the chat.
         """
         self._stopping.set()
+
+    async def probe(self, timeout_sec: float) -> list[ProbeResult]:
+        """``--check``: health, then one admin-tier call with this client's own headers;
+        each GET bounded by ``timeout_sec`` and never raising (openclaw/probe.py)."""
+        return await probe_comfyui(self._cfg, Prober(self._http, timeout_sec),
+                                   request_headers(self._cfg))
 
     # ----------------------------------------------------------------- status
 

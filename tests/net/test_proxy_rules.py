@@ -1,5 +1,5 @@
 """Proxy selection (net/proxy.py) and the network.* keys with their standard
-environment variables (config.py)."""
+environment variables (config/loader.py)."""
 
 from __future__ import annotations
 

@@ -10,12 +10,22 @@ import pytest
 import yaml
 
 from openclaw_connector import check
+from openclaw_connector.net.transport import build_transport
 from tests.ops.identity_fake import (SECRETS, all_channels_yaml, closed_port_url)
+
+
+async def run_checks(cfg, out) -> int:
+    """``check.run_checks`` over the daemon's own transport, as cli.py runs it."""
+    http = build_transport(cfg)
+    try:
+        return await check.run_checks(cfg, out, http)
+    finally:
+        http.close()
 
 
 async def run(cfg) -> tuple[int, list[str]]:
     out = io.StringIO()
-    status = await check.run_checks(cfg, out)
+    status = await run_checks(cfg, out)
     text = out.getvalue()
     for secret in SECRETS:
         assert secret not in text
@@ -221,7 +231,7 @@ async def test_check_against_the_shared_platform_fakes(wrong, tmp_path):
             "whatsapp.phone_number_id": wa.phone_number_id, "whatsapp.api_base": wa.api_base,
             "media.public_base_url": "https://tunnel.example.test"})
         out = io.StringIO()
-        status = await check.run_checks(cfg, out)
+        status = await run_checks(cfg, out)
     lines = out.getvalue().splitlines()
     if wrong:
         assert status == 1

@@ -58,8 +58,7 @@ class DiscordChannel:
         self._stopping = asyncio.Event()
         self._session = GatewaySession(cfg.token or "",
                                        invalid_session_wait=cfg.invalid_session_wait_sec)
-        self._rest = DiscordRest(cfg.api_base, cfg.token or "", deps.http,
-                                 stopping=self._stopping, ban_backoff=cfg.ban_backoff_sec,
+        self._rest = DiscordRest(cfg, deps.http, stopping=self._stopping,
                                  metrics=deps.metrics)
         self._gateway = GatewayConnection(cfg, deps, self._session, self._rest, self.health,
                                           self._stopping, self._dispatch)

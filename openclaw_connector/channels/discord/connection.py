@@ -32,7 +32,6 @@ from openclaw_connector.config import DiscordConfig
 log = logmod.get("discord")
 
 STATE_KEY = "discord.session"
-CONNECT_TIMEOUT = 15.0
 PING_INTERVAL = 60.0            # websocket-level keepalive, beside Discord's own heartbeat
 PING_TIMEOUT = 30.0
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
@@ -125,9 +124,10 @@ class GatewayConnection:
             if url is None:
                 return None
         request = HTTPRequest(_gateway_query(url), headers={"User-Agent": USER_AGENT},
-                              connect_timeout=CONNECT_TIMEOUT, request_timeout=CONNECT_TIMEOUT)
+                              connect_timeout=self._cfg.gateway_timeout_sec,
+                              request_timeout=self._cfg.gateway_timeout_sec)
         # Through network.proxy's CONNECT tunnel when one applies (net/tunnel.py).
-        resolver = self._deps.http.websocket_resolver(request.url, CONNECT_TIMEOUT)
+        resolver = self._deps.http.websocket_resolver(request.url, self._cfg.gateway_timeout_sec)
         ws = await websocket_connect(request, ping_interval=PING_INTERVAL,
                                      ping_timeout=PING_TIMEOUT,
                                      max_message_size=MAX_MESSAGE_SIZE, resolver=resolver)

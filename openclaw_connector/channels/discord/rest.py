@@ -25,12 +25,11 @@ from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import wait_or_stop
+from openclaw_connector.config import DiscordConfig
 from openclaw_connector.messages import ChannelSendError
 
 log = logmod.get("discord")
 
-CONNECT_TIMEOUT = 10.0
-REQUEST_TIMEOUT = 60.0          # uploads of several MiB
 MAX_WAIT = 120.0                # a longer rate-limit wait is handed back to the caller
 RETRY_STATUSES = {500, 502, 503, 504, 524, 599}
 USER_AGENT = "DiscordBot (https://github.com/openclaw/openclaw-connector, %s)" % __version__
@@ -119,14 +118,16 @@ def parse_429(body: bytes, headers: Any) -> Optional[tuple[float, bool]]:
 class DiscordRest:
     """One bot's REST client over the daemon's HTTP transport (keep-alive, proxies)."""
 
-    def __init__(self, api_base: str, token: str, http: Any, *,
-                 stopping: asyncio.Event, ban_backoff: float = 60.0,
+    def __init__(self, cfg: DiscordConfig, http: Any, *, stopping: asyncio.Event,
                  metrics: Any = None) -> None:
-        self._base = api_base.rstrip("/")
-        self._token = token
+        self._base = cfg.api_base.rstrip("/")
+        self._token = cfg.token or ""
         self._http = http
         self._stopping = stopping
-        self._ban_backoff = ban_backoff
+        self._ban_backoff = cfg.ban_backoff_sec
+        # Uploads of several MiB: request_timeout_sec is the whole call.
+        self._connect_timeout, self._request_timeout = (cfg.connect_timeout_sec,
+                                                        cfg.request_timeout_sec)
         self._metrics = metrics
         self.limits = RateLimits()
 
@@ -136,7 +137,8 @@ class DiscordRest:
         if body is not None:
             headers["Content-Type"] = content_type
         return HTTPRequest(self._base + path, method=method, headers=headers, body=body,
-                           connect_timeout=CONNECT_TIMEOUT, request_timeout=REQUEST_TIMEOUT)
+                           connect_timeout=self._connect_timeout,
+                           request_timeout=self._request_timeout)
 
     async def get(self, path: str) -> HTTPResponse:
         """One GET with no retry (callers decide); the response whatever its status."""

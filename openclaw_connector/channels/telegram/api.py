@@ -16,32 +16,37 @@ from tornado.httpclient import HTTPRequest
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.telegram.wire import TelegramError, decode_response, scrub
+from openclaw_connector.config import TelegramConfig
 from openclaw_connector.net.multipart import FilePart, encode_multipart
 from openclaw_connector.net.transport import HTTPTransport
-
-CONNECT_TIMEOUT_SEC = 10.0
-SEND_TIMEOUT_SEC = 60.0            # a 10 MB photo upload on a slow uplink
 
 
 class BotApi:
     """``await api.call("getMe")`` → the decoded ``result``."""
 
-    def __init__(self, api_base: str, token: str, http: HTTPTransport) -> None:
-        self._base = api_base.rstrip("/")
-        self._token = token
+    def __init__(self, cfg: TelegramConfig, http: HTTPTransport) -> None:
+        self._base = cfg.api_base.rstrip("/")
+        self._token = cfg.token or ""
         self._http = http
+        self._connect_timeout = cfg.connect_timeout_sec
+        # A send may carry a 10 MB photo upload on a slow uplink.
+        self._request_timeout = cfg.request_timeout_sec
+        # getMe, deleteWebhook, setMyCommands: small calls, but one slow connect allowed.
+        self.setup_timeout = cfg.connect_timeout_sec + 10
 
     async def call(self, method: str, params: Optional[dict] = None, *,
-                    timeout: float = SEND_TIMEOUT_SEC,
+                    timeout: Optional[float] = None,
                     files: tuple[FilePart, ...] = ()) -> Any:
-        """One Bot API call; the result, or TelegramError (never with the URL in it)."""
+        """One Bot API call; the result, or TelegramError (never with the URL in it).
+        ``timeout`` is the whole call; unset, ``telegram.request_timeout_sec``."""
         if files:
             ctype, body = encode_multipart(params or {}, files)
         else:
             ctype, body = "application/json", json.dumps(params or {}).encode("utf-8")
         request = HTTPRequest("%s/bot%s/%s" % (self._base, self._token, method), method="POST",
                               body=body, headers={"Content-Type": ctype},
-                              connect_timeout=CONNECT_TIMEOUT_SEC, request_timeout=timeout)
+                              connect_timeout=self._connect_timeout,
+                              request_timeout=timeout or self._request_timeout)
         pending = self._http.fetch(request, raise_error=False)
         # Stopping cancels us mid-poll; the fetch itself ends later (client close or
         # timeout), so shield it and consume its outcome instead of leaving a warning.

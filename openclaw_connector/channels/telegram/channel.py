@@ -23,7 +23,7 @@ from typing import Any, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, wait_or_stop
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth
-from openclaw_connector.channels.telegram.api import CONNECT_TIMEOUT_SEC, BotApi
+from openclaw_connector.channels.telegram.api import BotApi
 from openclaw_connector.channels.telegram.menu import publish_menu
 from openclaw_connector.channels.telegram.photos import TelegramPhotos
 from openclaw_connector.channels.telegram.send import TelegramSender
@@ -55,7 +55,8 @@ class TelegramChannel:
         self._cfg, self._on_inbound, self._deps = cfg, on_inbound, deps
         self._state = deps.state
         self._token = cfg.token or ""
-        self._call = BotApi(cfg.api_base, self._token, deps.http).call
+        self._api = BotApi(cfg, deps.http)
+        self._call = self._api.call
         self.health = ChannelHealth("telegram")
         self.bot: Optional[BotInfo] = None
         self._stopping = asyncio.Event()
@@ -174,7 +175,7 @@ class TelegramChannel:
 
     async def _bootstrap(self) -> None:
         """getMe (our username), deleteWebhook, then re-run what a crash left pending."""
-        me = await self._call("getMe", timeout=CONNECT_TIMEOUT_SEC + 10)
+        me = await self._call("getMe", timeout=self._api.setup_timeout)
         if not isinstance(me, dict) or not isinstance(me.get("id"), int):
             raise TelegramError("getMe", 502, "getMe result has no id")
         await self._delete_webhook(strict=True)
@@ -182,14 +183,15 @@ class TelegramChannel:
         self.health.ok()
         log.info("event=telegram_ready bot=@%s offset=%d", self.bot.username, self._next_offset)
         if self._deps.menu is not None and self._menu_task is None:
-            self._menu_task = asyncio.ensure_future(publish_menu(self._call, self._deps.menu))
+            self._menu_task = asyncio.ensure_future(publish_menu(
+                self._call, self._deps.menu, timeout=self._api.setup_timeout))
         self._replay_pending()
 
     async def _delete_webhook(self, *, strict: bool = False) -> None:
         """Polling cannot work while a webhook is set (409); keep pending updates."""
         try:
             await self._call("deleteWebhook", {"drop_pending_updates": False},
-                             timeout=CONNECT_TIMEOUT_SEC + 10)
+                             timeout=self._api.setup_timeout)
             log.info("event=webhook_deleted")
         except TelegramError as exc:
             if strict:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable
 
 from openclaw_connector import log as logmod
-from openclaw_connector.channels.telegram.api import CONNECT_TIMEOUT_SEC
 from openclaw_connector.channels.telegram.wire import TelegramError, log_field
 
 log = logmod.get("telegram")
 
 
-async def publish_menu(call: Callable[..., Awaitable[Any]], menu: Any) -> None:
+async def publish_menu(call: Callable[..., Awaitable[Any]], menu: Any, *,
+                       timeout: float) -> None:
     """setMyCommands (interactive.md §5.1): the general commands for everyone, and
     general + admin ones in each admin's private chat. Idempotent, so once per start;
     a failure only costs the menu (logged), never the channel."""
@@ -29,7 +29,7 @@ async def publish_menu(call: Callable[..., Awaitable[Any]], menu: Any) -> None:
         # found") must not cost the others their menu.
         try:
             await call("setMyCommands", {"commands": commands, "scope": scope},
-                       timeout=CONNECT_TIMEOUT_SEC + 10)
+                       timeout=timeout)
             published += 1
         except TelegramError as exc:
             log.warning("event=menu_failed scope=%s chat=%s error=%s", scope["type"],

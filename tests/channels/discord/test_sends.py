@@ -11,6 +11,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 
 from openclaw_connector.channels.discord.rest import DiscordRest
+from openclaw_connector.config import DiscordConfig
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.channels.discord.conftest import running_channel
 from tests.support import outbox_for
@@ -200,8 +201,8 @@ async def test_unreachable_api_raises_a_transient_channel_send_error():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     http = AsyncHTTPClient(force_instance=True)
-    rest = DiscordRest("http://127.0.0.1:%d/api/v10" % port, "token", http,
-                       stopping=asyncio.Event())
+    cfg = DiscordConfig(api_base="http://127.0.0.1:%d/api/v10" % port, token="token")
+    rest = DiscordRest(cfg, http, stopping=asyncio.Event())
     try:
         with pytest.raises(ChannelSendError) as err:
             await rest.call("POST", "/channels/1/messages", route="r", major="1", body=b"{}")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from openclaw_connector import web as webmod
+from openclaw_connector.web import servers as webmod
 from tests.fakes import line as fline
 from tests.channels.webhooks.support import (ALICE_LINE, LINE_SECRET, Inbox, get, post_line, raw_exchange,
                                     running_stack, webhook_config)
@@ -138,8 +138,8 @@ def test_the_answer_waits_for_the_commit_and_oversize_is_refused_early():
     the limit gets 413 from the headers alone and ingest never runs."""
     from tornado import httputil
 
-    from openclaw_connector.channels.webhook import (MAX_BODY, BodyDeadlines, WebhookEndpoint,
-                                                     WebhookPost)
+    from openclaw_connector.web.webhook import (MAX_BODY, BodyDeadlines, WebhookEndpoint,
+                                                WebhookPost)
     waiting: list = []
     seen: list = []
 

@@ -11,11 +11,12 @@ channel states (issue 15). When ``status.port`` is set, a status server on
 ``GET /metrics`` (Prometheus text 0.0.4); it shares a webhook server if the
 operator put both on the same address. Scrapes of both log at debug.
 
-A webhook POST (:meth:`WebServers.add_webhook`) does not go through the
-Application: :class:`_Dispatch` hands it to the channel's
-:class:`~openclaw_connector.channels.webhook.WebhookPost` straight off the
-HTTP connection, because ``tornado.web``'s per-request machinery was the
-largest single cost of an acknowledgement (issue 6). Every other request
+A webhook POST (:meth:`WebServers.add_webhook`, a channel's
+:class:`~openclaw_connector.web.webhook.WebhookRoute`) does not go through the
+Application: each listener's :class:`~openclaw_connector.web.router.ListenerRouter`
+answers it with a :class:`~openclaw_connector.web.webhook.WebhookPost` straight
+off the HTTP connection, because ``tornado.web``'s per-request machinery was
+the largest single cost of an acknowledgement (issue 6). Every other request
 (media, health, metrics, WhatsApp's verification GET) is routed by the
 Application as usual.
 
@@ -25,7 +26,7 @@ query string, faults.md 10). Servers cap non-streamed bodies at 1 MiB and
 drop idle connections, so a slow client cannot hold memory or sockets. Each
 listener also caps its open connections and backs off accepting when the
 process runs out of descriptors, and webhook bodies share one memory budget
-(``listener.py``, issue 20); a request to any other path may carry at most
+(``web/listener.py``, issue 20); a request to any other path may carry at most
 OTHER_MAX_BODY bytes, as none of them needs a body.
 """
 
@@ -40,14 +41,13 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.netutil
 import tornado.web
-from tornado import httputil
 
 from openclaw_connector import log as logmod
-from openclaw_connector.channels.webhook import (MAX_BODY, BodyDeadlines, WebhookEndpoint,
-                                                 WebhookPost)
-from openclaw_connector.listener import (BodyBudget, ConnectionGuard, GuardedHTTPServer,
-                                         raise_fd_limit)
 from openclaw_connector.media import MediaHandler
+from openclaw_connector.web.listener import (BodyBudget, ConnectionGuard, GuardedHTTPServer,
+                                             raise_fd_limit)
+from openclaw_connector.web.router import ListenerRouter
+from openclaw_connector.web.webhook import MAX_BODY, BodyDeadlines, WebhookRoute
 
 log = logmod.get("web")
 
@@ -120,66 +120,6 @@ class MetricsHandler(tornado.web.RequestHandler):
         self.finish(self.metrics.render())
 
 
-class _Dispatch(httputil.HTTPServerConnectionDelegate):
-    """Webhook POSTs to their :class:`WebhookPost`, everything else to the Application."""
-
-    def __init__(self, app: tornado.web.Application, posts: dict[str, WebhookEndpoint],
-                 deadlines: BodyDeadlines, guard: ConnectionGuard,
-                 budget: BodyBudget) -> None:
-        self.app = app
-        self.posts = posts
-        self.deadlines = deadlines
-        self.guard = guard
-        self.budget = budget
-
-    def start_request(self, server_conn: object,
-                      request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
-        self.guard.idle(server_conn.stream)   # type: ignore[attr-defined]
-        return _Pick(self, server_conn, request_conn)
-
-    def on_close(self, server_conn: object) -> None:
-        self.app.on_close(server_conn)
-
-
-class _Pick(httputil.HTTPMessageDelegate):
-    """Chooses the delegate once the request line is known, then forwards to it."""
-
-    def __init__(self, dispatch: _Dispatch, server_conn: object,
-                 request_conn: httputil.HTTPConnection) -> None:
-        self._dispatch = dispatch
-        self._server_conn = server_conn
-        self._request_conn = request_conn
-        self._target: Optional[httputil.HTTPMessageDelegate] = None
-
-    def headers_received(self, start_line, headers):  # type: ignore[override]
-        self._dispatch.guard.busy(self._server_conn.stream)  # type: ignore[attr-defined]
-        endpoint = None
-        if start_line.method == "POST":
-            endpoint = self._dispatch.posts.get(start_line.path.split("?", 1)[0])
-        if endpoint is not None:
-            self._target = WebhookPost(endpoint, self._request_conn,
-                                       self._dispatch.deadlines, self._dispatch.budget)
-        else:
-            # Webhook bodies are bounded by BodyDeadlines; everything else by Tornado.
-            self._request_conn.set_body_timeout(BODY_TIMEOUT_SEC)  # type: ignore[attr-defined]
-            self._request_conn.set_max_body_size(OTHER_MAX_BODY)  # type: ignore[attr-defined]
-            self._target = self._dispatch.app.start_request(self._server_conn,
-                                                            self._request_conn)
-        return self._target.headers_received(start_line, headers)
-
-    def data_received(self, chunk: bytes):  # type: ignore[override]
-        assert self._target is not None
-        return self._target.data_received(chunk)
-
-    def finish(self) -> None:
-        assert self._target is not None
-        self._target.finish()
-
-    def on_connection_close(self) -> None:
-        if self._target is not None:
-            self._target.on_connection_close()
-
-
 class WebServers:
     """Route registry plus the listeners it binds; ``ports`` shows real ports."""
 
@@ -190,7 +130,7 @@ class WebServers:
         self.health = health
         self.metrics = metrics
         self._routes: dict[tuple[str, int], list[tuple[str, type, dict]]] = {}
-        self._posts: dict[tuple[str, int], dict[str, WebhookEndpoint]] = {}
+        self._posts: dict[tuple[str, int], dict[str, WebhookRoute]] = {}
         self._servers: dict[tuple[str, int], tornado.httpserver.HTTPServer] = {}
         self.ports: dict[tuple[str, int], int] = {}
         self.status_key: Optional[tuple[str, int]] = None
@@ -208,9 +148,9 @@ class WebServers:
             raise RuntimeError("add_route() after start()")
         self._routes.setdefault((bind, port), []).append((pattern, handler_cls, kwargs))
 
-    def add_webhook(self, bind: str, port: int, path: str, endpoint: WebhookEndpoint) -> None:
+    def add_webhook(self, bind: str, port: int, path: str, endpoint: WebhookRoute) -> None:
         """Answer ``POST path`` (exactly; the query string is ignored) on the server for
-        ``bind:port`` with a :class:`WebhookPost` for ``endpoint``."""
+        ``bind:port`` with a :class:`WebhookPost` for the channel's ``endpoint``."""
         if self._servers:
             raise RuntimeError("add_webhook() after start()")
         self._posts.setdefault((bind, port), {})[path] = endpoint
@@ -263,9 +203,12 @@ class WebServers:
                 guard = ConnectionGuard("%s:%d" % (key[0], self.ports[key]), self.cfg.http.max_connections,
                                         self.metrics)
                 self.guards[key] = guard
+                router = ListenerRouter(
+                    app, self._posts.get(key, {}), deadlines=self.body_deadlines,
+                    guard=guard, budget=self.body_budget, other_max_body=OTHER_MAX_BODY,
+                    other_body_timeout_sec=BODY_TIMEOUT_SEC)
                 server = GuardedHTTPServer(
-                    _Dispatch(app, self._posts.get(key, {}), self.body_deadlines, guard,
-                              self.body_budget),
+                    router,
                     max_body_size=MAX_BODY, idle_connection_timeout=IDLE_CONNECTION_SEC,
                     decompress_request=False)
                 server.guard = guard
