@@ -9,7 +9,7 @@ import pytest
 
 from tests.channels.discord.conftest import discord_config, fake_discord, ready  # noqa: F401
 from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, LINE_TOKEN,
-                                             PUBLIC, WA_TOKEN, post_line, post_wa,
+                                             PUBLIC, WA_TOKEN, free_port, post_line, post_wa,
                                              webhook_config)
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
@@ -159,3 +159,25 @@ async def test_without_public_base_url_a_video_is_a_clear_note_not_a_silent_drop
             sent = await fw.wait_sent(2)
     assert "Video clip_00001_.mp4 is ready but cannot be delivered here: set " \
         "media.public_base_url" in sent[1]["text"]["body"]
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_discord_file_over_the_upload_limit_becomes_a_signed_link(fake_discord, tmp_path):
+    """Over ``discord.max_file_mb`` with ``media.public_base_url`` set: a link, not a drop."""
+    fake = fake_discord
+    async with media_openclaw() as oc:
+        cfg = discord_config(fake, tmp_path / "state", openclaw__url=oc.url,
+                             discord__allowed_channels=[CHANNEL_ID],
+                             admin_users=["discord:%s" % USER_ID],
+                             discord__max_file_mb=0.0001, status__port=free_port(),
+                             media__public_base_url=PUBLIC,
+                             results__poll_min_sec=0.02, results__poll_max_sec=0.1)
+        async with running_daemon(cfg):
+            await ready(fake)
+            fake.message_create("/run portrait a fox", guild_id=GUILD_ID)
+            await fake.next_send(1, timeout=10)
+            finish_with(oc, "clip_00001_.mp4", MP4)
+            sent = await fake.next_send(2, timeout=10)
+    assert sent.files == []
+    assert "clip_00001_.mp4 (0.0 MB, over the Discord upload limit): %s/media/" % PUBLIC \
+        in sent.content

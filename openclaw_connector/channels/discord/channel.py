@@ -33,6 +33,7 @@ from openclaw_connector.channels.discord.rest import DiscordRest
 from openclaw_connector.channels.discord.slash import SlashCommands, parse_interaction
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.lifecycle import drain
+from openclaw_connector.channels.oversize import links_for_oversize
 from openclaw_connector.media_in import fetch_bounded
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, PhotoRef, Reply, Sent
@@ -209,6 +210,7 @@ class DiscordChannel:
                 return Sent("discord", chat.chat_id)
             reply = Reply("\n".join(rest), reply.images)
         max_bytes = int(self._cfg.max_file_mb * 1024 * 1024)
+        reply = await links_for_oversize(self._deps.media, reply, max_bytes, "Discord")
 
         async def send_one(_index: int, message: tuple[dict, list]) -> str:
             payload, files = message

@@ -66,7 +66,7 @@ class TelegramChannel:
         self._next_offset = 0                    # the offset our next getUpdates sends
         self._saved_offset: Optional[int] = None
         self._sender = TelegramSender(self._call, state=deps.state, token=self._token,
-                                      metrics=deps.metrics)
+                                      metrics=deps.metrics, media=deps.media)
         self._photos = TelegramPhotos(self._call, cfg.api_base, self._token, deps.http.client)
         self._stopped = False
         self._handled_waiters: list[asyncio.Future] = []

@@ -22,7 +22,9 @@ from typing import Any, Awaitable, Callable, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChatLocks, send_parts
 from openclaw_connector.net.multipart import FilePart
-from openclaw_connector.channels.telegram.media_out import media_call, within_limit
+from openclaw_connector.channels.oversize import links_for_oversize
+from openclaw_connector.channels.telegram.media_out import UPLOAD_MAX_BYTES, media_call, \
+    within_limit
 from openclaw_connector.channels.telegram.wire import (
     PHOTO_MAX_BYTES, TelegramError, chunk_text, log_field, scrub)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply, Sent
@@ -39,8 +41,9 @@ class TelegramSender:
     """Renders Replies for one bot; ``call_api(method, params, files=...)`` does the HTTP."""
 
     def __init__(self, call_api: ApiCall, *, state: Any, token: str,
-                 metrics: Any = None) -> None:
+                 metrics: Any = None, media: Any = None) -> None:
         self._call_api, self._state = call_api, state
+        self._media = media             # over 50 MB: a signed link where it can serve one
         self._token, self._metrics = token, metrics
         self._locks = ChatLocks()
 
@@ -72,6 +75,7 @@ class TelegramSender:
         return sent
 
     async def _send_locked(self, chat: ChatRef, reply: Reply, start_part: int) -> Sent:
+        reply = await links_for_oversize(self._media, reply, UPLOAD_MAX_BYTES, "Telegram")
         reply_to = int(chat.message_id) if chat.is_group and chat.message_id.isdigit() \
             else None
         parts: list[Any] = list(chunk_text(reply.text)) + [within_limit(i) for i in reply.images]
