@@ -180,7 +180,6 @@ class FakeTelegram:
         self._server: Optional[HTTPServer] = None
         self.port = 0
         self.files = FakeFiles(self)                      # users' photos (telegram_files)
-        self.requests_at_files: list[float] = []          # file downloads answered
 
     # ------------------------------------------------------------------ lifecycle
     @property

@@ -7,38 +7,44 @@ and the bytes are at ``/file/bot<token>/<file_path>`` (the token in the path);
 bots download at most 20 MB. ``sendVideo`` and ``sendAnimation`` take a
 multipart part ``video`` / ``animation`` (50 MB).
 
-The download handler writes the body in 64 KiB pieces and counts what it
-managed to send (``sent_bytes``), so a test sees that a client which stopped
-reading at its cap did not take the whole file; ``announce_length=False``
-sends it chunked (no ``Content-Length``).
+Downloads are counted :class:`~tests.fakes.downloads.Blob` s (``sent_bytes``,
+``downloads``; ``announce_length=False`` sends a file chunked).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Optional
 
-from tornado.iostream import StreamClosedError
-from tornado.web import RequestHandler
+from tests.fakes.downloads import Blob, BlobHandler
 
 if TYPE_CHECKING:
     from tests.fakes.telegram import FakeTelegram
 
 DOWNLOAD_MAX = 20_000_000
-PIECE = 64 * 1024
 
 
 @dataclass
 class StoredFile:
+    """A user's file: its id and path at Telegram, its bytes behind a counted download."""
+
     file_id: str
     path: str
-    data: bytes
-    announce_length: bool = True
+    blob: Blob
     announce_size: bool = True    # getFile and the photo sizes say file_size
-    sent_bytes: int = 0           # what the download handler managed to write
-    downloads: int = 0
     update_id: int = 0            # the update that carried it (queue_photo)
+
+    @property
+    def data(self) -> bytes:
+        return self.blob.data
+
+    @property
+    def sent_bytes(self) -> int:
+        return self.blob.sent_bytes
+
+    @property
+    def downloads(self) -> int:
+        return self.blob.downloads
 
 
 class FakeFiles:
@@ -47,15 +53,15 @@ class FakeFiles:
     def __init__(self, fake: "FakeTelegram") -> None:
         self.fake = fake
         self.by_id: dict[str, StoredFile] = {}
-        self.by_path: dict[str, StoredFile] = {}
+        self.blobs: dict[str, Blob] = {}           # file_path -> bytes (the download route)
 
     def add(self, data: bytes, *, announce_length: bool = True,
             path: str = "") -> StoredFile:
         n = len(self.by_id) + 1
-        stored = StoredFile("AgAD%04d" % n, path or "photos/file_%d.jpg" % n, data,
-                            announce_length)
+        stored = StoredFile("AgAD%04d" % n, path or "photos/file_%d.jpg" % n,
+                            Blob(data, announce_length=announce_length))
         self.by_id[stored.file_id] = stored
-        self.by_path[stored.path] = stored
+        self.blobs[stored.path] = stored.blob
         return stored
 
     def queue_photo(self, data: bytes, *, caption: Optional[str] = None, user_id: int = 1111,
@@ -112,35 +118,16 @@ class FakeFiles:
         return 200, {"ok": True, "result": result}
 
 
-class FileDownloadHandler(RequestHandler):
-    """``GET /file/bot<token>/<file_path>``: the bytes, in pieces."""
+class FileDownloadHandler(BlobHandler):
+    """``GET /file/bot<token>/<file_path>``: the bytes, in pieces (401 for a wrong token)."""
 
-    def initialize(self, fake: "FakeTelegram") -> None:
+    def initialize(self, fake: "FakeTelegram") -> None:   # type: ignore[override]
+        super().initialize(fake.files.blobs, fake._changed)
         self.fake = fake
 
-    async def get(self, token: str, path: str) -> None:
-        stored = self.fake.files.by_path.get(path)
-        if token != self.fake.token or stored is None:
-            self.set_status(404 if stored is None else 401)
+    async def get(self, token: str, path: str) -> None:   # type: ignore[override]
+        if token != self.fake.token:
+            self.set_status(401)
             self.finish()
             return
-        stored.downloads += 1
-        stored.sent_bytes = 0
-        self.set_header("Content-Type", "application/octet-stream")
-        if stored.announce_length:
-            self.set_header("Content-Length", str(len(stored.data)))
-        try:
-            for start in range(0, len(stored.data), PIECE):
-                self.write(stored.data[start:start + PIECE])
-                await self.flush()
-                stored.sent_bytes = start + len(stored.data[start:start + PIECE])
-            self.finish()
-        except StreamClosedError:
-            pass                       # the client stopped reading: that is the point
-        self.fake.requests_at_files.append(time.monotonic())
-        self.fake._changed()
-
-
-def sent_media(fake: "FakeTelegram", method: str) -> list[Any]:
-    """Recorded calls of ``method`` that the fake answered 200."""
-    return [r for r in fake.calls(method) if r.status == 200]
+        await super().get(path)

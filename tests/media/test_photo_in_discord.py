@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.discord.conftest import discord_config, fake_discord, ready  # noqa: F401
+from tests.channels.discord.conftest import discord_config, ready
 from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID
 from tests.media.support import PHOTO, fired_inputs, media_openclaw, submitted_graph
 from tests.support import running_daemon

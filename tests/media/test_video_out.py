@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.channels.discord.conftest import discord_config, fake_discord, ready  # noqa: F401
+from tests.channels.discord.conftest import discord_config, ready
 from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, LINE_TOKEN,
                                              PUBLIC, WA_TOKEN, free_port, post_line, post_wa,
                                              webhook_config)

@@ -13,7 +13,7 @@ so it is built here, used once, and never logged or put into an error.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.telegram.photo_wire import int_field as _int
