@@ -90,6 +90,8 @@ class FakeDiscord:
         self._next_id = 1300000000000000000
         self.port = 0
         self.attachments: dict[str, Blob] = {}   # the CDN: users' files (attachment())
+        self.posted: dict[str, dict] = {}        # id -> message a user posted (message_create)
+        self.fetched: list[str] = []             # message ids the bot GET
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "FakeDiscord":
@@ -178,6 +180,7 @@ class FakeDiscord:
         if guild_id is not None:
             d["guild_id"] = guild_id
         d.update(extra or {})
+        self.posted[d["id"]] = d
         self.emit("MESSAGE_CREATE", d)
         return d
 

@@ -96,3 +96,22 @@ async def test_reply_to_our_result_reuses_the_output_without_download(fake_disco
         assert queued.content.startswith("[Queued] invert"), queued.content
         assert fired_inputs(oc)[-1] == {"image": "openclaw_poster_00001_.png [output]"}
         assert oc.uploads == []
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_reply_without_referenced_message_fetches_the_replied_message(fake_discord,
+                                                                            tmp_path):
+    """Discord leaves ``referenced_message`` out: the bot GETs the message for its photo."""
+    fake = fake_discord
+    async with media_openclaw() as oc:
+        async with running_daemon(config(fake, tmp_path, oc,
+                                         media__input_window_sec=0.001)):
+            await ready(fake)
+            photo_msg = fake.message_create("", author_id="5",
+                                            attachments=(fake.attachment(PHOTO),))
+            fake.message_create("/run invert", guild_id=GUILD_ID, extra={
+                "type": 19, "message_reference": {"message_id": photo_msg["id"]}})
+            sent = await fake.next_send(timeout=10)
+        assert sent.content.startswith("[Queued] invert"), sent.content
+        assert fake.fetched == [photo_msg["id"]]
+        assert [u[2] for u in oc.uploads] == [PHOTO]

@@ -17,9 +17,12 @@ Follows platforms.md §2 (Discord) and faults.md §2 items 3-5, 8, 9, 11.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from typing import Any, Optional
+
+from tornado.httpclient import HTTPClientError
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.pending import PendingInbounds
@@ -33,6 +36,7 @@ from openclaw_connector.channels.discord.rest import DiscordRest
 from openclaw_connector.channels.discord.slash import SlashCommands, parse_interaction
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.lifecycle import drain
+from openclaw_connector.channels.discord.media_in import needs_replied, photo_of
 from openclaw_connector.channels.oversize import links_for_oversize
 from openclaw_connector.media_in import fetch_bounded
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
@@ -119,7 +123,7 @@ class DiscordChannel:
                 row_key = self._pending.add(inbound.message_id, inbound, batched=True)
                 self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL,
                                            batched=True)
-                self._spawn(row_key, inbound)
+                self._spawn(row_key, inbound, replied=needs_replied(event.data, inbound))
         elif self._slash is not None and event.event == "GUILD_CREATE":
             for guild in self._slash.guilds_to_register(event.data):
                 self._track(self._slash.register(guild))
@@ -148,8 +152,10 @@ class DiscordChannel:
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
-    def _spawn(self, row_key: str, inbound: Inbound) -> None:
-        task = asyncio.ensure_future(self._handle(row_key, inbound))
+    def _spawn(self, row_key: str, inbound: Inbound, *, replied: bool = False) -> None:
+        work = self._handle(row_key, inbound) if not replied else \
+            self._handle_with_replied(row_key, inbound)
+        task = asyncio.ensure_future(work)
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
@@ -170,6 +176,19 @@ class DiscordChannel:
                   inbound.message_id, inbound.chat_id, inbound.user_id,
                   " text=%r" % inbound.text if self._deps.debug else "")
         return inbound
+
+    async def _handle_with_replied(self, row_key: str, inbound: Inbound) -> None:
+        """A reply whose ``referenced_message`` Discord left out: fetch it for its photo."""
+        path = "/channels/%s/messages/%s" % (inbound.chat_id, inbound.reply_to)
+        try:
+            response = await self._rest.get(path)
+            photo = photo_of(json.loads(response.body)) if response.code == 200 else None
+        except (OSError, ValueError, HTTPClientError) as exc:
+            log.info("event=replied_fetch_failed message_id=%s error=%s", inbound.reply_to,
+                     logmod.one_line_error(exc))
+            photo = None
+        await self._handle(row_key, dataclasses.replace(inbound, photo=photo)
+                           if photo is not None else inbound)
 
     async def _handle(self, row_key: str, inbound: Inbound) -> None:
         try:

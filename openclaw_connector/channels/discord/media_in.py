@@ -42,3 +42,10 @@ def replied_id(d: dict) -> str:
         return str(ref["message_id"])
     replied = d.get("referenced_message")
     return str(replied.get("id") or "") if isinstance(replied, dict) else ""
+
+
+def needs_replied(d: Any, inbound: Any) -> bool:
+    """True for a command that replies to a message Discord did not include
+    (``referenced_message`` absent, not null): fetch it, it may hold the photo."""
+    return (isinstance(d, dict) and bool(inbound.reply_to) and inbound.photo is None
+            and "referenced_message" not in d and bool(inbound.text.strip()))
