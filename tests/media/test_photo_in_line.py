@@ -59,3 +59,21 @@ async def test_run_after_the_window_is_refused_with_a_hint(tmp_path):
         text = sent[0]["messages"][0]["text"]
         assert text.startswith("Template invert needs a photo. Send a photo, then /run invert")
         assert oc.uploads == [] and fl.contents[image["message"]["id"]].downloads == 0
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_run_quoting_an_earlier_image_uses_that_one(tmp_path):
+    """Two images, then ``/run invert`` whose ``quotedMessageId`` names the first."""
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fl, media_openclaw() as oc:
+        oc.admin_token = ADMIN_TOKEN
+        async with running_daemon(config(tmp_path, fl, oc)) as daemon:
+            first = fline.image_event(fl, PHOTO + b"first")
+            second = fline.image_event(fl, PHOTO + b"second")
+            await post_line(line_url(daemon), fline.body_of(first, second))
+            await daemon.channels["line"]._tasks.drain(2.0)
+            run = fline.text_event("/run invert", reply_token=fl.issue_reply_token())
+            run["message"]["quotedMessageId"] = first["message"]["id"]
+            await post_line(line_url(daemon), fline.body_of(run))
+            sent = await fl.wait_delivered(1)
+        assert sent[0]["messages"][0]["text"].startswith("[Queued] invert")
+        assert [u[2] for u in oc.uploads] == [PHOTO + b"first"]
