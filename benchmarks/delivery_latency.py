@@ -103,7 +103,7 @@ async def run_size(n: int, args: argparse.Namespace) -> dict:
     for pid, chat_id in chats.items():
         chat = ChatRef("telegram", chat_id, user_id=chat_id)
         state.put_watch(Watch(watch_key(PROMPT, pid, chat), PROMPT, pid, "portrait", chat,
-                              now).to_row(PENDING, now))
+                              now, state=PENDING, updated=now))
     state.close()
     cfg_path = os.path.join(tmp, "connector.yaml")
     with open(cfg_path, "w") as f:

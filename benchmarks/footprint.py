@@ -163,15 +163,15 @@ def seed_watches(state_dir: str, prompt_ids: list[str]) -> bool:
     except ImportError:
         return False
     from openclaw_connector.messages import ChatRef
-    from openclaw_connector.state import StateStore, WatchRow
+    from openclaw_connector.state import StateStore, Watch
     store = StateStore(state_dir)
     store.open()
     now = time.time()
     try:
         for number, pid in enumerate(prompt_ids):
             chat = ChatRef("telegram", str(1000 + number % 50), user_id="1111")
-            store.put_watch(WatchRow(jobs.watch_key(jobs.PROMPT, pid, chat), jobs.PROMPT, pid,
-                                     "bench", chat.to_json(), now, jobs.PENDING, now, {}))
+            store.put_watch(Watch(jobs.watch_key(jobs.PROMPT, pid, chat), jobs.PROMPT, pid,
+                                  "bench", chat, now, {}, jobs.PENDING, now))
     finally:
         store.close()
     return True

@@ -1,7 +1,7 @@
 """How long one StateStore write takes on the IOLoop thread (issue 2).
 
 Prints median and p99 of ``set`` (the Telegram offset), ``mark_seen`` (a
-webhook dedup id) and ``put_watch`` + ``delete_watch`` (a pending command),
+webhook dedup id) and ``put_pending`` + ``delete_pending`` (a pending command),
 and a webhook command's whole cycle before and after issue 21 (dedup id +
 pending row, against the command held in the dedup row), each over N calls on a fresh database in a temp dir. Baseline in the same
 run: a plain ``json.dumps`` + dict store, to show the sqlite share.
@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import time
 
-from openclaw_connector.state import StateStore, WatchRow
+from openclaw_connector.state import PendingRow, StateStore
 
 
 def timed(fn, n):
@@ -37,15 +37,15 @@ def main(n: int = 5000) -> None:
             "baseline json+dict": lambda i: plain.__setitem__("k", json.dumps({"o": i})),
             "kv set": lambda i: store.set("telegram.offset", str(i)),
             "mark_seen": lambda i: store.mark_seen("line", "ev%d" % i, 3600),
-            "put+delete watch": lambda i: (store.put_watch(WatchRow(
-                "inbound:x:%d" % i, "inbound", str(i), "", "{}", 0.0, "inbound", 0.0, {})),
-                store.delete_watch("inbound:x:%d" % i)),
+            "put+delete pending": lambda i: (store.put_pending(PendingRow(
+                "inbound:x:%d" % i, "x", str(i), "{}", 0.0, {})),
+                store.delete_pending("inbound:x:%d" % i)),
             # A webhook command, then and now (issue 21): id + pending row + delete,
             # against the command held in the id's own row + clear.
-            "seen+watch+delete": lambda i: (
-                store.mark_seen("line2", "ev%d" % i, 3600), store.put_watch(WatchRow(
-                    "inbound:y:%d" % i, "inbound", str(i), "", "{}", 0.0, "inbound", 0.0,
-                    {"text": "/help"})), store.delete_watch("inbound:y:%d" % i)),
+            "seen+pending+delete": lambda i: (
+                store.mark_seen("line2", "ev%d" % i, 3600), store.put_pending(PendingRow(
+                    "inbound:y:%d" % i, "y", str(i), "{}", 0.0, {"text": "/help"})),
+                store.delete_pending("inbound:y:%d" % i)),
             "seen(pending)+clear": lambda i: (
                 store.mark_seen("line3", "ev%d" % i, 3600, pending='{"text":"/help"}'),
                 store.clear_pending("line3", "ev%d" % i)),

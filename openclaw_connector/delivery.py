@@ -37,12 +37,13 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.channels.base import ChatLocks
 from openclaw_connector.messages import ChannelSendError, ChatRef, Reply, Sent
+from openclaw_connector.metrics import Metrics
 
 log = logmod.get("delivery")
 
 DONE, FAILED, STOPPED = "done", "failed", "stopped"
-PROGRESS_KEY = "outbox.progress."
-CARD_KEY = "outbox.card."
+PROGRESS = "outbox.progress"     # state.kv: delivery key -> resume point
+CARD = "outbox.card"             # state.kv: card key -> the sent message
 CARD_INTERVAL_SEC = 2.5
 IMAGES_REFUSED_NOTE = "(images not attached: the platform refused them)"
 
@@ -83,7 +84,7 @@ class Outbox:
     """
 
     def __init__(self, channels: Mapping[str, Any], *, retry: BackoffPolicy, attempts: int,
-                 stopping: asyncio.Event, state: Any = None, metrics: Any = None,
+                 stopping: asyncio.Event, metrics: Metrics, state: Any = None,
                  card_interval: float = CARD_INTERVAL_SEC) -> None:
         self._channels = channels
         self._cards: dict[str, _Card] = {}
@@ -187,7 +188,7 @@ class Outbox:
         """Forget the card (its job finished): no further edits, no stored handle."""
         self._cards.pop(card_key, None)
         if self._state is not None:
-            self._state.delete(CARD_KEY + card_key)
+            self._state.kv(CARD).delete(card_key)
 
     async def _show(self, card_key: str, card: _Card, chat: ChatRef, reply: Reply) -> None:
         sent = card.sent or self._card_sent(card_key)
@@ -211,10 +212,10 @@ class Outbox:
         delivery = await self.deliver(chat, reply, key="card:%s:%d" % (card_key, card.shown))
         card.sent = delivery.sent
         if delivery.sent is not None and self._state is not None:
-            self._state.set(CARD_KEY + card_key, delivery.sent.to_json())
+            self._state.kv(CARD).set(card_key, delivery.sent.to_json())
 
     def _card_sent(self, card_key: str) -> Optional[Sent]:
-        raw = self._state.get(CARD_KEY + card_key) if self._state is not None else None
+        raw = self._state.kv(CARD).get(card_key) if self._state is not None else None
         try:
             return Sent.from_json(raw) if raw else None
         except (ValueError, KeyError, TypeError):
@@ -248,7 +249,7 @@ class Outbox:
         if self._state is None:
             return 0, ""
         try:
-            saved = self._state.get_json(PROGRESS_KEY + key)
+            saved = self._state.kv(PROGRESS).get_json(key)
         except ValueError:
             saved = None
         if not isinstance(saved, dict):
@@ -261,16 +262,15 @@ class Outbox:
 
     def _save_progress(self, key: str, sent_parts: int, first_id: str) -> None:
         if self._state is not None:
-            self._state.set_json(PROGRESS_KEY + key,
+            self._state.kv(PROGRESS).set_json(key,
                                  {"sent_parts": sent_parts, "first_id": first_id})
 
     def _forget_progress(self, key: str) -> None:
         if self._state is not None:
-            self._state.delete(PROGRESS_KEY + key)
+            self._state.kv(PROGRESS).delete(key)
 
     def _count(self, name: str, platform: str, help_text: str) -> None:
-        if self._metrics is not None:
-            self._metrics.inc(name, platform=platform, help=help_text)
+        self._metrics.inc(name, platform=platform, help=help_text)
 
 
 def _line(exc: BaseException) -> str:

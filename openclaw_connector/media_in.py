@@ -21,7 +21,7 @@ from typing import Optional
 from tornado import httputil
 
 from openclaw_connector.messages import PhotoUnavailable
-from openclaw_connector.net.client import KeepAliveClient
+from openclaw_connector.net.client import ApiTimeout, ApiUnreachable, KeepAliveClient
 
 MAX_PIXELS = 40_000_000
 CONNECT_TIMEOUT_SEC = 10.0
@@ -61,17 +61,17 @@ async def fetch_bounded(client: KeepAliveClient, url: str, *, max_bytes: int,
                         headers: Optional[dict] = None,
                         timeout: float = DOWNLOAD_TIMEOUT_SEC) -> bytes:
     """GET ``url`` with at most ``max_bytes`` of body, cut off while it streams."""
-    answer = await client.fetch("GET", url, headers=headers or {},
-                                connect_timeout=min(CONNECT_TIMEOUT_SEC, timeout),
-                                request_timeout=timeout, max_body=max_bytes)
-    if answer.code == 599:
-        error = answer.error
-        if isinstance(error, httputil.HTTPInputError) and (
-                "over" in str(error) or "out of range" in str(error)):
-            raise PhotoTooLarge(too_large_text(max_bytes))
+    try:
+        answer = await client.fetch("GET", url, headers=headers or {},
+                                    connect_timeout=min(CONNECT_TIMEOUT_SEC, timeout),
+                                    request_timeout=timeout, max_body=max_bytes)
+    except ApiUnreachable as exc:
+        cause = exc.cause
+        if isinstance(cause, httputil.HTTPInputError) and (
+                "over" in str(cause) or "out of range" in str(cause)):
+            raise PhotoTooLarge(too_large_text(max_bytes)) from None
         raise PhotoUnavailable("Could not download the photo (%s); send it again." % (
-            "timed out" if "imeout" in type(error).__name__ + str(error) else
-            "connection failed"))
+            "timed out" if isinstance(exc, ApiTimeout) else "connection failed")) from None
     if answer.code != 200:
         raise PhotoUnavailable("Could not download the photo (the platform answered %d); "
                                "send it again." % answer.code)

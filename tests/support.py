@@ -87,7 +87,8 @@ def outbox_for(*channels: Any, attempts: int = 6, state: Any = None,
     and card throttle, for channel tests that exercise retries the way the daemon does."""
     from openclaw_connector.backoff import BackoffPolicy
     from openclaw_connector.delivery import Outbox
+    from openclaw_connector.metrics import Metrics
     return Outbox({c.platform: c for c in channels},
                   retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05), attempts=attempts,
-                  stopping=stopping or asyncio.Event(), state=state,
+                  stopping=stopping or asyncio.Event(), state=state, metrics=Metrics(),
                   card_interval=card_interval)

@@ -25,26 +25,24 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 import time
 import uuid
 from typing import Any, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.net.client import APIResponse, KeepAliveClient
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
+from openclaw_connector.net.client import APIResponse, ApiUnreachable
+from openclaw_connector.net.retry import retry_after
+from openclaw_connector.channels.base import ChannelDeps, send_parts
 from openclaw_connector.channels.line_media import fetch_photo, photo_of
 from openclaw_connector.channels.media_links import moving_media, stored_url
-from openclaw_connector.media_out import IMAGE, placeholder_png
-from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet,
-                                                 WebhookPathHandler, count, image_urls, is_stale,
-                                                 line_signature, signature_matches, split_text,
-                                                 with_notes)
+from openclaw_connector.channels.textsplit import split_text
+from openclaw_connector.channels.webhook import (WebhookChannel, WebhookPathHandler, count,
+                                                 image_urls, is_stale, line_signature,
+                                                 signature_matches, with_notes)
 from openclaw_connector.config import LineConfig
+from openclaw_connector.media_out import IMAGE, placeholder_png
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, PhotoRef, Reply, Sent
-from openclaw_connector.web.webhook import WebhookEndpoint
 
 log = logmod.get("line")
 
@@ -120,27 +118,15 @@ class LineWebhookHandler(WebhookPathHandler):
     """``line.path`` for every method but POST: 405."""
 
 
-class LineChannel(NoEdits):
+class LineChannel(WebhookChannel):
     """One LINE bot: its webhook route, reply-token bookkeeping and sender."""
 
     platform = "line"
 
     def __init__(self, cfg: LineConfig, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
-        self.cfg = cfg
-        self._on_inbound = on_inbound
-        self._deps = deps
-        self.health = ChannelHealth("line")
-        self._tasks = TaskSet("line")
         self._used_tokens: dict[str, float] = {}
-        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
-        self._pending = PendingInbounds(deps.state, "line", tell=self.send, seen_ns=DEDUP_NS,
-                                        seen_ttl_sec=DEDUP_TTL_SEC)
-        if deps.web is not None:
-            deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
-                self.ingest, "X-Line-Signature", deps.state.when_durable,
-                lambda: deps.state.write_failing))
-            deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), LineWebhookHandler,
-                               {"channel": self})
+        super().__init__(cfg, on_inbound, deps, seen_ns=DEDUP_NS,
+                         signature_header="X-Line-Signature", path_handler=LineWebhookHandler)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -237,7 +223,7 @@ class LineChannel(NoEdits):
                                  platform_max_bytes=IMAGE_MAX_BYTES)
         text = with_notes(reply.text, moving.links + notes + moving.notes)
         messages: list[dict] = [{"type": "text", "text": piece}
-                                for piece in split_text(text, TEXT_LIMIT, utf16=True)]
+                                for piece in split_text(text, TEXT_LIMIT, units="utf16")]
         messages += [{"type": "image", "originalContentUrl": url, "previewImageUrl": url}
                      for url in urls]
         if moving.videos:   # a preview is required: the job's first still, else a plain PNG
@@ -274,8 +260,14 @@ class LineChannel(NoEdits):
     async def _reply(self, token: str, batch: list[dict]) -> Optional[str]:
         """The first message id if LINE accepted the reply; None when push should
         take over (the token was refused, or LINE failed)."""
-        resp = await self._call("/v2/bot/message/reply",
-                                {"replyToken": token, "messages": batch})
+        try:
+            resp = await self._call("/v2/bot/message/reply",
+                                    {"replyToken": token, "messages": batch})
+        except ApiUnreachable as exc:
+            count(self._deps.metrics, "line_sends_total", api="reply", status="no_answer")
+            log.warning("event=reply_failed error=%s fallback=push",
+                        logmod.one_line_error(exc))
+            return None
         if resp.code == 200:
             count(self._deps.metrics, "line_sends_total", api="reply", status="200")
             return _first_id(resp)
@@ -283,7 +275,7 @@ class LineChannel(NoEdits):
         if resp.code == 400 and "reply token" in _error_message(resp).lower():
             log.info("event=reply_token_rejected fallback=push")
             return None
-        if resp.code >= 500 or resp.code == 599:
+        if resp.code >= 500:
             log.warning("event=reply_failed status=%d fallback=push", resp.code)
             return None
         self._raise_for(resp, "reply")
@@ -291,20 +283,26 @@ class LineChannel(NoEdits):
 
     async def _push(self, to: str, batch: list[dict], key: str) -> str:
         """One push carrying ``key`` as ``X-Line-Retry-Key``; 409 = delivered before."""
-        resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
-                                {"X-Line-Retry-Key": key})
+        try:
+            resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
+                                    {"X-Line-Retry-Key": key})
+        except ApiUnreachable as exc:
+            count(self._deps.metrics, "line_sends_total", api="push", status="no_answer")
+            log.warning("event=push_failed error=%s", logmod.one_line_error(exc))
+            self.health.failed("backoff", "push failing")
+            raise ChannelSendError("LINE push failed (no answer)") from None
         count(self._deps.metrics, "line_sends_total", api="push", status=str(resp.code))
         if resp.code == 200:
             return _first_id(resp)
         if resp.code == 409:
             log.info("event=push_already_accepted retry_key=%s", key)
             return ""
-        if resp.code < 500 and resp.code != 599:
+        if resp.code < 500:
             self._raise_for(resp, "push")
         log.warning("event=push_failed status=%d", resp.code)
         self.health.failed("backoff", "push failing")
         raise ChannelSendError("LINE push failed (%d)" % resp.code,
-                               retry_after=_retry_after(resp))
+                               retry_after=retry_after(resp.headers, None))
 
     def _raise_for(self, resp: APIResponse, api: str) -> None:
         message = _error_message(resp)
@@ -315,7 +313,7 @@ class LineChannel(NoEdits):
             raise ChannelSendError("LINE refused the access token", permanent=True)
         if resp.code == 429:
             raise ChannelSendError("LINE rate limit or monthly quota reached",
-                                   retry_after=_retry_after(resp))
+                                   retry_after=retry_after(resp.headers, None))
         raise ChannelSendError("LINE %s refused (%d): %s" % (api, resp.code, message),
                                permanent=True)
 
@@ -343,11 +341,3 @@ def _error_message(resp: APIResponse) -> str:
     except ValueError:
         return ""
     return str(body.get("message", "")) if isinstance(body, dict) else ""
-
-
-def _retry_after(resp: APIResponse) -> Optional[float]:
-    value = resp.headers.get("Retry-After") if resp.headers else None
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

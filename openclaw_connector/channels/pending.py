@@ -18,8 +18,8 @@ Where a row lives: with ``seen_ns`` (LINE, WhatsApp) :meth:`admit` keeps the
 command in the event's dedup row itself (``mark_seen(..., pending=...)``), so
 acknowledging a webhook costs one insert in the batch commit instead of two
 (issue 21); otherwise (:meth:`add`, Discord) it is a row of the StateStore's
-watch table with its own ``kind``/``state`` (``"inbound"``), which the
-JobWatcher never reads. :meth:`take_over` reads both.
+``pending_inbound`` table, written in the caller's ``state.batch()`` scope
+with its dedup mark. :meth:`take_over` reads both.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.messages import ChatRef, Inbound, PhotoRef, Reply
-from openclaw_connector.state import WatchRow
+from openclaw_connector.state import PendingRow, StateStore, pending_key
+from openclaw_connector.timetext import duration
 
-KIND = STATE = "inbound"
 HELD = "seen"                   # row-key prefix of a command held in its dedup row
 MAX_AGE_SEC = 3600.0
 QUOTE_CHARS = 80
@@ -47,7 +47,7 @@ Tell = Callable[[ChatRef, Reply], Awaitable[Any]]
 class PendingInbounds:
     """One platform's pending commands: ``add`` before the 200, ``run``, ``take_over``."""
 
-    def __init__(self, state: Any, platform: str, *, max_age_sec: float = MAX_AGE_SEC,
+    def __init__(self, state: StateStore, platform: str, *, max_age_sec: float = MAX_AGE_SEC,
                  tell: Optional[Tell] = None, seen_ns: Optional[str] = None,
                  seen_ttl_sec: float = 0.0) -> None:
         self._state = state
@@ -66,24 +66,23 @@ class PendingInbounds:
         assert self._seen_ns is not None
         held = json.dumps({"created": time.time(), "chat": inbound.chat.to_json(),
                            "data": _fields(inbound)}, separators=(",", ":"))
-        if not self._state.mark_seen(self._seen_ns, event_id, self._seen_ttl, batched=True,
-                                     pending=held):
-            return None
+        with self._state.batch():
+            if not self._state.mark_seen(self._seen_ns, event_id, self._seen_ttl,
+                                         pending=held):
+                return None
         return "%s:%s" % (HELD, event_id)
 
-    def add(self, event_key: str, inbound: Inbound, *, batched: bool = False) -> str:
+    def add(self, event_key: str, inbound: Inbound) -> str:
         """Persist ``inbound``; return the row key to pass to :meth:`run`.
 
-        ``batched``: the row joins the StateStore's batch; the caller answers
-        the platform from ``state.when_durable``.
+        Inside the caller's ``state.batch()`` scope the row shares that
+        transaction (with the dedup mark); the caller answers the platform from
+        ``state.when_durable``.
         """
-        row_key = "%s:%s:%s" % (KIND, self._platform, event_key)
-        data = _fields(inbound)
-        now = time.time()
-        self._state.put_watch(
-            WatchRow(key=row_key, kind=KIND, ref_id=event_key, template="",
-                     chat=inbound.chat.to_json(), created=now, state=STATE, updated=now,
-                     data=data), batched=batched)
+        row_key = pending_key(self._platform, event_key)
+        self._state.put_pending(PendingRow(
+            key=row_key, platform=self._platform, event_id=event_key,
+            chat=inbound.chat.to_json(), created=time.time(), data=_fields(inbound)))
         return row_key
 
     async def run(self, row_key: str, handler: Callable[[Inbound], Awaitable[None]],
@@ -111,7 +110,7 @@ class PendingInbounds:
                 quote = quote[:QUOTE_CHARS - 1] + "…"
             try:
                 await self._tell(inbound.chat, Reply(TOO_OLD_TEXT % (   # type: ignore[misc]
-                    quote, _duration(age))))
+                    quote, duration(age))))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:   # noqa: BLE001 (any send failure: logged, row gone)
@@ -126,32 +125,31 @@ class PendingInbounds:
     def _forget(self, row_key: str) -> None:
         # Batched: a crash before the commit replays one answered command, which
         # the at-least-once rule allows; the reply is already out either way.
-        if row_key.startswith(HELD + ":"):
-            self._state.clear_pending(self._seen_ns, row_key[len(HELD) + 1:], batched=True)
-        else:
-            self._state.delete_watch(row_key, batched=True)
+        with self._state.batch():
+            if row_key.startswith(HELD + ":"):
+                assert self._seen_ns is not None
+                self._state.clear_pending(self._seen_ns, row_key[len(HELD) + 1:])
+            else:
+                self._state.delete_pending(row_key)
 
     def take_over(self) -> list[tuple[str, Inbound]]:
         """The rows a previous run left, as (row key, Inbound) to pass to :meth:`run`;
         the sender of one older than ``max_age_sec`` is told instead of it running."""
-        prefix = "%s:%s:" % (KIND, self._platform)
         found: list[tuple[str, Inbound]] = []
         now = time.time()
-        for row in self._state.watches(states=(STATE,)):
-            if row.kind != KIND or not row.key.startswith(prefix):
-                continue
+        for row in self._state.pending_inbound(self._platform):
             try:
                 inbound = _restored(row.chat, row.data)
             except (TypeError, ValueError):
                 self._log.warning("event=pending_unreadable key=%s", row.key)
-                self._state.delete_watch(row.key)
+                self._state.delete_pending(row.key)
                 continue
             if now - row.created > self._max_age:
                 if self._tell is None:
                     self._log.warning("event=pending_dropped platform=%s id=%s age_s=%.0f "
-                                      "reason=too_old", self._platform, row.ref_id,
+                                      "reason=too_old", self._platform, row.event_id,
                                       now - row.created)
-                    self._state.delete_watch(row.key)
+                    self._state.delete_pending(row.key)
                     continue
                 self._too_old[row.key] = now - row.created
             found.append((row.key, inbound))
@@ -206,14 +204,3 @@ def _restored(chat: str, data: dict) -> Inbound:
     except KeyError as exc:
         raise ValueError("pending photo without %s" % exc) from None
     return Inbound(chat=ChatRef.from_json(chat), **data, photo=ref)
-
-
-
-def _duration(seconds: float) -> str:
-    """``3 h 20 min`` / ``2 days``: how long ago, in words a person reads at a glance."""
-    minutes = int(seconds // 60)
-    if minutes >= 2 * 24 * 60:
-        return "%d days" % (minutes // (24 * 60))
-    if minutes >= 60:
-        return "%d h %d min" % (minutes // 60, minutes % 60)
-    return "%d min" % max(1, minutes)

@@ -16,15 +16,20 @@ import asyncio
 import base64
 import hashlib
 import hmac
-from typing import Awaitable, Optional
+import re
+from typing import Any, Awaitable, Optional
 
 import tornado.ioloop
 import tornado.web
 
 from openclaw_connector import log as logmod
+from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
+from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
-from openclaw_connector.web.webhook import WEBHOOK_HEADERS
+from openclaw_connector.messages import ChatRef, InboundHandler, Reply, Sent
+from openclaw_connector.net.client import KeepAliveClient
+from openclaw_connector.web.webhook import WEBHOOK_HEADERS, WebhookEndpoint
 
 log = logmod.get("webhook")
 
@@ -69,40 +74,6 @@ def signature_matches(expected: str, received: Optional[str]) -> bool:
     except UnicodeEncodeError:
         return False
     return hmac.compare_digest(expected.encode("ascii"), got)
-
-
-# --------------------------------------------------------------------------- text
-
-def split_text(text: str, limit: int, *, utf16: bool = False) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` characters.
-
-    Cuts on code-point boundaries (never inside a surrogate pair when
-    ``utf16`` counts UTF-16 units, as LINE does), preferring the last newline
-    in the second half of a piece. Empty text gives no pieces.
-    """
-    def size(s: str) -> int:
-        return len(s.encode("utf-16-le")) // 2 if utf16 else len(s)
-
-    pieces: list[str] = []
-    rest = text
-    while rest:
-        if size(rest) <= limit:
-            pieces.append(rest)
-            break
-        # Largest prefix of code points that fits.
-        cut, used = 0, 0
-        for ch in rest:
-            width = 2 if utf16 and ord(ch) > 0xFFFF else 1
-            if used + width > limit:
-                break
-            used += width
-            cut += 1
-        newline = rest.rfind("\n", 0, cut)
-        if newline >= cut // 2:
-            cut = newline + 1
-        pieces.append(rest[:cut])
-        rest = rest[cut:]
-    return pieces
 
 
 NO_PUBLIC_URL_NOTE = ("The image is ready but cannot be delivered here: set media.public_base_url "
@@ -223,3 +194,40 @@ class WebhookPathHandler(tornado.web.RequestHandler):
         self.clear_header("Server")
         for name, value in WEBHOOK_HEADERS.items():
             self.set_header(name, value)
+
+
+# --------------------------------------------------------------------------- the channel
+
+class WebhookChannel(NoEdits):
+    """What LINE and WhatsApp set up alike: health, the command tasks, the daemon's
+    keep-alive pool, the pending commands kept in the event's dedup row (``seen_ns``),
+    and the two routes of ``cfg.path`` (the POST fast path with its signature
+    header, every other method on ``path_handler``)."""
+
+    platform: str
+
+    def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps, *,
+                 seen_ns: str, signature_header: str,
+                 path_handler: type[WebhookPathHandler]) -> None:
+        self.cfg = cfg
+        self._on_inbound = on_inbound
+        self._deps = deps
+        self.health = ChannelHealth(self.platform)
+        self._tasks = TaskSet(self.platform)
+        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
+        self._pending = PendingInbounds(deps.state, self.platform, tell=self.send,
+                                        seen_ns=seen_ns, seen_ttl_sec=DEDUP_TTL_SEC)
+        if deps.web is not None:
+            deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
+                self.ingest, signature_header, deps.state.when_durable,
+                lambda: deps.state.write_failing))
+            deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), path_handler,
+                               {"channel": self})
+
+    def ingest(self, signature: Optional[str], body: bytes) -> int:
+        """Check, parse and acknowledge one POST body; the HTTP status to answer."""
+        raise NotImplementedError
+
+    async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
+                   key: str = "") -> Sent:
+        raise NotImplementedError

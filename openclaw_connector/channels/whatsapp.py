@@ -29,26 +29,24 @@ from __future__ import annotations
 import hmac
 import json
 import math
-import re
 import time
 from typing import Any, Iterator, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.net.client import APIResponse, KeepAliveClient
-from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits, send_parts
+from openclaw_connector.net.client import APIResponse, ApiUnreachable
+from openclaw_connector.channels.base import ChannelDeps, send_parts
 from openclaw_connector.channels.media_links import moving_media
-from openclaw_connector.channels.pending import PendingInbounds
-from openclaw_connector.media_out import IMAGE
+from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.whatsapp_media import caption_of, context_of, fetch_photo, \
     photo_of
-from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, TaskSet,
+from openclaw_connector.media_out import IMAGE
+from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, WebhookChannel,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
-                                                 signature_matches, split_text, with_notes)
+                                                 signature_matches, with_notes)
 from openclaw_connector.config import WhatsAppConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, PhotoRef, Reply, Sent
-from openclaw_connector.web.webhook import WebhookEndpoint
 
 log = logmod.get("whatsapp")
 
@@ -60,7 +58,7 @@ CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES)   # no edits in th
 SENT_TTL_SEC = 7 * 24 * 3600
 MESSAGE_NS, STATUS_NS = "whatsapp.message", "whatsapp.status"
 SENT_NS, FAILED_NS = "whatsapp.sent", "whatsapp.failed"
-LAST_INBOUND_KEY = "whatsapp.last_inbound.%s"
+LAST_INBOUND = "whatsapp.last_inbound"   # state.kv, expiring: wa_id -> time
 RETRYABLE_CODES = {130429, 4, 80007}          # throughput / call-rate limits: back off
 PAIR_LIMIT_CODE, PAIR_LIMIT_WAIT = 131056, 6.0
 FATAL_CODES = {190, 0, 10, 200}               # token expired / auth / permission
@@ -117,27 +115,16 @@ class WhatsAppWebhookHandler(WebhookPathHandler):
         self.finish(challenge)
 
 
-class WhatsAppChannel(NoEdits):
+class WhatsAppChannel(WebhookChannel):
     """One WhatsApp Business phone number: webhook route, window bookkeeping, sender."""
 
     platform = "whatsapp"
 
     def __init__(self, cfg: WhatsAppConfig, on_inbound: InboundHandler,
                  deps: ChannelDeps) -> None:
-        self.cfg = cfg
-        self._on_inbound = on_inbound
-        self._deps = deps
-        self.health = ChannelHealth("whatsapp")
-        self._tasks = TaskSet("whatsapp")
-        self._api: KeepAliveClient = deps.http.client   # the daemon's pool; it closes it
-        self._pending = PendingInbounds(deps.state, "whatsapp", tell=self.send,
-                                        seen_ns=MESSAGE_NS, seen_ttl_sec=DEDUP_TTL_SEC)
-        if deps.web is not None:
-            deps.web.add_webhook(cfg.bind, cfg.port, cfg.path, WebhookEndpoint(
-                self.ingest, "X-Hub-Signature-256", deps.state.when_durable,
-                lambda: deps.state.write_failing))
-            deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path),
-                               WhatsAppWebhookHandler, {"channel": self})
+        super().__init__(cfg, on_inbound, deps, seen_ns=MESSAGE_NS,
+                         signature_header="X-Hub-Signature-256",
+                         path_handler=WhatsAppWebhookHandler)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -248,21 +235,22 @@ class WhatsAppChannel(NoEdits):
             sent_at = now
         if not math.isfinite(sent_at):   # "nan" would hold the window open forever
             sent_at = now
-        key = LAST_INBOUND_KEY % wa_id
-        previous = self._deps.state.get_expiring(key)
+        last = self._deps.state.kv(LAST_INBOUND)
+        previous = last.get_expiring(wa_id)
         if previous is None or float(previous) < sent_at:
             # Expiring: every sender, allowed or not, gets a row; a stream of
             # strangers must not grow the state file for ever (issue 20).
-            self._deps.state.put_expiring(key, "%.3f" % sent_at,
-                                          max(1.0, sent_at + WINDOW_SEC - now), batched=True)
+            with self._deps.state.batch():
+                last.put_expiring(wa_id, "%.3f" % sent_at, max(1.0, sent_at + WINDOW_SEC - now))
 
     def _record_status(self, status: Any, _now: float = 0.0) -> None:
         if not isinstance(status, dict) or not isinstance(status.get("id"), str):
             return
         wamid, state = status["id"], str(status.get("status", ""))
-        if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state), DEDUP_TTL_SEC,
-                                          batched=True):
-            return
+        with self._deps.state.batch():
+            if not self._deps.state.mark_seen(STATUS_NS, "%s:%s" % (wamid, state),
+                                              DEDUP_TTL_SEC):
+                return
         # The label comes from a fixed set: a sender-chosen string must not add series.
         count(self._deps.metrics, "whatsapp_statuses_total",
               status=state if state in STATUS_LABELS else "other")
@@ -283,7 +271,7 @@ class WhatsAppChannel(NoEdits):
         return self._deps.state.is_seen(FAILED_NS, wamid)
 
     def last_inbound(self, wa_id: str) -> Optional[float]:
-        value = self._deps.state.get_expiring(LAST_INBOUND_KEY % wa_id)
+        value = self._deps.state.kv(LAST_INBOUND).get_expiring(wa_id)
         return float(value) if value is not None else None
 
     async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
@@ -336,12 +324,19 @@ class WhatsAppChannel(NoEdits):
     async def _post(self, body: dict) -> str:
         """One Graph call; the wamid of the sent message."""
         url = "%s/%s/messages" % (self.cfg.api_base.rstrip("/"), self.cfg.phone_number_id)
-        resp = await self._api.fetch(
-            "POST", url, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
-            headers={"Authorization": "Bearer %s" % self.cfg.access_token,
-                     "Content-Type": "application/json"},
-            connect_timeout=self.cfg.connect_timeout_sec,
-            request_timeout=self.cfg.request_timeout_sec)
+        try:
+            resp = await self._api.fetch(
+                "POST", url, body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers={"Authorization": "Bearer %s" % self.cfg.access_token,
+                         "Content-Type": "application/json"},
+                connect_timeout=self.cfg.connect_timeout_sec,
+                request_timeout=self.cfg.request_timeout_sec)
+        except ApiUnreachable as exc:
+            count(self._deps.metrics, "whatsapp_sends_total", status="no_answer")
+            log.warning("event=send_failed platform=whatsapp error=%s",
+                        logmod.one_line_error(exc))
+            self.health.failed("backoff", "Graph send failing")
+            raise ChannelSendError("WhatsApp send failed (no answer)") from None
         code = _error_code(resp)
         count(self._deps.metrics, "whatsapp_sends_total", status=str(resp.code))
         if resp.code == 200:

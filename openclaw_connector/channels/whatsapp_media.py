@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from openclaw_connector.media_in import PhotoTooLarge, fetch_bounded, too_large_text
 from openclaw_connector.messages import PhotoRef, PhotoUnavailable
-from openclaw_connector.net.client import KeepAliveClient
+from openclaw_connector.net.client import ApiUnreachable, KeepAliveClient
 
 LOOKUP_TIMEOUT_SEC = 20.0
 
@@ -55,10 +55,14 @@ async def fetch_photo(client: KeepAliveClient, api_base: str, access_token: str,
                       photo: PhotoRef, max_bytes: int) -> bytes:
     """Media id → URL → bytes, both calls with the Bearer token; capped and verified."""
     auth = {"Authorization": "Bearer %s" % access_token}
-    answer = await client.fetch("GET", "%s/%s" % (api_base.rstrip("/"),
-                                                  quote(photo.ref, safe="")),
-                                headers=auth, connect_timeout=10.0,
-                                request_timeout=LOOKUP_TIMEOUT_SEC)
+    try:
+        answer = await client.fetch("GET", "%s/%s" % (api_base.rstrip("/"),
+                                                      quote(photo.ref, safe="")),
+                                    headers=auth, connect_timeout=10.0,
+                                    request_timeout=LOOKUP_TIMEOUT_SEC)
+    except ApiUnreachable:
+        raise PhotoUnavailable("Could not reach WhatsApp for that photo; send it "
+                               "again.") from None
     try:
         info = json.loads(answer.body) if answer.code == 200 else None
     except ValueError:

@@ -20,9 +20,10 @@ from openclaw_connector.commands.context import CommandContext, Request
 from openclaw_connector.commands.parser import split_param
 from openclaw_connector.commands.photos import bind_photo
 from openclaw_connector.commands.templates import BoundRun, InputError, bind, shown_inputs
-from openclaw_connector.commands.text import explain, inputs_summary, short_time
+from openclaw_connector.commands.text import explain, inputs_summary
 from openclaw_connector.messages import Reply
 from openclaw_connector.openclaw.types import NotFound, OpenClawError, Unreachable
+from openclaw_connector.timetext import iso_stamp
 
 log = logmod.get("commands")
 
@@ -126,7 +127,7 @@ async def run(req: Request, ctx: CommandContext) -> Reply:
             result.approval_id, template, chat, result.expires_at, inputs=bound.shown)
             if jobs else None)
         lines = ["[Approval Requested]", "ID: %s" % result.approval_id,
-                 "Trace: %s" % result.trace_id, "Expires: %s" % short_time(result.expires_at)]
+                 "Trace: %s" % result.trace_id, "Expires: %s" % iso_stamp(result.expires_at)]
         if forced:
             lines.append("Runs from non-admin users need an admin's /approve; "
                          "you will be told here when it is decided.")
@@ -174,7 +175,7 @@ async def approvals(req: Request, ctx: CommandContext) -> Reply:
     for a in items[:20]:
         lines.append("%s  %s  %s  expires %s" % (a.approval_id, a.template_id,
                                                  inputs_summary(a.inputs),
-                                                 short_time(a.expires_at)))
+                                                 iso_stamp(a.expires_at)))
     return Reply("\n".join(lines))
 
 

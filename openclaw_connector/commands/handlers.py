@@ -18,10 +18,11 @@ from openclaw_connector import log as logmod
 from openclaw_connector.commands import control, ids
 from openclaw_connector.commands.context import CommandContext, CommandSpec, Handler, Request
 from openclaw_connector.commands.templates import catalogue_full, catalogue_line
-from openclaw_connector.commands.text import explain, gib, outcome_lines, seconds, stamp
+from openclaw_connector.commands.text import explain, gib, outcome_lines
 from openclaw_connector.messages import Reply
 from openclaw_connector.openclaw.types import (
     ExecEvent, Health, NotFound, OpenClawError, QueueState, SystemStats, Unreachable)
+from openclaw_connector.timetext import duration, stamp
 
 log = logmod.get("commands")
 
@@ -98,7 +99,7 @@ async def status(req: Request, ctx: CommandContext) -> Reply:
 # --------------------------------------------------------------------------- /jobs
 
 def _age(created: Any, now: float) -> str:
-    return "queued %s ago" % seconds(now - created) if created else "age unknown"
+    return "queued %s ago" % duration(now - created) if created else "age unknown"
 
 
 @guarded
@@ -136,7 +137,7 @@ async def jobs(req: Request, ctx: CommandContext) -> Reply:
                 extra = ", %d output%s" % (job.outputs_count, "" if job.outputs_count == 1
                                            else "s") if job.outputs_count is not None else ""
                 lines.append("  %s %s%s%s" % (job.id, job.status, extra,
-                                              ", took %s" % seconds(took) if took else ""))
+                                              ", took %s" % duration(took) if took else ""))
     return Reply("\n".join(lines))
 
 

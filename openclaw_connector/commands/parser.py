@@ -55,9 +55,6 @@ class Command:
     # commands that read free text around their inputs (/run).
     tokens: tuple[str, ...] = ()
 
-    def param_dict(self) -> dict[str, str]:
-        return dict(self.params)
-
 
 def normalise(text: str) -> str:
     """Undo what phone keyboards do to a command: ``—approval``, ``“a fox”``, ``／run``,
@@ -142,7 +139,7 @@ def parse(text: str, bot_name: str = "", *, mentioned: bool = False) -> Optional
             continue
         tokens.append(token)
         if (param := _PARAM.fullmatch(token)) is not None:
-            params.append(param.groups())
+            params.append((param.group(1), param.group(2)))
         else:
             args.append(token)
     return Command(word=word.lower(), args=tuple(args), params=tuple(params),

@@ -47,7 +47,7 @@ class Router:
     """Turns an :class:`Inbound` into a :class:`Reply` (or silence)."""
 
     def __init__(self, cfg: Config, *, openclaw: Optional[OpenClawClient] = None,
-                 jobs: Optional[JobTracker] = None, metrics: Optional[Metrics] = None,
+                 jobs: Optional[JobTracker] = None, metrics: Metrics,
                  clock: Callable[[], float] = time.monotonic,
                  instance_tag: Optional[str] = None,
                  catalogue_refresh_sec: float = CATALOGUE_REFRESH_SEC,
@@ -98,9 +98,8 @@ class Router:
                      word, outcome, took,
                      " text=%r" % inbound.text if self.cfg.debug else "",
                      extra=logmod.SAFE)   # ids and counts; a debug text= is redacted
-            if self.metrics is not None:
-                self.metrics.inc("commands_total", platform=inbound.platform, command=word,
-                                 outcome=outcome, help="Commands handled")
+            self.metrics.inc("commands_total", platform=inbound.platform, command=word,
+                             outcome=outcome, help="Commands handled")
         return reply
 
     async def _handle(self, inbound: Inbound) -> tuple[Optional[Reply], Optional[str], str]:
@@ -187,9 +186,8 @@ class Router:
     def _log_denied(self, inbound: Inbound, word: str) -> None:
         now = self._clock()
         last = self._denials.get(inbound.sender)
-        if self.metrics is not None:
-            self.metrics.inc("denied_total", platform=inbound.platform,
-                             help="Messages from senders no allowlist names")
+        self.metrics.inc("denied_total", platform=inbound.platform,
+                         help="Messages from senders no allowlist names")
         if last is not None and now - last < DENIAL_LOG_INTERVAL_SEC:
             return
         if len(self._denials) >= 10_000:   # forged senders must not grow this for ever

@@ -8,12 +8,12 @@ Pure functions, tested without I/O.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Mapping, Optional
 
 from openclaw_connector.openclaw.types import (
     AdminTokenRejected, BadResponse, JobOutcome, NotFound, OpenClawError, RateLimited,
     ServerError, Unreachable)
+from openclaw_connector.timetext import duration
 
 MAX_INPUT_SUMMARY = 80
 
@@ -38,40 +38,6 @@ def gib(value: Optional[float]) -> str:
     if value is None:
         return "?"
     return "%.1f GiB" % (value / 1024 ** 3)
-
-
-def seconds(value: Optional[float]) -> str:
-    """``4.2 s``, ``3 min 5 s``, ``2 h 10 min``."""
-    if value is None:
-        return "?"
-    value = max(0.0, value)
-    if value < 60:
-        return "%.1f s" % value if value < 10 else "%d s" % round(value)
-    if value < 3600:
-        return "%d min %d s" % (value // 60, value % 60)
-    return "%d h %d min" % (value // 3600, (value % 3600) // 60)
-
-
-STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"   # the seed's format; every reply uses only this one
-
-
-def stamp(epoch: Optional[float]) -> str:
-    """Epoch seconds as ``2026-02-07T12:00:00Z`` (``?`` when unknown)."""
-    if epoch is None:
-        return "?"
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime(STAMP_FORMAT)
-
-
-def short_time(iso: str) -> str:
-    """An ISO timestamp from the server as ``2026-02-07T12:00:00Z`` (UTC, no fraction);
-    as it came when unparseable. A timestamp without a zone is taken as UTC."""
-    try:
-        when = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except (ValueError, AttributeError, TypeError):
-        return iso or "?"
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.timezone.utc)
-    return when.strftime(STAMP_FORMAT)
 
 
 def inputs_summary(inputs: Mapping) -> str:
@@ -100,7 +66,7 @@ def outcome_lines(outcome: JobOutcome) -> list[str]:
             where += " (node %s)" % outcome.error_node_id
         lines = ["Job %s: error in %s: %s" % (pid, where, outcome.error_message)]
     if outcome.duration_sec is not None:
-        lines.append("Duration: %s" % seconds(outcome.duration_sec))
+        lines.append("Duration: %s" % duration(outcome.duration_sec))
     names = [i.filename for i in outcome.images]
     if names:
         shown = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")

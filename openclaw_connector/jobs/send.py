@@ -25,6 +25,7 @@ from openclaw_connector.media_in import result_key
 from openclaw_connector.media_out import IMAGE, classify
 from openclaw_connector.media_out import content_type as media_type
 from openclaw_connector.messages import ChatRef, Image, Reply, Sent
+from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.types import ImageRef, JobOutcome, NotFound, OpenClawError, \
     Unreachable
 
@@ -38,7 +39,7 @@ OUTPUT_MEMORY_SEC = 7 * 86400.0     # as long as finished watches are kept (jobs
 class ResultSender:
     """Builds result replies and sends them until accepted (bounded)."""
 
-    def __init__(self, cfg: Config, *, openclaw: Any, outbox: Outbox, metrics: Any,
+    def __init__(self, cfg: Config, *, openclaw: Any, outbox: Outbox, metrics: Metrics,
                  stopping: asyncio.Event, state: Any = None) -> None:
         self._res = cfg.results
         self._max_bytes = int(cfg.media.max_mb * 1024 * 1024)
@@ -94,15 +95,13 @@ class ResultSender:
             self._remember_outputs(chat, reply, delivery.sent)
             log.info("event=result_delivered key=%s outcome=%s attempts=%d took_ms=%.1f",
                      key, outcome, delivery.attempts, 1000 * (time.monotonic() - started))
-            if self._metrics is not None:
-                self._metrics.inc("job_results_total", outcome=outcome,
-                                  platform=chat.platform, help="Job results delivered")
+            self._metrics.inc("job_results_total", outcome=outcome,
+                              platform=chat.platform, help="Job results delivered")
             return DONE
         log.error("event=result_gave_up key=%s outcome=%s attempts=%d permanent=%s", key,
                   outcome, delivery.attempts, delivery.permanent)
-        if self._metrics is not None:
-            self._metrics.inc("job_results_failed_total", platform=chat.platform,
-                              help="Job results the platform never accepted")
+        self._metrics.inc("job_results_failed_total", platform=chat.platform,
+                          help="Job results the platform never accepted")
         return FAILED
 
 

@@ -18,6 +18,7 @@ import mimetypes
 from typing import Mapping, Optional, Sequence
 
 from openclaw_connector.openclaw.types import JobOutcome, OtherOutput
+from openclaw_connector.timetext import duration
 
 SHORT_ID = 8
 MAX_ERROR_CHARS = 300
@@ -27,18 +28,6 @@ MAX_SHOWN_TEXT = 80
 def short_id(prompt_id: str) -> str:
     """The first 8 characters of a ComfyUI uuid: enough to tell jobs apart in a chat."""
     return prompt_id[:SHORT_ID]
-
-
-def duration(value: Optional[float]) -> str:
-    """``12.4 s``, ``3 min 5 s``, ``2 h 10 min``."""
-    if value is None:
-        return ""
-    value = max(0.0, value)
-    if value < 60:
-        return "%.1f s" % value
-    if value < 3600:
-        return "%d min %d s" % (value // 60, value % 60)
-    return "%d h %d min" % (value // 3600, (value % 3600) // 60)
 
 
 def _plural(n: int, word: str) -> str:
@@ -74,7 +63,7 @@ def done_text(template: str, outcome: JobOutcome, *, max_images: int,
               notes: Sequence[str] = (), inputs: Optional[Mapping] = None) -> str:
     """The caption sent with a successful job's images (or alone, without images)."""
     parts = ["[Done] %s" % template, short_id(outcome.prompt_id)]
-    took = duration(outcome.duration_sec)
+    took = duration(outcome.duration_sec, unknown="")
     if took:
         parts.append(took)
     total = len(outcome.images)

@@ -26,9 +26,11 @@ texts: :mod:`jobs.texts`; the socket: :mod:`openclaw.comfy_ws`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
@@ -55,11 +57,18 @@ SAFETY_FACTOR = 10.0                 # safety pass every SAFETY_FACTOR × poll_m
 WS_EVENTS = ("status", "execution_success", "execution_error", "execution_interrupted")
 
 
+@dataclass
+class WatcherView:
+    """:meth:`JobWatcher.introspect`: the watches not yet delivered."""
+
+    pending: list[Watch]
+
+
 class JobWatcher:
     """Follows prompts and approvals a chat started; a service with start()/stop()."""
 
     def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
-                 outbox: Outbox, metrics: Optional[Metrics] = None,
+                 outbox: Outbox, metrics: Metrics,
                  clock: Callable[[], float] = time.time) -> None:
         self._cfg = cfg
         self._res = cfg.results
@@ -87,7 +96,7 @@ class JobWatcher:
         self._state.prune_watches((DONE, FAILED), self._clock() - KEEP_FINISHED_SEC)
         for row in self._state.watches(states=(PENDING,)):
             try:
-                self._watches[row.key] = Watch.from_row(row)
+                self._watches[row.key] = row
             except (ValueError, TypeError) as exc:
                 log.error("event=watch_unreadable key=%s error=%s", row.key, exc)
         self._gauge()
@@ -138,15 +147,16 @@ class JobWatcher:
                            template, chat, self._clock(), data)):
             self._approval_kick.set()
 
-    def pending(self) -> list[Watch]:
-        """The watches not yet delivered (for /status-like views and tests)."""
-        return list(self._watches.values())
+    def introspect(self) -> "WatcherView":
+        """What the watcher holds now (tests read this, never the internals)."""
+        return WatcherView(pending=list(self._watches.values()))
 
     def _add(self, watch: Watch, *, register: bool = True) -> bool:
         """Store ``watch`` unless it exists (pending or already delivered)."""
         if watch.key in self._watches or self._state.watch(watch.key) is not None:
             return False
-        self._state.put_watch(watch.to_row(PENDING, self._clock()))
+        self._state.put_watch(dataclasses.replace(watch, state=PENDING,
+                                                  updated=self._clock()))
         if register:
             self._watches[watch.key] = watch
             self._gauge()
@@ -309,7 +319,7 @@ class JobWatcher:
             row = self._state.watch(follow.key)
             if row is not None and row.state == PENDING and follow.key not in self._watches \
                     and not self._stopping.is_set():
-                self._watches[follow.key] = Watch.from_row(row)
+                self._watches[follow.key] = row
                 self._gauge()
                 self._kick.set()
 
@@ -359,7 +369,6 @@ class JobWatcher:
         self._gauge()
 
     def _gauge(self) -> None:
-        if self._metrics is not None:
-            self._metrics.set("job_watches", float(len(self._watches)),
-                              help="Jobs and approvals waiting for a result")
+        self._metrics.set("job_watches", float(len(self._watches)),
+                          help="Jobs and approvals waiting for a result")
 

@@ -21,9 +21,10 @@ Limits and rules: at most ``max_per_host`` requests in flight per host (the
 rest wait their turn inside the request deadline); idle connections are
 dropped after ``idle_sec``; a reused connection that turns out to be closed
 before any response byte is retried once on a fresh one (the server never
-saw the request); every call has a connect and a total deadline and a
-failure comes back as status 599 with ``error`` set, like Tornado's client,
-so callers branch on one ``code``. Responses are framed by
+saw the request); every call has a connect and a total deadline. A call that
+got no answer raises :class:`ApiTimeout` (the deadline passed) or
+:class:`ApiUnreachable` (refused, broken, malformed), never a made-up status,
+so a caller cannot mistake it for a server's reply. Responses are framed by
 ``Content-Length``, chunked encoding or the end of the connection, and
 capped at ``max_body`` bytes (MAX_RESPONSE by default). A header with a
 line break is refused (ValueError) rather than sent.
@@ -32,7 +33,7 @@ Proxies (``net/proxy.py`` decides which call uses one): an https://
 call dials the proxy, asks for a ``CONNECT host:port`` tunnel and starts TLS
 inside it (certificate checked against the real host name); an http:// call
 is sent to the proxy with the absolute URL as its target. A refused tunnel
-fails as :class:`ProxyError` (status 599). ``close()`` also aborts calls in
+fails as ApiUnreachable caused by :class:`ProxyError`. ``close()`` also aborts calls in
 flight (a Telegram long poll), so nothing outlives the daemon's stop.
 """
 
@@ -51,17 +52,42 @@ from openclaw_connector.net.connection import (MAX_RESPONSE, Connection, Connect
                                                RawResponse)
 from openclaw_connector.net.proxy import Proxy, connect_request
 
-__all__ = ["MAX_RESPONSE", "APIResponse", "ConnectionClosed", "KeepAliveClient", "ProxyError"]
+__all__ = ["MAX_RESPONSE", "APIResponse", "ApiTimeout", "ApiUnreachable", "ConnectionClosed",
+           "KeepAliveClient", "ProxyError"]
 
 
 @dataclass(frozen=True)
 class APIResponse:
-    """Status, headers and body of one call; 599 + ``error`` when none arrived."""
+    """Status, headers and body of the server's answer to one call."""
 
     code: int
     headers: httputil.HTTPHeaders = field(default_factory=httputil.HTTPHeaders)
     body: bytes = b""
-    error: Optional[BaseException] = None
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """:meth:`KeepAliveClient.introspect`: connections dialled so far (reuse shows as
+    calls outnumbering them)."""
+
+    connections_opened: int
+
+
+class ApiUnreachable(ConnectionError):
+    """No answer: could not connect, the connection broke, or the answer was malformed.
+
+    ``cause`` is the underlying error; the message names the host, never the URL
+    (a Telegram URL carries the bot token).
+    """
+
+    def __init__(self, host: str, cause: BaseException) -> None:
+        super().__init__("no answer from %s: %s" % (host, cause or type(cause).__name__))
+        self.host = host
+        self.cause = cause
+
+
+class ApiTimeout(ApiUnreachable):
+    """No complete answer within the request deadline (waiting for a pool slot included)."""
 
 
 class ProxyError(ConnectionError):
@@ -80,7 +106,7 @@ class KeepAliveClient:
                  proxies: Optional[Callable[[str, str], Optional[Proxy]]] = None) -> None:
         self.max_per_host = max_per_host
         self.idle_sec = idle_sec
-        self.connections_opened = 0
+        self._opened = 0
         self._idle: dict[tuple, list[Connection]] = {}
         self._busy: set[Connection] = set()
         self._slots: dict[tuple, asyncio.Semaphore] = {}
@@ -88,8 +114,12 @@ class KeepAliveClient:
         self._proxies = proxies           # (scheme, host) -> Proxy or None (ProxyRules.for_url)
         self._closed = False
 
+    def introspect(self) -> "PoolView":
+        """What the pool holds now (tests and benchmarks read this, never the internals)."""
+        return PoolView(connections_opened=self._opened)
+
     def close(self) -> None:
-        """Close every connection; calls in flight fail with status 599."""
+        """Close every connection; calls in flight fail with ApiUnreachable."""
         self._closed = True
         for conns in self._idle.values():
             for conn in conns:
@@ -102,6 +132,7 @@ class KeepAliveClient:
                     body: bytes = b"", connect_timeout: float = 10.0,
                     request_timeout: float = 20.0,
                     max_body: int = MAX_RESPONSE) -> APIResponse:
+        """The server's answer; raises ApiTimeout or ApiUnreachable when none came."""
         parts = urlsplit(url)
         https = parts.scheme == "https"
         host = parts.hostname or ""
@@ -122,7 +153,7 @@ class KeepAliveClient:
             try:
                 await asyncio.wait_for(slot.acquire(), request_timeout)
             except asyncio.TimeoutError as exc:
-                return APIResponse(599, error=exc)
+                raise ApiTimeout(host, exc) from None
         else:
             await slot.acquire()
         try:
@@ -141,14 +172,16 @@ class KeepAliveClient:
                 except (OSError, asyncio.TimeoutError, httputil.HTTPInputError) as exc:
                     if conn is not None:
                         conn.abort()
-                    return APIResponse(599, error=exc)
+                    if isinstance(exc, asyncio.TimeoutError):
+                        raise ApiTimeout(host, exc) from None
+                    raise ApiUnreachable(host, exc) from None
                 except asyncio.CancelledError:
                     if conn is not None:   # its answer may still come: never reuse it
                         conn.abort()
                     raise
                 self._release(key, conn, response)
                 return APIResponse(response.code, response.headers, response.body)
-            return APIResponse(599, error=ConnectionClosed("connection closed twice"))
+            raise ApiUnreachable(host, ConnectionClosed("connection closed twice"))
         finally:
             slot.release()
 
@@ -197,7 +230,7 @@ class KeepAliveClient:
                 except BaseException:
                     conn.abort()
                     raise
-        self.connections_opened += 1
+        self._opened += 1
         return conn
 
     async def _tunnel(self, conn: Connection, proxy: Proxy, host: str, port: int,

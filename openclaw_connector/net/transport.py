@@ -32,8 +32,8 @@ from tornado import httputil
 from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
 
-from openclaw_connector.net.client import (MAX_RESPONSE, ConnectionClosed,
-                                                   KeepAliveClient)
+from openclaw_connector.net.client import (MAX_RESPONSE, ApiUnreachable, ConnectionClosed,
+                                           KeepAliveClient)
 from openclaw_connector.net.proxy import ProxyRules
 from openclaw_connector.net.tunnel import TunnelResolver
 
@@ -72,14 +72,15 @@ class HTTPTransport:
     async def _fetch(self, request: HTTPRequest, raise_error: bool) -> HTTPResponse:
         started = time.monotonic()
         streaming = request.streaming_callback
-        answer = await self.client.fetch(
-            request.method, request.url, headers=dict(request.headers),
-            body=request.body or b"",
-            connect_timeout=request.connect_timeout or CONNECT_TIMEOUT_SEC,
-            request_timeout=request.request_timeout or REQUEST_TIMEOUT_SEC,
-            max_body=STREAMED_MAX_BODY if streaming is not None else MAX_RESPONSE)
-        if answer.code == 599:
-            raise _no_answer(answer.error)
+        try:
+            answer = await self.client.fetch(
+                request.method, request.url, headers=dict(request.headers),
+                body=request.body or b"",
+                connect_timeout=request.connect_timeout or CONNECT_TIMEOUT_SEC,
+                request_timeout=request.request_timeout or REQUEST_TIMEOUT_SEC,
+                max_body=STREAMED_MAX_BODY if streaming is not None else MAX_RESPONSE)
+        except ApiUnreachable as exc:
+            raise _no_answer(exc.cause) from None
         body = answer.body
         if streaming is not None:
             streaming(body)

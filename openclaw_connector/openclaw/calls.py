@@ -21,6 +21,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest, HTTPResponse
 from openclaw_connector import log as logmod
 from openclaw_connector.config import OpenClawConfig, is_loopback_url
 from openclaw_connector.net.resolver import public_url
+from openclaw_connector.net.retry import retry_after
 from openclaw_connector.openclaw.errors import AdminTokenRejected, BadResponse, NotFound, \
     RateLimited, ServerError, Unreachable, scrub_server_text
 
@@ -159,16 +160,6 @@ class OpenClawHttp:
         if code == 400 and "not found" in text.lower():
             raise NotFound(text)
         if code == 429:
-            raise RateLimited(self._retry_after(response, parsed), text)
+            wait = retry_after(response.headers, parsed, key="retry_after_sec")
+            raise RateLimited(1.0 if wait is None else wait, text)
         raise ServerError(code, text or (response.reason or ""))
-
-    @staticmethod
-    def _retry_after(response: HTTPResponse, body: Any) -> float:
-        for value in (response.headers.get("Retry-After"),
-                      body.get("retry_after_sec") if isinstance(body, Mapping) else None):
-            try:
-                if value is not None:
-                    return max(0.0, float(value))
-            except (TypeError, ValueError):
-                continue
-        return 1.0

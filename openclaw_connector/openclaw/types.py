@@ -192,10 +192,6 @@ class FireResult:
     deduped: bool = False
     attempts: int = 1
 
-    @property
-    def pending_approval(self) -> bool:
-        return self.approval_id is not None
-
 
 @dataclass(frozen=True)
 class Approval:

@@ -10,6 +10,7 @@ from typing import Any, AsyncIterator, Optional
 
 from openclaw_connector.commands import Router
 from openclaw_connector.messages import ChatRef, Inbound
+from openclaw_connector.metrics import Metrics
 from openclaw_connector.net.transport import build_transport
 from openclaw_connector.openclaw.client import OpenClawClient
 from tests.fakes.openclaw import FakeOpenClaw
@@ -94,7 +95,7 @@ async def stack(tmp_path, *, server_token: Optional[str] = TOKEN,
         http = build_transport(cfg)
         client = OpenClawClient(cfg.openclaw, http)
         tracker = tracker if tracker is not None else RecordingTracker()
-        router = Router(cfg, openclaw=client, jobs=tracker)
+        router = Router(cfg, openclaw=client, jobs=tracker, metrics=Metrics())
         try:
             yield Env(server, cfg, client, router, tracker)
         finally:

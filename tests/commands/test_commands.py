@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from openclaw_connector.metrics import Metrics
 from tests.commands.helpers import ADMIN, ALLOWED, RecordingTracker, msg, stack
 
 UNREACHABLE = "ComfyUI is not reachable at %s (connection refused)."
@@ -404,7 +405,7 @@ async def test_console_runs_after_a_restart_are_not_deduplicated(tmp_path):
     async with stack(tmp_path) as env:
         first = await env.router.handle(msg("/run portrait", "console", platform="console",
                                             message_id="1", local_operator=True))
-        restarted = Router(env.cfg, openclaw=env.client, jobs=None,
+        restarted = Router(env.cfg, openclaw=env.client, jobs=None, metrics=Metrics(),
                            instance_tag=env.router.context.instance_tag + "x")
         second = await restarted.handle(msg("/run portrait", "console", platform="console",
                                             message_id="1", local_operator=True))

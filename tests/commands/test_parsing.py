@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from openclaw_connector.commands import Router
 from openclaw_connector.commands.parser import ParseError, parse
+from openclaw_connector.metrics import Metrics
 from tests.commands.helpers import ADMIN, ALLOWED, BOT, STRANGER, msg, stack
 from tests.support import make_config
 
@@ -43,9 +44,9 @@ def test_quotes_apostrophes_and_unicode_in_values():
     assert cmd.approval
     assert parse("/run portrait prompt=a cat's", BOT).args == ("portrait", "cat's")
     uni = parse('/run portrait prompt="猫の帽子 🎩 — ½" neg=ü', BOT)
-    assert uni.param_dict() == {"prompt": "猫の帽子 🎩 — ½", "neg": "ü"}
+    assert dict(uni.params) == {"prompt": "猫の帽子 🎩 — ½", "neg": "ü"}
     assert parse("/run --APPROVAL portrait", BOT).approval
-    assert parse("/run portrait a=b=c empty=", BOT).param_dict() == {"a": "b=c", "empty": ""}
+    assert dict(parse("/run portrait a=b=c empty=", BOT).params) == {"a": "b=c", "empty": ""}
 
 
 def test_unbalanced_quote_is_a_one_line_error():
@@ -100,7 +101,7 @@ def test_any_input_yields_a_reply_or_silence_never_an_exception(prefix, body, us
     assert parsed is None or parsed == "error" or parsed.word == parsed.word.lower()
     cfg = make_config("/tmp/unused-state", admin_users=["telegram:" + ADMIN],
                       telegram__allowed_users=[ALLOWED])
-    router = Router(cfg, openclaw=None, jobs=None)
+    router = Router(cfg, openclaw=None, jobs=None, metrics=Metrics())
     loop = asyncio.new_event_loop()
     try:
         reply = loop.run_until_complete(router.handle(msg(text, user, is_direct=direct)))
@@ -124,7 +125,7 @@ def test_long_inputs_never_raise(text):
 def test_router_logs_nothing_at_error_level_for_garbage(caplog):
     caplog.set_level(logging.DEBUG)
     cfg = make_config("/tmp/unused-state", admin_users=["telegram:" + ADMIN])
-    router = Router(cfg)
+    router = Router(cfg, metrics=Metrics())
     loop = asyncio.new_event_loop()
     try:
         for text in ["/\x00", "/run \u202e", '/"', "/run@", "@", "@ocbot", "/" + "a" * 40,

@@ -8,6 +8,7 @@ import pytest
 from openclaw_connector.commands import Router
 from openclaw_connector.commands.ids import pick
 from openclaw_connector.commands.parser import normalise, parse
+from openclaw_connector.metrics import Metrics
 from tests.commands.helpers import ADMIN, ALLOWED, BOT, msg, stack
 
 # The three model-free templates of openclaw-api.md ("Templates for image input, free
@@ -143,7 +144,8 @@ async def test_templates_lists_each_with_inputs_defaults_and_free_text(tmp_path)
 async def test_catalogue_is_read_at_most_once_a_minute(tmp_path):
     now = [1000.0]
     async with stack(tmp_path) as env:
-        router = Router(env.cfg, openclaw=env.client, jobs=env.tracker, clock=lambda: now[0])
+        router = Router(env.cfg, openclaw=env.client, jobs=env.tracker, metrics=Metrics(),
+                        clock=lambda: now[0])
         for _ in range(3):
             await router.handle(msg("/templates"))
             await router.handle(msg("/run portrait fox"))

@@ -14,7 +14,7 @@ from openclaw_connector.channels import line, whatsapp
 from openclaw_connector.channels.telegram import channel as telegram
 from openclaw_connector.channels.base import ChannelDeps
 from openclaw_connector.channels.console import ConsoleChannel
-from openclaw_connector.delivery import DONE, FAILED, PROGRESS_KEY, STOPPED, Delivery
+from openclaw_connector.delivery import DONE, FAILED, PROGRESS, STOPPED, Delivery
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Image, \
     Reply, Sent
 from openclaw_connector.state import StateStore
@@ -132,13 +132,13 @@ async def test_durable_resume_point_survives_a_restart_and_is_cleared_when_done(
         stopped = await outbox_for(first, state=state, stopping=stopping).deliver(
             CHAT, Reply("x"), key="w1", durable=True)
         assert stopped.status == STOPPED
-        assert state.get_json(PROGRESS_KEY + "w1") == {"sent_parts": 1, "first_id": "m0"}
+        assert state.kv(PROGRESS).get_json("w1") == {"sent_parts": 1, "first_id": "m0"}
         after = ScriptedChannel(None)
         done = await outbox_for(after, state=state).deliver(CHAT, Reply("x"), key="w1",
                                                             durable=True)
         assert [start for _r, start, _k in after.calls] == [1]
         assert done.sent == Sent("test", "c1", "m0", "m-last")
-        assert state.get(PROGRESS_KEY + "w1") is None
+        assert state.kv(PROGRESS).get("w1") is None
     finally:
         state.close()
 
@@ -157,7 +157,7 @@ async def test_the_words_only_fallback_never_overwrites_the_results_resume_point
         delivery = await outbox_for(channel, state=state, stopping=stopping).deliver(
             CHAT, Reply("[Done] x", (PNG,)), key="w2", durable=True)
         assert delivery.status == STOPPED
-        assert state.get_json(PROGRESS_KEY + "w2") == {"sent_parts": 2, "first_id": "m0"}
+        assert state.kv(PROGRESS).get_json("w2") == {"sent_parts": 2, "first_id": "m0"}
     finally:
         state.close()
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from openclaw_connector.state import StateDirError, StateStore, WatchRow
+from openclaw_connector.messages import ChatRef
+from openclaw_connector.state import StateDirError, StateStore, Watch
 
 
 def test_kv_survives_reopen_and_files_are_private(tmp_path):
@@ -82,9 +83,10 @@ def test_write_failure_at_run_time_keeps_state_in_memory(tmp_path, caplog):
 def test_watches_round_trip(tmp_path):
     store = StateStore(str(tmp_path))
     store.open()
-    row = WatchRow("prompt:p1", "prompt", "p1", "tpl", '{"platform":"console"}', 1.0,
-                   "pending", 1.0, {"a": 1})
+    row = Watch("prompt:p1", "prompt", "p1", "tpl", ChatRef("console", "c1"), 1.0, {"a": 1},
+                "pending", 1.0)
     store.put_watch(row)
+    assert store.watch("prompt:p1") == row            # one type: chat read back decoded
     store.update_watch("prompt:p1", "delivered")
     assert [w.state for w in store.watches()] == ["delivered"]
     assert list(store.watches(states=("pending",))) == []
@@ -126,9 +128,11 @@ def test_batched_writes_commit_together_before_when_durable_callbacks(tmp_path):
     observed: dict = {}
 
     async def scenario() -> None:
-        assert store.mark_seen("line", "a", 60, batched=True) is True
-        assert store.mark_seen("line", "a", 60, batched=True) is False   # same batch
-        store.mark_seen("line", "b", 60, batched=True)
+        with store.batch():
+            assert store.mark_seen("line", "a", 60) is True
+            assert store.mark_seen("line", "a", 60) is False   # same batch
+        with store.batch():
+            store.mark_seen("line", "b", 60)
         observed["before"] = _on_disk(store.path, seen_sql)
         done = asyncio.Event()
         store.when_durable(lambda: (observed.setdefault("at_callback",
@@ -136,7 +140,8 @@ def test_batched_writes_commit_together_before_when_durable_callbacks(tmp_path):
                                     done.set()))
         await asyncio.wait_for(done.wait(), 5)
         # A plain write commits an open batch first, so it never carries half of one.
-        store.mark_seen("line", "c", 60, batched=True)
+        with store.batch():
+            store.mark_seen("line", "c", 60)
         store.set("k", "v")
         observed["after_plain"] = _on_disk(store.path, seen_sql)
         fired: list = []
@@ -162,12 +167,14 @@ def test_failed_batched_write_keeps_dedup_in_memory(tmp_path, caplog):
     results: list = []
 
     async def scenario() -> None:
-        results.append(store.mark_seen("ns", "x", 60, batched=True))
-        results.append(store.mark_seen("ns", "x", 60, batched=True))
+        with store.batch():
+            results.append(store.mark_seen("ns", "x", 60))
+            results.append(store.mark_seen("ns", "x", 60))
         done = asyncio.Event()
         store.when_durable(done.set)
         await asyncio.wait_for(done.wait(), 5)
-        results.append(store.mark_seen("ns", "x", 60, batched=True))
+        with store.batch():
+            results.append(store.mark_seen("ns", "x", 60))
 
     asyncio.run(scenario())
     store.close()
@@ -177,7 +184,7 @@ def test_failed_batched_write_keeps_dedup_in_memory(tmp_path, caplog):
 
 def test_sweep_keeps_each_namespace_under_the_limit(tmp_path, monkeypatch):
     """Over SEEN_LIMIT ids the oldest go first; expired ones go at the next sweep."""
-    from openclaw_connector import state as statemod
+    from openclaw_connector.state import records as statemod
 
     monkeypatch.setattr(statemod, "SEEN_LIMIT", 5)
     monkeypatch.setattr(statemod, "SWEEP_EVERY", 1000)

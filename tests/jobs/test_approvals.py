@@ -29,7 +29,7 @@ async def _request_approval(fake, daemon) -> str:
     daemon.pipe.send("/run portrait --approval")
     await daemon.out.wait_for("[Approval Requested]")
     (approval_id,) = fake.model.approvals
-    assert any(w.ref_id == approval_id for w in daemon.jobs.pending())
+    assert any(w.ref_id == approval_id for w in daemon.jobs.introspect().pending)
     return approval_id
 
 
@@ -59,7 +59,7 @@ async def test_approved_in_chat_result_reaches_the_admin_chat_once(tmp_path):
         fake.register_view("a.png", PNG)
         fake.finish_job(pid, images=["a.png"])
         await daemon.out.wait_for("[image] a.png")
-        await until(lambda: daemon.jobs.pending() == [])
+        await until(lambda: daemon.jobs.introspect().pending == [])
     text = daemon.out.text
     assert text.count("[Done] portrait · %s" % pid[:8]) == 1
     assert text.count("Executed: %s" % pid) == 1
@@ -72,7 +72,7 @@ async def test_rejected_in_the_web_ui(tmp_path):
         await _web_ui(fake, aid, "reject", actor="alice")
         text = await daemon.out.wait_for("[Rejected]")
     assert "[Rejected] %s · portrait by alice" % aid in text
-    assert daemon.jobs.pending() == []
+    assert daemon.jobs.introspect().pending == []
 
 
 @pytest.mark.gen_test(timeout=10)

@@ -31,7 +31,7 @@ async def test_thousand_pending_watches_leave_the_daemon_idle(tmp_path):
         for i, pid in enumerate(ids):
             await daemon.jobs.watch_prompt(pid, "portrait",
                                            ChatRef("console", "console", user_id="u%d" % i))
-        assert len(daemon.jobs.pending()) == N
+        assert len(daemon.jobs.introspect().pending) == N
         before = len(fake.calls("/api/queue"))
         await fake.wait_request("/api/queue", count=before + 1)   # the pass after the adds
         await _window(0.2)                                        # let that pass finish

@@ -54,7 +54,7 @@ async def test_platform_refuses_twice_then_accepts_one_delivery(tmp_path):
                       ftg.bad_gateway())
             oc.finish_job(pid, images=_two_images(oc))
             await tg.wait_until(lambda: tg.count("sendPhoto") >= 2)
-            await until(lambda: daemon.jobs.pending() == [])
+            await until(lambda: daemon.jobs.introspect().pending == [])
     ok = [r for r in tg.calls("sendMessage") if r.status == 200]
     assert len(ok) == 1 and ok[0].params["text"].startswith("[Done] portrait")
     assert len(tg.calls("sendMessage")) == 5
@@ -116,7 +116,7 @@ async def test_non_admin_on_telegram_admin_approves_on_console_both_get_the_resu
             oc.finish_job(pid, images=_two_images(oc))
             await tg.wait_until(lambda: tg.count("sendPhoto") >= 2)
             text = await daemon.out.wait_for("[image] b.png")
-            await until(lambda: daemon.jobs.pending() == [])
+            await until(lambda: daemon.jobs.introspect().pending == [])
     approved = [t for t in tg.texts() if t.startswith("[Approved]")]
     assert approved == ["[Approved] %s · portrait by console:console. Executed: %s"
                         % (aid, pid)]

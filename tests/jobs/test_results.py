@@ -30,7 +30,7 @@ async def test_success_with_two_images_reaches_the_chat_once(tmp_path):
         text = await daemon.out.wait_for("[image] img_01.png")
         assert "[Done] portrait · %s · 12.4 s · 2 images" % pid[:8] in text
         assert "[image] img_00.png (image/png, 73 bytes)" in text
-        assert daemon.jobs.pending() == []
+        assert daemon.jobs.introspect().pending == []
         other = fake.submit("portrait")     # more queue changes: the first is not resent
         await daemon.jobs.watch_prompt(other, "portrait", CHAT)
         fake.fail_job(other)
@@ -171,7 +171,7 @@ async def test_daemon_restart_checks_pending_watches_and_delivers_once(tmp_path)
             text = await again.out.wait_for("[image] img_00.png")
             assert "[Done] portrait" in text
         async with running_daemon(cfg, console=True) as third:
-            assert third.jobs.pending() == []
+            assert third.jobs.introspect().pending == []
         assert "[Done]" not in third.out.text
     finally:
         await fake2.stop()
@@ -190,7 +190,7 @@ async def test_watch_is_given_up_after_max_wait_hours(tmp_path):
         await daemon.jobs.watch_prompt(pid, "portrait", CHAT)
         text = await daemon.out.wait_for("[Gave up]")
     assert "[Gave up] portrait · %s: no result after 0.4 s" % pid in text
-    assert daemon.jobs.pending() == []
+    assert daemon.jobs.introspect().pending == []
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -202,5 +202,5 @@ async def test_same_prompt_watched_twice_for_one_chat_is_delivered_once(tmp_path
         fake.finish_job(pid, images=_images(fake, 1))
         await daemon.out.wait_for("[image] img_00.png")
         await daemon.jobs.watch_prompt(pid, "portrait", CHAT)   # replay after delivery
-        assert daemon.jobs.pending() == []
+        assert daemon.jobs.introspect().pending == []
     assert daemon.out.text.count("[Done]") == 1

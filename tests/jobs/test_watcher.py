@@ -89,7 +89,7 @@ async def test_send_fails_twice_then_succeeds_one_delivery(tmp_path):
             await jobs.watch_prompt(pid, "portrait", CHAT)
             fake.finish_job(pid, images=["a.png"])
             await platform.wait(lambda: platform.accepted)
-            await platform.wait(lambda: not jobs.pending())
+            await platform.wait(lambda: not jobs.introspect().pending)
             assert jobs._metrics.value("job_results_total", outcome="success",
                                        platform="test") == 1
     assert platform.attempts == 3 and len(platform.accepted) == 1
@@ -122,10 +122,10 @@ async def test_gives_up_after_delivery_attempts_and_never_resends(tmp_path, capl
             await jobs.watch_prompt(pid, "portrait", CHAT)
             fake.fail_job(pid)
             await platform.wait(lambda: platform.attempts == 3)
-            await platform.wait(lambda: not jobs.pending())
+            await platform.wait(lambda: not jobs.introspect().pending)
         assert _rows(tmp_path) == [("prompt", "failed")]
         async with watcher(tmp_path, fake, platform) as again:
-            assert again.pending() == []
+            assert again.introspect().pending == []
     assert platform.accepted == [] and platform.attempts == 3
     lines = [r.getMessage() for r in caplog.records if r.name.endswith(("jobs", "delivery"))]
     assert sum("event=delivery_retry" in m for m in lines) == 2     # then the third failed
@@ -144,7 +144,7 @@ async def test_stop_during_retry_keeps_the_watch_and_next_start_delivers(tmp_pat
         assert _rows(tmp_path) == [("prompt", "pending")]
         async with watcher(tmp_path, fake, platform) as again:
             await platform.wait(lambda: platform.accepted)
-            await platform.wait(lambda: not again.pending())
+            await platform.wait(lambda: not again.introspect().pending)
     assert [r.text for r in platform.accepted] == ["[Stopped] portrait · %s" % pid]
     assert _rows(tmp_path) == [("prompt", "done")]
 
@@ -160,7 +160,7 @@ async def test_unreachable_comfyui_at_start_keeps_watches_until_it_answers(tmp_p
         await fake.go_down()
         async with watcher(tmp_path, fake, platform) as again:
             fake.finish_job(pid)
-            assert len(again.pending()) == 1
+            assert len(again.introspect().pending) == 1
             await fake.come_up()
             await platform.wait(lambda: platform.accepted)
     assert platform.accepted[0].text.startswith("[Done] portrait · %s" % pid[:8])

@@ -6,8 +6,9 @@ import asyncio
 import time
 
 import pytest
+from tornado.httputil import HTTPInputError
 
-from openclaw_connector.net.client import KeepAliveClient
+from openclaw_connector.net.client import ApiTimeout, ApiUnreachable, KeepAliveClient
 from tests.fakes import line as fline
 from tests.fakes.certs import self_signed
 from tests.channels.webhooks.support import free_port
@@ -35,7 +36,7 @@ async def test_sequential_calls_reuse_one_connection():
         finally:
             client.close()
     assert codes == [200] * 5 and info.code == 200 and b"userId" in info.body
-    assert client.connections_opened == 1 and len(fake.delivered) == 5
+    assert client.introspect().connections_opened == 1 and len(fake.delivered) == 5
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -50,7 +51,7 @@ async def test_concurrent_calls_are_bounded_per_host():
         finally:
             client.close()
     assert [r.code for r in results] == [200] * 9
-    assert client.connections_opened == 3
+    assert client.introspect().connections_opened == 3
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -67,7 +68,7 @@ async def test_server_closed_idle_connection_is_retried_on_a_fresh_one():
         finally:
             client.close()
     assert (first.code, second.code) == (200, 200)
-    assert client.connections_opened == 2 and len(fake.delivered) == 2
+    assert client.introspect().connections_opened == 2 and len(fake.delivered) == 2
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -83,12 +84,13 @@ async def test_retry_after_stale_connection_dials_afresh_not_another_idle_one():
             again = await client.fetch("POST", url, headers=headers(), body=PUSH)
         finally:
             client.close()
-    assert again.code == 200 and client.connections_opened == 3 and len(fake.delivered) == 3
+    assert again.code == 200 and client.introspect().connections_opened == 3 and len(fake.delivered) == 3
 
 
 @pytest.mark.gen_test(timeout=10)
 async def test_silent_server_times_out_and_refused_connection_fails_fast():
-    """No answer → 599 at the request deadline; nothing listening → 599 at once."""
+    """No answer → ApiTimeout at the request deadline; nothing listening → ApiUnreachable
+    at once."""
     async def never_answer(reader, writer):
         await reader.read(1 << 16)
         await asyncio.Event().wait()
@@ -98,16 +100,19 @@ async def test_silent_server_times_out_and_refused_connection_fails_fast():
     client = KeepAliveClient()
     try:
         started = time.monotonic()
-        silent = await client.fetch("POST", "http://127.0.0.1:%d/x" % port, body=b"{}",
-                                    request_timeout=0.2)
+        with pytest.raises(ApiTimeout) as silent:
+            await client.fetch("POST", "http://127.0.0.1:%d/x" % port, body=b"{}",
+                               request_timeout=0.2)
         took = time.monotonic() - started
-        refused = await client.fetch("POST", "http://127.0.0.1:%d/x" % free_port(),
-                                     body=b"{}", connect_timeout=1)
+        with pytest.raises(ApiUnreachable) as refused:
+            await client.fetch("POST", "http://127.0.0.1:%d/x" % free_port(),
+                               body=b"{}", connect_timeout=1)
     finally:
         client.close()
         server.close()
-    assert silent.code == 599 and silent.error is not None and 0.15 < took < 2
-    assert refused.code == 599 and refused.error is not None
+    assert 0.15 < took < 2 and "127.0.0.1" in str(silent.value)
+    assert not isinstance(refused.value, ApiTimeout)
+    assert isinstance(refused.value.cause, ConnectionRefusedError)
 
 
 def _self_signed(tmp_path):
@@ -118,7 +123,7 @@ def _self_signed(tmp_path):
 @pytest.mark.gen_test(timeout=10)
 async def test_https_verifies_the_server_and_reuses_the_tls_connection(tmp_path):
     """Over HTTPS: a trusted certificate works and one TLS connection serves every call;
-    an untrusted one fails with 599 (certificate verification is on)."""
+    an untrusted one fails as ApiUnreachable (certificate verification is on)."""
     import ssl
 
     import tornado.httpserver
@@ -141,15 +146,16 @@ async def test_https_verifies_the_server_and_reuses_the_tls_connection(tmp_path)
     default = KeepAliveClient()
     try:
         answers = [await trusting.fetch("POST", url, body=b"abc") for _ in range(3)]
-        refused = await default.fetch("POST", url, body=b"abc", connect_timeout=2)
+        with pytest.raises(ApiUnreachable) as refused:
+            await default.fetch("POST", url, body=b"abc", connect_timeout=2)
     finally:
         trusting.close()
         default.close()
         server.stop()
         await server.close_all_connections()
     assert [a.code for a in answers] == [200] * 3 and b'"len": 3' in answers[0].body
-    assert trusting.connections_opened == 1
-    assert refused.code == 599 and isinstance(refused.error, ssl.SSLError)
+    assert trusting.introspect().connections_opened == 1
+    assert isinstance(refused.value.cause, ssl.SSLError)
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -162,7 +168,7 @@ async def test_idle_connections_expire():
                                          headers=headers())).code for _ in range(3)]
         finally:
             client.close()
-    assert codes == [200] * 3 and client.connections_opened == 3
+    assert codes == [200] * 3 and client.introspect().connections_opened == 3
 
 
 async def _raw_server(answer: bytes, *, close: bool = False):
@@ -205,7 +211,7 @@ async def test_chunked_and_informational_answers_are_read_and_the_connection_reu
         client.close()
         server.close()
     assert (first.code, first.body, first.headers["X-Test"]) == (200, b"hello world", "a")
-    assert second.body == b"hello world" and client.connections_opened == 1
+    assert second.body == b"hello world" and client.introspect().connections_opened == 1
     assert received[0].startswith(b"POST /x HTTP/1.1\r\n") and b"\r\nX-A: 1\r\n" in received[0]
     assert received[0].endswith(b"Content-Length: 2\r\n\r\n{}")
 
@@ -222,7 +228,7 @@ async def test_unframed_answer_is_read_to_close_and_not_reused():
         client.close()
         server.close()
     assert [a.body for a in answers] == [b'{"ok":true}'] * 2
-    assert client.connections_opened == 2
+    assert client.introspect().connections_opened == 2
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -235,17 +241,18 @@ async def test_unframed_answer_is_read_to_close_and_not_reused():
     b"HTTP/1.1 200 OK\r\n folded\r\nContent-Length: 0\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 0\r\n\r\n",
 ])
-async def test_malformed_answers_fail_as_599(answer):
-    """A broken status line, header line, length or chunk framing is a 599 with the
-    error, not a crash."""
+async def test_malformed_answers_fail_as_unreachable(answer):
+    """A broken status line, header line, length or chunk framing is ApiUnreachable
+    with the parse error, not a crash."""
     server, url, _received = await _raw_server(answer)
     client = KeepAliveClient()
     try:
-        resp = await client.fetch("POST", url, body=b"{}", request_timeout=2)
+        with pytest.raises(ApiUnreachable) as failed:
+            await client.fetch("POST", url, body=b"{}", request_timeout=2)
     finally:
         client.close()
         server.close()
-    assert resp.code == 599 and resp.error is not None
+    assert isinstance(failed.value.cause, HTTPInputError)
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -288,7 +295,7 @@ async def test_answer_split_into_single_bytes_is_reassembled():
         client.close()
         server.close()
     assert (a.code, a.body, b.code, b.body) == (200, b"hello", 200, b"abc")
-    assert client.connections_opened == 1
+    assert client.introspect().connections_opened == 1
 
 
 @pytest.mark.gen_test(timeout=10)
@@ -309,13 +316,13 @@ async def test_cancelled_call_does_not_leave_its_connection_for_reuse():
         finally:
             client.close()
     assert again.code == 200 and b"userId" in again.body
-    assert client.connections_opened == 2
+    assert client.introspect().connections_opened == 2
 
 
 @pytest.mark.gen_test(timeout=15)
 async def test_server_that_hangs_up_at_once_fails_fast_not_at_the_deadline():
-    """A port that accepts and closes at once (ComfyUI restarting): each call is a 599
-    right away, not a wait for its 5 s request deadline."""
+    """A port that accepts and closes at once (ComfyUI restarting): each call fails as
+    ApiUnreachable right away, not a wait for its 5 s request deadline."""
     async def hang_up(_reader, writer) -> None:
         writer.close()
 
@@ -324,10 +331,15 @@ async def test_server_that_hangs_up_at_once_fails_fast_not_at_the_deadline():
     client = KeepAliveClient()
     try:
         started = time.monotonic()
-        answers = [await client.fetch("GET", url, request_timeout=5) for _ in range(5)]
+        failures = []
+        for _ in range(5):
+            try:
+                await client.fetch("GET", url, request_timeout=5)
+            except ApiUnreachable as exc:
+                failures.append(exc)
         took = time.monotonic() - started
     finally:
         client.close()
         server.close()
-    assert [a.code for a in answers] == [599] * 5
+    assert len(failures) == 5 and not any(isinstance(f, ApiTimeout) for f in failures)
     assert took < 5, "waited for the deadline: %.1f s" % took

@@ -162,7 +162,7 @@ async def test_approval_lifecycle_and_expiry_on_the_fake_clock(tmp_path):
     async with stack(tmp_path) as env:
         c, fake = env.client, env.fake
         fired = await c.fire("portrait", {"seed": "3"}, trace_base="t-1", require_approval=True)
-        assert fired.pending_approval and fired.expires_at
+        assert fired.approval_id is not None and fired.expires_at
         got = await c.approval(fired.approval_id)
         assert got.status == "pending" and got.inputs == {"seed": "3"}
         result = await c.approve(fired.approval_id, actor="telegram:1001")

@@ -403,14 +403,14 @@ async def test_a_pending_command_too_old_to_run_is_explained_in_its_chat(tmp_pat
         key = PendingInbounds(seed, "line").add(
             "ev9", Inbound("line", ALICE_LINE, ALICE_LINE, "/run solid seed=7", chat,
                            message_id="m9"))
-        row = next(r for r in seed.watches(states=("inbound",)) if r.key == key)
-        seed.put_watch(replace(row, created=time.time() - 2 * 3600))
+        row = next(r for r in seed.pending_inbound("line") if r.key == key)
+        seed.put_pending(replace(row, created=time.time() - 2 * 3600))
         seed.close()
         inbox = Inbox()
         async with running_stack(cfg, inbox) as stack:
             told = await fl.wait_delivered(1)
             await stack.channels["line"]._tasks.drain(1.0)
-            left = list(stack.state.watches(states=("inbound",)))
+            left = stack.state.pending_inbound("line")
     text = told[0]["messages"][0]["text"]
     assert told[0]["api"] == "push" and told[0]["to"] == ALICE_LINE
     assert '"/run solid seed=7"' in text and "was not run" in text and "2 h" in text

@@ -86,7 +86,7 @@ def test_telegram_updates_fuzz(bg, update):
         await channel.wait_handled(uid, 5)
         return uid
     uid = bg.call(feed)
-    assert channel.offset > uid
+    assert channel.introspect().offset > uid
     invariants(bg, before)
 
 
@@ -147,6 +147,6 @@ def test_telegram_update_with_an_infinite_entity_offset_is_not_stuck(bg):
         await channel.wait_handled(uid, 5)
         return uid
     uid = bg.call(feed)
-    assert channel.offset > uid
+    assert channel.introspect().offset > uid
     invariants(bg, before)
     assert bg.run.tap.records[-1][1].text.startswith("Commands:")

@@ -28,12 +28,13 @@ from openclaw_connector import log as logmod
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, ChatLocks, \
     send_parts
-from openclaw_connector.channels.discord.connection import STATE_KEY, GatewayConnection
+from openclaw_connector.channels.discord.connection import SESSION, GatewayConnection
 from openclaw_connector.channels.discord.gateway import Dispatch, GatewaySession
-from openclaw_connector.channels.discord.message import multipart, parse_message, \
-    render_reply, split_text
+from openclaw_connector.channels.discord.message import TEXT_LIMIT, multipart, \
+    parse_message, render_reply
 from openclaw_connector.channels.discord.rest import DiscordRest
 from openclaw_connector.channels.discord.slash import SlashCommands, parse_interaction
+from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.channels.discord.media_in import needs_replied, photo_of
@@ -84,7 +85,7 @@ class DiscordChannel:
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Restore a recent session (so we RESUME) and spawn the gateway loop."""
-        saved = self._deps.state.get_json(STATE_KEY)
+        saved = self._deps.state.kv("discord").get_json(SESSION)
         if isinstance(saved, dict) and time.time() - float(saved.get("saved_at") or 0) \
                 < RESUME_WINDOW:
             self._session.restore(saved)
@@ -104,7 +105,7 @@ class DiscordChannel:
         if self._task is not None:
             await drain([self._task], STOP_GRACE)
         await drain(self._handlers, STOP_GRACE)
-        self._deps.state.delete(STATE_KEY)
+        self._deps.state.kv("discord").delete(SESSION)
         self.health.stopped()
 
     # ------------------------------------------------------------------ inbound
@@ -120,9 +121,9 @@ class DiscordChannel:
             if inbound is not None:
                 # One transaction, pending row first: a crash between two commits
                 # could leave the id seen without the command (never run) (issue 20).
-                row_key = self._pending.add(inbound.message_id, inbound, batched=True)
-                self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL,
-                                           batched=True)
+                with self._deps.state.batch():
+                    row_key = self._pending.add(inbound.message_id, inbound)
+                    self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL)
                 self._spawn(row_key, inbound, replied=needs_replied(event.data, inbound))
         elif self._slash is not None and event.event == "GUILD_CREATE":
             for guild in self._slash.guilds_to_register(event.data):
@@ -136,13 +137,16 @@ class DiscordChannel:
         inbound = parse_interaction(d, self._session.username)
         if inbound is None:
             return
-        if not self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL):
-            return
+        # The dedup mark and the pending command in one transaction (issue 14).
+        with self._deps.state.batch():
+            if not self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL):
+                return
+            row_key = self._pending.add(inbound.message_id, inbound)
         slash = self._slash
 
         async def run() -> None:
             await slash.defer(d)
-            await self._handle(self._pending.add(inbound.message_id, inbound), inbound)
+            await self._handle(row_key, inbound)
             await slash.finish(inbound.chat)
 
         self._track(run())
@@ -223,7 +227,7 @@ class DiscordChannel:
         if token is not None and reply.text:
             # A slash command's reply replaces its deferred answer; what does not fit
             # (more text, images) follows as ordinary messages.
-            first, *rest = split_text(reply.text)
+            first, *rest = split_text(reply.text, TEXT_LIMIT) or [""]
             await self._slash.edit_original(token, first)   # type: ignore[union-attr]
             if not rest and not reply.images:
                 return Sent("discord", chat.chat_id)
@@ -254,7 +258,7 @@ class DiscordChannel:
         a card is one message), interactive.md §2.2."""
         if not sent.first_id:
             raise ChannelSendError("nothing to edit: no message id", permanent=True)
-        payload = {"content": split_text(reply.text)[0], "allowed_mentions": {"parse": []}}
+        payload = {"content": (split_text(reply.text, TEXT_LIMIT) or [""])[0], "allowed_mentions": {"parse": []}}
         await self._send_locks(sent.chat_id, lambda: self._rest.call(
             "PATCH", "/channels/%s/messages/%s" % (sent.chat_id, sent.first_id),
             route=EDIT_ROUTE, major=sent.chat_id, body=json.dumps(payload).encode("utf-8")))

@@ -31,7 +31,7 @@ from openclaw_connector.config import DiscordConfig
 
 log = logmod.get("discord")
 
-STATE_KEY = "discord.session"
+SESSION = "session"             # kv("discord") key of the resumable session
 PING_INTERVAL = 60.0            # websocket-level keepalive, beside Discord's own heartbeat
 PING_TIMEOUT = 30.0
 MAX_MESSAGE_SIZE = 16 * 1024 * 1024
@@ -90,7 +90,7 @@ class GatewayConnection:
                 log.error("event=channel_stopped platform=discord close_code=%s reason=%s",
                           verdict.code or "-", verdict.reason)
                 self.health.fatal(verdict.reason)
-                self._deps.state.delete(STATE_KEY)
+                self._deps.state.kv("discord").delete(SESSION)
                 return
             delay = verdict.wait if verdict.immediate else \
                 max(self._delays.next(), verdict.wait)
@@ -261,8 +261,8 @@ class GatewayConnection:
                                             < PERSIST_EVERY):
             return
         self._persisted_at = now
-        self._deps.state.set_json(STATE_KEY, dict(self._session.state.as_dict(),
-                                                  saved_at=time.time()))
+        self._deps.state.kv("discord").set_json(
+            SESSION, dict(self._session.state.as_dict(), saved_at=time.time()))
 
 
 # --------------------------------------------------------------------------- pure helpers

@@ -22,6 +22,7 @@ import uuid
 from typing import Optional
 
 from openclaw_connector.channels.discord.media_in import photo_of, replied_id
+from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.net.multipart import FilePart, encode_multipart
 from openclaw_connector.messages import ChatRef, Image, Inbound, Reply
 
@@ -72,22 +73,6 @@ def strip_mention(content: str, user_id: str, username: str = "") -> str:
     return re.sub(mention, "@" + username if username else "", text)
 
 
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Chunks of at most ``limit`` characters, preferring line, then word breaks."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit + 1)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit + 1)
-        if cut < limit // 2:
-            cut = limit
-        chunks.append(text[:cut])
-        text = text[cut:].lstrip("\n") if text[cut:cut + 1] == "\n" else text[cut:]
-    if text or not chunks:
-        chunks.append(text)
-    return chunks
-
-
 def multipart(payload: dict, files: list[Image]) -> tuple[bytes, str]:
     """``(body, content_type)`` with ``payload_json`` and ``files[n]`` parts.
 
@@ -124,7 +109,7 @@ def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int, *,
         else:
             images.append(image)
     text = "\n".join(t for t in [reply.text] + notes if t)
-    messages: list[tuple[str, list[Image]]] = [(c, []) for c in split_text(text)] \
+    messages: list[tuple[str, list[Image]]] = [(c, []) for c in split_text(text, TEXT_LIMIT)] \
         if text else []
     groups: list[list[Image]] = []
     size = 0

@@ -27,6 +27,8 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import wait_or_stop
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.messages import ChannelSendError
+from openclaw_connector.metrics import Metrics
+from openclaw_connector.net.retry import retry_after
 
 log = logmod.get("discord")
 
@@ -108,18 +110,19 @@ def parse_429(body: bytes, headers: Any) -> Optional[tuple[float, bool]]:
         data = json.loads(body or b"")
     except ValueError:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("retry_after"), (int, float)):
+    wait = retry_after(None, data)      # the body's: without it, a ban
+    if wait is None:
         return None
     is_global = bool(data.get("global")) or \
         str(headers.get("X-RateLimit-Global", "")).lower() == "true"
-    return float(data["retry_after"]), is_global
+    return wait, is_global
 
 
 class DiscordRest:
     """One bot's REST client over the daemon's HTTP transport (keep-alive, proxies)."""
 
     def __init__(self, cfg: DiscordConfig, http: Any, *, stopping: asyncio.Event,
-                 metrics: Any = None) -> None:
+                 metrics: Metrics) -> None:
         self._base = cfg.api_base.rstrip("/")
         self._token = cfg.token or ""
         self._http = http
@@ -202,9 +205,8 @@ class DiscordRest:
         return text.replace(self._token, "***") if self._token else text
 
     def _count(self, outcome: str) -> None:
-        if self._metrics is not None:
-            self._metrics.inc("discord_rest_errors_total", outcome=outcome,
-                              help="Discord REST calls that did not succeed at once")
+        self._metrics.inc("discord_rest_errors_total", outcome=outcome,
+                          help="Discord REST calls that did not succeed at once")
 
 
 def _describe(resp: HTTPResponse) -> str:

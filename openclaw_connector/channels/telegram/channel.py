@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from openclaw_connector import log as logmod
@@ -38,11 +39,20 @@ from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundH
 log = logmod.get("telegram")
 
 NS = "telegram"                    # seen-id namespace
-KEY_OFFSET = "telegram.offset"
-KEY_PENDING = "telegram.pending"
+KEY_OFFSET = "offset"            # in state.kv(NS)
+KEY_PENDING = "pending"          # in state.kv(NS)
 SEEN_TTL_SEC = 2 * 24 * 3600       # Telegram keeps updates 24 h; remember ours twice that
 CONFLICT_ESCALATE_SEC = 300.0      # a 409 streak this long is probably a second instance
 CAPABILITIES = Capabilities(edit=True, max_upload_bytes=50_000_000)   # sendDocument ≤ 50 MB
+
+
+@dataclass(frozen=True)
+class TelegramView:
+    """:meth:`TelegramChannel.introspect`: the offset the next getUpdates sends and how
+    many updates are being handled."""
+
+    offset: int
+    running: int
 
 
 class TelegramChannel:
@@ -77,7 +87,7 @@ class TelegramChannel:
     # ------------------------------------------------------------------ service
     async def start(self) -> None:
         """Spawn the poll loop and return; getMe and deleteWebhook run inside it."""
-        saved = self._state.get(KEY_OFFSET)
+        saved = self._state.kv(NS).get(KEY_OFFSET)
         self._next_offset = int(saved) if saved and saved.lstrip("-").isdigit() else 0
         self._saved_offset = self._next_offset
         self._task = asyncio.ensure_future(self._run())
@@ -105,7 +115,8 @@ class TelegramChannel:
                 self.health.stopped()
 
     async def wait_handled(self, update_id: int, timeout: float) -> None:
-        """Wait until ``update_id`` was handled or skipped (tests, benchmark)."""
+        """Wait until ``update_id`` was handled or skipped: the one test hook besides
+        :meth:`introspect`, for tests that feed updates and wait on their outcome."""
         async def _wait() -> None:
             while not self._state.is_seen(NS, str(update_id)):
                 fut = asyncio.get_running_loop().create_future()
@@ -113,10 +124,9 @@ class TelegramChannel:
                 await fut
         await asyncio.wait_for(_wait(), timeout)
 
-    @property
-    def offset(self) -> int:
-        """The offset the next getUpdates sends (tests and /healthz)."""
-        return self._next_offset
+    def introspect(self) -> "TelegramView":
+        """What the poll loop holds now (tests read this, never the internals)."""
+        return TelegramView(offset=self._next_offset, running=len(self._inflight))
 
     # ------------------------------------------------------------------ polling
     async def _run(self) -> None:
@@ -313,20 +323,20 @@ class TelegramChannel:
     def _save_offset(self) -> None:
         offset = min(self._raw) if self._raw else self._next_offset
         if offset != self._saved_offset:
-            self._state.set(KEY_OFFSET, str(offset))
+            self._state.kv(NS).set(KEY_OFFSET, str(offset))
             if not self._state.write_failing:   # else written again once it works
                 self._saved_offset = offset
 
     def _save_pending(self) -> None:
-        self._state.set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})
+        self._state.kv(NS).set_json(KEY_PENDING, {str(k): v for k, v in self._raw.items()})
 
     def _replay_pending(self) -> None:
         """Run again what a previous process fetched but did not finish."""
         self._replayed = True
         try:
-            stored = self._state.get_json(KEY_PENDING) or {}
+            stored = self._state.kv(NS).get_json(KEY_PENDING) or {}
         except ValueError:
-            log.warning("event=pending_unreadable key=%s", KEY_PENDING)
+            log.warning("event=pending_unreadable key=%s", self._state.kv(NS).key(KEY_PENDING))
             stored = {}
         floor = self._saved_offset or 0
         again = []
@@ -365,5 +375,4 @@ class TelegramChannel:
         return await self._photos.fetch(photo, max_bytes)
 
     def _metric(self, name: str, **labels: str) -> None:
-        if self._deps.metrics is not None:
-            self._deps.metrics.inc(name, 1.0, **labels)
+        self._deps.metrics.inc(name, 1.0, **labels)

@@ -21,17 +21,19 @@ from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChatLocks, send_parts
+from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.net.multipart import FilePart
 from openclaw_connector.channels.oversize import links_for_oversize
 from openclaw_connector.channels.telegram.media_out import UPLOAD_MAX_BYTES, media_call, \
     within_limit
 from openclaw_connector.channels.telegram.wire import (
-    PHOTO_MAX_BYTES, TelegramError, chunk_text, log_field, scrub)
+    PHOTO_MAX_BYTES, TEXT_LIMIT, TelegramError, log_field, scrub)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply, Sent
+from openclaw_connector.metrics import Metrics
 
 log = logmod.get("telegram")
 
-KEY_MIGRATED = "telegram.migrated."
+MIGRATED = "telegram.migrated"   # state.kv: chat id -> the supergroup it became
 NOT_MODIFIED = "message is not modified"
 
 ApiCall = Callable[..., Awaitable[Any]]
@@ -41,7 +43,7 @@ class TelegramSender:
     """Renders Replies for one bot; ``call_api(method, params, files=...)`` does the HTTP."""
 
     def __init__(self, call_api: ApiCall, *, state: Any, token: str,
-                 metrics: Any = None, media: Any = None) -> None:
+                 metrics: Metrics, media: Any = None) -> None:
         self._call_api, self._state = call_api, state
         self._media = media             # over 50 MB: a signed link where it can serve one
         self._token, self._metrics = token, metrics
@@ -59,7 +61,7 @@ class TelegramSender:
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """editMessageText on ``sent``'s first message (a card is one message; text
         over 4096 units is cut to the first chunk)."""
-        chunks = chunk_text(reply.text)
+        chunks = split_text(reply.text, TEXT_LIMIT, units="utf16")
         if not chunks or not sent.first_id.isdigit():
             raise ChannelSendError("nothing to edit: empty text or no message id",
                                    permanent=True)
@@ -78,7 +80,8 @@ class TelegramSender:
         reply = await links_for_oversize(self._media, reply, UPLOAD_MAX_BYTES, "Telegram")
         reply_to = int(chat.message_id) if chat.is_group and chat.message_id.isdigit() \
             else None
-        parts: list[Any] = list(chunk_text(reply.text)) + [within_limit(i) for i in reply.images]
+        parts: list[Any] = list(split_text(reply.text, TEXT_LIMIT, units="utf16")) + \
+            [within_limit(i) for i in reply.images]
 
         async def send_one(index: int, part: Any) -> str:
             if isinstance(part, Image):
@@ -122,7 +125,7 @@ class TelegramSender:
                 if exc.migrate_to is not None and not migrated:
                     migrated = True
                     log.info("event=chat_migrated chat=%s new_chat=%d", target, exc.migrate_to)
-                    self._state.set(KEY_MIGRATED + chat.chat_id, str(exc.migrate_to))
+                    self._state.kv(MIGRATED).set(chat.chat_id, str(exc.migrate_to))
                     target = exc.migrate_to
                     continue
                 if fallback and exc.status == 400:
@@ -145,12 +148,11 @@ class TelegramSender:
 
     def _chat_target(self, chat_id: str) -> Any:
         """The id to send to: a migrated group's new id, as an int when numeric."""
-        chat_id = self._state.get(KEY_MIGRATED + chat_id) or chat_id
+        chat_id = self._state.kv(MIGRATED).get(chat_id) or chat_id
         return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
 
     def _count(self, name: str, **labels: str) -> None:
-        if self._metrics is not None:
-            self._metrics.inc(name, **labels)
+        self._metrics.inc(name, 1.0, **labels)
 
 
 class _PhotoRefused(Exception):

@@ -16,62 +16,13 @@ from typing import Any, Mapping, Optional, Union
 
 from openclaw_connector.channels.telegram.photo_wire import photo_of
 from openclaw_connector.messages import ChatRef, Inbound
+from openclaw_connector.net.retry import retry_after
 
 TEXT_LIMIT = 4096                 # sendMessage text, in UTF-16 code units
 PHOTO_MAX_BYTES = 10_000_000      # multipart sendPhoto limit (PTB PHOTOSIZE_UPLOAD)
 GROUP_TYPES = ("group", "supergroup")
 
 _TOKEN_RE = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
-
-
-# --------------------------------------------------------------------------- text
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit Telegram counts in."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def _cut(line: str, limit: int) -> int:
-    """How many code points of ``line`` fit in ``limit`` units; prefer a space break."""
-    units, end = 0, 0
-    for i, ch in enumerate(line):
-        units += 2 if ord(ch) > 0xFFFF else 1
-        if units > limit:
-            break
-        end = i + 1
-    space = line.rfind(" ", 0, end)
-    return space + 1 if space >= end // 2 and space > 0 else max(end, 1)
-
-
-def chunk_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split ``text`` into messages of at most ``limit`` UTF-16 units, in order.
-
-    Breaks at line boundaries (the newline is dropped); a single line longer
-    than ``limit`` is cut at a space or else at a code-point boundary, so a
-    surrogate pair is never split. Whitespace-only chunks are dropped
-    (Telegram rejects an empty message).
-    """
-    if utf16_len(text) <= limit:
-        return [text] if text.strip() else []
-    out: list[str] = []
-    cur: Optional[str] = None
-    cur_units = 0
-    for line in text.split("\n"):
-        units = utf16_len(line)
-        if cur is not None and cur_units + 1 + units <= limit:
-            cur, cur_units = cur + "\n" + line, cur_units + 1 + units
-            continue
-        if cur is not None:
-            out.append(cur)
-        while units > limit:
-            n = _cut(line, limit)
-            out.append(line[:n])
-            line = line[n:]
-            units = utf16_len(line)
-        cur, cur_units = line, units
-    if cur is not None:
-        out.append(cur)
-    return [c for c in out if c.strip()]
 
 
 # --------------------------------------------------------------------------- updates
@@ -206,14 +157,6 @@ class TelegramError(Exception):
         self.migrate_to = migrate_to
 
 
-def _number(value: Any) -> Optional[float]:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number >= 0 else None
-
-
 def decode_response(method: str, status: int, body: bytes,
                     headers: Mapping[str, str]) -> Any:
     """``result`` of a successful envelope, else raise :class:`TelegramError`.
@@ -225,7 +168,7 @@ def decode_response(method: str, status: int, body: bytes,
         envelope = json.loads(body.decode("utf-8")) if body else None
     except (UnicodeDecodeError, ValueError):
         envelope = None
-    header_retry = _number(headers.get("Retry-After")) if headers else None
+    header_retry = retry_after(headers, None)
     if not isinstance(envelope, dict):
         if status == 200:
             raise TelegramError(method, 502, "response is not a JSON envelope")
@@ -235,12 +178,10 @@ def decode_response(method: str, status: int, body: bytes,
         return envelope.get("result")
     params = envelope.get("parameters")
     params = params if isinstance(params, dict) else {}
-    retry_after = _number(params.get("retry_after"))
     migrate = params.get("migrate_to_chat_id")
     code = status if status != 200 else int(envelope.get("error_code") or 500)
     description = str(envelope.get("description") or "no description")[:300]
-    return_retry = retry_after if retry_after is not None else header_retry
-    raise TelegramError(method, code, description, retry_after=return_retry,
+    raise TelegramError(method, code, description, retry_after=retry_after(headers, params),
                         migrate_to=migrate if isinstance(migrate, int) else None)
 
 

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from openclaw_connector.channels.discord.channel import STATE_KEY
 from openclaw_connector.state import StateStore
 from tests.channels.discord.conftest import Inbox, ready, running_channel, settle
 from tests.fakes.discord import BOT_ID, BOT_NAME, GUILD_ID, TOKEN
@@ -234,12 +233,12 @@ async def test_shutdown_closes_1000_and_forgets_the_session(fake_discord, tmp_pa
     async with running_channel(fake, tmp_path, state=state) as (_channel, inbox):
         await ready(fake)
         await settle(fake, inbox)
-        saved = state.get_json(STATE_KEY)
+        saved = state.kv("discord").get_json("session")
         assert saved["session_id"] == fake.session.id and saved["seq"] in (1, 2)
         assert saved["resume_url"] == fake.resume_url
     await fake.wait_for(lambda: fake.client_closes, what="client close")
     assert fake.client_closes == [1000]
-    assert state.get(STATE_KEY) is None
+    assert state.kv("discord").get("session") is None
     state.close()
 
 
@@ -255,7 +254,7 @@ async def test_quick_restart_resumes_the_persisted_session(fake_discord, tmp_pat
     state = StateStore(str(tmp_path / "st"))
     state.open()
     state.mark_seen("discord", first["id"], 3600)   # the previous process handled /first
-    state.set_json(STATE_KEY, {"session_id": session.id, "seq": 1,
+    state.kv("discord").set_json("session", {"session_id": session.id, "seq": 1,
                                "resume_url": fake.resume_url, "user_id": BOT_ID,
                                "username": BOT_NAME, "saved_at": time.time()})
     async with running_channel(fake, tmp_path, state=state) as (_channel, inbox):
@@ -273,7 +272,7 @@ async def test_stale_persisted_session_identifies(fake_discord, tmp_path):
     session = fake.open_session()
     state = StateStore(str(tmp_path / "st"))
     state.open()
-    state.set_json(STATE_KEY, {"session_id": session.id, "seq": 1,
+    state.kv("discord").set_json("session", {"session_id": session.id, "seq": 1,
                                "resume_url": fake.resume_url, "user_id": BOT_ID,
                                "username": BOT_NAME, "saved_at": time.time() - 3600})
     async with running_channel(fake, tmp_path, state=state) as (_channel, _inbox):
@@ -299,7 +298,7 @@ async def test_unreachable_resume_host_falls_back_to_identify(fake_discord, tmp_
     fake = fake_discord
     state = StateStore(str(tmp_path / "st"))
     state.open()
-    state.set_json(STATE_KEY, {"session_id": "gone", "seq": 3,
+    state.kv("discord").set_json("session", {"session_id": "gone", "seq": 3,
                                "resume_url": "ws://127.0.0.1:1/resume", "user_id": BOT_ID,
                                "username": BOT_NAME, "saved_at": time.time()})
     async with running_channel(fake, tmp_path, state=state) as (channel, inbox):

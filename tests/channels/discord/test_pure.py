@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import given
-from hypothesis import strategies as st
-
 from openclaw_connector.channels.discord.gateway import IdentifyBudget
 from openclaw_connector.channels.discord.message import multipart, parse_message, \
-    render_reply, split_text, strip_mention
+    render_reply, strip_mention
 from openclaw_connector.channels.discord.rest import RateLimits, parse_429
 from openclaw_connector.messages import ChatRef, Image, Reply
 
@@ -55,19 +52,6 @@ def test_parse_429_json_vs_cloudflare():
         == (2.0, True)
     assert parse_429(b"<html>1015</html>", {}) is None
     assert parse_429(b"", {}) is None
-
-
-@given(st.text(alphabet=st.sampled_from("ab \n\U0001f600"), max_size=6000))
-def test_split_text_keeps_chunks_within_2000(text):
-    chunks = split_text(text)
-    assert all(len(c) <= 2000 for c in chunks)
-    joined = "".join(chunks)
-    assert joined.replace("\n", "") == text.replace("\n", "")
-
-
-def test_split_prefers_line_breaks():
-    text = "x" * 1900 + "\n" + "y" * 500
-    assert split_text(text) == ["x" * 1900, "y" * 500]
 
 
 def test_render_reply_references_first_message_only_and_nonce_is_stable():

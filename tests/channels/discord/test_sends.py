@@ -13,6 +13,7 @@ from tornado.httpclient import AsyncHTTPClient
 from openclaw_connector.channels.discord.rest import DiscordRest
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
+from openclaw_connector.metrics import Metrics
 from tests.channels.discord.conftest import running_channel
 from tests.support import outbox_for
 from tests.fakes.discord import CHANNEL_ID, USER_ID, Response, cloudflare_ban, rate_limited
@@ -202,7 +203,7 @@ async def test_unreachable_api_raises_a_transient_channel_send_error():
         port = sock.getsockname()[1]
     http = AsyncHTTPClient(force_instance=True)
     cfg = DiscordConfig(api_base="http://127.0.0.1:%d/api/v10" % port, token="token")
-    rest = DiscordRest(cfg, http, stopping=asyncio.Event())
+    rest = DiscordRest(cfg, http, stopping=asyncio.Event(), metrics=Metrics())
     try:
         with pytest.raises(ChannelSendError) as err:
             await rest.call("POST", "/channels/1/messages", route="r", major="1", body=b"{}")

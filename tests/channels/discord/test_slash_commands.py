@@ -98,3 +98,34 @@ def test_interaction_becomes_the_command_line_a_person_would_type():
     assert parse_interaction(dict(d, type=3), "openclaw") is None       # a button press
     dm = dict(d, guild_id=None, member=None, user={"id": "43"}, data={"name": "status"})
     assert parse_interaction(dm, "x").text == "/status" and parse_interaction(dm, "x").is_direct
+
+
+def _rows(state_dir, sql: str) -> list:
+    import os
+    import sqlite3
+    db = sqlite3.connect(os.path.join(str(state_dir), "connector.db"))
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_slash_command_is_durable_before_the_defer(fake_discord, tmp_path):
+    """The dedup mark and the pending command are one transaction, committed before
+    Discord sees the deferral (a crash after it replays the command), and the row is
+    gone once the command was answered (issue 14)."""
+    fake = fake_discord
+    async with FakeOpenClaw() as oc:
+        hung = oc.hold("/triggers/fire")
+        async with running_daemon(_cfg(fake, tmp_path, oc)):
+            await ready(fake)
+            item = fake.interaction_create("run", "portrait a red fox")
+            await fake.wait_for(lambda: item.callback is not None, what="the deferral")
+            seen = _rows(tmp_path / "state", "SELECT id FROM seen WHERE namespace = 'discord'")
+            held = _rows(tmp_path / "state", "SELECT key FROM pending_inbound")
+            hung.set()
+            await fake.wait_for(lambda: item.original is not None, what="edit @original")
+        left = _rows(tmp_path / "state", "SELECT key FROM pending_inbound")
+    assert seen == [("i" + item.id,)]
+    assert held == [("inbound:discord:i" + item.id,)] and left == []

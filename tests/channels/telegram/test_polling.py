@@ -202,7 +202,7 @@ async def test_poison_updates_are_skipped_and_offset_moves_past_them(tmp_path, c
             await inbox.wait(1)
             await ch.wait_handled(good, 5)
             await tg.wait_until(lambda: tg.confirmed == good + 1)
-            assert ch.offset == good + 1
+            assert ch.introspect().offset == good + 1
         assert inbox.texts == ["/help"]
     skipped = [r.getMessage() for r in caplog.records if "update_skipped" in r.getMessage()]
     assert len(skipped) == 2

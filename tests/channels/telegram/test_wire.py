@@ -1,4 +1,4 @@
-"""Pure Telegram wire helpers: chunking in UTF-16 units, update parsing,
+"""Pure Telegram wire helpers: update parsing,
 the response envelope, the error classifier and the multipart encoder."""
 
 from __future__ import annotations
@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from tornado.httputil import HTTPHeaders, parse_body_arguments
 
 from openclaw_connector.net.multipart import FilePart, encode_multipart
 from openclaw_connector.channels.telegram.wire import (
-    BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, chunk_text, classify,
-    decode_response, mask_token, parse_update, scrub, utf16_len)
+    BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, classify, decode_response,
+    mask_token, parse_update, scrub)
 
 BOT = BotInfo(id=999, username="ourbot")
 
@@ -23,42 +21,6 @@ def _message(**fields):
             "from": {"id": 42, "is_bot": False}, "text": "/help"}
     base.update(fields)
     return {"update_id": 10, "message": base}
-
-
-# ----------------------------------------------------------------- chunking
-
-def test_utf16_len_counts_astral_characters_twice():
-    assert utf16_len("a\U0001F600") == 3
-    assert utf16_len("é") == 1
-
-
-def test_5000_lines_split_on_line_boundaries_in_order():
-    lines = ["line %04d %s" % (i, "x" * 40) for i in range(120)]
-    chunks = chunk_text("\n".join(lines))
-    assert len(chunks) == 2
-    assert all(utf16_len(c) <= 4096 for c in chunks)
-    assert "\n".join(chunks).split("\n") == lines
-
-
-def test_emoji_line_is_never_cut_inside_a_surrogate_pair():
-    text = "\U0001F600" * 3000            # 6000 UTF-16 units, one line
-    chunks = chunk_text(text)
-    assert [utf16_len(c) for c in chunks] == [4096, 1904]
-    assert "".join(chunks) == text
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.text(alphabet=st.sampled_from(["a", " ", "\n", "é", "\U0001F600", "\u4e2d"]),
-               max_size=400), st.integers(min_value=2, max_value=50))
-def test_chunks_fit_and_keep_every_character(text, limit):
-    chunks = chunk_text(text, limit)
-    assert all(0 < utf16_len(c) <= limit for c in chunks)
-    squash = lambda s: "".join(s.split())        # noqa: E731
-    assert squash("".join(chunks)) == squash(text)
-
-
-def test_whitespace_only_text_sends_nothing():
-    assert chunk_text("  \n \n") == []
 
 
 # ----------------------------------------------------------------- updates

@@ -399,3 +399,18 @@ async def test_second_push_batch_failing_twice_is_resumed_there(tmp_path):
     assert keys[1] == keys[2] == keys[3] != keys[0]
     assert [m["text"][0] for d in fake.delivered for m in d["messages"]] == list("012345")
     assert delivery.done and delivery.attempts == 3
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_api_that_does_not_answer_is_a_transient_send_failure(tmp_path):
+    """Nothing listening at the LINE API: the send fails as retryable (the Outbox tries
+    again), never as a refused message, and health shows the backoff."""
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fake:
+        cfg = line_only(tmp_path, fake)
+    async with running_stack(cfg, Inbox()) as stack:        # the fake is gone now
+        channel = stack.channels["line"]
+        with pytest.raises(ChannelSendError) as info:
+            await channel.send(ChatRef("line", ALICE_LINE, ALICE_LINE), Reply("x"), key="k1")
+        state = channel.health.state
+    assert not info.value.permanent and "no answer" in str(info.value)
+    assert state == "backoff"

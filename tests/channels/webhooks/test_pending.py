@@ -46,7 +46,8 @@ async def test_unanswered_commands_are_replayed_by_the_next_start(tmp_path):
             items = await replayed.wait(2)
             for channel in stack.channels.values():
                 await channel._tasks.drain(1.0)
-            left = held(stack.state) + list(stack.state.watches(states=("inbound",)))
+            left = held(stack.state) + [r for platform in ("line", "whatsapp")
+                                        for r in stack.state.pending_inbound(platform)]
         async with running_stack(cfg, replayed) as stack:
             for _ in range(5):
                 await asyncio.sleep(0)
@@ -77,15 +78,15 @@ async def test_answered_or_failed_commands_leave_nothing_and_stale_rows_are_drop
         bad_key = pending.add("e2", inbound)
         with pytest.raises(RuntimeError):
             await pending.run(bad_key, boom, inbound)
-        assert list(state.watches(states=("inbound",))) == []
+        assert state.pending_inbound("line") == []
         pending.add("old", inbound)
         fresh = pending.add("new", inbound)
-        rows = {r.key: r for r in state.watches(states=("inbound",))}
+        rows = {r.key: r for r in state.pending_inbound("line")}
         old = rows["inbound:line:old"]
         from dataclasses import replace
-        state.put_watch(replace(old, created=time.time() - 120))
+        state.put_pending(replace(old, created=time.time() - 120))
         taken = pending.take_over()
-        remaining = [r.key for r in state.watches(states=("inbound",))]
+        remaining = [r.key for r in state.pending_inbound("line")]
     finally:
         state.close()
     assert [k for k, _i in taken] == [fresh] and taken[0][1] == inbound

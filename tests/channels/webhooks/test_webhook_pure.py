@@ -1,4 +1,4 @@
-"""Pure functions of the webhook channels: splitting, parsing and signatures."""
+"""Pure functions of the webhook channels: parsing and signatures."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from openclaw_connector.channels.line import event_to_inbound, parse_events
 from openclaw_connector.channels.webhook import (hub_signature, line_signature,
-                                                 signature_matches, split_text)
+                                                 signature_matches)
 from openclaw_connector.channels.whatsapp import _list, iter_values, message_to_inbound
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
@@ -22,27 +22,6 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size
                          "groupId", "roomId", "replyToken", "mention", "mentionees",
                          "isSelf", "from", "body", "events", "entry", "changes", "value"]),
                         inner, max_size=5), max_leaves=20)
-
-
-def utf16_len(s: str) -> int:
-    return len(s.encode("utf-16-le")) // 2
-
-
-@settings(max_examples=300, deadline=None)
-@given(text=TEXT, limit=st.integers(min_value=2, max_value=40), utf16=st.booleans())
-def test_split_text_keeps_everything_within_the_limit(text, limit, utf16):
-    """Pieces join back to the text, none is empty or over the limit (UTF-16 for LINE)."""
-    pieces = split_text(text, limit, utf16=utf16)
-    assert "".join(pieces) == text
-    size = utf16_len if utf16 else len
-    assert all(piece and size(piece) <= limit for piece in pieces)
-
-
-def test_split_text_prefers_newlines_and_never_splits_an_emoji():
-    text = "line one\n" * 3 + "🦊" * 5
-    assert split_text(text, 20) == ["line one\nline one\n", "line one\n🦊🦊🦊🦊🦊"]
-    assert split_text("🦊🦊🦊", 3, utf16=True) == ["🦊", "🦊", "🦊"]
-    assert split_text("", 10) == []
 
 
 @settings(max_examples=300, deadline=None)

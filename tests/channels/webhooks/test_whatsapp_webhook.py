@@ -356,3 +356,21 @@ async def test_second_message_failing_twice_is_resumed_there(tmp_path):
     assert delivery.done and delivery.attempts == 3 and delivery.sent is not None
     assert delivery.sent.first_id.startswith("wamid.") and \
         delivery.sent.first_id != delivery.sent.last_id
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_graph_api_that_does_not_answer_is_a_transient_send_failure(tmp_path):
+    """Nothing listening at the Graph API: the send fails as retryable, not refused."""
+    async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fake:
+        cfg = wa_only(tmp_path, fake)
+    inbox = Inbox()
+    async with running_stack(cfg, inbox) as stack:          # the fake is gone now
+        await post_wa(stack.url("whatsapp"),
+                      fwa.notification(messages=(fwa.text_message(ALICE_WA, "/x"),)))
+        (inbound,) = await inbox.wait(1)     # opens the 24-hour window
+        channel = stack.channels["whatsapp"]
+        with pytest.raises(ChannelSendError) as info:
+            await channel.send(inbound.chat, Reply("x"))
+        state = channel.health.state
+    assert not info.value.permanent and "no answer" in str(info.value)
+    assert state == "backoff"
