@@ -93,6 +93,7 @@ def message_to_inbound(message: Any, now: float, *,
         text = caption_of(message)
     if not all(isinstance(v, str) and v for v in (wa_id, wamid)) or not isinstance(text, str):
         return None
+    wa_id, wamid = str(wa_id), str(wamid)      # checked above; for the type checker
     chat = ChatRef(platform="whatsapp", chat_id=wa_id, user_id=wa_id, message_id=wamid,
                    is_group=False, received_at=now)
     return Inbound(platform="whatsapp", user_id=wa_id, chat_id=wa_id, text=text, chat=chat,
