@@ -181,3 +181,21 @@ async def test_discord_file_over_the_upload_limit_becomes_a_signed_link(fake_dis
     assert sent.files == []
     assert "clip_00001_.mp4 (0.0 MB, over the Discord upload limit): %s/media/" % PUBLIC \
         in sent.content
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_line_video_preview_is_the_jobs_first_still_image(tmp_path):
+    async with fline.FakeLine(access_token=LINE_TOKEN) as fl, media_openclaw() as oc:
+        oc.admin_token = ADMIN_TOKEN
+        cfg = webhook_config(tmp_path, line=fl, **{
+            "openclaw.url": oc.url, "admin_users": ["line:%s" % ALICE_LINE],
+            "results.poll_min_sec": 0.02, "results.poll_max_sec": 0.1})
+        async with running_daemon(cfg) as daemon:
+            await post_line(line_url(daemon), fline.body_of(fline.text_event("/run portrait")))
+            await fl.wait_delivered(1)
+            finish_with(oc, "clip_00001_.mp4", MP4, still=True)
+            result = (await fl.wait_delivered(2))[1]
+    kinds = [m["type"] for m in result["messages"]]
+    assert kinds == ["text", "image", "video"], kinds
+    image, video = result["messages"][1], result["messages"][2]
+    assert video["previewImageUrl"] == image["originalContentUrl"]
