@@ -22,7 +22,7 @@ from openclaw_connector import __version__
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.channels import build_channels
-from openclaw_connector.channels.base import Channel, ChannelDeps
+from openclaw_connector.channels.base import Channel, ChannelDeps, PhotoSource
 from openclaw_connector.net.transport import HTTPTransport, build_transport
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
@@ -193,11 +193,10 @@ class Daemon:
 
     async def _fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
         """A user's photo through the channel it came from (issue 19)."""
-        fetch = getattr(self.channels.get(photo.platform), "fetch_photo", None)
-        if fetch is None:
+        channel = self.channels.get(photo.platform)
+        if not isinstance(channel, PhotoSource):
             raise PhotoUnavailable("Photos from %s cannot be used." % photo.platform)
-        data: bytes = await fetch(photo, max_bytes)
-        return data
+        return await channel.fetch_photo(photo, max_bytes)
 
     def _channel_gauges(self) -> None:
         for name, channel in self.channels.items():

@@ -46,10 +46,14 @@ class ImageInfo:
     height: int
 
 
-def result_key(platform: str, chat_id: str, message_id: str) -> str:
-    """The StateStore key of "this sent message showed that output file": written when a
-    result is delivered (jobs.send), read when someone replies to it (commands.photos)."""
-    return "result.out.%s:%s:%s" % (platform, chat_id, message_id)
+RESULT_OUTPUTS = "result.out"     # StateStore namespace: sent message -> output file
+
+
+def result_name(platform: str, chat_id: str, message_id: str) -> str:
+    """The name, in ``state.kv(RESULT_OUTPUTS)``, of "this sent message showed that output
+    file": written when a result is delivered (jobs.send), read when someone replies to
+    it (commands.photos)."""
+    return "%s:%s:%s" % (platform, chat_id, message_id)
 
 
 def too_large_text(max_bytes: int) -> str:

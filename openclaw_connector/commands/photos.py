@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.media_in import check_image, result_key, too_large_text
+from openclaw_connector.media_in import RESULT_OUTPUTS, check_image, result_name, \
+    too_large_text
 from openclaw_connector.messages import Inbound, PhotoFetch, PhotoRef, PhotoUnavailable, Reply
 from openclaw_connector.openclaw.types import Template
 
@@ -36,8 +37,8 @@ log = logmod.get("commands")
 
 IMAGE_INPUTS = ("image", "input_image", "init_image")
 SUBFOLDER = "openclaw"
-KEY_LAST = "photo.last.%s:%s:%s"       # platform, chat, user
-KEY_MESSAGE = "photo.msg.%s:%s:%s"     # platform, chat, message id
+LAST_PHOTO = "photo.last"       # StateStore namespace: platform:chat:user -> PhotoRef
+PHOTO_BY_MESSAGE = "photo.msg"  # platform:chat:message id -> PhotoRef
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -71,7 +72,9 @@ class PhotoInputs:
 
     def __init__(self, state: Any, fetch: Optional[PhotoFetch], *, window_sec: float,
                  max_bytes: int, configured: Callable[[str], Optional[str]]) -> None:
-        self._state = state
+        self._last = state.kv(LAST_PHOTO)
+        self._by_message = state.kv(PHOTO_BY_MESSAGE)
+        self._outputs = state.kv(RESULT_OUTPUTS)
         self._fetch = fetch
         self._window = window_sec
         self._max_bytes = max_bytes
@@ -90,30 +93,32 @@ class PhotoInputs:
         if photo is None or photo.message_id != inbound.message_id:
             return       # a reply to an older photo is not a new photo
         text = photo.to_json()
-        self._state.put_expiring(KEY_LAST % (inbound.platform, inbound.chat_id,
-                                             inbound.user_id), text, self._window)
-        self._state.put_expiring(KEY_MESSAGE % (inbound.platform, inbound.chat_id,
-                                                photo.message_id), text, self._window)
+        self._last.put_expiring(_name(inbound.platform, inbound.chat_id, inbound.user_id),
+                                text, self._window)
+        self._by_message.put_expiring(_name(inbound.platform, inbound.chat_id,
+                                            photo.message_id), text, self._window)
 
     def choose(self, inbound: Inbound) -> Optional[PhotoChoice]:
         """The photo ``inbound`` means, in the order of the module docstring."""
         if inbound.reply_to:
-            output = self._state.get_expiring(result_key(inbound.platform, inbound.chat_id,
-                                                         inbound.reply_to))
+            output = self._outputs.get_expiring(result_name(inbound.platform,
+                                                            inbound.chat_id, inbound.reply_to))
             if output:
                 return PhotoChoice(value=output)
         if inbound.photo is not None:
             return PhotoChoice(photo=inbound.photo)
         if inbound.reply_to:
-            quoted = self._load(KEY_MESSAGE % (inbound.platform, inbound.chat_id,
-                                               inbound.reply_to))
+            quoted = self._load(self._by_message, _name(inbound.platform, inbound.chat_id,
+                                                        inbound.reply_to))
             if quoted is not None:
                 return PhotoChoice(photo=quoted)
-        last = self._load(KEY_LAST % (inbound.platform, inbound.chat_id, inbound.user_id))
+        last = self._load(self._last, _name(inbound.platform, inbound.chat_id,
+                                            inbound.user_id))
         return PhotoChoice(photo=last, explicit=False) if last is not None else None
 
-    def _load(self, key: str) -> Optional[PhotoRef]:
-        text = self._state.get_expiring(key)
+    @staticmethod
+    def _load(view: Any, name: str) -> Optional[PhotoRef]:
+        text = view.get_expiring(name)
         if not text:
             return None
         try:
@@ -171,6 +176,10 @@ async def bind_photo(inbound: Inbound, template: Optional[Template], inputs: dic
                  inbound.chat_id, type(exc).__name__)
         return Reply(str(exc))
     return None
+
+
+def _name(platform: str, chat_id: str, item: str) -> str:
+    return "%s:%s:%s" % (platform, chat_id, item)
 
 
 def needs_photo_text(template_id: str, photos: PhotoInputs) -> str:

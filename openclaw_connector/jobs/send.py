@@ -21,7 +21,7 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, FAILED, STOPPED, Outbox
-from openclaw_connector.media_in import result_key
+from openclaw_connector.media_in import RESULT_OUTPUTS, result_name
 from openclaw_connector.media_out import IMAGE, classify
 from openclaw_connector.media_out import content_type as media_type
 from openclaw_connector.messages import ChatRef, Image, Reply, Sent
@@ -111,10 +111,11 @@ class ResultSender:
         refs = [i.source for i in reply.images if i.source]
         if not refs or sent is None or self._state is None:
             return
+        outputs = self._state.kv(RESULT_OUTPUTS)
         for message_id, ref in ((sent.first_id, refs[0]), (sent.last_id, refs[-1])):
             if message_id:
-                self._state.put_expiring(result_key(chat.platform, chat.chat_id, message_id),
-                                         ref, OUTPUT_MEMORY_SEC)
+                outputs.put_expiring(result_name(chat.platform, chat.chat_id, message_id), ref,
+                                     OUTPUT_MEMORY_SEC)
 
 
 def output_files(outcome: JobOutcome) -> list[ImageRef]:
