@@ -103,14 +103,7 @@ class StateCore:
         if not batched and not self._batch_open and self._db.in_transaction:
             # A failed COMMIT can leave sqlite inside a transaction; this write then
             # joined it and is not on disk until that transaction commits.
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._failed(exc)
-                try:
-                    self._db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+            if not self._commit():
                 return None
         # Only a write that changed rows reached the disk: a no-op (deleting a
         # row that is not there) proves nothing and must not end a failure streak.
@@ -202,6 +195,18 @@ class StateCore:
 
     def _commit_batch(self) -> None:
         self._batch_open = False
+        if not self._commit():
+            self._abort_batch()
+            return
+        self._batch_seen = []
+        self._batch_kv = {}
+        self._batch_expiring = {}
+        if self._batch_changes:
+            self._recovered()
+        self._batch_changes = 0
+
+    def _commit(self) -> bool:
+        """COMMIT the open transaction; on failure record it and roll back (False)."""
         assert self._db is not None
         try:
             self._db.execute("COMMIT")
@@ -211,14 +216,8 @@ class StateCore:
                 self._db.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            self._abort_batch()
-            return
-        self._batch_seen = []
-        self._batch_kv = {}
-        self._batch_expiring = {}
-        if self._batch_changes:
-            self._recovered()
-        self._batch_changes = 0
+            return False
+        return True
 
     def _abort_batch(self) -> None:
         """The batch is lost: keep its seen ids and values in memory instead."""

@@ -14,7 +14,7 @@ from openclaw_connector.metrics import Metrics
 from openclaw_connector.net.transport import build_transport
 from openclaw_connector.openclaw.client import OpenClawClient
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import make_config
+from tests.harness import dotted, make_config
 
 TOKEN = "oc-admin-Zq81x-token-0123456789abcdef"
 BOT = "ocbot"
@@ -74,13 +74,13 @@ class Env:
 
 
 def config(tmp_path, fake_url: str, *, token: Optional[str] = TOKEN, **overrides: Any):
-    values = {"openclaw__url": fake_url, "admin_users": ["telegram:" + ADMIN],
-              "telegram__allowed_users": [ALLOWED], "openclaw__submit_backoff_sec": 0.001,
-              "openclaw__submit_retry_sec": 5, "openclaw__timeout_sec": 5,
-              "rate_limit__burst": 1000, "rate_limit__per_minute": 1000}
+    values = {"openclaw.url": fake_url, "admin_users": ["telegram:" + ADMIN],
+              "telegram.allowed_users": [ALLOWED], "openclaw.submit_backoff_sec": 0.001,
+              "openclaw.submit_retry_sec": 5, "openclaw.timeout_sec": 5,
+              "rate_limit.burst": 1000, "rate_limit.per_minute": 1000}
     if token:
-        values["openclaw__admin_token"] = token
-    values.update(overrides)
+        values["openclaw.admin_token"] = token
+    values.update(dotted(**overrides))
     return make_config(tmp_path, **values)
 
 

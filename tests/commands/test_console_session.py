@@ -9,7 +9,7 @@ import pytest
 
 from tests.commands.helpers import TOKEN, config
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import running_daemon
+from tests.harness import running_daemon
 
 
 async def _ask(daemon, line: str, needle: str) -> str:

@@ -13,7 +13,7 @@ from openclaw_connector.commands import Router
 from openclaw_connector.commands.parser import ParseError, parse
 from openclaw_connector.metrics import Metrics
 from tests.commands.helpers import ADMIN, ALLOWED, BOT, STRANGER, msg, stack
-from tests.support import make_config
+from tests.harness import make_config
 
 
 def test_word_is_case_insensitive_and_addressing_works():

@@ -19,6 +19,9 @@ import sys
 import time
 from typing import Any, Callable, Optional
 
+# Old homes of until()/tick(), kept importable: both live in the harness now.
+from tests.harness import tick, until  # noqa: F401
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -46,24 +49,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-async def tick(seconds: float) -> None:
-    """Let ``seconds`` of wall time pass on a timer (traffic pacing, never event waits)."""
-    loop = asyncio.get_running_loop()
-    future = loop.create_future()
-    loop.call_later(seconds, lambda: future.done() or future.set_result(None))
-    await future
-
-
-async def until(predicate: Callable[[], bool], timeout: float, what: str,
-                step: float = 0.02) -> None:
-    """Re-check ``predicate`` on a short timer until true; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-        await tick(step)
 
 
 # --------------------------------------------------------------------------- the daemon

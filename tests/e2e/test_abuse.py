@@ -12,9 +12,9 @@ import signal
 
 import pytest
 
-from tests.e2e.process import tick, until
 from tests.e2e.world import World
 from tests.fakes import line as line_fake
+from tests.harness import tick, until
 
 FD_LIMIT = 96          # the daemon's RLIMIT_NOFILE in the exhaustion test
 FLOOD = 150            # sockets opened against it (more than the limit)

@@ -132,7 +132,7 @@ async def test_every_platform_failing_then_recovering_loses_no_reply(tmp_path, f
         line_at, wa_at = _stamp(w.line), _stamp(w.whatsapp)
         # One HTTP attempt per Outbox attempt now (issue 13): the cap must outlast the
         # scripted outage, which the channels' own retry loops used to absorb.
-        await w.start_daemon(**{"retry.initial_sec": 0.05, "retry.max_sec": 0.8,
+        await w.start_daemon(**{"retry.initial_sec": 0.05, "retry.max_sec": 0.4,
                                 "results.delivery_attempts": failures + 2})
         n = w._n + 1
         chats = {p: w.chat_for(p, n + i) for i, p in enumerate(PLATFORMS)}

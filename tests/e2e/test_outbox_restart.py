@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.process import until
+from tests.harness import until
 from tests.e2e.world import World
 from tests.fakes.telegram import error
 

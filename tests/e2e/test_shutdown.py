@@ -9,6 +9,9 @@ import pytest
 from tests.e2e.world import PLATFORMS, World
 
 
+GRACE = 0.3          # shutdown_grace_sec for the hung-ComfyUI test
+
+
 @pytest.mark.gen_test(timeout=60)
 async def test_sigterm_stops_webhooks_flushes_in_flight_replies_and_exits_0(tmp_path):
     """SIGTERM with /status waiting on ComfyUI on every platform: webhooks are refused at
@@ -44,14 +47,14 @@ async def test_sigterm_with_a_hung_comfyui_exits_within_the_grace_period(tmp_pat
     keep an unanswered command pending)."""
     async with World(tmp_path) as w:
         gate = w.openclaw.hold("/system_stats")
-        run = await w.start_daemon(shutdown_grace_sec=1)
+        run = await w.start_daemon(shutdown_grace_sec=GRACE)
         items = [await w.send(p, "/status") for p in PLATFORMS]
         await w.openclaw.wait_request("/system_stats", count=4, timeout=10)
         began = time.monotonic()
         run.signal(15)
         assert await run.wait_exit() == 0
         took = time.monotonic() - began
-        assert took < 1 + 2, "shutdown took %.1f s (grace 1 s)" % took
+        assert took < GRACE + 2, "shutdown took %.1f s (grace %.1f s)" % (took, GRACE)
         assert [w.answers(i, "ComfyUI") for i in items] == [0, 0, 0, 0]
         gate.set()
         again = await w.start_daemon()

@@ -20,8 +20,8 @@ import subprocess
 
 import pytest
 
-from tests.e2e.process import until
 from tests.e2e.world import PLATFORMS, World
+from tests.harness import until
 
 NO_LIMIT = resource.RLIM_INFINITY
 

@@ -28,7 +28,9 @@ import yaml
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HTTPResponse
 from tornado.iostream import StreamClosedError
 
-from tests.e2e.process import DaemonProc, free_port, tick, until
+from tests.e2e.process import DaemonProc, free_port
+from tests.harness import (discord_values, dotted, nested, openclaw_values, telegram_values,
+                           tick, until)
 from tests.fakes import line as line_fake
 from tests.fakes import whatsapp as wa_fake
 from tests.fakes.discord import FakeDiscord
@@ -132,42 +134,38 @@ class World:
 
     def config(self, **overrides: Any) -> dict:
         """The YAML config as a dict; ``overrides`` are dotted keys (``retry.max_sec``)."""
-        cfg: dict = {
+        values: dict = {
             "state_dir": self.state_dir,
             "shutdown_grace_sec": 5,
             "admin_users": ["telegram:%d" % TG_USER, "discord:%s" % DC_USER,
                             "line:%s" % LINE_USER, "whatsapp:%s" % WA_USER],
-            "log": {"level": "info"},
-            "retry": {"initial_sec": 0.02, "max_sec": 0.2},
-            "rate_limit": {"per_minute": 100000, "burst": 100000},
-            "openclaw": {"url": self.openclaw.url, "admin_token": ADMIN_TOKEN,
-                         "timeout_sec": 2, "submit_retry_sec": 2},
-            "results": {"poll_min_sec": 0.05, "poll_max_sec": 0.3,
-                        "approval_poll_sec": 0.1},
-            "media": {"public_base_url": PUBLIC_BASE},
-            "status": {"port": self.status_port},
+            "log.level": "info",
+            "retry.initial_sec": 0.02, "retry.max_sec": 0.2,
+            "rate_limit.per_minute": 100000, "rate_limit.burst": 100000,
+            **openclaw_values(self.openclaw, ADMIN_TOKEN, timeout_sec=2),
+            "openclaw.submit_retry_sec": 2,
+            "results.poll_min_sec": 0.05, "results.poll_max_sec": 0.3,
+            "results.approval_poll_sec": 0.1,
+            "media.public_base_url": PUBLIC_BASE,
+            "status.port": self.status_port,
         }
         if "telegram" in self.channels:
-            cfg["telegram"] = {"token": self.telegram.token, "api_base": self.telegram.url,
-                               "poll_timeout_sec": 1}
+            values.update(telegram_values(self.telegram))
         if "discord" in self.channels:
-            cfg["discord"] = {"token": self.discord.token, "api_base": self.discord.api_base,
-                              "invalid_session_wait_sec": 0.2}
+            values.update(discord_values(self.discord, invalid_session_wait_sec=0.2))
         if "line" in self.channels:
-            cfg["line"] = {"channel_secret": LINE_SECRET, "channel_access_token": LINE_ACCESS,
-                           "api_base": self.line.url, "port": self.webhook_port}
+            values.update({"line.channel_secret": LINE_SECRET,
+                           "line.channel_access_token": LINE_ACCESS,
+                           "line.api_base": self.line.url, "line.port": self.webhook_port})
         if "whatsapp" in self.channels:
-            cfg["whatsapp"] = {"access_token": WA_ACCESS, "verify_token": WA_VERIFY,
-                               "app_secret": WA_SECRET,
-                               "phone_number_id": self.whatsapp.phone_number_id,
-                               "api_base": self.whatsapp.api_base, "port": self.webhook_port}
-        for dotted, value in overrides.items():
-            node = cfg
-            keys = dotted.replace("__", ".").split(".")
-            for key in keys[:-1]:
-                node = node.setdefault(key, {})
-            node[keys[-1]] = value
-        return cfg
+            values.update({"whatsapp.access_token": WA_ACCESS,
+                           "whatsapp.verify_token": WA_VERIFY,
+                           "whatsapp.app_secret": WA_SECRET,
+                           "whatsapp.phone_number_id": self.whatsapp.phone_number_id,
+                           "whatsapp.api_base": self.whatsapp.api_base,
+                           "whatsapp.port": self.webhook_port})
+        values.update(dotted(**overrides))
+        return nested(values)
 
     def write_config(self, **overrides: Any) -> str:
         with open(self.config_path, "w") as fh:

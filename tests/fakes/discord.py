@@ -42,6 +42,7 @@ from tests.fakes.discord_interactions import Interaction
 from tests.fakes.discord_wire import EditedMessage, FakeSession, Gateway, GatewayBot, \
     GatewayEvent, Me, Message, Messages, Response, SentMessage, Unexpected, cloudflare_ban, \
     rate_limited
+from tests.fakes.scripted import ScriptedFake
 
 TOKEN = "MTAwMDAwMDAwMDAwMDAwMDAx.Gfake2.discordFakeTokenForTestsOnly0123456789xyz"
 BOT_ID = "1000000000000000001"
@@ -51,11 +52,12 @@ CHANNEL_ID = "1200000000000000002"
 GUILD_ID = "1100000000000000003"
 
 
-class FakeDiscord:
+class FakeDiscord(ScriptedFake):
     """The fake server and its controls (see module docstring)."""
 
     def __init__(self, *, token: str = TOKEN, heartbeat_interval_ms: float = 50,
                  bot_id: str = BOT_ID, bot_name: str = BOT_NAME) -> None:
+        super().__init__()
         self.token, self.bot_id, self.bot_name = token, bot_id, bot_name
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.limit_total, self.limit_remaining = 1000, 999
@@ -77,7 +79,6 @@ class FakeDiscord:
         self.command_puts: list[tuple] = []            # (app id, guild id, body, problem)
         self.guild_commands: dict[str, list] = {}      # guild id -> registered commands
         self.interactions: dict[str, Interaction] = {}
-        self.unexpected: list[str] = []
         self.send_hooks: list[Callable[[SentMessage], None]] = []   # called per send
         self.sessions: dict[str, FakeSession] = {}
         self.session: Optional[FakeSession] = None

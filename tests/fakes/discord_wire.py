@@ -220,7 +220,7 @@ class Message(Base):
 
 class Unexpected(Base):
     def _any(self, path: str) -> None:
-        self.fake.unexpected.append("%s /%s" % (self.request.method, path))
+        self.fake.unscripted("%s /%s" % (self.request.method, path))
         self.answer(Response(500, {"message": "fake discord: unscripted %s /%s" % (
             self.request.method, path)}))
         self.fake.changed()
@@ -242,7 +242,7 @@ class Gateway(websocket.WebSocketHandler):
         self.path = path
         if self.get_query_argument("v", "") != "10" or \
                 self.get_query_argument("encoding", "") != "json":
-            fake.unexpected.append("gateway without ?v=10&encoding=json")
+            fake.unscripted("gateway without ?v=10&encoding=json")
             self.close(4012, "invalid API version")
             return
         fake.connections.append((time.monotonic(), path))
@@ -275,7 +275,7 @@ class Gateway(websocket.WebSocketHandler):
             fake.resumes.append(event)
             self._resume(d)
         else:
-            fake.unexpected.append("gateway op %r" % op)
+            fake.unscripted("gateway op %r" % op)
         fake.changed()
 
     def _identify(self, d: dict) -> None:

@@ -28,6 +28,7 @@ from tornado import httpserver, httputil, netutil, web, websocket
 
 from openclaw_connector import log as logmod
 from tests.fakes.openclaw_model import DEFAULT_TEMPLATES, FakeClock, FakeModel  # noqa: F401
+from tests.fakes.scripted import ScriptedFake
 
 INVALID_TOKEN = "Invalid admin token."
 S33 = "Cross-origin request denied (S33). Set OPENCLAW_ADMIN_TOKEN to use token-based auth."
@@ -74,13 +75,14 @@ class _Reply(Exception):
 Route = tuple[str, "re.Pattern[str]", str, str, Callable[..., Awaitable[Any]]]
 
 
-class FakeOpenClaw:
+class FakeOpenClaw(ScriptedFake):
     """ComfyUI + OpenClaw on loopback with test controls (see tests/fakes/README.md)."""
 
     def __init__(self, *, admin_token: Optional[str] = None, templates: Optional[dict] = None,
                  clock: Optional[FakeClock] = None, allow_no_origin: bool = False,
                  remote_peer: bool = False, retry_after: float = 0.0,
                  approval_ttl_sec: float = 3600.0, pack_loaded: bool = True) -> None:
+        super().__init__()
         self.admin_token = admin_token
         self.clock = clock or FakeClock()
         self.model = FakeModel(self.clock, templates, approval_ttl_sec)
@@ -314,6 +316,8 @@ class FakeOpenClaw:
             return 200, result, {}
         if allowed and self.pack_loaded:
             return 405, b"405: Method Not Allowed", {}
+        if not allowed:
+            self.unscripted("%s %s" % (rec.method, rec.path))
         return 404, b"404: Not Found", {}
 
     def _authorize(self, rec: Recorded, tier: str, family: str) -> None:

@@ -18,6 +18,8 @@ import tornado.ioloop
 import tornado.netutil
 import tornado.web
 
+from tests.fakes.scripted import ScriptedFake
+
 
 @dataclass
 class Recorded:
@@ -33,10 +35,11 @@ class Recorded:
         return json.loads(self.body) if self.body else None
 
 
-class FakeAPI:
+class FakeAPI(ScriptedFake):
     """Start/stop, request record, awaitable waits; subclasses define ``routes()``."""
 
     def __init__(self, *, delay: float = 0.0) -> None:
+        super().__init__()
         self.delay = delay
         self.requests: list[Recorded] = []
         self.port = 0
@@ -54,7 +57,9 @@ class FakeAPI:
         self._changed = asyncio.Event()
         sockets = tornado.netutil.bind_sockets(0, address="127.0.0.1")
         self.port = sockets[0].getsockname()[1]
-        app = tornado.web.Application(self.routes(), log_function=lambda handler: None)
+        app = tornado.web.Application(
+            self.routes() + [(r"/.*", _Unscripted, {"fake": self})],
+            log_function=lambda handler: None)
         self._server = tornado.httpserver.HTTPServer(app)
         self._server.add_sockets(sockets)
         return self
@@ -113,3 +118,18 @@ class FakeAPI:
             tornado.ioloop.IOLoop.current().call_later(
                 self.delay, lambda: future.done() or future.set_result(None))
             await future
+
+
+class _Unscripted(tornado.web.RequestHandler):
+    """Any path the platform fake does not serve: 404, and the test fails at teardown."""
+
+    def initialize(self, fake: FakeAPI) -> None:
+        self.fake = fake
+
+    def _any(self) -> None:
+        self.fake.unscripted("%s %s" % (self.request.method, self.request.path))
+        self.set_status(404)
+        self.finish({"message": "fake: unscripted %s %s" % (self.request.method,
+                                                            self.request.path)})
+
+    get = post = put = patch = delete = _any  # type: ignore[assignment]

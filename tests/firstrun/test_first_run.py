@@ -9,6 +9,7 @@ import sys
 
 from tests.e2e.process import free_port
 from tests.foundation.test_cli import _wait_for_line, run_cli, write
+from tests.ops.identity_fake import closed_port_url
 
 TOKEN = "123456789:AAHsecretsecretsecretsecretsecret12"
 
@@ -121,7 +122,8 @@ def test_line_without_public_base_url_warns_in_check_config_and_at_start(tmp_pat
 
 def test_console_without_a_terminal_or_pipe_warns_and_keeps_running(tmp_path):
     """Under a service (stdin = /dev/null) the console stays idle; SIGTERM still stops it."""
-    path = write(tmp_path, "state_dir: %s\nconsole:\n  enabled: true\n" % (tmp_path / "s"))
+    path = write(tmp_path, "state_dir: %s\nconsole:\n  enabled: true\nopenclaw:\n  url: %s\n"
+                 % (tmp_path / "s", closed_port_url()))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_CONNECTOR_")}
     proc = subprocess.Popen([sys.executable, "-m", "openclaw_connector", "-c", path],
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

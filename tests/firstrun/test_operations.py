@@ -12,10 +12,9 @@ import pytest
 
 from openclaw_connector import __version__
 from openclaw_connector import config as configmod
-from tests.e2e.process import until
 from tests.fakes import line as fline
 from tests.ops.identity_fake import closed_port_url
-from tests.support import running_daemon
+from tests.harness import running_daemon, until
 from tests.channels.webhooks.support import free_port, get, webhook_config
 
 
@@ -62,7 +61,7 @@ async def test_console_saves_result_images_and_prints_the_path(tmp_path):
     """The console cannot show a picture: it saves it under state_dir/console."""
     from tests.commands.helpers import config
     from tests.fakes.openclaw import FakeOpenClaw
-    from tests.support import running_daemon as daemon_ctx
+    from tests.harness import running_daemon as daemon_ctx
     async with FakeOpenClaw(admin_token="tok-console-0123456789") as fake:
         fake.register_view("openclaw_solid_00048_.png", b"\x89PNG\r\n\x1a\nDATA")
         cfg = config(tmp_path, fake.url, token="tok-console-0123456789")

@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from tests.ops.identity_fake import closed_port_url
+
 TOKEN = "123456789:AAHsecretsecretsecretsecretsecret12"
 
 
@@ -118,7 +120,10 @@ def test_console_help_over_a_pipe_then_eof_exits_0(tmp_path):
 
 
 def _start(tmp_path, *extra):
-    path = write(tmp_path, "state_dir: %s\n" % (tmp_path / "s"))
+    # ComfyUI at a closed port, not the default 127.0.0.1:8188 that anything on a shared
+    # machine may hold (a listener there that never answers would stall the start).
+    path = write(tmp_path, "state_dir: %s\nopenclaw:\n  url: %s\n" % (tmp_path / "s",
+                                                                   closed_port_url()))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCLAW_CONNECTOR_")}
     return subprocess.Popen([sys.executable, "-m", "openclaw_connector", "-c", path,
                              "--console", *extra], env=env, stdin=subprocess.PIPE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import make_config, running_daemon
+from tests.harness import make_config, running_daemon
 
 
 @pytest.mark.gen_test(timeout=10)

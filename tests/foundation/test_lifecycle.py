@@ -12,7 +12,7 @@ from openclaw_connector.lifecycle import (REVERSE_ORDER, STOP_ACCEPTING, Service
                                           stop_plan)
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.security.support import free_port
-from tests.support import make_config, running_daemon
+from tests.harness import make_config, running_daemon
 
 BUSY = {"error": "budget_exceeded", "detail": "trigger submit concurrency"}
 

@@ -18,7 +18,7 @@ from openclaw_connector.delivery import DONE, FAILED, PROGRESS, STOPPED, Deliver
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Image, \
     Reply, Sent
 from openclaw_connector.state import StateStore
-from tests.support import outbox_for
+from tests.harness import outbox_for
 
 CHAT = ChatRef("test", "c1", "u1")
 PNG = Image("a.png", b"\x89PNG")

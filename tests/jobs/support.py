@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 from tornado import httpserver, netutil, web
 
@@ -13,7 +13,7 @@ from openclaw_connector import log as logmod
 from openclaw_connector.channels.console import CHAT
 from tests.fakes import openclaw as fake_mod
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import make_config, running_daemon
+from tests.harness import dotted, make_config, openclaw_values, running_daemon, until
 
 TOKEN = "s3cret-admin"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -66,10 +66,9 @@ class GatedFake(FakeOpenClaw):
 
 
 def jobs_config(tmp_path: Any, fake: FakeOpenClaw, **overrides: Any):
-    values = {"openclaw.url": fake.url, "openclaw.admin_token": TOKEN,
-              "openclaw.timeout_sec": 2, "results.poll_min_sec": 0.02,
+    values = {**openclaw_values(fake, TOKEN, timeout_sec=2), "results.poll_min_sec": 0.02,
               "results.poll_max_sec": 0.1, "results.approval_poll_sec": 0.05}
-    values.update({k.replace("__", "."): v for k, v in overrides.items()})
+    values.update(dotted(**overrides))
     return make_config(tmp_path / "state", **values)
 
 
@@ -87,15 +86,3 @@ async def job_env(tmp_path: Any, *, fake: Any = None,
     finally:
         if own:
             await fake.stop()
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Yield to the loop until ``predicate()`` holds (no sleeping); fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met within %.1f s" % timeout)
-        fut = loop.create_future()
-        loop.call_later(0.005, lambda: fut.done() or fut.set_result(None))
-        await fut

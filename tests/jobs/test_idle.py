@@ -3,24 +3,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
 
 from openclaw_connector.messages import ChatRef
+from tests.harness import settle, tick, until
 from tests.jobs.support import job_env
 
 N = 1000
 WINDOW_SEC = 1.0
-
-
-async def _window(seconds: float) -> None:
-    """Let the loop run undisturbed for ``seconds`` (the measurement interval)."""
-    loop = asyncio.get_running_loop()
-    fut = loop.create_future()
-    loop.call_later(seconds, fut.set_result, None)
-    await fut
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -34,10 +26,12 @@ async def test_thousand_pending_watches_leave_the_daemon_idle(tmp_path):
         assert len(daemon.jobs.introspect().pending) == N
         before = len(fake.calls("/api/queue"))
         await fake.wait_request("/api/queue", count=before + 1)   # the pass after the adds
-        await _window(0.2)                                        # let that pass finish
+        last = fake.calls("/api/queue")[-1]
+        await until(lambda: last.status != 0, 5, "the /queue answer")   # sent back ...
+        await settle(50)                                     # ... and read by the pass
         requests = len(fake.requests)
         cpu0, wall0 = time.process_time(), time.monotonic()
-        await _window(WINDOW_SEC)
+        await tick(WINDOW_SEC)
         cpu = time.process_time() - cpu0
         wall = time.monotonic() - wall0
         assert len(fake.requests) == requests, "requests while nothing changed"

@@ -9,7 +9,7 @@ from tests.fakes import line as fline
 from tests.fakes import telegram as ftg
 from tests.fakes.telegram import FakeTelegram
 from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config, until
-from tests.support import running_daemon
+from tests.harness import running_daemon, webhook_url
 from tests.channels.webhooks.support import ALICE_LINE, LINE_TOKEN, PUBLIC, post_line, webhook_config
 
 
@@ -76,9 +76,7 @@ async def test_line_run_then_two_images_pushed_as_signed_media_urls(tmp_path):
             "admin_users": ["line:%s" % ALICE_LINE], "results.poll_min_sec": 0.02,
             "results.poll_max_sec": 0.1})
         async with running_daemon(cfg) as daemon:
-            sub = daemon.cfg.line
-            url = "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port),
-                                             sub.path)
+            url = webhook_url(daemon, "line")
             token = fl.issue_reply_token(to=ALICE_LINE)
             resp = await post_line(url, fline.body_of(fline.text_event(
                 "/run portrait", reply_token=token)))
@@ -137,9 +135,7 @@ async def test_whatsapp_run_then_images_sent_as_media_links(tmp_path):
             "admin_users": ["whatsapp:%s" % ALICE_WA], "results.poll_min_sec": 0.02,
             "results.poll_max_sec": 0.1})
         async with running_daemon(cfg) as daemon:
-            sub = daemon.cfg.whatsapp
-            url = "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port),
-                                             sub.path)
+            url = webhook_url(daemon, "whatsapp")
             resp = await post_wa(url, fwa.notification(
                 messages=(fwa.text_message(ALICE_WA, "/run portrait"),)))
             assert resp.code == 200

@@ -10,7 +10,7 @@ import pytest
 
 from openclaw_connector.state import StateStore
 from tests.jobs.support import CHAT, PNG, job_env
-from tests.support import running_daemon
+from tests.harness import running_daemon
 
 
 def _images(fake, n: int) -> list[str]:
@@ -185,7 +185,9 @@ async def test_daemon_restart_checks_pending_watches_and_delivers_once(tmp_path)
 
 @pytest.mark.gen_test(timeout=10)
 async def test_watch_is_given_up_after_max_wait_hours(tmp_path):
-    async with job_env(tmp_path, results__max_wait_hours=0.0001) as (fake, daemon):
+    # poll_max 0.03 s: the safety pass that notices the overdue watch runs every 0.3 s
+    async with job_env(tmp_path, results__max_wait_hours=0.0001,
+                       results__poll_max_sec=0.03) as (fake, daemon):
         pid = fake.submit("portrait")
         await daemon.jobs.watch_prompt(pid, "portrait", CHAT)
         text = await daemon.out.wait_for("[Gave up]")

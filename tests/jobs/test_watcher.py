@@ -16,7 +16,7 @@ from openclaw_connector.net.transport import build_transport
 from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.state import StateStore
 from tests.jobs.support import PNG, TOKEN, GatedFake, jobs_config
-from tests.support import outbox_for
+from tests.harness import outbox_for
 
 CHAT = ChatRef(platform="test", chat_id="c1", user_id="u1")
 

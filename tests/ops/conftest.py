@@ -6,6 +6,7 @@ import pytest
 
 from openclaw_connector import config as configmod
 from tests.ops import identity_fake as fakemod
+from tests.harness import flatten
 from tests.ops.identity_fake import RunningFake
 
 
@@ -22,5 +23,5 @@ def identity_fake(io_loop):
 def make_cfg():
     """Build a validated Config from a dict, as the CLI would from a YAML file."""
     def make(data: dict) -> configmod.Config:
-        return configmod.load(None, env={}, overrides=fakemod.flatten(data))
+        return configmod.load(None, env={}, overrides=flatten(data))
     return make

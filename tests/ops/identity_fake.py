@@ -20,6 +20,8 @@ from typing import Any
 import tornado.httpserver
 import tornado.web
 
+# flatten() lived here; kept importable, it is the harness's now.
+from tests.harness import flatten  # noqa: F401
 
 TELEGRAM_TOKEN = "123456789:AAHfakeTelegramTokenForTests_0123456789"
 DISCORD_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.Gfake1.discordTokenForTestsOnly0123456789abc"
@@ -195,13 +197,3 @@ def all_channels_yaml(url: str, state_dir: str, **extra: Any) -> dict:
         section, key = dotted.split("__")
         data[section][key] = value
     return data
-
-
-def flatten(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, prefix + key + "."))
-        else:
-            out[prefix + key] = value
-    return out

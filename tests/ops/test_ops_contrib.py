@@ -13,7 +13,6 @@ import os
 import plistlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import free_port
 from tests.ops.identity_fake import closed_port_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,17 +173,11 @@ def test_logrotate_config_rotates_without_losing_a_line(init):
     assert events(init.logfile) == ["log_reopened", "daemon_stopping", "daemon_stopped"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @needs_ssd
 @pytest.mark.skipif(shutil.which("logrotate") is None, reason="logrotate is not installed")
 def test_logrotate_under_traffic_loses_no_line(tmp_path):
     """Rotate while /healthz requests are logged: every request line is in exactly one file."""
-    port = _free_port()
+    port = free_port()
     # Scrapes log at debug (issue 15), so this test logs at debug to count them.
     init = InitScript(tmp_path, config_text="openclaw:\n  url: %s\nstatus:\n  port: %d\n"
                       "console:\n  enabled: true\ndebug: true\n" % (closed_port_url(), port))

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from openclaw_connector.channels import line, whatsapp  # noqa: E402
 from openclaw_connector.commands.parser import ParseError, parse  # noqa: E402
 from openclaw_connector.media import MediaStore  # noqa: E402
-from tests.support import make_config  # noqa: E402
+from tests.harness import make_config  # noqa: E402
 
 
 def _media() -> tuple[MediaStore, str, str, str]:

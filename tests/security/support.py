@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import socket
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator, Optional
+from typing import Any, AsyncIterator, Optional
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
@@ -28,7 +26,9 @@ from tests.fakes import line as fline
 from tests.fakes import telegram as ftg
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import make_config, running_daemon
+from tests.harness import (LogWaiter, discord_values, dotted, free_port,  # noqa: F401 (re-exported)
+                           log_waiter, make_config, running_daemon, telegram_values,
+                           webhook_url)
 
 # Every secret the daemon can hold; each is distinctive so a grep cannot miss it.
 ADMIN_TOKEN = "sec-admin-token-Q7v2Lr9Xw1"
@@ -45,12 +45,6 @@ SECRETS = {"openclaw.admin_token": ADMIN_TOKEN, "telegram.token": TG_TOKEN,
            "whatsapp.verify_token": WA_VERIFY, "whatsapp.app_secret": WA_SECRET}
 PUBLIC = "https://bot.example.test"
 SCHEDULE = "sched_1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- senders
@@ -150,41 +144,6 @@ class RouterTap:
 
 # --------------------------------------------------------------------------- log waits
 
-class LogWaiter(logging.Handler):
-    """Root-logger handler: ``await waiter.wait_for("event=x")`` until a record's message
-    contains the text (re-checked on every record; no polling, no sleeps)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.messages: list[str] = []
-        self._changed = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-        self._changed.set()
-
-    async def wait_for(self, needle: str, timeout: float = 5.0) -> str:
-        async def _wait() -> str:
-            while True:
-                for message in self.messages:
-                    if needle in message:
-                        return message
-                self._changed.clear()
-                await self._changed.wait()
-        return await asyncio.wait_for(_wait(), timeout)
-
-
-@contextlib.contextmanager
-def log_waiter() -> Iterator[LogWaiter]:
-    waiter = LogWaiter()
-    root = logging.getLogger()
-    root.addHandler(waiter)
-    try:
-        yield waiter
-    finally:
-        root.removeHandler(waiter)
-
-
 # --------------------------------------------------------------------------- the fakes
 
 @dataclass
@@ -230,11 +189,9 @@ def config(tmp_path: Any, fakes: Fakes, platforms: tuple = ("telegram", "discord
             values["%s.%s" % (name, CHAT_KEYS[name])] = list(cast.allowed_chats)
     values["admin_users"] = admins
     if "telegram" in platforms:
-        values.update({"telegram.token": TG_TOKEN, "telegram.api_base": fakes.tg.url,
-                       "telegram.poll_timeout_sec": 1})
+        values.update(telegram_values(fakes.tg, TG_TOKEN))
     if "discord" in platforms:
-        values.update({"discord.token": DC_TOKEN, "discord.api_base": fakes.dc.api_base,
-                       "discord.invalid_session_wait_sec": 0.05})
+        values.update(discord_values(fakes.dc, DC_TOKEN))
     if "line" in platforms:
         values.update({"line.channel_secret": LINE_SECRET,
                        "line.channel_access_token": LINE_TOKEN,
@@ -244,7 +201,7 @@ def config(tmp_path: Any, fakes: Fakes, platforms: tuple = ("telegram", "discord
                        "whatsapp.app_secret": WA_SECRET,
                        "whatsapp.phone_number_id": fakes.wa.phone_number_id,
                        "whatsapp.api_base": fakes.wa.api_base})
-    values.update({k.replace("__", "."): v for k, v in overrides.items()})
+    values.update(dotted(**overrides))
     cfg = make_config(str(tmp_path / "state"), **values)
     # Port 0 is not a valid configured port; set it after validation (one shared server).
     return configmod.with_overrides(cfg, line={"port": 0}, whatsapp={"port": 0})
@@ -257,9 +214,7 @@ class Running:
     tap: RouterTap
 
     def webhook_url(self, platform: str, suffix: str = "") -> str:
-        sub = getattr(self.daemon.cfg, platform)
-        port = self.daemon.web.bound_port(sub.bind, sub.port)
-        return "http://127.0.0.1:%d%s" % (port, suffix or sub.path)
+        return webhook_url(self.daemon, platform, suffix)
 
 
 @contextlib.asynccontextmanager

@@ -27,12 +27,11 @@ from openclaw_connector import config as configmod
 from openclaw_connector import log as logmod
 from openclaw_connector.messages import ChatRef, Inbound
 from openclaw_connector.state import StateStore
-from tests.e2e.process import until
 from tests.fakes import line as fline
 from tests.fakes import telegram as ftg
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import running_daemon
+from tests.harness import running_daemon, settle, until, webhook_url
 from tests.channels.telegram.support import Inbox as TgInbox
 from tests.channels.telegram.support import running_channel
 from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, LINE_TOKEN, WA_TOKEN,
@@ -40,15 +39,7 @@ from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, 
                                     running_stack, webhook_config)
 
 
-def daemon_url(daemon: Any, platform: str, path: str = "") -> str:
-    sub = getattr(daemon.cfg, platform)
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port),
-                                      path or sub.path)
-
-
-async def settle(turns: int = 20) -> None:
-    for _ in range(turns):
-        await asyncio.sleep(0)
+daemon_url = webhook_url
 
 
 # --------------------------------------------------------------------------- unsigned WhatsApp
@@ -215,7 +206,7 @@ async def test_full_state_disk_answers_503_until_writes_work_again(tmp_path, cap
                 again = await post_line(url, fline.body_of(dict(
                     full, deliveryContext={"isRedelivery": True})))
                 await fl.wait_delivered(3)
-                await settle()
+                await settle(20)
                 delivered = len(fl.delivered)
     assert first.code == 200
     assert [r.code for r in refused] == [503, 503]
@@ -464,7 +455,7 @@ async def test_comfyui_error_answer_relayed_to_chat_carries_no_token(tmp_path):
                 secret, "lorem " * 400)})
             daemon.pipe.send("/trace abc")
             await daemon.out.wait_for("HTTP 500", timeout=5)
-            await settle()
+            await settle(20)
             out = daemon.out.text
     line = next(line for line in out.splitlines() if "HTTP 500" in line)
     assert secret not in out and "api_key=***" in line

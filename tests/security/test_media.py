@@ -19,7 +19,7 @@ import pytest
 
 from openclaw_connector.media import MediaStore
 from tests.security.support import CASTS, DRIVERS, PUBLIC, all_fakes, config, http, running
-from tests.support import make_config
+from tests.harness import make_config
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 

@@ -291,15 +291,15 @@ async def test_platform_errors_echoing_our_token_are_redacted(tmp_path, caplog):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_telegram_poll_timeout_logs_no_token(tmp_path, caplog):
-    """A getUpdates that never answers ends in the client's own timeout (poll timeout +
-    the fixed 10 s margin, so this test takes ~11 s): the URL of that call holds the token
+    """A getUpdates that never answers ends in the client's own timeout (poll timeout 0 +
+    ``telegram.poll_margin_sec``, 0.3 s here): the URL of that call holds the token
     (/bot<token>/getUpdates) and must not reach any log line, Tornado's included."""
     caplog.set_level(logging.DEBUG)
     async with all_fakes() as fakes:
         tg = fakes.tg
         tg.script("getUpdates", ftg.stall())
         cfg = config(tmp_path, fakes, ("telegram",), debug=True,
-                     **{"telegram.poll_timeout_sec": 0})
+                     **{"telegram.poll_timeout_sec": 0, "telegram.poll_margin_sec": 0.3})
         async with running(cfg, fakes) as run:
             with log_waiter() as logs:
                 await logs.wait_for("event=poll_failed", 20)

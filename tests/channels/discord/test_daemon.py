@@ -7,7 +7,7 @@ import pytest
 from tests.channels.discord.conftest import discord_config, ready
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import running_daemon
+from tests.harness import running_daemon
 
 OTHER_CHANNEL = "1200000000000000777"
 

@@ -10,7 +10,7 @@ from openclaw_connector.delivery import DONE, FAILED
 from openclaw_connector.messages import ChannelSendError, ChatRef, Reply, Sent
 from tests.channels.discord.conftest import running_channel
 from tests.fakes.discord import CHANNEL_ID, USER_ID, Response, rate_limited
-from tests.support import outbox_for
+from tests.harness import outbox_for
 
 
 def chat(message_id: str = "1300000000000000999") -> ChatRef:

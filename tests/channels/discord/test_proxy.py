@@ -11,7 +11,7 @@ from tests.channels.discord.conftest import discord_config, ready
 from tests.fakes.certs import self_signed
 from tests.fakes.discord import CHANNEL_ID, GUILD_ID
 from tests.fakes.proxy import FakeProxy
-from tests.support import running_daemon
+from tests.harness import running_daemon
 
 API, GATEWAY = "discord.test", "gateway.discord.test"
 

@@ -15,7 +15,7 @@ from openclaw_connector.config import DiscordConfig
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from openclaw_connector.metrics import Metrics
 from tests.channels.discord.conftest import running_channel
-from tests.support import outbox_for
+from tests.harness import outbox_for
 from tests.fakes.discord import CHANNEL_ID, USER_ID, Response, cloudflare_ban, rate_limited
 
 OTHER_CHANNEL = "1200000000000000777"

@@ -10,7 +10,7 @@ from openclaw_connector.channels.discord.slash import parse_interaction
 from tests.channels.discord.conftest import discord_config, ready
 from tests.fakes.discord import BOT_ID, CHANNEL_ID, GUILD_ID, USER_ID
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import running_daemon
+from tests.harness import running_daemon
 
 OTHER_GUILD = "1100000000000000999"
 STRANGER = "1000000000000000666"

@@ -3,7 +3,6 @@ started from config with ``telegram.api_base`` pointing at the fake."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
@@ -16,8 +15,9 @@ import pytest
 from openclaw_connector.state import StateStore
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.fakes.telegram import TOKEN, FakeTelegram, passthrough, stall
-from tests.support import running_daemon
+from tests.harness import running_daemon
 from tests.channels.telegram.support import eventually, telegram_config
+from tests.harness import until
 
 ALLOWED = 42
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -205,11 +205,9 @@ async def test_daemon_killed_mid_batch_loses_and_repeats_nothing(tmp_path, confi
                                 10)
             # The replies reached Telegram; wait until the daemon also recorded them.
             db = sqlite3.connect(str(tmp_path / "connector.db"), timeout=2)
-            deadline = asyncio.get_running_loop().time() + 5
-            while db.execute("SELECT COUNT(*) FROM seen WHERE namespace = 'telegram' AND "
-                             "id IN (?, ?)", (str(a), str(c))).fetchone()[0] < 2:
-                assert asyncio.get_running_loop().time() < deadline, "A/C never recorded"
-                await asyncio.sleep(0)
+            await until(lambda: db.execute(
+                "SELECT COUNT(*) FROM seen WHERE namespace = 'telegram' AND "
+                "id IN (?, ?)", (str(a), str(c))).fetchone()[0] >= 2, 5, "A/C recorded")
             db.close()
         finally:
             proc.kill()

@@ -8,6 +8,7 @@ import json
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
+from tests.fakes import scripted
 from tests.fakes.telegram import TOKEN, FakeTelegram
 
 
@@ -21,19 +22,22 @@ async def call(http, tg, method, params=None, token=TOKEN, timeout=5):
 
 @pytest.mark.gen_test(timeout=10)
 async def test_getme_wrong_token_and_unknown_method():
-    """getMe answers the bot; a wrong token is 401; an unknown method 404 and flagged."""
+    """getMe answers the bot; a wrong token is 401; an unknown method 404 and flagged
+    (the teardown check in tests/fakes/scripted.py would fail a test that left it)."""
     http = AsyncHTTPClient(force_instance=True)
     try:
-        with pytest.raises(AssertionError, match="getChatMenuButton"):
-            async with FakeTelegram() as tg:
-                assert await call(http, tg, "GETME") == (200, {"ok": True, "result": {
-                    "id": 123456789, "is_bot": True, "first_name": "Our Bot",
-                    "username": "ourbot", "can_join_groups": True,
-                    "can_read_all_group_messages": False, "supports_inline_queries": False}})
-                code, body = await call(http, tg, "getMe", token="1:bad")
-                assert code == 401 and body["description"] == "Unauthorized"
-                code, body = await call(http, tg, "getChatMenuButton")
-                assert code == 404 and body["error_code"] == 404
+        async with FakeTelegram() as tg:
+            assert await call(http, tg, "GETME") == (200, {"ok": True, "result": {
+                "id": 123456789, "is_bot": True, "first_name": "Our Bot",
+                "username": "ourbot", "can_join_groups": True,
+                "can_read_all_group_messages": False, "supports_inline_queries": False}})
+            code, body = await call(http, tg, "getMe", token="1:bad")
+            assert code == 401 and body["description"] == "Unauthorized"
+            code, body = await call(http, tg, "getChatMenuButton")
+            assert code == 404 and body["error_code"] == 404
+            with pytest.raises(AssertionError, match="FakeTelegram: getChatMenuButton"):
+                scripted.check_all()
+            assert tg.unexpected == []          # reported once, then taken back
     finally:
         http.close()
 

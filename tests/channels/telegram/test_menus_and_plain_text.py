@@ -7,7 +7,7 @@ import pytest
 
 from tests.fakes.openclaw import FakeOpenClaw
 from tests.fakes.telegram import FakeTelegram, error
-from tests.support import running_daemon
+from tests.harness import running_daemon
 from tests.channels.telegram.support import telegram_config
 
 ADMIN, USER, GROUP = 1001, 42, -1001234567890

@@ -14,7 +14,7 @@ from openclaw_connector.delivery import DONE, FAILED
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply, Sent
 from openclaw_connector.state import StateStore
 from tests.fakes.telegram import FakeTelegram, bad_gateway, error, passthrough
-from tests.support import outbox_for
+from tests.harness import outbox_for
 from tests.channels.telegram.support import Inbox, running_channel
 
 ALICE = ChatRef(platform="telegram", chat_id="42", user_id="42", message_id="7")

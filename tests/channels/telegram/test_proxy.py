@@ -17,7 +17,7 @@ import pytest
 from tests.fakes.certs import self_signed
 from tests.fakes.proxy import FakeProxy
 from tests.fakes.telegram import FakeTelegram
-from tests.support import running_daemon
+from tests.harness import running_daemon
 from tests.channels.telegram.support import eventually, telegram_config
 
 ALLOWED = 42

@@ -11,7 +11,7 @@ import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes.telegram import FakeTelegram, bad_gateway, too_many
-from tests.support import outbox_for
+from tests.harness import outbox_for
 from tests.channels.telegram.support import Inbox, running_channel
 
 ALICE = ChatRef(platform="telegram", chat_id="42", user_id="42", message_id="7")

@@ -8,16 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest, HTTPResponse
 
 from openclaw_connector import config as configmod
-from openclaw_connector.backoff import BackoffPolicy
-from openclaw_connector.channels.base import ChannelDeps
-from openclaw_connector.net.transport import HTTPTransport, build_transport
+from openclaw_connector.net.transport import HTTPTransport
 from openclaw_connector.media import MediaStore
 from openclaw_connector.messages import Inbound, Reply
 from openclaw_connector.metrics import Metrics
@@ -25,7 +22,8 @@ from openclaw_connector.state import StateStore
 from openclaw_connector.web import WebServers
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
-from tests.support import make_config
+from tests.harness import (Inbox, channel_deps, dotted, free_port,  # noqa: F401 (re-exported)
+                           make_config, webhook_url)
 
 LINE_SECRET = "line-channel-secret-0123456789"
 LINE_TOKEN = "line-access-token-abcdefghijklmnop"
@@ -39,29 +37,6 @@ BOB_LINE = "U" + "b2" * 16
 GROUP = "C" + "c3" * 16
 ALICE_WA = "15551234567"
 SECRETS = (LINE_SECRET, LINE_TOKEN, WA_SECRET, WA_TOKEN, WA_VERIFY, ADMIN_TOKEN)
-
-
-class Inbox:
-    """An ``on_inbound`` that records and, optionally, answers through a channel."""
-
-    def __init__(self, behaviour: Optional[Callable[[Inbound], Awaitable[None]]] = None):
-        self.items: list[Inbound] = []
-        self.behaviour = behaviour
-        self._changed = asyncio.Event()
-
-    async def __call__(self, inbound: Inbound) -> None:
-        self.items.append(inbound)
-        self._changed.set()
-        if self.behaviour is not None:
-            await self.behaviour(inbound)
-
-    async def wait(self, count: int = 1, timeout: float = 5.0) -> list[Inbound]:
-        async def _wait() -> None:
-            while len(self.items) < count:
-                self._changed.clear()
-                await self._changed.wait()
-        await asyncio.wait_for(_wait(), timeout)
-        return self.items
 
 
 def webhook_config(tmp_path: Any, *, line: Optional[fline.FakeLine] = None,
@@ -82,7 +57,7 @@ def webhook_config(tmp_path: Any, *, line: Optional[fline.FakeLine] = None,
                        "whatsapp.phone_number_id": wa.phone_number_id,
                        "whatsapp.api_base": wa.api_base,
                        "whatsapp.allowed_users": [ALICE_WA]})
-    values.update({k.replace("__", "."): v for k, v in overrides.items()})
+    values.update(dotted(**overrides))
     cfg = make_config(str(tmp_path / "state"), **values)
     # Port 0 is not a valid configured port; tests set it after validation.
     return configmod.with_overrides(cfg, line={"port": 0}, whatsapp={"port": 0})
@@ -99,9 +74,7 @@ class Stack:
     channels: dict
 
     def url(self, platform: str, path: Optional[str] = None) -> str:
-        sub = getattr(self.cfg, platform)
-        port = self.web.bound_port(sub.bind, sub.port)
-        return "http://127.0.0.1:%d%s" % (port, path if path is not None else sub.path)
+        return webhook_url(self, platform, path)
 
 
 @contextlib.asynccontextmanager
@@ -117,9 +90,8 @@ async def running_stack(cfg: Any, inbox: Inbox, *,
     metrics = Metrics()
     media = MediaStore(cfg.media, cfg.state_dir, cfg.openclaw.admin_token, state)
     web = WebServers(cfg, media=media, health=health, metrics=metrics)
-    http = build_transport(cfg)     # the daemon's own: keep-alive pool, proxy rules
-    deps = ChannelDeps(state=state, http=http, metrics=metrics, media=media, web=web,
-                       retry=BackoffPolicy(initial=0.01, factor=2.0, cap=0.05))
+    deps = channel_deps(cfg, state, metrics=metrics, media=media, web=web)
+    http = deps.http                # the daemon's own: keep-alive pool, proxy rules
     channels: dict = {}
     if cfg.line.on:
         channels["line"] = LineChannel(cfg.line, inbox, deps)
@@ -215,12 +187,6 @@ async def raw_exchange(port: int, request: bytes, *, timeout: float = 5.0) -> by
         writer.close()
         with contextlib.suppress(OSError, ConnectionError):
             await writer.wait_closed()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dumps(payload: Any) -> bytes:

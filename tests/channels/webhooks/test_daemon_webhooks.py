@@ -3,7 +3,6 @@ router and back through the API fakes, a stalled ComfyUI, and secret-free logs."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -12,16 +11,13 @@ import pytest
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw import FakeOpenClaw
-from tests.support import running_daemon
+from tests.harness import running_daemon, settle, webhook_url
 from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, ALICE_WA, BOB_LINE, LINE_TOKEN,
                                     SECRETS, WA_TOKEN, WA_VERIFY, get, post_line, post_wa,
                                     webhook_config)
 
 
-def daemon_url(daemon, platform: str, path: str = "") -> str:
-    sub = getattr(daemon.cfg, platform)
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port),
-                                      path or sub.path)
+daemon_url = webhook_url
 
 
 @pytest.mark.gen_test(timeout=15)
@@ -57,8 +53,7 @@ async def test_sender_outside_allowlist_gets_200_and_no_reply(tmp_path):
         async with running_daemon(cfg) as daemon:
             resp = await post_line(daemon_url(daemon, "line"),
                                    fline.body_of(fline.text_event("/help", user_id=BOB_LINE)))
-            for _ in range(20):
-                await asyncio.sleep(0)
+            await settle(20)
             await daemon.channels["line"]._tasks.drain(2.0)
     assert resp.code == 200 and fl.delivered == []
 

@@ -11,7 +11,7 @@ import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes import line as fline
-from tests.support import outbox_for
+from tests.harness import outbox_for, settle
 from tests.channels.webhooks.support import (ALICE_LINE, GROUP, LINE_SECRET, LINE_TOKEN, PUBLIC, Inbox,
                                     echo, get, post_line, running_stack, webhook_config)
 
@@ -65,8 +65,7 @@ async def test_bad_signature_is_401_and_nothing_runs(tmp_path, how):
                 resp = await post_line(stack.url("line"), tampered, signature=good)
             else:
                 resp = await post_line(stack.url("line"), body, secret="not-our-secret")
-            for _ in range(3):
-                await asyncio.sleep(0)
+            await settle(3)
             assert resp.code == 401
             assert inbox.items == []
             assert stack.metrics.value("webhook_requests_total", platform="line",
@@ -104,8 +103,7 @@ async def test_bad_shapes_after_valid_signature(tmp_path, body, status):
         inbox = Inbox()
         async with running_stack(line_only(tmp_path, fake), inbox) as stack:
             resp = await post_line(stack.url("line"), body)
-            for _ in range(3):
-                await asyncio.sleep(0)
+            await settle(3)
     assert resp.code == status
     assert inbox.items == []
 
@@ -120,8 +118,7 @@ async def test_standby_mode_events_are_ignored(tmp_path):
             active = fline.text_event("/help")
             resp = await post_line(stack.url("line"), fline.body_of(standby, active))
             items = await inbox.wait(1)
-            for _ in range(3):
-                await asyncio.sleep(0)
+            await settle(3)
     assert resp.code == 200 and [i.text for i in items] == ["/help"]
 
 
@@ -140,8 +137,7 @@ async def test_same_event_twice_sequential_and_concurrent_runs_once(tmp_path):
             r3, r4 = await asyncio.gather(post_line(stack.url("line"), body),
                                           post_line(stack.url("line"), body))
             await inbox.wait(2)
-            for _ in range(5):
-                await asyncio.sleep(0)
+            await settle(5)
             dupes = stack.metrics.value("webhook_duplicates_total", platform="line")
     assert [r.code for r in (r1, r2, r3, r4)] == [200, 200, 200, 200]
     assert sorted(i.text for i in inbox.items) == ["/jobs", "/status"]
@@ -161,8 +157,7 @@ async def test_dedup_survives_a_restart(tmp_path):
         async with running_stack(cfg, inbox) as stack:
             again = dict(event, deliveryContext={"isRedelivery": True})
             assert (await post_line(stack.url("line"), fline.body_of(again))).code == 200
-            for _ in range(5):
-                await asyncio.sleep(0)
+            await settle(5)
     assert len(inbox.items) == 1
 
 

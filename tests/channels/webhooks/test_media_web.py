@@ -21,7 +21,7 @@ from openclaw_connector.web import WebServers
 from tests.fakes import line as fline
 from tests.channels.webhooks.support import (ALICE_LINE, LINE_SECRET, Inbox, free_port, get, post_line,
                                     raw_exchange, running_stack, webhook_config)
-from tests.support import make_config
+from tests.harness import make_config
 
 PNG = b"\x89PNG\r\n\x1a\n" + os.urandom(200)
 

@@ -12,6 +12,7 @@ from openclaw_connector.messages import ChatRef, Inbound
 from openclaw_connector.state import StateStore
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
+from tests.harness import settle
 from tests.channels.webhooks.support import (ALICE_LINE, ALICE_WA, Inbox, post_line, post_wa,
                                     running_stack, webhook_config)
 
@@ -49,8 +50,7 @@ async def test_unanswered_commands_are_replayed_by_the_next_start(tmp_path):
             left = held(stack.state) + [r for platform in ("line", "whatsapp")
                                         for r in stack.state.pending_inbound(platform)]
         async with running_stack(cfg, replayed) as stack:
-            for _ in range(5):
-                await asyncio.sleep(0)
+            await settle(5)
     assert len(pending) == 2
     by_platform = {i.platform: i for i in items}
     assert by_platform["line"].text == "/status" and by_platform["line"].user_id == ALICE_LINE

@@ -11,7 +11,7 @@ import pytest
 
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply
 from tests.fakes import whatsapp as fwa
-from tests.support import outbox_for
+from tests.harness import outbox_for, settle
 from tests.channels.webhooks.support import (ALICE_WA, PUBLIC, WA_SECRET, WA_TOKEN, WA_VERIFY, Inbox,
                                     echo, get, post_wa, running_stack, webhook_config)
 
@@ -25,11 +25,6 @@ def wa_only(tmp_path, fake, **kw):
 def verify_url(stack, mode="subscribe", token=WA_VERIFY, challenge="1158201444"):
     return stack.url("whatsapp") + "?hub.mode=%s&hub.challenge=%s&hub.verify_token=%s" % (
         mode, challenge, token)
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 @pytest.mark.gen_test(timeout=10)
