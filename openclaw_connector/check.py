@@ -124,6 +124,18 @@ def webhook_lines(cfg: Config) -> list[str]:
     return lines
 
 
+def ffmpeg_line() -> str:
+    """Whether ``ffmpeg`` is installed (issue 19); information, not a check: nothing
+    needs it, since no output is transcoded."""
+    from openclaw_connector.media_out import ffmpeg_path
+    path = ffmpeg_path()
+    if path:
+        return ("INFO ffmpeg: found at %s, not used: videos and animations are sent as they "
+                "are (native video, file or signed link)" % path)
+    return ("INFO ffmpeg: not on PATH (optional): videos and animations are sent as they "
+            "are; GIF and animated WEBP reach LINE and WhatsApp as signed links")
+
+
 async def run_checks(cfg: Config, out: TextIO, http: "HTTPTransport") -> int:
     """Run every check, print one line each; the exit status: 0 if all passed, else 1.
 
@@ -134,7 +146,9 @@ async def run_checks(cfg: Config, out: TextIO, http: "HTTPTransport") -> int:
     secrets = cfg.secrets()
     for result in results:
         out.write(logmod.redact(result.line(), secrets) + "\n")
-    for line in webhook_lines(cfg):
+    # ffmpeg would matter where animations cannot be shown natively: LINE, WhatsApp.
+    media = [ffmpeg_line()] if cfg.line.on or cfg.whatsapp.on else []
+    for line in webhook_lines(cfg) + media:
         out.write(logmod.redact(line, secrets) + "\n")
     failed = sum(1 for r in results if not r.passed)
     out.write("%d checks, %d failed\n" % (len(results), failed))

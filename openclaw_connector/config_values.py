@@ -230,7 +230,7 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
     return text
 
 
-_TEMPLATE_OPTIONS = ("prompt_input",)
+_TEMPLATE_OPTIONS = ("prompt_input", "image_input")
 
 
 def _parse_template_options(value: Any) -> Mapping[str, Mapping[str, str]]:
@@ -253,8 +253,8 @@ def _parse_template_options(value: Any) -> Mapping[str, Mapping[str, str]]:
                           % (tid, describe(options)))
         for key, item in options.items():
             if key not in _TEMPLATE_OPTIONS:
-                raise Problem('%s.%s: unknown key (the one option is "prompt_input")'
-                              % (tid, key))
+                raise Problem('%s.%s: unknown key (the options are %s)'
+                              % (tid, key, ", ".join('"%s"' % o for o in _TEMPLATE_OPTIONS)))
             if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*",
                                                                item):
                 raise Problem("%s.%s: expected an input name, got %s"

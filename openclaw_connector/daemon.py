@@ -23,14 +23,14 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
 from openclaw_connector.buttons import Buttons
 from openclaw_connector.channels import build_channels
-from openclaw_connector.channels.base import Channel, ChannelDeps
+from openclaw_connector.channels.base import Channel, ChannelDeps, PhotoSource
 from openclaw_connector.net.transport import HTTPTransport, build_transport
 from openclaw_connector.commands import Router
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, STOPPED, Outbox
 from openclaw_connector.jobs.watcher import JobWatcher
 from openclaw_connector.lifecycle import ServiceEntry, stop_plan
-from openclaw_connector.messages import Inbound
+from openclaw_connector.messages import Inbound, PhotoRef, PhotoUnavailable
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.state import StateStore
@@ -92,7 +92,8 @@ class Daemon:
                                outbox=self.outbox, metrics=self.metrics,
                                on_decided=self.buttons.decided)
         self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics,
-                             on_decided=self.buttons.decided)
+                             on_decided=self.buttons.decided,
+                             state=self.state, photo_fetch=self._fetch_photo)
         console_in, console_out = self._console_io
         deps = ChannelDeps(
             state=self.state, http=self.http, metrics=self.metrics, media=self.media,
@@ -200,6 +201,13 @@ class Daemon:
                         delivery.permanent, delivery.error)
             self.metrics.inc("replies_failed_total", platform=inbound.platform,
                              help="Command replies given up on")
+
+    async def _fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's photo through the channel it came from (issue 19)."""
+        channel = self.channels.get(photo.platform)
+        if not isinstance(channel, PhotoSource):
+            raise PhotoUnavailable("Photos from %s cannot be used." % photo.platform)
+        return await channel.fetch_photo(photo, max_bytes)
 
     def _channel_gauges(self) -> None:
         for name, channel in self.channels.items():

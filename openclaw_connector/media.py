@@ -40,9 +40,9 @@ MEDIA_DIR = "media"
 SWEEP_EVERY_SEC = 60.0
 
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp",
-              "image/gif": "gif"}
+              "image/gif": "gif", "video/mp4": "mp4", "video/webm": "webm"}
 CONTENT_TYPES = {ext: ctype for ctype, ext in EXTENSIONS.items()}
-NAME_RE = re.compile(r"([0-9a-f]{32})\.(png|jpg|webp|gif)")
+NAME_RE = re.compile(r"([0-9a-f]{32})\.(png|jpg|webp|gif|mp4|webm)")
 
 
 def hkdf_sha256(key_material: bytes, info: bytes) -> bytes:
@@ -122,11 +122,17 @@ class MediaStore:
     def max_bytes(self) -> int:
         return int(self.cfg.max_mb * 1024 * 1024)
 
-    def put(self, data: bytes, content_type: str) -> str:
-        """Store ``data`` and return its signed path and query (no host)."""
+    @property
+    def max_video_bytes(self) -> int:
+        """The cap for videos and animations (``media.max_video_mb``)."""
+        return int(max(self.cfg.max_mb, getattr(self.cfg, "max_video_mb", 0)) * 1048576)
+
+    def put(self, data: bytes, content_type: str, *, max_bytes: Optional[int] = None) -> str:
+        """Store ``data`` and return its signed path and query (no host); ``max_bytes``
+        (videos: ``media.max_video_mb``) replaces ``media.max_mb``."""
         if self._key is None:
             raise RuntimeError("MediaStore.put() before start()")
-        if len(data) > self.max_bytes:
+        if len(data) > (self.max_bytes if max_bytes is None else max_bytes):
             log.warning("event=media_too_large bytes=%d max_mb=%s", len(data),
                         self.cfg.max_mb)
             raise MediaTooLarge("image of %d bytes is over media.max_mb=%s" % (
@@ -143,12 +149,12 @@ class MediaStore:
         return "%s/%s?exp=%d&sig=%s" % (self.cfg.path.rstrip("/"), name, exp,
                                        self.sign(name, exp))
 
-    def url(self, data: bytes, content_type: str) -> str:
+    def url(self, data: bytes, content_type: str, *, max_bytes: Optional[int] = None) -> str:
         """The public URL for ``data``; raises if ``public_base_url`` is unset."""
         base = self.cfg.public_base_url
         if not base:
             raise RuntimeError("media.public_base_url is not set")
-        return base.rstrip("/") + self.put(data, content_type)
+        return base.rstrip("/") + self.put(data, content_type, max_bytes=max_bytes)
 
     def sign(self, name: str, exp: int) -> str:
         assert self._key is not None

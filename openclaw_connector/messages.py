@@ -50,6 +50,46 @@ class ChatRef:
 
 
 @dataclass(frozen=True)
+class PhotoRef:
+    """A user's photo as its platform names it, fetched only when a job needs it.
+
+    ``ref`` is the platform's handle (a Telegram ``file_id``, a Discord attachment
+    URL, a LINE message id, a WhatsApp media id); ``message_id`` is the chat
+    message that carried it (the uploaded name is built from it, never from the
+    user's file name); ``size`` is what the platform announced (0: unknown).
+    Plain data, so the last photo of a chat can be kept in the StateStore.
+    """
+
+    platform: str
+    chat_id: str
+    message_id: str
+    ref: str
+    size: int = 0
+    mime: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps({"platform": self.platform, "chat_id": self.chat_id,
+                           "message_id": self.message_id, "ref": self.ref, "size": self.size,
+                           "mime": self.mime}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "PhotoRef":
+        data = json.loads(text)
+        return cls(str(data["platform"]), str(data["chat_id"]), str(data["message_id"]),
+                   str(data["ref"]), int(data.get("size") or 0), str(data.get("mime") or ""))
+
+
+PhotoFetch = Callable[[PhotoRef, int], Awaitable[bytes]]
+"""Download a photo's bytes, at most ``max_bytes`` (enforced while streaming);
+raises :class:`PhotoUnavailable`. The daemon routes it to the photo's channel."""
+
+
+class PhotoUnavailable(Exception):
+    """A photo that cannot be fetched; the message is the sentence for the chat
+    (never a URL: Telegram's file URL carries the bot token)."""
+
+
+@dataclass(frozen=True)
 class Inbound:
     """One chat message as the router sees it.
 
@@ -77,6 +117,8 @@ class Inbound:
     local_operator: bool = False
     verified: bool = True
     tap_id: str = ""     # the platform's tap id when this came from a button (buttons.py)
+    photo: Optional[PhotoRef] = None     # a photo this message carries or replies to
+    reply_to: str = ""                   # the platform id of the message replied to
 
     @property
     def sender(self) -> str:
@@ -96,6 +138,8 @@ class Image:
     filename: str
     data: bytes = field(repr=False)
     content_type: str = "image/png"
+    kind: str = "image"     # image | video | animation | document (interactive.md §4)
+    source: str = ""        # a ComfyUI output's LoadImage reference ("x.png [output]")
 
 
 @dataclass(frozen=True)

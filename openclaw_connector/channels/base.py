@@ -18,11 +18,12 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Optional, Protocol, Sequence, \
-    TextIO, TypeVar
+    TextIO, TypeVar, runtime_checkable
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import BackoffPolicy
-from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Reply, Sent
+from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, PhotoRef, \
+    Reply, Sent
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.state import StateStore
 
@@ -164,6 +165,16 @@ class Channel(Protocol):
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """Replace the text of what ``sent`` names; only where ``capabilities.edit``."""
+
+
+@runtime_checkable
+class PhotoSource(Protocol):
+    """A channel whose users' photos can be fetched (issue 19): the daemon routes a
+    ``PhotoRef`` to the channel it came from."""
+
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """The photo's bytes, at most ``max_bytes`` (cut off while streaming); raises
+        PhotoUnavailable with a sentence for the chat."""
 
 
 class NoEdits:

@@ -34,6 +34,8 @@ from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, ApiUnreachable
 from openclaw_connector.net.retry import retry_after
 from openclaw_connector.channels.base import ChannelDeps, send_parts
+from openclaw_connector.channels.line_media import fetch_photo, photo_of
+from openclaw_connector.channels.media_links import moving_media, stored_url
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook import (WebhookChannel, WebhookPathHandler, count,
                                                  image_urls, is_stale, line_signature,
@@ -42,14 +44,16 @@ from openclaw_connector.channels.line_buttons import MAX_BUTTONS, buttons_templa
     parse_postback
 from openclaw_connector.channels.webhook_taps import WebhookTaps
 from openclaw_connector.config import LineConfig
+from openclaw_connector.media_out import IMAGE, placeholder_png
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
-    InboundHandler, Reply, Sent
+    InboundHandler, PhotoRef, Reply, Sent
 
 log = logmod.get("line")
 
 TEXT_LIMIT = 5000            # UTF-16 units per text message
 MESSAGES_PER_CALL = 5
 IMAGE_MAX_BYTES = 10 * 1024 * 1024   # originalContentUrl: JPEG/PNG up to 10 MB
+VIDEO_MAX_BYTES = 200 * 1024 * 1024  # video originalContentUrl: mp4 up to 200 MB
 REPLY_TOKEN_FRESH_SEC = 50.0
 RETRY_KEY_NAMESPACE = uuid.UUID("6f1d2c3e-5b7a-4c1e-9a0d-1c2b3a4d5e6f")   # ours, fixed
 # No edits on LINE; the loading animation (interactive.md §2.3) lasts at most 60 s, so a
@@ -76,8 +80,8 @@ def event_to_inbound(event: Any, now: float) -> Optional[Inbound]:
     message, source = event.get("message"), event.get("source")
     if not isinstance(message, dict) or not isinstance(source, dict):
         return None
-    text = message.get("text")
-    if message.get("type") != "text" or not isinstance(text, str):
+    text = "" if message.get("type") == "image" else message.get("text")   # issue 19
+    if message.get("type") not in ("text", "image") or not isinstance(text, str):
         return None
     user_id = source.get("userId") or ""
     kind = source.get("type")
@@ -97,9 +101,14 @@ def event_to_inbound(event: Any, now: float) -> Optional[Inbound]:
                    is_group=kind != "user",
                    reply_token=reply_token if isinstance(reply_token, str) else "",
                    received_at=now)
+    photo = photo_of(message, chat_id)
+    if message.get("type") == "image" and photo is None:
+        return None
+    quoted = message.get("quotedMessageId")
     return Inbound(platform="line", user_id=user_id, chat_id=chat_id, text=text, chat=chat,
                    message_id=message_id, is_direct=kind == "user", bot_name="",
-                   mentioned=mentioned)
+                   mentioned=mentioned, photo=photo,
+                   reply_to=quoted if isinstance(quoted, str) else "")
 
 
 def dedup_key(event: Any) -> str:
@@ -188,6 +197,11 @@ class LineChannel(WebhookChannel):
         count(metrics, "webhook_requests_total", platform="line", status="200")
         return 200
 
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's image through the content API (``line.data_api_base``)."""
+        return await fetch_photo(self._api, self.cfg.data_api_base,
+                                 self.cfg.channel_access_token, photo, max_bytes)
+
     # ------------------------------------------------------------------ outbound
     @property
     def capabilities(self) -> Capabilities:
@@ -232,14 +246,24 @@ class LineChannel(WebhookChannel):
                                    permanent=400 <= resp.code < 500)
 
     async def render(self, reply: Reply) -> list[dict]:
-        """Text pieces, then one image object per image (notes replace images)."""
-        urls, notes = await image_urls(self._deps.media, reply.images,
+        """Text pieces, then one image object per image (notes replace images), then
+        video objects (mp4; other animations are links in the text: issue 19)."""
+        stills = [i for i in reply.images if i.kind == IMAGE]
+        moving = await moving_media(self._deps.media, [i for i in reply.images
+                                                       if i.kind != IMAGE],
+                                    native_max_bytes=VIDEO_MAX_BYTES)
+        urls, notes = await image_urls(self._deps.media, stills,
                                  platform_max_bytes=IMAGE_MAX_BYTES)
-        text = with_notes(reply.text, notes)
+        text = with_notes(reply.text, moving.links + notes + moving.notes)
         messages: list[dict] = [{"type": "text", "text": piece}
                                 for piece in split_text(text, TEXT_LIMIT, units="utf16")]
         messages += [{"type": "image", "originalContentUrl": url, "previewImageUrl": url}
                      for url in urls]
+        if moving.videos:   # a preview is required: the job's first still, else a plain PNG
+            preview = urls[0] if urls else await stored_url(self._deps.media,
+                                                            placeholder_png(), "image/png")
+            messages += [{"type": "video", "originalContentUrl": url,
+                          "previewImageUrl": preview} for url in moving.videos]
         return messages
 
     def _take_reply_token(self, chat: ChatRef) -> bool:

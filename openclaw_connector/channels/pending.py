@@ -30,7 +30,7 @@ import time
 from typing import Any, Awaitable, Callable, Optional
 
 from openclaw_connector import log as logmod
-from openclaw_connector.messages import ChatRef, Inbound, Reply
+from openclaw_connector.messages import ChatRef, Inbound, PhotoRef, Reply
 from openclaw_connector.state import PendingRow, StateStore, pending_key
 from openclaw_connector.timetext import duration
 
@@ -139,7 +139,7 @@ class PendingInbounds:
         now = time.time()
         for row in self._state.pending_inbound(self._platform):
             try:
-                inbound = Inbound(chat=ChatRef.from_json(row.chat), **row.data)
+                inbound = _restored(row.chat, row.data)
             except (TypeError, ValueError):
                 self._log.warning("event=pending_unreadable key=%s", row.key)
                 self._state.delete_pending(row.key)
@@ -166,7 +166,7 @@ class PendingInbounds:
         for event_id, text in self._state.held_pending(self._seen_ns):
             try:
                 held = json.loads(text)
-                inbound = Inbound(chat=ChatRef.from_json(held["chat"]), **held["data"])
+                inbound = _restored(held["chat"], held["data"])
                 created = float(held["created"])
             except (TypeError, ValueError, KeyError):
                 self._log.warning("event=pending_unreadable key=%s:%s", HELD, event_id)
@@ -191,4 +191,16 @@ def _fields(inbound: Inbound) -> dict:
             "chat_id": inbound.chat_id, "text": inbound.text,
             "message_id": inbound.message_id, "is_direct": inbound.is_direct,
             "bot_name": inbound.bot_name, "mentioned": inbound.mentioned,
-            "verified": inbound.verified}
+            "verified": inbound.verified, "reply_to": inbound.reply_to,
+            "photo": inbound.photo.to_json() if inbound.photo is not None else None}
+
+
+def _restored(chat: str, data: dict) -> Inbound:
+    """The Inbound of a pending row (its photo decoded; rows from before have none)."""
+    data = dict(data)
+    photo = data.pop("photo", None)
+    try:
+        ref = PhotoRef.from_json(photo) if photo else None
+    except KeyError as exc:
+        raise ValueError("pending photo without %s" % exc) from None
+    return Inbound(chat=ChatRef.from_json(chat), **data, photo=ref)

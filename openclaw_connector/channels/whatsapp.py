@@ -31,27 +31,32 @@ import hmac
 import json
 import math
 import time
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, ApiUnreachable
 from openclaw_connector.channels.base import ChannelDeps, send_parts
+from openclaw_connector.channels.media_links import moving_media
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook_taps import WebhookTaps
 from openclaw_connector.channels.whatsapp_buttons import MAX_BUTTONS, parse_button_reply, \
     with_buttons
+from openclaw_connector.channels.whatsapp_media import fetch_photo
+from openclaw_connector.channels.whatsapp_wire import iter_values, message_to_inbound
+from openclaw_connector.media_out import IMAGE
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, WebhookChannel,
                                                  WebhookPathHandler,
                                                  count, hub_signature, image_urls, is_stale,
                                                  signature_matches, with_notes)
 from openclaw_connector.config import WhatsAppConfig
-from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
-    InboundHandler, Reply, Sent
+from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, \
+    InboundHandler, PhotoRef, Reply, Sent
 
 log = logmod.get("whatsapp")
 
 TEXT_LIMIT = 4096
 IMAGE_MAX_BYTES = 5 * 1024 * 1024    # image.link: JPEG/PNG up to 5 MB
+VIDEO_MAX_BYTES = 16 * 1024 * 1024   # video.link: mp4 (H.264 + AAC) up to 16 MB
 WINDOW_SEC = 24 * 3600
 # No edits in the Cloud API; "typing": mark read + typing indicator, once per command.
 CAPABILITIES = Capabilities(max_upload_bytes=IMAGE_MAX_BYTES, typing=True)
@@ -63,36 +68,6 @@ RETRYABLE_CODES = {130429, 4, 80007}          # throughput / call-rate limits: b
 PAIR_LIMIT_CODE, PAIR_LIMIT_WAIT = 131056, 6.0
 FATAL_CODES = {190, 0, 10, 200}               # token expired / auth / permission
 STATUS_LABELS = {"sent", "delivered", "read", "failed"}   # platforms.md §4
-
-
-def iter_values(payload: Any) -> Iterator[dict]:
-    """Each ``entry[].changes[].value`` object; ValueError when the shape is wrong."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("entry"), list):
-        raise ValueError("expected an object with an entry list")
-    for entry in payload["entry"]:
-        changes = entry.get("changes") if isinstance(entry, dict) else None
-        if not isinstance(changes, list):
-            raise ValueError("expected entry[].changes to be a list")
-        for change in changes:
-            if isinstance(change, dict) and isinstance(change.get("value"), dict):
-                yield change["value"]
-
-
-def message_to_inbound(message: Any, now: float, *,
-                       verified: bool = True) -> Optional[Inbound]:
-    """An Inbound for a text message; None for other types or a broken object."""
-    if not isinstance(message, dict) or message.get("type") != "text":
-        return None
-    wa_id, wamid = message.get("from"), message.get("id")
-    text = (message.get("text") or {}).get("body") if isinstance(message.get("text"),
-                                                                  dict) else None
-    if not all(isinstance(v, str) and v for v in (wa_id, wamid)) or not isinstance(text, str):
-        return None
-    chat = ChatRef(platform="whatsapp", chat_id=wa_id, user_id=wa_id, message_id=wamid,
-                   is_group=False, received_at=now)
-    return Inbound(platform="whatsapp", user_id=wa_id, chat_id=wa_id, text=text, chat=chat,
-                   message_id=wamid, is_direct=True, bot_name="", mentioned=False,
-                   verified=verified)
 
 
 class WhatsAppWebhookHandler(WebhookPathHandler):
@@ -276,6 +251,11 @@ class WhatsAppChannel(WebhookChannel):
         value = self._deps.state.kv(LAST_INBOUND).get_expiring(wa_id)
         return float(value) if value is not None else None
 
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's image: media id → URL → bytes, with the Bearer token."""
+        return await fetch_photo(self._api, self.cfg.api_base, self.cfg.access_token or "",
+                                 photo, max_bytes)
+
     # ------------------------------------------------------------------ outbound
     @property
     def capabilities(self) -> Capabilities:
@@ -326,14 +306,20 @@ class WhatsAppChannel(WebhookChannel):
 
     async def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
         """Graph message bodies: text pieces (the first quoting the command), images."""
-        urls, notes = await image_urls(self._deps.media, reply.images,
-                                 platform_max_bytes=IMAGE_MAX_BYTES)
+        moving = await moving_media(self._deps.media, [i for i in reply.images
+                                                       if i.kind != IMAGE],
+                                    native_max_bytes=VIDEO_MAX_BYTES)
+        urls, notes = await image_urls(self._deps.media,
+                                       [i for i in reply.images if i.kind == IMAGE],
+                                       platform_max_bytes=IMAGE_MAX_BYTES)
+        text = with_notes(reply.text, moving.links + notes + moving.notes)
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         bodies = [dict(base, type="text", text={"body": piece, "preview_url": False})
-                  for piece in split_text(with_notes(reply.text, notes), TEXT_LIMIT)]
+                  for piece in split_text(text, TEXT_LIMIT)]
         if bodies and reply_to:
             bodies[0]["context"] = {"message_id": reply_to}
         bodies += [dict(base, type="image", image={"link": url}) for url in urls]
+        bodies += [dict(base, type="video", video={"link": url}) for url in moving.videos]
         return bodies
 
     async def _post(self, body: dict) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping, Optional
 
 from openclaw_connector.commands.parser import Command
+from openclaw_connector.commands.photos import PhotoInputs
 from openclaw_connector.commands.templates import TemplateCatalogue
 from openclaw_connector.commands.tracking import JobTracker
 from openclaw_connector.messages import Inbound, Reply
@@ -49,6 +50,7 @@ class CommandContext:
     default_template: Optional[str] = None
     # Told an approval id once the server says it is decided (its buttons go away).
     on_decided: Optional[Callable[[str], Awaitable[None]]] = None
+    photos: Optional["PhotoInputs"] = None     # chat photos as template inputs (issue 19)
 
     @property
     def client(self) -> OpenClawClient:

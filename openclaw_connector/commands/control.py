@@ -18,6 +18,7 @@ from openclaw_connector import log as logmod
 from openclaw_connector.commands import ids
 from openclaw_connector.commands.context import CommandContext, Request
 from openclaw_connector.commands.parser import split_param
+from openclaw_connector.commands.photos import bind_photo
 from openclaw_connector.commands.templates import BoundRun, InputError, bind, shown_inputs
 from openclaw_connector.commands.text import explain, inputs_summary
 from openclaw_connector.messages import Action, Reply
@@ -72,6 +73,24 @@ async def _bind(req: Request, ctx: CommandContext, template_id: str) -> Union[Bo
         return Reply(str(exc))
 
 
+async def _bind_photo(req: Request, ctx: CommandContext, template_id: str,
+                      bound: BoundRun) -> Optional[Reply]:
+    """A photo (sent, replied to, or recent) as the template's image input (issue 19)."""
+    if ctx.photos is None:
+        return None
+    try:
+        template = await ctx.templates.get(template_id)
+    except OpenClawError:
+        return None
+
+    async def takers() -> list[str]:
+        assert ctx.photos is not None
+        return [t.id for t in await ctx.templates.all() if ctx.photos.input_for(t)]
+
+    return await bind_photo(req.inbound, template, bound.inputs, ctx.photos, ctx.client,
+                            takers)
+
+
 async def run(req: Request, ctx: CommandContext) -> Reply:
     cmd = req.command
     if not cmd.args and not cmd.tokens:
@@ -84,6 +103,9 @@ async def run(req: Request, ctx: CommandContext) -> Reply:
     bound = await _bind(req, ctx, template)
     if isinstance(bound, Reply):
         return bound
+    refused = await _bind_photo(req, ctx, template, bound)
+    if refused is not None:
+        return refused
     forced = not req.is_admin
     gated = cmd.approval or forced
     oc = ctx.client

@@ -24,15 +24,18 @@ from openclaw_connector.commands.context import CommandContext, CommandSpec, Req
 from openclaw_connector.commands.parser import (
     MAX_MESSAGE_CHARS, Command, ParseError, normalise, parse)
 from openclaw_connector.commands.permissions import Permissions
+from openclaw_connector.commands.photos import PhotoInputs
 from openclaw_connector.commands.ratelimit import RATE_LIMITED_TEXT, SenderBuckets
 from openclaw_connector.commands.templates import CATALOGUE_REFRESH_SEC, TemplateCatalogue
 from openclaw_connector.commands.tracking import JobTracker
 from openclaw_connector.config import Config
 from openclaw_connector.config_values import PLATFORMS
 from openclaw_connector.menu import CommandMenu, MenuItem
-from openclaw_connector.messages import Inbound, Reply
+from openclaw_connector.messages import Inbound, PhotoFetch, Reply
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.client import OpenClawClient
+from openclaw_connector.openclaw.types import OpenClawError
+from openclaw_connector.state import StateStore
 
 log = logmod.get("router")
 
@@ -48,7 +51,9 @@ class Router:
                  clock: Callable[[], float] = time.monotonic,
                  instance_tag: Optional[str] = None,
                  catalogue_refresh_sec: float = CATALOGUE_REFRESH_SEC,
-                 on_decided: Optional[Callable[[str], Awaitable[None]]] = None) -> None:
+                 on_decided: Optional[Callable[[str], Awaitable[None]]] = None,
+                 state: Optional[StateStore] = None,
+                 photo_fetch: Optional[PhotoFetch] = None) -> None:
         self.cfg = cfg
         self.metrics = metrics
         self.permissions = Permissions(cfg.allowlists(), cfg.admin_users,
@@ -66,7 +71,10 @@ class Router:
             templates=TemplateCatalogue(openclaw, refresh_sec=catalogue_refresh_sec,
                                         clock=clock),
             prompt_input=cfg.prompt_input, default_template=cfg.default_template,
-            on_decided=on_decided)
+            on_decided=on_decided,
+            photos=PhotoInputs(state, photo_fetch, window_sec=cfg.media.input_window_sec,
+                               max_bytes=int(cfg.media.max_in_mb * 1048576),
+                               configured=cfg.image_input) if state is not None else None)
         self.register(CommandSpec("help", "/help", "show the commands you may use", _help))
         for spec in handlers.builtin_specs():
             self.register(spec)
@@ -109,15 +117,24 @@ class Router:
                 self._log_denied(inbound, "?")
                 return None, None, "denied"
             return Reply(str(exc)), "?", "parse_error"
+        if allowed and inbound.photo is not None and self.context.photos is not None:
+            self.context.photos.remember(inbound)
         if command is None:
             # "/cmd@otherbot" and "@otherbot ..." are for someone else: stay silent.
             text = normalise(inbound.text).strip()
             addressed = text.startswith(("/", "@"))
-            if not (allowed and inbound.is_direct and text and not addressed):
+            if inbound.photo is not None and not text:
+                # A photo alone is kept for a later /run; it answers nothing, except
+                # in a private chat whose default template takes a photo: run that.
+                command = await self._photo_default(inbound) if allowed else None
+                if command is None:
+                    return None, None, "photo_kept"
+            elif not (allowed and inbound.is_direct and text and not addressed):
                 return None, None, "ignored"    # groups never run (or answer) plain text
-            if not self.cfg.default_template:
+            elif not self.cfg.default_template:
                 return Reply(HINT_TEXT), None, "hint"
-            command = bare_text_command(self.cfg.default_template, text)
+            else:
+                command = bare_text_command(self.cfg.default_template, text)
         if not allowed:
             self._log_denied(inbound, command.word)
             return None, command.word, "denied"
@@ -139,6 +156,20 @@ class Router:
                 spec.word, inbound.sender)), command.word, "access_denied"
         reply = await spec.handler(Request(inbound, command, is_admin), self.context)
         return reply, command.word, "ok"
+
+    async def _photo_default(self, inbound: Inbound) -> Optional[Command]:
+        """``/run <default_template>`` for a lone photo in a private chat, when that
+        template takes an image; None otherwise."""
+        name, photos = self.cfg.default_template, self.context.photos
+        if not (inbound.is_direct and name and photos is not None):
+            return None
+        try:
+            template = await self.context.templates.get(name)
+        except OpenClawError:
+            return None
+        if template is None or photos.input_for(template) is None:
+            return None
+        return bare_text_command(name, "")
 
     def menu(self) -> CommandMenu:
         """The command list for platform menus (Telegram setMyCommands, Discord slash)."""

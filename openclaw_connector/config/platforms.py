@@ -91,6 +91,9 @@ class LineConfig:
     port: int = _key(E + "LINE_PORT", "port", default=8099)
     path: str = _key(E + "LINE_PATH", "url_path", default="/line/webhook")
     api_base: str = _key(E + "LINE_API_BASE", "url", default="https://api.line.me")
+    # Message content (a user's photo) is served from its own host (interactive.md §3.3).
+    data_api_base: str = _key(E + "LINE_DATA_API_BASE", "url",
+                              default="https://api-data.line.me")
     connect_timeout_sec: float = _key(E + "LINE_CONNECT_TIMEOUT_SEC", "positive", default=10.0)
     request_timeout_sec: float = _key(E + "LINE_REQUEST_TIMEOUT_SEC", "positive", default=20.0)
 

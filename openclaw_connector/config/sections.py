@@ -71,6 +71,11 @@ class MediaConfig:
     path: str = _key(E + "MEDIA_PATH", "url_path", default="/media")
     ttl_sec: int = _key(E + "MEDIA_TTL_SEC", "positive_int", default=300)
     max_mb: float = _key(E + "MEDIA_MAX_MB", "positive", default=8.0)
+    # Photos from chat (issue 19): the download cap, enforced while streaming; how long
+    # a user's last photo in a chat waits for a /run; the cap for video/animation results.
+    max_in_mb: float = _key(E + "MEDIA_MAX_IN_MB", "positive", default=10.0)
+    input_window_sec: float = _key(E + "MEDIA_INPUT_WINDOW_SEC", "positive", default=600.0)
+    max_video_mb: float = _key(E + "MEDIA_MAX_VIDEO_MB", "positive", default=50.0)
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,11 @@ class Config:
                              "so /metrics and the full /healthz answer on the webhook port; "
                              "give status.port a number of its own" % (name, sub.bind))
         return found
+
+    def image_input(self, template_id: str) -> Optional[str]:
+        """``templates.<id>.image_input``: the input a user's photo binds to, when configured."""
+        options = (self.templates or {}).get(template_id) or {}
+        return options.get("image_input")
 
     def prompt_input(self, template_id: str) -> Optional[str]:
         """``templates.<id>.prompt_input``: the input free text goes to, when configured."""

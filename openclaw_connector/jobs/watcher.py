@@ -89,7 +89,7 @@ class JobWatcher:
         self._poll = Backoff(BackoffPolicy(self._res.poll_min_sec, 2.0,
                                            max(self._res.poll_min_sec, self._res.poll_max_sec)))
         self._sender = ResultSender(cfg, openclaw=openclaw, outbox=outbox, metrics=metrics,
-                                    stopping=self._stopping)
+                                    stopping=self._stopping, state=state)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None
         self.cards = CardTracker(cfg, outbox=outbox, state=state, stopping=self._stopping,

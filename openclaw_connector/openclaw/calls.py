@@ -90,7 +90,9 @@ class OpenClawHttp:
     async def fetch(self, method: str, path: str, *, body: Any = None,
                      query: Optional[Mapping[str, Any]] = None,
                      timeout: Optional[float] = None,
-                     streaming_callback=None) -> HTTPResponse:
+                     streaming_callback=None,
+                     raw_body: Optional[tuple[str, bytes]] = None) -> HTTPResponse:
+        """One request; ``raw_body`` is ``(content_type, body)`` for a non-JSON body (upload)."""
         url = self._base + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
@@ -98,10 +100,15 @@ class OpenClawHttp:
         data = None
         if body is not None:
             data = json.dumps(body).encode("utf-8")
+        elif raw_body is not None:
+            data = raw_body[1]
         elif method == "POST":
             data = b""
+        headers = self._headers(body is not None)
+        if raw_body is not None:
+            headers["Content-Type"] = raw_body[0]
         request = HTTPRequest(url, method=method, body=data,
-                              headers=self._headers(body is not None),
+                              headers=headers,
                               connect_timeout=min(timeout, self._cfg.connect_sec),
                               request_timeout=timeout, follow_redirects=False,
                               streaming_callback=streaming_callback)
@@ -121,9 +128,11 @@ class OpenClawHttp:
 
     async def call(self, method: str, path: str, *, admin: bool = False, body: Any = None,
                     query: Optional[Mapping[str, Any]] = None,
-                    timeout: Optional[float] = None, empty_ok: bool = False) -> Any:
+                    timeout: Optional[float] = None, empty_ok: bool = False,
+                    raw_body: Optional[tuple[str, bytes]] = None) -> Any:
         """One request; the parsed JSON body on 2xx, else a typed error."""
-        response = await self.fetch(method, path, body=body, query=query, timeout=timeout)
+        response = await self.fetch(method, path, body=body, query=query, timeout=timeout,
+                                    raw_body=raw_body)
         raw = response.body or b""
         parsed: Any = None
         if raw.strip():

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import OpenClawConfig
+from openclaw_connector.net.multipart import FilePart, encode_multipart
 from openclaw_connector.net.probe import Prober
 from openclaw_connector.openclaw.calls import (  # noqa: F401  (re-exported)
     ADMIN_HEADER, OpenClawHttp, request_headers)
@@ -41,6 +42,7 @@ from openclaw_connector.probe import ProbeResult
 log = logmod.get("openclaw")
 
 MAX_FIRE_ATTEMPTS = 20
+UPLOAD_TIMEOUT_SEC = 60.0     # a 10 MB photo over a LAN link to a remote ComfyUI
 
 
 class OpenClawClient:
@@ -244,6 +246,23 @@ class OpenClawClient:
         if size[0] > max_bytes:
             raise BadResponse("%s is larger than %d bytes" % (filename, max_bytes))
         return b"".join(chunks)
+
+    async def upload_image(self, data: bytes, name: str, *, subfolder: str = "openclaw",
+                           content_type: str = "image/png") -> str:
+        """``POST /api/upload/image`` (interactive.md §6.5): the LoadImage value of the
+        stored file, ``"<subfolder>/<name>"`` with the name the server chose (it may
+        rename a clash to ``name (1).ext``)."""
+        ctype, body = encode_multipart(
+            {"type": "input", "subfolder": subfolder, "overwrite": "true"},
+            [FilePart("image", name, content_type, data)])
+        answer = await self._call("POST", "/api/upload/image", raw_body=(ctype, body),
+                                  timeout=max(self._cfg.timeout_sec, UPLOAD_TIMEOUT_SEC))
+        stored = answer.get("name") if isinstance(answer, Mapping) else None
+        if not isinstance(stored, str) or not stored:
+            raise BadResponse("upload/image: no name in the answer")
+        folder = answer.get("subfolder")
+        folder = folder if isinstance(folder, str) else subfolder
+        return "%s/%s" % (folder, stored) if folder else stored
 
     # ----------------------------------------------------------------- approvals
 

@@ -14,11 +14,14 @@ from openclaw_connector.openclaw.jsonshape import expect_list, expect_object, nu
 
 
 class ImageRef(NamedTuple):
-    """An output image as ``/view`` wants it: ``(filename, subfolder, type)``."""
+    """An output image as ``/view`` wants it: ``(filename, subfolder, type)``;
+    ``animated`` is the node's ``animated`` flag (animated WEBP/APNG, and videos,
+    which core ComfyUI lists under ``images``: interactive.md §4)."""
 
     filename: str
     subfolder: str = ""
     type: str = "output"
+    animated: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,10 +120,11 @@ def outcome_from_history(prompt_id: str, data: Any) -> Optional[JobOutcome]:
                       events=tuple(_exec_event(str(m[0]), m[1]) for m in messages))
 
 
-def _file(item: Any) -> Optional[ImageRef]:
+def _file(item: Any, animated: bool = False) -> Optional[ImageRef]:
+    # Only name, subfolder and type: VideoHelperSuite's "fullpath" is a server path.
     if isinstance(item, Mapping) and item.get("filename"):
         return ImageRef(str(item["filename"]), str(item.get("subfolder") or ""),
-                        str(item.get("type") or "output"))
+                        str(item.get("type") or "output"), animated)
     return None
 
 
@@ -133,9 +137,11 @@ def _outputs(outputs: Any) -> tuple[tuple[ImageRef, ...], tuple[OtherOutput, ...
         node = outputs[node_id]
         if not isinstance(node, Mapping):
             continue
+        flags = node.get("animated")
+        animated = isinstance(flags, list) and any(f is True for f in flags)
         for kind, value in node.items():
             items = value if isinstance(value, list) else [value]
-            files = tuple(f for f in (_file(i) for i in items) if f)
+            files = tuple(f for f in (_file(i, animated) for i in items) if f)
             if kind == "images":
                 images.extend(files)
             elif kind != "animated":

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+import urllib.parse
 import uuid
 from typing import Any, Callable, Optional
 
@@ -36,6 +37,7 @@ from tornado.testing import bind_unused_port
 
 from openclaw_connector import log as logmod
 from tests.fakes import discord_interactions
+from tests.fakes.downloads import Blob, BlobHandler
 from tests.fakes.discord_interactions import Interaction
 from tests.fakes.discord_wire import EditedMessage, FakeSession, Gateway, GatewayBot, \
     GatewayEvent, Me, Message, Messages, Response, SentMessage, Unexpected, cloudflare_ban, \
@@ -88,6 +90,9 @@ class FakeDiscord(ScriptedFake):
         self._conns: list[Gateway] = []
         self._next_id = 1300000000000000000
         self.port = 0
+        self.attachments: dict[str, Blob] = {}   # the CDN: users' files (attachment())
+        self.posted: dict[str, dict] = {}        # id -> message a user posted (message_create)
+        self.fetched: list[str] = []             # message ids the bot GET
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "FakeDiscord":
@@ -100,6 +105,8 @@ class FakeDiscord(ScriptedFake):
             (r"/api/v10/channels/(\d+)/messages/(\d+)", Message, kw),
             *[(pattern, handler, kw) for pattern, handler in discord_interactions.ROUTES],
             (r"/(gateway|resume)/?", Gateway, kw),
+            (r"/attachments/(.+)", BlobHandler, {"blobs": self.attachments,
+                                                 "changed": self.changed}),
             (r"/(.*)", Unexpected, kw),
         ], log_function=logmod.access_log)
         self._server = HTTPServer(app)
@@ -162,7 +169,8 @@ class FakeDiscord(ScriptedFake):
     def message_create(self, content: str, *, author_id: str = USER_ID,
                        channel_id: str = CHANNEL_ID, guild_id: Optional[str] = None,
                        bot: bool = False, mentions: tuple = (), msg_id: Optional[str] = None,
-                       username: str = "alice", attachments: tuple = ()) -> dict:
+                       username: str = "alice", attachments: tuple = (),
+                       extra: Optional[dict] = None) -> dict:
         """Emit a MESSAGE_CREATE on the current session; returns its ``d``."""
         self._next_id += 1
         d: dict = {"id": msg_id or str(self._next_id), "channel_id": channel_id,
@@ -172,8 +180,28 @@ class FakeDiscord(ScriptedFake):
                    "timestamp": "2026-01-01T00:00:00.000000+00:00"}
         if guild_id is not None:
             d["guild_id"] = guild_id
+        d.update(extra or {})
+        self.posted[d["id"]] = d
         self.emit("MESSAGE_CREATE", d)
         return d
+
+    def attachment(self, data: bytes, filename: str = "photo.png",
+                   content_type: Optional[str] = "image/png", *,
+                   announce_length: bool = True) -> dict:
+        """Store a user's file on the fake CDN; the attachment object a message carries
+        (interactive.md §3.2: id, filename, content_type?, size, url, proxy_url; the
+        URL is signed with ``ex``/``is``/``hm``)."""
+        self._next_id += 1
+        key = "%d/%s" % (self._next_id, filename)
+        self.attachments[key] = Blob(data, content_type or "application/octet-stream",
+                                     announce_length)
+        url = "http://127.0.0.1:%d/attachments/%s?ex=6a0b1c2d&is=6a09caad&hm=%s" % (
+            self.port, urllib.parse.quote(key), "ab" * 32)
+        item = {"id": str(self._next_id), "filename": filename, "size": len(data),
+                "url": url, "proxy_url": url, "width": 640, "height": 480}
+        if content_type is not None:
+            item["content_type"] = content_type
+        return item
 
     def interaction_create(self, name: str, text: Optional[str] = None, *,
                            user_id: str = USER_ID, channel_id: str = CHANNEL_ID,

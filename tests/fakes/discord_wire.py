@@ -195,7 +195,20 @@ class Messages(Base):
 
 class Message(Base):
     """``PATCH /channels/{id}/messages/{message_id}``: edit content (interactive.md §2.2);
-    404 code 10008 for a message the bot did not send in that channel."""
+    404 code 10008 for a message the bot did not send in that channel. ``GET``: any
+    message of that channel (the bot's, or one a user posted: interactive.md §3.2)."""
+
+    def get(self, channel_id: str, message_id: str) -> None:
+        fake = self.fake
+        fake.fetched.append(message_id)
+        if not self.authorized():
+            return
+        message = fake.messages.get(message_id) or fake.posted.get(message_id)
+        if message is None or message["channel_id"] != channel_id:
+            self.answer(Response(404, {"code": 10008, "message": "Unknown Message"}))
+            return
+        self.finish(message)
+        fake.changed()
 
     def patch(self, channel_id: str, message_id: str) -> None:
         fake = self.fake

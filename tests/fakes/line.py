@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 import tornado.web
 
+from tests.fakes.downloads import Blob, BlobHandler
 from tests.fakes.webhook_api import FakeAPI
 
 BOT_USER_ID = "U" + "b0" * 16
@@ -66,6 +67,15 @@ def postback_event(data: str, *, user_id: str = "U" + "a1" * 16, group_id: str =
             "source": source, "webhookEventId": event_id or "01H" + secrets.token_hex(12).upper(),
             "deliveryContext": {"isRedelivery": redelivery},
             "replyToken": reply_token or secrets.token_hex(16), "postback": {"data": data}}
+def image_event(fake: "FakeLine", data: bytes, **kw: Any) -> dict:
+    """An image message event (interactive.md §3.3: no caption, ``contentProvider``
+    line); its bytes wait at the content API, behind the Bearer token."""
+    event = text_event("", **kw)
+    message = event["message"]
+    del message["text"]
+    message.update(type="image", contentProvider={"type": "line"})
+    fake.contents[message["id"]] = Blob(data, "image/png", bearer=fake.access_token)
+    return event
 
 
 def body_of(*events: dict, destination: str = BOT_USER_ID) -> bytes:
@@ -89,11 +99,13 @@ class FakeLine(FakeAPI):
         self.faults: dict[str, deque] = {"reply": deque(), "push": deque()}
         self.accept_any_token = False
         self.loadings: list[dict] = []           # accepted loading/start bodies
+        self.contents: dict[str, Blob] = {}      # message id -> a user's image (content API)
 
     def routes(self) -> list:
         return [(r"/v2/bot/message/(reply|push)", _MessageHandler, {"fake": self}),
                 (r"/v2/bot/info", _InfoHandler, {"fake": self}),
                 (r"/v2/bot/chat/loading/start", _LoadingHandler, {"fake": self}),
+                (r"/v2/bot/message/([^/]+)/content", BlobHandler, {"blobs": self.contents}),
                 (r"/_fake/stats", _StatsHandler, {"fake": self})]
 
     def issue_reply_token(self, to: str = "", ttl: float = 60.0) -> str:
@@ -221,7 +233,7 @@ def _check_messages(messages: Any) -> str:
             problem = _check_template(m)
             if problem:
                 return problem
-        elif m.get("type") == "image":
+        elif m.get("type") in ("image", "video"):     # video: mp4 + preview image (§4)
             for key in ("originalContentUrl", "previewImageUrl"):
                 url = m.get(key)
                 if not isinstance(url, str) or not url.startswith("https://") or len(url) > 2000:

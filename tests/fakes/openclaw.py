@@ -108,6 +108,7 @@ class FakeOpenClaw(ScriptedFake):
         self.ws_clients: list["_WsHandler"] = []
         self.runs = RunEvents(self)          # per-run events routed by client id
         self.views: dict[tuple[str, str, str], bytes] = {}
+        self.uploads: list[tuple[str, str, bytes]] = []   # /upload/image: (subfolder, name, data)
         self._faults: list[_Fault] = []
         self._delays: list[tuple[Optional[str], float]] = []
         self._holds: list[tuple[str, asyncio.Event]] = []
@@ -248,7 +249,9 @@ class FakeOpenClaw(ScriptedFake):
 
     def _build_routes(self) -> list[Route]:
         from tests.fakes import openclaw_routes as r
-        return r.routes(self)
+        from tests.fakes.openclaw_media import upload_routes
+        return r.routes(self) + [(meth, re.compile(rx), tier, fam, fn)
+                                 for meth, rx, tier, fam, fn in upload_routes(self)]
 
     async def handle(self, h: "_Handler") -> None:
         req = h.request

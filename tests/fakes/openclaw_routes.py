@@ -11,6 +11,8 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from tests.fakes.openclaw_media import missing_image
+
 if TYPE_CHECKING:
     from tests.fakes.openclaw import FakeOpenClaw, Recorded
 
@@ -185,7 +187,10 @@ def routes(fake: "FakeOpenClaw") -> list:
             failure = await fake.submit_hook()
             if failure:
                 return 500, {"error": failure}
-            pid = m.submit(m.render_template(tid, inputs), template_id=tid, inputs=inputs,
+            graph = m.render_template(tid, inputs)
+            if missing_image(fake, graph) is not None:   # LoadImage validation (§6.6)
+                return 500, {"error": "Queue submission failed: 400"}
+            pid = m.submit(graph, template_id=tid, inputs=inputs,
                            extra_data={"openclaw": {"trace_id": trace_id,
                                                     "source": "automation",
                                                     "tenant_id": "default"}})

@@ -7,7 +7,8 @@ description, parameters}`` envelope; getMe, deleteWebhook, getWebhookInfo,
 getUpdates with real long-poll parking, confirm-on-offset and the 409 a
 second concurrent poller causes (the *older* poll is aborted, as the server
 does), the webhook-set 409 until deleteWebhook; sendMessage (UTF-16 length
-check), sendPhoto / sendDocument (multipart parsed by Tornado), and
+check), sendPhoto / sendDocument / sendVideo / sendAnimation (multipart parsed by
+Tornado), getFile and the file download path (``telegram_files.py``), and
 editMessageText on a message the bot sent (interactive.md §2.1: "message is
 not modified" for the same text, "there is no text in the message to edit"
 for a photo, "message to edit not found"), recorded in ``edits``.
@@ -38,6 +39,7 @@ from tornado.web import Application, RequestHandler
 from openclaw_connector import log as logmod
 from tests.fakes import telegram_media
 from tests.fakes.scripted import ScriptedFake
+from tests.fakes.telegram_files import FakeFiles, FileDownloadHandler
 
 TOKEN = "123456789:AAFakeTelegramTokenForTestsOnly-0123456789"
 BOT_ID = 123456789
@@ -186,6 +188,7 @@ class FakeTelegram(ScriptedFake):
         self._waiters: list[asyncio.Future] = []
         self._server: Optional[HTTPServer] = None
         self.port = 0
+        self.files = FakeFiles(self)                      # users' photos (telegram_files)
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -193,7 +196,8 @@ class FakeTelegram(ScriptedFake):
         return "http://127.0.0.1:%d" % self.port
 
     async def start(self) -> "FakeTelegram":
-        app = Application([(r"/bot([^/]*)/([A-Za-z_]+)", _Handler, {"fake": self})],
+        app = Application([(r"/bot([^/]*)/([A-Za-z_]+)", _Handler, {"fake": self}),
+                           (r"/file/bot([^/]*)/(.+)", FileDownloadHandler, {"fake": self})],
                           log_function=_access_log)
         sockets = bind_sockets(0, "127.0.0.1")
         self.port = sockets[0].getsockname()[1]
@@ -267,6 +271,15 @@ class FakeTelegram(ScriptedFake):
         """The message's inline buttons, row after row (``text``, ``callback_data``)."""
         markup = self.markup(chat_id, message_id) or {}
         return [b for row in markup.get("inline_keyboard", ()) for b in row]
+    def queue_raw_message(self, message: dict, *, chat_id: int,
+                          chat_type: str = "private") -> int:
+        """Queue ``message`` (from, content) in a chat; id, date and chat are added."""
+        mid = self._message_ids[str(chat_id)]
+        self._message_ids[str(chat_id)] = mid + 1
+        chat: dict = {"id": chat_id, "type": chat_type}
+        full = dict(message, message_id=mid, date=int(time.time()), chat=chat)
+        self.messages[(str(chat_id), mid)] = full
+        return self.queue_update({"message": full})
 
     def queue_update(self, payload: dict) -> int:
         """Queue any update payload (``update_id`` added unless given); wakes a parked poll."""
@@ -320,9 +333,11 @@ class FakeTelegram(ScriptedFake):
         return len(self.calls(method))
 
     def sent(self, chat_id: Any = None) -> list[Recorded]:
-        """Accepted sendMessage/sendPhoto/sendDocument calls, optionally to one chat."""
+        """Accepted sendMessage/sendPhoto/sendDocument/sendVideo/sendAnimation calls,
+        optionally to one chat."""
         return [r for r in self.requests
-                if r.key in ("sendmessage", "sendphoto", "senddocument") and r.status == 200
+                if r.key in ("sendmessage", "sendphoto", "senddocument", "sendvideo",
+                             "sendanimation") and r.status == 200
                 and (chat_id is None or r.chat_id == str(chat_id))]
 
     def texts(self, chat_id: Any = None) -> list[str]:
@@ -388,8 +403,10 @@ class FakeTelegram(ScriptedFake):
             return await self._get_updates(params)
         if key == "sendmessage":
             return self._send_message(params)
-        if key in ("sendphoto", "senddocument"):
+        if key in ("sendphoto", "senddocument", "sendvideo", "sendanimation"):
             return self._send_file(key, params, files)
+        if key == "getfile":
+            return self.files.get_file(params)
         if key == "editmessagetext":
             return self._edit_text(params)
         if key == "editmessagemedia":
@@ -479,7 +496,7 @@ class FakeTelegram(ScriptedFake):
 
     def _send_file(self, key: str, params: dict, files: dict) -> tuple[int, dict]:
         chat_id = str(params.get("chat_id", ""))
-        name = "photo" if key == "sendphoto" else "document"
+        name = key[len("send"):]       # photo | document | video | animation
         refused = self._refuse(chat_id)
         if refused:
             return refused
@@ -492,9 +509,10 @@ class FakeTelegram(ScriptedFake):
         if name == "photo" and not upload.data.startswith(b"\x89PNG") \
                 and not upload.data.startswith(b"\xff\xd8"):
             return _err(400, "Bad Request: IMAGE_PROCESS_FAILED")
-        return self._with_markup(params, self._message(
-            chat_id, **{name: {"file_id": "f%d" % len(self.requests),
-                               "file_size": len(upload.data)}}))
+        media: Any = {"file_id": "f%d" % len(self.requests), "file_size": len(upload.data)}
+        if name == "photo":         # a Message's photo is a list of sizes
+            media = [dict(media, width=512, height=512)]
+        return self._with_markup(params, self._message(chat_id, **{name: media}))
 
     def _with_markup(self, params: dict, message: dict) -> tuple[int, dict]:
         """Keep the inline keyboard a send carried (a JSON string in multipart); an

@@ -21,6 +21,7 @@ from typing import Any, Optional
 
 import tornado.web
 
+from tests.fakes.downloads import Blob, BlobHandler
 from tests.fakes.webhook_api import FakeAPI
 
 VERSION = "v21.0"
@@ -103,6 +104,7 @@ class FakeWhatsApp(FakeAPI):
         self.reads: list[dict] = []              # mark-read (+ typing) bodies accepted
         self.faults: deque = deque()
         self._ids = itertools.count(1)
+        self.media: dict[str, Blob] = {}          # media id -> a user's file (image_message)
 
     @property
     def api_base(self) -> str:
@@ -110,6 +112,7 @@ class FakeWhatsApp(FakeAPI):
 
     def routes(self) -> list:
         return [(r"/%s/(\d+)/messages" % VERSION, _MessagesHandler, {"fake": self}),
+                (r"/_media/(\d+)", BlobHandler, {"blobs": self.media}),
                 (r"/%s/(\d+)" % VERSION, _NumberHandler, {"fake": self})]
 
     def fail(self, http_status: int, code: int, message: str = "fake error", *,
@@ -124,6 +127,23 @@ class FakeWhatsApp(FakeAPI):
         """What the user reads: text bodies and interactive messages' body texts."""
         return [b["text"]["body"] if b.get("type") == "text" else b["interactive"]["body"]["text"]
                 for b in self.sent if b.get("type") in ("text", "interactive")]
+
+    def image_message(self, wa_id: str, data: bytes, *, caption: Optional[str] = None,
+                      context: str = "") -> dict:
+        """An inbound image (interactive.md §3.4): ``image {id, mime_type, sha256,
+        caption?}``; ``GET /<media id>`` with the Bearer token gives a URL that must be
+        fetched with the same header."""
+        media_id = str(700000000000 + len(self.media) + 1)
+        self.media[media_id] = Blob(data, "image/png", bearer=self.access_token)
+        message = text_message(wa_id, "")
+        del message["text"]
+        message.update(type="image", image={"id": media_id, "mime_type": "image/png",
+                                            "sha256": hashlib.sha256(data).hexdigest()})
+        if caption is not None:
+            message["image"]["caption"] = caption
+        if context:
+            message["context"] = {"from": self.phone_number_id, "id": context}
+        return message
 
     async def wait_sent(self, count: int = 1, timeout: float = 5.0) -> list[dict]:
         return await self.wait_until(lambda: len(self.sent) >= count, timeout=timeout,
@@ -196,10 +216,11 @@ def _check(body: Any) -> str:
         text = (body.get("text") or {}).get("body")
         if not isinstance(text, str) or not 1 <= len(text) <= 4096:
             return "text.body must be 1 to 4096 characters"
-    elif body.get("type") == "image":
-        link = (body.get("image") or {}).get("link")
+    elif body.get("type") in ("image", "video"):
+        kind = body["type"]
+        link = (body.get(kind) or {}).get("link")
         if not isinstance(link, str) or not link.startswith("https://"):
-            return "image.link must be an HTTPS URL"
+            return "%s.link must be an HTTPS URL" % kind
     elif body.get("type") == "interactive":
         return _check_interactive(body.get("interactive"))
     else:
@@ -234,6 +255,15 @@ def _check_interactive(item: Any) -> str:
 class _NumberHandler(_Base):
     def get(self, number: str) -> None:
         self.fake.record(self.request)
+        blob = self.fake.media.get(number)
+        if blob is not None:          # a media id: its short-lived download URL (§3.4)
+            if self.request.headers.get("Authorization") != "Bearer " + self.fake.access_token:
+                return self.error(401, 190, "Error validating access token")
+            return self.answer(200, {"messaging_product": "whatsapp", "id": number,
+                                     "url": "%s/_media/%s" % (self.fake.url, number),
+                                     "mime_type": blob.content_type,
+                                     "sha256": hashlib.sha256(blob.data).hexdigest(),
+                                     "file_size": len(blob.data)})
         if not self.authorized(number):
             return
         self.answer(200, {"id": number, "display_phone_number": "+1 555-000-1111",

@@ -78,12 +78,16 @@ async def test_non_image_outputs_are_listed_in_the_caption(tmp_path):
     async with job_env(tmp_path) as (fake, daemon):
         pid = fake.submit("portrait")
         await daemon.jobs.watch_prompt(pid, "portrait", CHAT)
+        fake.register_view("clip.mp4", b"\0\0\0\x18ftypmp42")
         fake.finish_job(pid, outputs={
-            "12": {"gifs": [{"filename": "clip.mp4", "subfolder": "", "type": "output"}]},
+            "12": {"gifs": [{"filename": "clip.mp4", "subfolder": "", "type": "output",
+                             "format": "video/h264-mp4", "fullpath": "/srv/comfy/clip.mp4"}]},
             "15": {"text": ["hello", "world"]}})
         text = await daemon.out.wait_for("[Done]")
     assert "no images; produced: gifs ×1 (node 12), text ×2 (node 15)" in text
-    assert fake.calls("/api/view") == []
+    # VideoHelperSuite's file is delivered too (issue 19), fetched by name, never fullpath.
+    assert [c.query["filename"] for c in fake.calls("/api/view")] == [["clip.mp4"]]
+    assert "/srv/comfy" not in text
 
 
 @pytest.mark.gen_test(timeout=10)

@@ -17,9 +17,12 @@ Follows platforms.md §2 (Discord) and faults.md §2 items 3-5, 8, 9, 11.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from typing import Any, Optional
+
+from tornado.httpclient import HTTPClientError
 
 from openclaw_connector import log as logmod
 from openclaw_connector.channels.pending import PendingInbounds
@@ -36,8 +39,11 @@ from openclaw_connector.channels.discord.slash import SlashCommands, parse_inter
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.config import DiscordConfig
 from openclaw_connector.lifecycle import drain
+from openclaw_connector.channels.discord.media_in import needs_replied, photo_of
+from openclaw_connector.channels.oversize import links_for_oversize
+from openclaw_connector.media_in import fetch_bounded
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
-    InboundHandler, Reply, Sent
+    InboundHandler, PhotoRef, Reply, Sent
 
 log = logmod.get("discord")
 
@@ -121,7 +127,7 @@ class DiscordChannel:
                 with self._deps.state.batch():
                     row_key = self._pending.add(inbound.message_id, inbound)
                     self._deps.state.mark_seen("discord", inbound.message_id, SEEN_TTL)
-                self._spawn(row_key, inbound)
+                self._spawn(row_key, inbound, replied=needs_replied(event.data, inbound))
         elif self._slash is not None and event.event == "GUILD_CREATE":
             for guild in self._slash.guilds_to_register(event.data):
                 self._track(self._slash.register(guild))
@@ -163,8 +169,10 @@ class DiscordChannel:
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
-    def _spawn(self, row_key: str, inbound: Inbound) -> None:
-        task = asyncio.ensure_future(self._handle(row_key, inbound))
+    def _spawn(self, row_key: str, inbound: Inbound, *, replied: bool = False) -> None:
+        work = self._handle(row_key, inbound) if not replied else \
+            self._handle_with_replied(row_key, inbound)
+        task = asyncio.ensure_future(work)
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
@@ -185,6 +193,19 @@ class DiscordChannel:
                   inbound.message_id, inbound.chat_id, inbound.user_id,
                   " text=%r" % inbound.text if self._deps.debug else "")
         return inbound
+
+    async def _handle_with_replied(self, row_key: str, inbound: Inbound) -> None:
+        """A reply whose ``referenced_message`` Discord left out: fetch it for its photo."""
+        path = "/channels/%s/messages/%s" % (inbound.chat_id, inbound.reply_to)
+        try:
+            response = await self._rest.get(path)
+            photo = photo_of(json.loads(response.body)) if response.code == 200 else None
+        except (OSError, ValueError, HTTPClientError) as exc:
+            log.info("event=replied_fetch_failed message_id=%s error=%s", inbound.reply_to,
+                     logmod.one_line_error(exc))
+            photo = None
+        await self._handle(row_key, dataclasses.replace(inbound, photo=photo)
+                           if photo is not None else inbound)
 
     async def _handle(self, row_key: str, inbound: Inbound) -> None:
         try:
@@ -228,6 +249,7 @@ class DiscordChannel:
                 return Sent("discord", chat.chat_id)
             reply = Reply("\n".join(rest), reply.images)
         max_bytes = int(self._cfg.max_file_mb * 1024 * 1024)
+        reply = await links_for_oversize(self._deps.media, reply, max_bytes, "Discord")
 
         async def send_one(_index: int, message: tuple[dict, list]) -> str:
             payload, files = message
@@ -252,6 +274,10 @@ class DiscordChannel:
     async def clear_buttons(self, sent: Sent) -> None:
         """Remove the buttons from what ``sent`` names (a decided request)."""
         await self._send_locks(sent.chat_id, lambda: self._taps.clear(sent))
+
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's attachment (its signed CDN URL, plain GET), at most ``max_bytes``."""
+        return await fetch_bounded(self._deps.http.client, photo.ref, max_bytes=max_bytes)
 
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """PATCH the first message of ``sent`` with the reply's text (≤ 2000 characters;

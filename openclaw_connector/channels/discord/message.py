@@ -21,6 +21,7 @@ import time
 import uuid
 from typing import Optional
 
+from openclaw_connector.channels.discord.media_in import photo_of, replied_id
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.net.multipart import FilePart, encode_multipart
 from openclaw_connector.messages import ChatRef, Image, Inbound, Reply
@@ -43,10 +44,14 @@ def parse_message(d: dict, me: str, username: str) -> tuple[Optional[Inbound], b
     guild = d.get("guild_id")
     mentioned = bool(me) and any(str((m or {}).get("id")) == me
                                  for m in d.get("mentions") or [])
+    photo = photo_of(d)          # issue 19: a photo, or (for a command) the replied one
+    if photo is None and content.strip():
+        photo = photo_of(d.get("referenced_message"))
     if guild is not None:
         if not content and not mentioned and not d.get("attachments"):
             return None, True
-        if not (content.lstrip().startswith("/") or mentioned):
+        if not (content.lstrip().startswith("/") or mentioned or
+                (photo is not None and not content.strip())):
             return None, False
     message_id, chat_id = str(d["id"]), str(d["channel_id"])
     user_id = str(author.get("id") or "")
@@ -55,7 +60,7 @@ def parse_message(d: dict, me: str, username: str) -> tuple[Optional[Inbound], b
     return Inbound(platform="discord", user_id=user_id, chat_id=chat_id,
                    text=strip_mention(content, me, username), chat=chat,
                    message_id=message_id, is_direct=guild is None, bot_name=username,
-                   mentioned=mentioned), False
+                   mentioned=mentioned, photo=photo, reply_to=replied_id(d)), False
 
 
 def strip_mention(content: str, user_id: str, username: str = "") -> str:

@@ -28,6 +28,7 @@ from openclaw_connector.channels.telegram.api import BotApi
 from openclaw_connector.channels.telegram.buttons import MAX_BUTTONS, CallbackTap, \
     TelegramButtons, parse_callback
 from openclaw_connector.channels.telegram.menu import publish_menu
+from openclaw_connector.channels.telegram.photos import TelegramPhotos
 from openclaw_connector.channels.telegram.send import TelegramSender
 from openclaw_connector.channels.telegram.wire import (
     BotInfo, Fatal, PoisonUpdate, Retry, TelegramError, classify, log_field, mask_token,
@@ -35,7 +36,7 @@ from openclaw_connector.channels.telegram.wire import (
 from openclaw_connector.config import TelegramConfig
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import Capabilities, ChatRef, Inbound, InboundHandler, \
-    Reply, Sent
+    PhotoRef, Reply, Sent
 
 log = logmod.get("telegram")
 
@@ -77,7 +78,8 @@ class TelegramChannel:
         self._next_offset = 0                    # the offset our next getUpdates sends
         self._saved_offset: Optional[int] = None
         self._sender = TelegramSender(self._call, state=deps.state, token=self._token,
-                                      metrics=deps.metrics)
+                                      metrics=deps.metrics, media=deps.media)
+        self._photos = TelegramPhotos(self._call, cfg.api_base, self._token, deps.http.client)
         self._stopped = False
         self._handled_waiters: list[asyncio.Future] = []
         self._replayed = False                   # pending of a previous run taken over
@@ -387,6 +389,10 @@ class TelegramChannel:
     async def edit(self, sent: Sent, reply: Reply) -> Sent:
         """editMessageText on ``sent`` ("message is not modified" counts as done)."""
         return await self._sender.edit(sent, reply)
+
+    async def fetch_photo(self, photo: PhotoRef, max_bytes: int) -> bytes:
+        """A user's photo (getFile, then the file URL), at most ``max_bytes``."""
+        return await self._photos.fetch(photo, max_bytes)
 
     def _metric(self, name: str, **labels: str) -> None:
         self._deps.metrics.inc(name, 1.0, **labels)

@@ -25,6 +25,9 @@ from openclaw_connector.channels.base import ChatLocks, send_parts
 from openclaw_connector.channels.telegram import card_media
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.net.multipart import FilePart
+from openclaw_connector.channels.oversize import links_for_oversize
+from openclaw_connector.channels.telegram.media_out import UPLOAD_MAX_BYTES, media_call, \
+    within_limit
 from openclaw_connector.channels.telegram.wire import (
     PHOTO_MAX_BYTES, TEXT_LIMIT, TelegramError, log_field, scrub)
 from openclaw_connector.messages import ChannelSendError, ChatRef, Image, Reply, Sent
@@ -42,8 +45,9 @@ class TelegramSender:
     """Renders Replies for one bot; ``call_api(method, params, files=...)`` does the HTTP."""
 
     def __init__(self, call_api: ApiCall, *, state: Any, token: str,
-                 metrics: Metrics) -> None:
+                 metrics: Metrics, media: Any = None) -> None:
         self._call_api, self._state = call_api, state
+        self._media = media             # over 50 MB: a signed link where it can serve one
         self._token, self._metrics = token, metrics
         self._locks = ChatLocks()
         # Cards that show a photo (progress.previews): (chat, message id).
@@ -102,9 +106,11 @@ class TelegramSender:
 
     async def _send_locked(self, chat: ChatRef, reply: Reply, start_part: int,
                            markup: Optional[dict] = None) -> Sent:
+        reply = await links_for_oversize(self._media, reply, UPLOAD_MAX_BYTES, "Telegram")
         reply_to = int(chat.message_id) if chat.is_group and chat.message_id.isdigit() \
             else None
-        parts: list[Any] = list(split_text(reply.text, TEXT_LIMIT, units="utf16")) + list(reply.images)
+        parts: list[Any] = list(split_text(reply.text, TEXT_LIMIT, units="utf16")) + \
+            [within_limit(i) for i in reply.images]
 
         async def send_one(index: int, part: Any) -> str:
             extra = {"reply_markup": markup} if markup and index == len(parts) - 1 else {}
@@ -123,6 +129,11 @@ class TelegramSender:
     async def _send_image(self, chat: ChatRef, image: Image, extra: Optional[dict] = None) -> str:
         # Multipart fields are strings: the keyboard goes as JSON text (interactive.md §1.1).
         params = {k: json.dumps(v) for k, v in (extra or {}).items()}
+        call = media_call(image)        # videos and animations (issue 19)
+        if call is not None:
+            method, field, media_params = call
+            return await self._deliver(chat, method, dict(media_params, **params), FilePart(
+                field, image.filename, image.content_type, image.data))
         document = FilePart("document", image.filename, image.content_type, image.data)
         if len(image.data) > PHOTO_MAX_BYTES or not image.content_type.startswith("image/"):
             return await self._deliver(chat, "sendDocument", params, document)

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Union
 
+from openclaw_connector.channels.telegram.photo_wire import photo_of
 from openclaw_connector.messages import ChatRef, Inbound
 from openclaw_connector.net.retry import retry_after
 
@@ -112,16 +113,29 @@ def parse_update(update: Any, bot: BotInfo, *, now: float = 0.0) -> Optional[Inb
             sender["id"] == TELEGRAM_SERVICE_USER:
         return None
     text = message.get("text")
-    if not isinstance(text, str) or not text.strip():
+    # A photo's command is in its caption (issue 19); a reply may mean the replied photo.
+    photo = photo_of(message, str(chat["id"]))
+    replied = message.get("reply_to_message")
+    if not isinstance(text, str):
+        caption = message.get("caption")
+        text = caption if isinstance(caption, str) and photo is not None else ""
+        if photo is not None:
+            message = dict(message, entities=message.get("caption_entities"))
+    if photo is None and text.strip():
+        photo = photo_of(replied, str(chat["id"]))
+    if not text.strip() and photo is None:
         return None
     message_id = message.get("message_id")
     mid = str(message_id) if isinstance(message_id, int) else ""
     is_group = chat_type in GROUP_TYPES
+    replied_id = replied.get("message_id") if isinstance(replied, dict) else None
     ref = ChatRef(platform="telegram", chat_id=str(chat["id"]), user_id=str(sender["id"]),
                   message_id=mid, is_group=is_group, received_at=now)
     return Inbound(platform="telegram", user_id=str(sender["id"]), chat_id=str(chat["id"]),
                    text=text, chat=ref, message_id=mid, is_direct=chat_type == "private",
-                   bot_name=bot.username, mentioned=_mentions_us(message, text, bot))
+                   bot_name=bot.username, mentioned=_mentions_us(message, text, bot),
+                   photo=photo,
+                   reply_to=str(replied_id) if isinstance(replied_id, int) else "")
 
 
 # --------------------------------------------------------------------------- responses

@@ -173,8 +173,9 @@ async def test_same_wamid_twice_sequential_and_concurrent_runs_once(tmp_path):
 
 @pytest.mark.gen_test(timeout=10)
 async def test_non_text_and_other_numbers_are_ignored_but_open_the_window(tmp_path):
-    """An image message opens the 24 h window without running anything; another
-    phone number's traffic is ignored."""
+    """An image message opens the 24 h window and reaches the router as a photo with no
+    text (which keeps it silently for a later /run, issue 19); a sticker is ignored;
+    another phone number's traffic is ignored."""
     async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fake:
         inbox = Inbox()
         async with running_stack(wa_only(tmp_path, fake), inbox) as stack:
@@ -182,12 +183,17 @@ async def test_non_text_and_other_numbers_are_ignored_but_open_the_window(tmp_pa
                      "type": "image", "image": {"id": "1", "mime_type": "image/jpeg"}}
             other = fwa.notification(messages=(fwa.text_message("15559999999", "/status"),),
                                      phone_number_id="999")
-            r1 = await post_wa(stack.url("whatsapp"), fwa.notification(messages=(image,)))
+            sticker = {"from": ALICE_WA, "id": "wamid.STK", "type": "sticker",
+                       "timestamp": str(int(time.time())), "sticker": {"id": "2"}}
+            r1 = await post_wa(stack.url("whatsapp"), fwa.notification(messages=(image,
+                                                                                 sticker)))
             r2 = await post_wa(stack.url("whatsapp"), other)
+            await inbox.wait(1)
             await settle()
             last = stack.channels["whatsapp"].last_inbound(ALICE_WA)
             stranger = stack.channels["whatsapp"].last_inbound("15559999999")
-    assert (r1.code, r2.code) == (200, 200) and inbox.items == []
+    assert (r1.code, r2.code) == (200, 200)
+    assert [(i.text, i.photo.ref if i.photo else None) for i in inbox.items] == [("", "1")]
     assert last is not None and abs(last - time.time()) < 5 and stranger is None
 
 
