@@ -23,7 +23,6 @@ images go out as MediaStore URLs. API calls reuse keep-alive connections
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import time
@@ -130,6 +129,8 @@ class LineChannel(WebhookChannel):
     """One LINE bot: its webhook route, reply-token bookkeeping and sender."""
 
     platform = "line"
+    base_capabilities = CAPABILITIES
+    max_buttons = MAX_BUTTONS
 
     def __init__(self, cfg: LineConfig, on_inbound: InboundHandler, deps: ChannelDeps) -> None:
         self._used_tokens: dict[str, float] = {}
@@ -141,14 +142,9 @@ class LineChannel(WebhookChannel):
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
-        for row_key, inbound in self._pending.take_over():
-            self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
+        self._resume_pending()
         self.health.ok()
         log.info("event=channel_started platform=line path=%s", self.cfg.path)
-
-    async def stop(self) -> None:
-        await self._tasks.drain()
-        self.health.stopped()
 
     # ------------------------------------------------------------------ inbound
     def ingest(self, signature: Optional[str], body: bytes) -> int:
@@ -203,12 +199,6 @@ class LineChannel(WebhookChannel):
                                  self.cfg.channel_access_token, photo, max_bytes)
 
     # ------------------------------------------------------------------ outbound
-    @property
-    def capabilities(self) -> Capabilities:
-        if self._deps.buttons is None:
-            return CAPABILITIES
-        return dataclasses.replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
-
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
         """Reply (fresh token) or push each batch from ``start_part`` on, one attempt

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -27,7 +28,7 @@ from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
-from openclaw_connector.messages import ChatRef, InboundHandler, Reply, Sent
+from openclaw_connector.messages import Capabilities, ChatRef, InboundHandler, Reply, Sent
 from openclaw_connector.net.client import KeepAliveClient
 from openclaw_connector.web.webhook import WEBHOOK_HEADERS, WebhookEndpoint
 
@@ -205,6 +206,15 @@ class WebhookChannel(NoEdits):
     header, every other method on ``path_handler``)."""
 
     platform: str
+    base_capabilities: Capabilities     # without buttons (no Buttons service configured)
+    max_buttons: int = 0
+
+    @property
+    def capabilities(self) -> Capabilities:
+        if self._deps.buttons is None:
+            return self.base_capabilities
+        return dataclasses.replace(self.base_capabilities, buttons=True,
+                                   max_buttons=self.max_buttons)
 
     def __init__(self, cfg: Any, on_inbound: InboundHandler, deps: ChannelDeps, *,
                  seen_ns: str, signature_header: str,
@@ -223,6 +233,15 @@ class WebhookChannel(NoEdits):
                 lambda: deps.state.write_failing))
             deps.web.add_route(cfg.bind, cfg.port, re.escape(cfg.path), path_handler,
                                {"channel": self})
+
+    def _resume_pending(self) -> None:
+        """Run the commands an earlier process acknowledged (200) but never answered."""
+        for row_key, inbound in self._pending.take_over():
+            self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
+
+    async def stop(self) -> None:
+        await self._tasks.drain()
+        self.health.stopped()
 
     def ingest(self, signature: Optional[str], body: bytes) -> int:
         """Check, parse and acknowledge one POST body; the HTTP status to answer."""

@@ -26,7 +26,6 @@ with its error code (e.g. 131047) and remembered (:meth:`delivery_failed`).
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
 import json
 import math
@@ -89,6 +88,8 @@ class WhatsAppChannel(WebhookChannel):
     """One WhatsApp Business phone number: webhook route, window bookkeeping, sender."""
 
     platform = "whatsapp"
+    base_capabilities = CAPABILITIES
+    max_buttons = MAX_BUTTONS
 
     def __init__(self, cfg: WhatsAppConfig, on_inbound: InboundHandler,
                  deps: ChannelDeps) -> None:
@@ -107,14 +108,9 @@ class WhatsAppChannel(WebhookChannel):
                       "messages as any number; admin commands from WhatsApp are refused. "
                       "Set whatsapp.app_secret (Meta app dashboard > App settings > Basic "
                       "> App secret) and remove insecure_unsigned", self.cfg.path)
-        for row_key, inbound in self._pending.take_over():
-            self._tasks.spawn(self._pending.run(row_key, self._on_inbound, inbound))
+        self._resume_pending()
         self.health.ok()
         log.info("event=channel_started platform=whatsapp path=%s", self.cfg.path)
-
-    async def stop(self) -> None:
-        await self._tasks.drain()
-        self.health.stopped()
 
     # ------------------------------------------------------------------ inbound
     def verify(self, mode: Optional[str], token: Optional[str],
@@ -257,12 +253,6 @@ class WhatsAppChannel(WebhookChannel):
                                  photo, max_bytes)
 
     # ------------------------------------------------------------------ outbound
-    @property
-    def capabilities(self) -> Capabilities:
-        if self._deps.buttons is None:
-            return CAPABILITIES
-        return dataclasses.replace(CAPABILITIES, buttons=True, max_buttons=MAX_BUTTONS)
-
     async def send(self, chat: ChatRef, reply: Reply, *, start_part: int = 0,
                    key: str = "") -> Sent:
         """Send text pieces then images from ``start_part`` on, one attempt each; raise
