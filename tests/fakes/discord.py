@@ -216,14 +216,7 @@ class FakeDiscord(ScriptedFake):
                    "data": {"id": "901", "name": name, "type": 1}}
         if text is not None:
             d["data"]["options"] = [{"name": "text", "type": 3, "value": text}]
-        user = {"id": user_id, "username": "alice"}
-        if guild_id is not None:
-            d["guild_id"], d["member"] = guild_id, {"user": user, "roles": []}
-        else:
-            d["user"] = user
-        item = self.interactions[iid] = Interaction(iid, d["token"], time.monotonic(), d)
-        self.emit("INTERACTION_CREATE", d)
-        return item
+        return self._emit_interaction(d, user_id, guild_id)
 
     def component_click(self, message_id: str, custom_id: str, *, user_id: str = USER_ID,
                         channel_id: str = CHANNEL_ID,
@@ -240,12 +233,18 @@ class FakeDiscord(ScriptedFake):
                    "channel_id": channel_id, "channel": {"id": channel_id, "type": 0},
                    "locale": "en-US", "message": message,
                    "data": {"custom_id": custom_id, "component_type": 2}}
+        return self._emit_interaction(d, user_id, guild_id)
+
+    def _emit_interaction(self, d: dict, user_id: str,
+                          guild_id: Optional[str]) -> Interaction:
+        """Add who acted (a guild member or a DM user), record it, emit it."""
         user = {"id": user_id, "username": "alice"}
         if guild_id is not None:
             d["guild_id"], d["member"] = guild_id, {"user": user, "roles": []}
         else:
             d["user"] = user
-        item = self.interactions[iid] = Interaction(iid, d["token"], time.monotonic(), d)
+        item = self.interactions[d["id"]] = Interaction(d["id"], d["token"],
+                                                        time.monotonic(), d)
         self.emit("INTERACTION_CREATE", d)
         return item
 
