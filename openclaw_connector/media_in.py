@@ -18,10 +18,9 @@ import struct
 from dataclasses import dataclass
 from typing import Optional
 
-from tornado import httputil
-
 from openclaw_connector.messages import PhotoUnavailable
 from openclaw_connector.net.client import ApiTimeout, ApiUnreachable, KeepAliveClient
+from openclaw_connector.net.connection import BodyTooLarge
 
 MAX_PIXELS = 40_000_000
 CONNECT_TIMEOUT_SEC = 10.0
@@ -70,9 +69,7 @@ async def fetch_bounded(client: KeepAliveClient, url: str, *, max_bytes: int,
                                     connect_timeout=min(CONNECT_TIMEOUT_SEC, timeout),
                                     request_timeout=timeout, max_body=max_bytes)
     except ApiUnreachable as exc:
-        cause = exc.cause
-        if isinstance(cause, httputil.HTTPInputError) and (
-                "over" in str(cause) or "out of range" in str(cause)):
+        if isinstance(exc.cause, BodyTooLarge):
             raise PhotoTooLarge(too_large_text(max_bytes)) from None
         raise PhotoUnavailable("Could not download the photo (%s); send it again." % (
             "timed out" if isinstance(exc, ApiTimeout) else "connection failed")) from None

@@ -20,6 +20,11 @@ MAX_HEAD = 64 << 10
 MAX_INFORMATIONAL = 5        # 1xx heads skipped before the real answer
 
 
+class BodyTooLarge(httputil.HTTPInputError):
+    """The response body is (or says it is) over the call's ``max_body``: a typed
+    cause, so a caller tells "too big" from a broken answer without reading text."""
+
+
 class ConnectionClosed(ConnectionError):
     """The server closed the connection before the response was complete."""
 
@@ -140,7 +145,7 @@ class Connection(asyncio.Protocol):
             return self._parse_chunks()
         if framing == "close":
             if len(self._buffer) > self._max_body:
-                raise httputil.HTTPInputError("body over %d bytes" % self._max_body)
+                raise BodyTooLarge("body over %d bytes" % self._max_body)
             return None
         size = int(framing)
         if len(self._buffer) < size:
@@ -165,8 +170,10 @@ class Connection(asyncio.Protocol):
             size = int(length)
         except ValueError:
             raise httputil.HTTPInputError("bad Content-Length %r" % length) from None
-        if not 0 <= size <= self._max_body:
+        if size < 0:
             raise httputil.HTTPInputError("Content-Length %d out of range" % size)
+        if size > self._max_body:
+            raise BodyTooLarge("Content-Length %d over %d bytes" % (size, self._max_body))
         return str(size)
 
     def _parse_chunks(self) -> Optional[RawResponse]:
@@ -192,7 +199,7 @@ class Connection(asyncio.Protocol):
                 self._last_chunk = True
                 continue
             if sum(len(c) for c in self._chunks) + size > self._max_body:
-                raise httputil.HTTPInputError("chunked body over %d bytes" % self._max_body)
+                raise BodyTooLarge("chunked body over %d bytes" % self._max_body)
             if len(self._buffer) < line_end + 2 + size + 2:
                 return None
             start = line_end + 2
