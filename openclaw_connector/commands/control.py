@@ -70,7 +70,8 @@ async def _bind(req: Request, ctx: CommandContext, template_id: str) -> Union[Bo
     if template is None:
         return Reply("Unknown template '%s'." % template_id + await _template_hint(ctx))
     try:
-        return bind(template, tokens, prompt_input=prompt_input)
+        return bind(template, tokens, prompt_input=prompt_input,
+                    image_input=ctx.photos.input_for(template) if ctx.photos else None)
     except InputError as exc:
         return Reply(str(exc))
 

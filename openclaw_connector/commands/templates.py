@@ -148,9 +148,10 @@ def describe_inputs(template: Template) -> str:
     return ", ".join(parts) if parts else "none declared"
 
 
-def bind(template: Template, tokens: Sequence[str], *,
-         prompt_input: Optional[str] = None) -> BoundRun:
-    """Sort ``tokens`` into inputs and free text, check and type them (raises InputError)."""
+def bind(template: Template, tokens: Sequence[str], *, prompt_input: Optional[str] = None,
+         image_input: Optional[str] = None) -> BoundRun:
+    """Sort ``tokens`` into inputs and free text, check and type them (raises InputError).
+    The configured ``prompt_input`` and ``image_input`` count as declared inputs."""
     names = inputs_of(template)
     declared = bool(names)
     raw: dict[str, str] = {}
@@ -161,7 +162,7 @@ def bind(template: Template, tokens: Sequence[str], *,
             words.append(token)
             continue
         key, value = pair
-        if declared and key not in names and key != prompt_input:
+        if declared and key not in names and key not in (prompt_input, image_input):
             raise InputError(_unknown(template, key))
         raw[key] = value
     target = text_input(template, prompt_input)

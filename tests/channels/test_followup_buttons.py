@@ -35,8 +35,10 @@ def _loads(name: str, inputs: list) -> dict:
 
 
 # portrait, upscale (input "image"), and targets whose image input has other names.
+# fix's LoadImage reads "source", which it does not declare: templates.fix.image_input.
 TEMPLATES = dict(copy.deepcopy(DEFAULT_TEMPLATES), big=_loads("big", ["init_image"]),
-                 fix=_loads("fix", ["source"]), sketch=_loads("sketch", ["input_image"]))
+                 fix=dict(_loads("fix", ["source"]), allowed_inputs=["strength"]),
+                 sketch=_loads("sketch", ["input_image"]))
 
 
 def _tg_markup(tg, chat):
