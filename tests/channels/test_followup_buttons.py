@@ -1,7 +1,7 @@
 """Follow-up buttons under a result (issue 17): ``templates.<id>.followups`` shows one
 button per follow-up after Again and Details; a tap runs the target template on the
 result's first image as ``"<subfolder>/<name> [output]"`` (no download, no upload),
-through the router like any command. Telegram, Discord and LINE against their fakes."""
+through the router like any command. Every platform against its fake."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import pytest
 
 from tests.channels.discord.conftest import discord_config, fake_discord, ready  # noqa: F401
 from tests.channels.telegram.support import telegram_config
-from tests.channels.webhooks.support import ADMIN_TOKEN, ALICE_LINE, GROUP, LINE_TOKEN, \
-    post_line, webhook_config
+from tests.channels.webhooks.support import ADMIN_TOKEN, ALICE_LINE, ALICE_WA, GROUP, \
+    LINE_TOKEN, WA_TOKEN, post_line, post_wa, webhook_config
 from tests.channels.webhooks.test_daemon_webhooks import daemon_url
 from tests.fakes import line as fline
+from tests.fakes import whatsapp as fwa
 from tests.fakes.discord import CHANNEL_ID, GUILD_ID
 from tests.fakes.openclaw import DEFAULT_TEMPLATES, FakeOpenClaw
 from tests.fakes.telegram import FakeTelegram
@@ -204,3 +205,39 @@ async def test_line_shows_four_buttons_and_the_rest_as_commands(tmp_path):
             fire = await oc.wait_request("/triggers/fire", "POST", count=2)
         assert fire.json["template_id"] == "upscale"
         assert fire.json["inputs"] == {"image": "a.png [output]"}
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_whatsapp_three_actions_are_buttons_and_more_are_commands(tmp_path):
+    """Again, Details and one follow-up fit WhatsApp's three reply buttons; its tap runs
+    upscale on the image. The upscale result has two follow-ups (four actions), so
+    all of them come as commands to type."""
+    async with fwa.FakeWhatsApp(access_token=WA_TOKEN) as fw, \
+            FakeOpenClaw(admin_token=ADMIN_TOKEN, templates=TEMPLATES) as oc:
+        cfg = webhook_config(tmp_path, wa=fw, **POLL, **{
+            "openclaw.url": oc.url, "admin_users": ["whatsapp:%s" % ALICE_WA],
+            "templates": {"portrait": {"followups": {"Upscale": "upscale"}},
+                          "upscale": {"followups": {"Bigger": "big", "Sketch": "sketch"}}}})
+        async with running_daemon(cfg) as daemon:
+            url = daemon_url(daemon, "whatsapp")
+            await post_wa(url, fwa.notification(messages=(
+                fwa.text_message(ALICE_WA, "/run portrait a red fox"),)))
+            await oc.wait_request("/triggers/fire", "POST")
+            oc.register_view("a.png", PNG)
+            oc.finish_job(images=["a.png"])
+            await fw.wait_until(lambda: [b for b in fw.sent if b.get("type") == "interactive"],
+                                what="buttons")
+            buttons = next(fwa.reply_buttons(b) for b in fw.sent
+                           if b.get("type") == "interactive")
+            assert [b["title"] for b in buttons] == ["Again", "Details", "Upscale"]
+            await post_wa(url, fwa.notification(messages=(
+                fwa.button_reply(ALICE_WA, buttons[2]["id"], title="Upscale"),)))
+            fire = await oc.wait_request("/triggers/fire", "POST", count=2)
+            oc.register_view("up.png", PNG)
+            oc.finish_job(images=["up.png"])
+            await fw.wait_until(lambda: any("Bigger: /run big" in t for t in fw.texts()),
+                                what="commands")
+        assert fire.json["inputs"] == {"image": "a.png [output]"}
+        assert 'Bigger: /run big init_image="up.png [output]"\n' \
+               'Sketch: /run sketch input_image="up.png [output]"' in \
+               "\n".join(fw.texts())
