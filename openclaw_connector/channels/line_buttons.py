@@ -9,9 +9,9 @@ run as a second command. The template stays tappable (LINE cannot edit a
 sent message); taps after a decision are answered "already done". The
 ``altText`` lists the commands, so a client that cannot show templates still
 shows what to type. Actions beyond the fourth (a result's follow-ups) follow
-as one text message of commands to type. A ``postback`` event in active mode is a tap: its
-``webhookEventId`` is the dedup key, its ``source`` the chat and the tapper,
-and its reply token answers for free.
+as one text message of commands to type. A ``postback`` event in active mode
+is a tap: its ``webhookEventId`` is the dedup key, its ``source`` the chat and
+the tapper, and its reply token answers for free.
 """
 
 from __future__ import annotations

@@ -70,8 +70,8 @@ class Router:
         self.context = CommandContext(
             openclaw=openclaw, jobs=jobs, commands=self.commands,
             instance_tag=instance_tag or "%x" % int(time.time() * 1000),
-            templates=catalogue or TemplateCatalogue(openclaw, refresh_sec=catalogue_refresh_sec,
-                                                     clock=clock),
+            templates=catalogue if catalogue is not None else TemplateCatalogue(
+                openclaw, refresh_sec=catalogue_refresh_sec, clock=clock),
             prompt_input=cfg.prompt_input, default_template=cfg.default_template,
             on_decided=on_decided,
             photos=PhotoInputs(state, photo_fetch, window_sec=cfg.media.input_window_sec,
