@@ -241,3 +241,27 @@ async def test_whatsapp_three_actions_are_buttons_and_more_are_commands(tmp_path
         assert 'Bigger: /run big init_image="up.png [output]"\n' \
                'Sketch: /run sketch input_image="up.png [output]"' in \
                "\n".join(fw.texts())
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_an_unreadable_catalogue_leaves_the_followup_out(tmp_path, caplog):
+    """When OpenClaw refuses its template list, the result still comes with Again and
+    Details; the follow-up is left out with one line saying why."""
+    caplog.set_level(logging.INFO)
+    async with FakeOpenClaw(admin_token=TOKEN, templates=TEMPLATES) as oc, \
+            FakeTelegram() as tg:
+        cfg = telegram_config(tmp_path, tg, **POLL, **{
+            "telegram.allowed_users": [str(ADMIN)], "admin_users": ["telegram:%d" % ADMIN],
+            "openclaw.url": oc.url, "openclaw.admin_token": TOKEN,
+            "templates": {"portrait": {"followups": {"Upscale": "upscale"}}}})
+        oc.fail_next(20, 403, {"ok": False, "error": "forbidden"}, path="/openclaw/templates")
+        async with running_daemon(cfg):
+            tg.queue_message("/run portrait seed=3", user_id=ADMIN)
+            await tg.wait_until(lambda: any("[Queued]" in t for t in tg.texts(ADMIN)))
+            oc.register_view("a.png", PNG)
+            oc.finish_job(images=["a.png"])
+            await tg.wait_until(lambda: any(m.get("reply_markup") for m in tg.messages.values()))
+            _mid, buttons = _tg_markup(tg, ADMIN)
+        assert [b["text"] for b in buttons] == ["Again", "Details"]
+    assert "event=followup_skipped template=portrait target=upscale " \
+           "reason=catalogue_unreachable" in caplog.text
