@@ -212,7 +212,7 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
             raise Problem("expected a host name or IP address, got %s" % describe(value))
         return text
     if kind == "template_id":
-        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", text):
+        if not re.fullmatch(_TEMPLATE_ID, text):
             raise Problem("expected a template id (as /templates lists it), got %s"
                           % describe(value))
         return text
@@ -230,10 +230,23 @@ def parse_value(value: Any, meta: Mapping, section: str) -> Any:
     return text
 
 
-_TEMPLATE_OPTIONS = ("prompt_input", "image_input")
+_TEMPLATE_OPTIONS = ("prompt_input", "image_input", "followups")
+_TEMPLATE_ID = r"[A-Za-z0-9_.-]{1,100}"
+MAX_FOLLOWUPS = 10
+FOLLOWUP_LABEL_LIMIT = 20          # LINE's and WhatsApp's button label limit (interactive.md §1)
+RESERVED_LABELS = ("Again", "Details")
 
 
-def _parse_template_options(value: Any) -> Mapping[str, Mapping[str, str]]:
+class KeyProblem(Problem):
+    """A problem below the key being parsed: ``subkey`` extends its path
+    (``templates`` + ``portrait.followups``)."""
+
+    def __init__(self, subkey: str, text: str) -> None:
+        super().__init__(text)
+        self.subkey = subkey
+
+
+def _parse_template_options(value: Any) -> Mapping[str, Mapping[str, Any]]:
     """``templates: {portrait: {prompt_input: positive}}`` as a read-only mapping; from
     the environment ``"portrait:positive, poster:prompt"``."""
     if isinstance(value, str):
@@ -249,18 +262,51 @@ def _parse_template_options(value: Any) -> Mapping[str, Mapping[str, str]]:
     out = {}
     for tid, options in value.items():
         if not isinstance(options, dict):
-            raise Problem("%s: expected a mapping such as {prompt_input: prompt}, got %s"
-                          % (tid, describe(options)))
+            raise KeyProblem(str(tid), "expected a mapping such as {prompt_input: prompt}, "
+                             "got %s" % describe(options))
+        parsed: dict[str, Any] = {}
         for key, item in options.items():
+            where = "%s.%s" % (tid, key)
             if key not in _TEMPLATE_OPTIONS:
-                raise Problem('%s.%s: unknown key (the options are %s)'
-                              % (tid, key, ", ".join('"%s"' % o for o in _TEMPLATE_OPTIONS)))
+                raise KeyProblem(where, "unknown key (the options are %s)"
+                                 % ", ".join('"%s"' % o for o in _TEMPLATE_OPTIONS))
+            if key == "followups":
+                parsed[key] = _parse_followups(where, item)
+                continue
             if not isinstance(item, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*",
                                                                item):
-                raise Problem("%s.%s: expected an input name, got %s"
-                              % (tid, key, describe(item)))
-        out[str(tid)] = MappingProxyType({k: str(v) for k, v in options.items()})
+                raise KeyProblem(where, "expected an input name, got %s" % describe(item))
+            parsed[key] = item
+        out[str(tid)] = MappingProxyType(parsed)
     return MappingProxyType(out)
+
+
+def _parse_followups(where: str, value: Any) -> Mapping[str, str]:
+    """``followups: {Upscale: upscale_4x}``: button label -> template the result feeds."""
+    example = "(followups: {Upscale: upscale_4x})"
+    if not isinstance(value, dict):
+        raise KeyProblem(where, "expected a mapping of button label to template id %s, "
+                         "got %s" % (example, describe(value)))
+    if len(value) > MAX_FOLLOWUPS:
+        raise KeyProblem(where, "%d follow-ups; at most %d per template fit under a result "
+                         "(remove some)" % (len(value), MAX_FOLLOWUPS))
+    seen: set[str] = set()
+    for label, target in value.items():
+        if not isinstance(label, str) or not 1 <= len(label.strip()) <= FOLLOWUP_LABEL_LIMIT:
+            raise KeyProblem(where, "button label %s: expected text of 1 to %d characters "
+                             "(what the button shows) %s" % (describe(label),
+                                                            FOLLOWUP_LABEL_LIMIT, example))
+        if label.strip().lower() in (r.lower() for r in RESERVED_LABELS):
+            raise KeyProblem(where, "button label %s: Again and Details are the result's own "
+                             "buttons; choose another label" % describe(label))
+        if label.strip().lower() in seen:
+            raise KeyProblem(where, "button label %s: given twice (labels must differ, "
+                             "ignoring case)" % describe(label))
+        seen.add(label.strip().lower())
+        if not isinstance(target, str) or not re.fullmatch(_TEMPLATE_ID, target.strip()):
+            raise KeyProblem(where, "%s: expected a template id (as /templates lists it), "
+                             "got %s %s" % (label, describe(target), example))
+    return MappingProxyType({label.strip(): target.strip() for label, target in value.items()})
 
 
 class ListProblem(Problem):

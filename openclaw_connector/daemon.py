@@ -26,8 +26,10 @@ from openclaw_connector.channels import build_channels
 from openclaw_connector.channels.base import Channel, ChannelDeps, PhotoSource
 from openclaw_connector.net.transport import HTTPTransport, build_transport
 from openclaw_connector.commands import Router
+from openclaw_connector.commands.templates import TemplateCatalogue
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import DONE, STOPPED, Outbox
+from openclaw_connector.jobs.followups import FollowUps
 from openclaw_connector.jobs.watcher import JobWatcher
 from openclaw_connector.lifecycle import ServiceEntry, stop_plan
 from openclaw_connector.messages import Inbound, PhotoRef, PhotoUnavailable
@@ -88,11 +90,14 @@ class Daemon:
                              card_interval=cfg.progress.min_interval_sec)
         self.buttons = Buttons(self.state, ttl_sec=cfg.buttons.token_ttl_sec,
                                channels=self.channels)
+        # One template catalogue: /run and /templates read it, and so do result buttons.
+        catalogue = TemplateCatalogue(self.openclaw)
         self.jobs = JobWatcher(cfg, openclaw=self.openclaw, state=self.state,
                                outbox=self.outbox, metrics=self.metrics,
-                               on_decided=self.buttons.decided)
+                               on_decided=self.buttons.decided,
+                               followups=FollowUps(cfg, catalogue))
         self.router = Router(cfg, openclaw=self.openclaw, jobs=self.jobs, metrics=self.metrics,
-                             on_decided=self.buttons.decided,
+                             on_decided=self.buttons.decided, catalogue=catalogue,
                              state=self.state, photo_fetch=self._fetch_photo)
         console_in, console_out = self._console_io
         deps = ChannelDeps(

@@ -39,7 +39,7 @@ from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook import (WebhookChannel, WebhookPathHandler, count,
                                                  image_urls, is_stale, line_signature,
                                                  signature_matches, with_notes)
-from openclaw_connector.channels.line_buttons import MAX_BUTTONS, buttons_template, \
+from openclaw_connector.channels.line_buttons import MAX_BUTTONS, button_messages, \
     parse_postback
 from openclaw_connector.channels.webhook_taps import WebhookTaps
 from openclaw_connector.config import LineConfig
@@ -205,8 +205,7 @@ class LineChannel(WebhookChannel):
         each; raise ChannelSendError (with ``sent_parts``) if LINE refused one."""
         messages = await self.render(reply)
         if reply.actions and self._deps.buttons is not None:
-            messages.append(buttons_template(self._deps.buttons, chat, reply.actions,
-                                             reply.text))
+            messages += button_messages(self._deps.buttons, chat, reply.actions, reply.text)
         batches = [messages[i:i + MESSAGES_PER_CALL]
                    for i in range(0, len(messages), MESSAGES_PER_CALL)]
         origin = key or chat.message_id

@@ -8,9 +8,10 @@ also sends a text ``message`` event is unconfirmed, and such an echo could
 run as a second command. The template stays tappable (LINE cannot edit a
 sent message); taps after a decision are answered "already done". The
 ``altText`` lists the commands, so a client that cannot show templates still
-shows what to type. A ``postback`` event in active mode is a tap: its
-``webhookEventId`` is the dedup key, its ``source`` the chat and the tapper,
-and its reply token answers for free.
+shows what to type. Actions beyond the fourth (a result's follow-ups) follow
+as one text message of commands to type. A ``postback`` event in active mode
+is a tap: its ``webhookEventId`` is the dedup key, its ``source`` the chat and
+the tapper, and its reply token answers for free.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ LABEL_LIMIT = 20
 TEXT_LIMIT = 160
 ALT_TEXT_LIMIT = 400
 DEFAULT_TEXT = "Tap to run:"
+OVERFLOW_LIMIT = 5000          # a text message's limit
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,17 @@ class PostbackTap:
         return Inbound(platform="line", user_id=self.chat.user_id, chat_id=self.chat.chat_id,
                        text=command, chat=self.chat, message_id=self.event_id,
                        is_direct=not self.chat.is_group, bot_name="", tap_id=self.event_id)
+
+
+def button_messages(buttons: Buttons, chat: ChatRef, actions: Sequence[Action],
+                    text: str) -> list[dict]:
+    """The buttons template for the first MAX_BUTTONS actions, then (when there are
+    more, e.g. a result with follow-ups) one text message with the rest as commands."""
+    messages = [buttons_template(buttons, chat, actions, text)]
+    rest = actions[MAX_BUTTONS:]
+    if rest:
+        messages.append({"type": "text", "text": actions_as_text(rest)[:OVERFLOW_LIMIT]})
+    return messages
 
 
 def buttons_template(buttons: Buttons, chat: ChatRef, actions: Sequence[Action],

@@ -19,7 +19,8 @@ from openclaw_connector.commands import ids
 from openclaw_connector.commands.context import CommandContext, Request
 from openclaw_connector.commands.parser import split_param
 from openclaw_connector.commands.photos import bind_photo
-from openclaw_connector.commands.templates import BoundRun, InputError, bind, shown_inputs
+from openclaw_connector.commands.templates import BoundRun, InputError, bind, shown_inputs, \
+    typed_value
 from openclaw_connector.commands.text import explain, inputs_summary
 from openclaw_connector.messages import Action, Reply
 from openclaw_connector.openclaw.types import NotFound, OpenClawError, Unreachable
@@ -64,11 +65,13 @@ async def _bind(req: Request, ctx: CommandContext, template_id: str) -> Union[Bo
             return Reply("Cannot read the template list from OpenClaw (%s), so free text "
                          "cannot be placed; give inputs as key=value." % explain(exc))
         raw = dict(split_param(t) for t in tokens)   # type: ignore[misc]
-        return BoundRun(raw, dict(raw))
+        typed = {k: typed_value(k, v, "string") for k, v in raw.items()}   # seed=random
+        return BoundRun(typed, dict(typed))
     if template is None:
         return Reply("Unknown template '%s'." % template_id + await _template_hint(ctx))
     try:
-        return bind(template, tokens, prompt_input=prompt_input)
+        return bind(template, tokens, prompt_input=prompt_input,
+                    image_input=ctx.photos.input_for(template) if ctx.photos else None)
     except InputError as exc:
         return Reply(str(exc))
 

@@ -10,7 +10,8 @@ Handlers are registered in a table (:class:`CommandSpec`, in
 :mod:`commands.context` with the request and context types, so this module
 and the handler modules never import each other). Permissions come from the
 ``{platform: Allowlist}`` map of the config; the local operator (console) is
-an ``Inbound`` flag, not a platform name.
+an ``Inbound`` flag, not a platform name. The template catalogue is the
+daemon's one instance when given (the result path reads it for follow-ups).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class Router:
                  catalogue_refresh_sec: float = CATALOGUE_REFRESH_SEC,
                  on_decided: Optional[Callable[[str], Awaitable[None]]] = None,
                  state: Optional[StateStore] = None,
-                 photo_fetch: Optional[PhotoFetch] = None) -> None:
+                 photo_fetch: Optional[PhotoFetch] = None,
+                 catalogue: Optional[TemplateCatalogue] = None) -> None:
         self.cfg = cfg
         self.metrics = metrics
         self.permissions = Permissions(cfg.allowlists(), cfg.admin_users,
@@ -68,8 +70,8 @@ class Router:
         self.context = CommandContext(
             openclaw=openclaw, jobs=jobs, commands=self.commands,
             instance_tag=instance_tag or "%x" % int(time.time() * 1000),
-            templates=TemplateCatalogue(openclaw, refresh_sec=catalogue_refresh_sec,
-                                        clock=clock),
+            templates=catalogue if catalogue is not None else TemplateCatalogue(
+                openclaw, refresh_sec=catalogue_refresh_sec, clock=clock),
             prompt_input=cfg.prompt_input, default_template=cfg.default_template,
             on_decided=on_decided,
             photos=PhotoInputs(state, photo_fetch, window_sec=cfg.media.input_window_sec,

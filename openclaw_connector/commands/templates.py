@@ -10,6 +10,8 @@ prompt, bound to the template's text input (``templates.<id>.prompt_input``
 in the config, else the first of :data:`TEXT_INPUTS` it allows). Values are
 sent with the JSON type of their default (``steps=30`` → ``30``), because the
 renderer keeps the type it is given and ComfyUI reads ``"false"`` as true.
+``seed=random`` draws a seed when the run is bound (the Again button carries
+it, so every tap is a new image); the caption shows the seed drawn.
 
 The catalogue is read from OpenClaw at most once per ``refresh_sec`` (the
 server hot-reloads its manifest); when a refresh fails the last list is used.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -28,6 +31,8 @@ from openclaw_connector.openclaw.types import OpenClawError, Template
 
 TEXT_INPUTS = ("prompt", "positive", "positive_prompt", "text")
 CATALOGUE_REFRESH_SEC = 60.0
+SEED_LIMIT = 2 ** 31               # fits every integer seed input ComfyUI nodes declare
+RANDOM_SEED = "random"             # seed=random: draw one for this run
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -70,6 +75,17 @@ class TemplateCatalogue:
 
     async def get(self, template_id: str) -> Optional[Template]:
         return next((t for t in await self.all() if t.id == template_id), None)
+
+
+def new_seed() -> int:
+    return secrets.randbelow(SEED_LIMIT - 1) + 1
+
+
+def typed_value(key: str, value: str, kind: str) -> Any:
+    """``value`` as ``kind``, with ``seed=random`` drawn here; ValueError if it is not one."""
+    if key == "seed" and value.strip().lower() == RANDOM_SEED:
+        return new_seed()
+    return convert(value, kind)
 
 
 def kind_of(default: Any) -> str:
@@ -132,9 +148,10 @@ def describe_inputs(template: Template) -> str:
     return ", ".join(parts) if parts else "none declared"
 
 
-def bind(template: Template, tokens: Sequence[str], *,
-         prompt_input: Optional[str] = None) -> BoundRun:
-    """Sort ``tokens`` into inputs and free text, check and type them (raises InputError)."""
+def bind(template: Template, tokens: Sequence[str], *, prompt_input: Optional[str] = None,
+         image_input: Optional[str] = None) -> BoundRun:
+    """Sort ``tokens`` into inputs and free text, check and type them (raises InputError).
+    The configured ``prompt_input`` and ``image_input`` count as declared inputs."""
     names = inputs_of(template)
     declared = bool(names)
     raw: dict[str, str] = {}
@@ -145,7 +162,7 @@ def bind(template: Template, tokens: Sequence[str], *,
             words.append(token)
             continue
         key, value = pair
-        if declared and key not in names and key != prompt_input:
+        if declared and key not in names and key not in (prompt_input, image_input):
             raise InputError(_unknown(template, key))
         raw[key] = value
     target = text_input(template, prompt_input)
@@ -161,10 +178,11 @@ def bind(template: Template, tokens: Sequence[str], *,
     for key, value in raw.items():
         kind = kind_of(template.defaults[key]) if key in template.defaults else "string"
         try:
-            inputs[key] = convert(value, kind)
+            inputs[key] = typed_value(key, value, kind)
         except ValueError:
+            what = _KIND_WORDS[kind] + (" or random" if key == "seed" else "")
             raise InputError('%s must be %s (default %s), got "%s".' % (
-                key, _KIND_WORDS[kind], _show(template.defaults.get(key)), value)) from None
+                key, what, _show(template.defaults.get(key)), value)) from None
     order = sorted(inputs, key=lambda k: (k != target, k == "seed"))   # prompt first
     shown = {k: inputs[k] for k in order
              if k not in template.defaults or template.defaults[k] != inputs[k]}

@@ -20,7 +20,8 @@ import yaml
 
 from openclaw_connector.config.schema import E, _walk
 from openclaw_connector.config.sections import Config
-from openclaw_connector.config_values import ListProblem, Problem, describe, parse_value
+from openclaw_connector.config_values import KeyProblem, ListProblem, Problem, describe, \
+    parse_value
 
 
 class ConfigError(Exception):
@@ -84,6 +85,9 @@ def _build(cls: type, raw: Mapping, env: Mapping[str, str], prefix: str,
         except ListProblem as exc:
             for index, text in exc.items:
                 problems.append("%s: %s[%d]: %s" % (origin, where, index, text))
+        except KeyProblem as exc:
+            problems.append("%s: %s: %s" % (origin, where.replace(
+                path, "%s.%s" % (path, exc.subkey), 1), exc))
         except Problem as exc:
             problems.append("%s: %s: %s" % (origin, where, exc))
     return cls(**values)

@@ -69,10 +69,17 @@ def _to_dict(obj: Any, mask: bool) -> dict:
         elif isinstance(value, tuple):
             out[f.name] = list(value)
         elif isinstance(value, Mapping):
-            out[f.name] = {k: dict(v) for k, v in value.items()}
+            out[f.name] = _plain(value)
         else:
             out[f.name] = value
     return out
+
+
+def _plain(value: Any) -> Any:
+    """Nested read-only mappings as plain dicts (``--print-config`` dumps them as YAML)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def mask_secret(value: Optional[str]) -> str:

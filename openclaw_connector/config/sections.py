@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from openclaw_connector.config.buttons import ButtonsConfig
 from openclaw_connector.config.platforms import (DiscordConfig, LineConfig, TelegramConfig,
@@ -163,9 +163,10 @@ class Config:
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     # A plain message (no "/") in a private chat runs this template with the text as prompt.
     default_template: Optional[str] = _key(E + "DEFAULT_TEMPLATE", "template_id")
-    # Per template id: {"prompt_input": <input that takes free text>}.
-    # (environment: "portrait:positive, poster:prompt")
-    templates: Optional[Mapping[str, Mapping[str, str]]] = _key(E + "PROMPT_INPUTS",
+    # Per template id: {"prompt_input": <input that takes free text>, "image_input": <input
+    # a photo binds to>, "followups": {<button label>: <template fed the result image>}}.
+    # (environment, prompt inputs only: "portrait:positive, poster:prompt")
+    templates: Optional[Mapping[str, Mapping[str, Any]]] = _key(E + "PROMPT_INPUTS",
                                                                 "template_options")
     network: NetworkConfig = field(default_factory=NetworkConfig)
     buttons: ButtonsConfig = field(default_factory=ButtonsConfig)
@@ -203,6 +204,11 @@ class Config:
         """``templates.<id>.image_input``: the input a user's photo binds to, when configured."""
         options = (self.templates or {}).get(template_id) or {}
         return options.get("image_input")
+
+    def followups(self, template_id: str) -> dict[str, str]:
+        """``templates.<id>.followups``: button label -> target template, in file order."""
+        options = (self.templates or {}).get(template_id) or {}
+        return dict(options.get("followups") or {})
 
     def prompt_input(self, template_id: str) -> Optional[str]:
         """``templates.<id>.prompt_input``: the input free text goes to, when configured."""

@@ -1,7 +1,8 @@
 """Turning a job outcome into a Reply, and getting it accepted by the platform.
 
 Split from :mod:`jobs` (the watching) so each stays one concept. The reply
-carries the first ``results.max_images`` images, each fetched through
+carries its buttons (:mod:`jobs.actions`, :mod:`jobs.followups`) and the
+first ``results.max_images`` images, each fetched through
 ``/view`` (openclaw-api.md §5) with at most ``media.max_mb`` bytes; an image
 that cannot be fetched becomes a note in the caption. Sending goes through
 the Outbox (``delivery.py``), which owns the retry policy for every reply;
@@ -18,6 +19,7 @@ from typing import Any, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
 from openclaw_connector.jobs.actions import result_actions
+from openclaw_connector.jobs.followups import FollowUps, output_reference
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import Config
@@ -32,7 +34,7 @@ from openclaw_connector.openclaw.types import ImageRef, JobOutcome, NotFound, Op
 
 log = logmod.get("jobs")
 
-__all__ = ["DONE", "FAILED", "ResultSender"]
+__all__ = ["DONE", "FAILED", "FollowUps", "ResultSender"]
 
 OUTPUT_MEMORY_SEC = 7 * 86400.0     # as long as finished watches are kept (jobs.watcher)
 
@@ -41,7 +43,8 @@ class ResultSender:
     """Builds result replies and sends them until accepted (bounded)."""
 
     def __init__(self, cfg: Config, *, openclaw: Any, outbox: Outbox, metrics: Metrics,
-                 stopping: asyncio.Event, state: Any = None) -> None:
+                 stopping: asyncio.Event, state: Any = None,
+                 followups: Optional[FollowUps] = None) -> None:
         self._res = cfg.results
         self._max_bytes = int(cfg.media.max_mb * 1024 * 1024)
         self._max_video_bytes = int(max(cfg.media.max_mb, cfg.media.max_video_mb) * 1048576)
@@ -50,6 +53,7 @@ class ResultSender:
         self._metrics = metrics
         self._stopping = stopping
         self._state = state
+        self._followups = followups
         self.retry = BackoffPolicy(cfg.retry.initial_sec, 2.0, cfg.retry.max_sec)
 
     async def result_reply(self, template: str, outcome: JobOutcome, *,
@@ -70,7 +74,9 @@ class ResultSender:
                                     source=output_reference(ref) if kind == IMAGE else ""))
         text = fmt.outcome_text(template, outcome, max_images=self._res.max_images,
                                 notes=notes, inputs=inputs)
-        return Reply(text, tuple(images), actions=result_actions(template, outcome, inputs))
+        more = await self._followups.actions(template, outcome) if self._followups else ()
+        return Reply(text, tuple(images),
+                     actions=result_actions(template, outcome, inputs, more))
 
     async def _view(self, ref: ImageRef, max_bytes: int) -> bytes:
         """One /view download; an unreachable ComfyUI is retried with backoff, bounded."""
@@ -127,12 +133,6 @@ def output_files(outcome: JobOutcome) -> list[ImageRef]:
         if other.kind in ("gifs", "videos", "video"):
             files.extend(ImageRef(f.filename, f.subfolder, f.type, True) for f in other.files)
     return files
-
-
-def output_reference(ref: ImageRef) -> str:
-    """LoadImage's value for an output file: ``"<subfolder>/<name> [output]"`` (§6.6)."""
-    path = "%s/%s" % (ref.subfolder, ref.filename) if ref.subfolder else ref.filename
-    return "%s [%s]" % (path, ref.type or "output")
 
 
 def _why(exc: OpenClawError) -> str:

@@ -40,7 +40,7 @@ from openclaw_connector.openclaw.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
 from openclaw_connector.jobs.card import CardTracker
-from openclaw_connector.jobs.send import DONE, FAILED, ResultSender
+from openclaw_connector.jobs.send import DONE, FAILED, FollowUps, ResultSender
 from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, epoch, watch_key
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.messages import ChatRef, Reply
@@ -69,9 +69,9 @@ class JobWatcher:
     """Follows prompts and approvals a chat started; a service with start()/stop()."""
 
     def __init__(self, cfg: Config, *, openclaw: OpenClawClient, state: StateStore,
-                 outbox: Outbox, metrics: Metrics,
-                 clock: Callable[[], float] = time.time,
-                 on_decided: Optional[Callable[[str], Awaitable[None]]] = None) -> None:
+                 outbox: Outbox, metrics: Metrics, clock: Callable[[], float] = time.time,
+                 on_decided: Optional[Callable[[str], Awaitable[None]]] = None,
+                 followups: Optional[FollowUps] = None) -> None:
         self._cfg = cfg
         self._on_decided = on_decided       # an approval's buttons go once it is decided
         self._res = cfg.results
@@ -89,7 +89,7 @@ class JobWatcher:
         self._poll = Backoff(BackoffPolicy(self._res.poll_min_sec, 2.0,
                                            max(self._res.poll_min_sec, self._res.poll_max_sec)))
         self._sender = ResultSender(cfg, openclaw=openclaw, outbox=outbox, metrics=metrics,
-                                    stopping=self._stopping, state=state)
+                                    stopping=self._stopping, state=state, followups=followups)
         self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
         self.ws: Optional[ComfyWebSocket] = None
         self.cards = CardTracker(cfg, outbox=outbox, state=state, stopping=self._stopping,

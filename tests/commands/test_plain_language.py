@@ -99,6 +99,25 @@ async def test_wrong_kind_and_unknown_input_are_refused_before_any_submit(tmp_pa
 
 
 @pytest.mark.gen_test(timeout=10)
+async def test_seed_random_submits_a_fresh_integer_seed_and_the_caption_shows_it(tmp_path):
+    """``seed=random`` (what Again carries) is drawn when the run is bound: an integer
+    reaches OpenClaw, a new one each time, and the [Done] caption shows the one used."""
+    async with stack(tmp_path) as env:
+        for _ in range(2):
+            assert (await env.say("/run portrait a fox seed=random")).startswith(
+                "[Queued] portrait")
+            pid = env.fake.model.running.prompt_id
+            env.fake.finish_job(pid)
+            seed = _fired(env)[-1]["inputs"]["seed"]
+            assert isinstance(seed, int) and not isinstance(seed, bool) and seed > 0
+            assert env.tracker.inputs[pid]["seed"] == seed
+        first, second = (b["inputs"]["seed"] for b in _fired(env))
+        assert first != second
+        assert await env.say("/run portrait seed=often") == (
+            'seed must be a whole number or random (default 0), got "often".')
+
+
+@pytest.mark.gen_test(timeout=10)
 async def test_without_the_template_list_inputs_go_as_typed_and_free_text_is_refused(tmp_path):
     """A server that refuses GET /openclaw/templates (403) does not block /run."""
     async with stack(tmp_path) as env:

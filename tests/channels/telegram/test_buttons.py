@@ -149,7 +149,8 @@ async def test_tap_is_answered_before_a_slow_openclaw_answers(tmp_path):
 
 @pytest.mark.gen_test(timeout=15)
 async def test_again_reruns_the_same_inputs_with_a_new_seed_and_details_shows_history(tmp_path):
-    """A result carries Again and Details; Again fires the same prompt with another seed."""
+    """A result carries Again and Details; each tap on Again fires the same prompt with
+    a seed of its own (the button says seed=random, not a seed fixed at send time)."""
     async with FakeOpenClaw(admin_token=TOKEN) as oc, FakeTelegram() as tg:
         async with running_daemon(config(tmp_path, tg, oc)):
             tg.queue_message("/run portrait a red fox steps=30 seed=7", user_id=ADMIN)
@@ -159,20 +160,27 @@ async def test_again_reruns_the_same_inputs_with_a_new_seed_and_details_shows_hi
             await tg.wait_until(lambda: any("[Done]" in t for t in tg.texts(ADMIN)))
             mid, buttons = keyboard_message(tg, ADMIN, "[Done]")
             assert [b["text"] for b in buttons] == ["Again", "Details"]
-            again = tg.queue_callback(buttons[0]["callback_data"], message_id=mid,
-                                      user_id=ADMIN)
-            await answer_of(tg, again)
-            refire = await oc.wait_request("/triggers/fire", "POST", count=2)
+            refires = []
+            for count in (2, 3):
+                again = tg.queue_callback(buttons[0]["callback_data"], message_id=mid,
+                                          user_id=ADMIN)
+                assert "text" not in await answer_of(tg, again)     # granted, not refused
+                refires.append(await oc.wait_request("/triggers/fire", "POST", count=count))
+                await tg.wait_until(lambda: sum("[Queued]" in t for t in tg.texts(ADMIN))
+                                    == count)
             details = tg.queue_callback(buttons[1]["callback_data"], message_id=mid,
                                         user_id=ADMIN)
             await answer_of(tg, details)
             await tg.wait_until(lambda: any(pid in t and "[Done]" not in t
                                             for t in tg.texts(ADMIN)[2:]))
-    first, second = fire.json["inputs"], refire.json["inputs"]
-    assert first["prompt"] == second["prompt"] == "a red fox"
-    assert first["steps"] == second["steps"] == 30
-    assert first["seed"] == 7 and second["seed"] != 7
-    assert fire.json["trace_id"] != refire.json["trace_id"]
+    first, second, third = fire.json["inputs"], refires[0].json["inputs"], \
+        refires[1].json["inputs"]
+    assert first["prompt"] == second["prompt"] == third["prompt"] == "a red fox"
+    assert first["steps"] == second["steps"] == third["steps"] == 30
+    assert first["seed"] == 7
+    assert all(isinstance(i["seed"], int) for i in (second, third))
+    assert len({first["seed"], second["seed"], third["seed"]}) == 3
+    assert fire.json["trace_id"] != refires[0].json["trace_id"] != refires[1].json["trace_id"]
 
 
 @pytest.mark.gen_test(timeout=15)
