@@ -74,6 +74,16 @@ class KeepAlive:
                 return
 
 
+def close_now(conn: WebSocketClientConnection, code: int, reason: str) -> None:
+    """Send a close frame (best effort: a live peer learns the code) and drop the
+    connection without waiting for the answer, for a peer known to be unresponsive."""
+    protocol = conn.protocol
+    stream = protocol.stream if protocol is not None else None
+    conn.close(code, reason)
+    if stream is not None:
+        stream.close()
+
+
 def abort(conn: WebSocketClientConnection) -> None:
     """Drop the TCP connection now, skipping the close handshake.
 

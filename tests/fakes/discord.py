@@ -288,10 +288,13 @@ class FakeDiscord(ScriptedFake):
         if live is not None and live.session is session and not live.zombie:
             live.send(frame)
 
-    def zombie(self) -> None:
-        """The current connection goes half-open: no ACKs, no dispatches delivered."""
+    def zombie(self, *, frozen: bool = False) -> None:
+        """The current connection goes half-open: no ACKs, no dispatches delivered.
+        ``frozen``: it answers nothing at all, no pong and no close handshake either
+        (the peer is gone, no FIN came), so only dropping the socket ends it."""
         assert self.live is not None
         self.live.zombie = True
+        self.live.frozen = frozen
 
     def close(self, code: int, reason: str = "") -> None:
         """Close the current connection from the server side with ``code``."""

@@ -28,7 +28,7 @@ from openclaw_connector.channels.discord.gateway import CLOSE_SHUTDOWN, CLOSE_ZO
     Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
 from openclaw_connector.channels.discord.rest import USER_AGENT, DiscordRest
 from openclaw_connector.config import DiscordConfig
-from openclaw_connector.net.ws_keepalive import KeepAlive
+from openclaw_connector.net.ws_keepalive import KeepAlive, close_now
 
 log = logmod.get("discord")
 
@@ -213,7 +213,8 @@ class GatewayConnection:
             if isinstance(action, Close):
                 log.warning("event=gateway_zombie hint=no HEARTBEAT_ACK since the last beat; "
                             "reconnecting to resume")
-                ws.close(action.code, action.reason)
+                # A peer that stopped ACKing will not finish a close handshake either.
+                close_now(ws, action.code, action.reason)
                 return
             self._beat_sent = time.monotonic()
             await _write(ws, action.frame)
