@@ -14,10 +14,12 @@ from typing import Mapping
 
 @dataclass(frozen=True)
 class MenuItem:
-    """One command: its word (``run``) and a one-line description."""
+    """One command: its word (``run``), a one-line description, and whether it can
+    use a photo (a menu that supports files offers an optional image with it)."""
 
     word: str
     description: str
+    takes_photo: bool = False
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,10 @@ class Sent:
     chat_id: str
     first_id: str = ""
     last_id: str = ""
+    # Per reply image (index-aligned with ``Reply.images``): the id of the message that
+    # showed it, "" when it went as a link or note or the platform gave no id; empty
+    # when the channel does not tell (a reply to that message means that image).
+    image_ids: tuple[str, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps({"platform": self.platform, "chat_id": self.chat_id,

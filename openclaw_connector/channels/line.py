@@ -23,6 +23,7 @@ images go out as MediaStore URLs. API calls reuse keep-alive connections
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import time
@@ -34,16 +35,17 @@ from openclaw_connector.net.client import APIResponse, ApiUnreachable
 from openclaw_connector.net.retry import retry_after
 from openclaw_connector.channels.base import ChannelDeps, send_parts
 from openclaw_connector.channels.line_media import fetch_photo, photo_of
-from openclaw_connector.channels.media_links import moving_media, stored_url
+from openclaw_connector.channels.media_links import image_ids, kinds_at, moving_media, \
+    stored_url
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook import (WebhookChannel, WebhookPathHandler, count,
-                                                 image_urls, is_stale, line_signature,
+                                                 image_links, is_stale, line_signature,
                                                  signature_matches, with_notes)
 from openclaw_connector.channels.line_buttons import MAX_BUTTONS, button_messages, \
     parse_postback
 from openclaw_connector.channels.webhook_taps import WebhookTaps
 from openclaw_connector.config import LineConfig
-from openclaw_connector.media_out import IMAGE, placeholder_png
+from openclaw_connector.media_out import placeholder_png
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, Inbound, \
     InboundHandler, PhotoRef, Reply, Sent
 
@@ -203,23 +205,27 @@ class LineChannel(WebhookChannel):
                    key: str = "") -> Sent:
         """Reply (fresh token) or push each batch from ``start_part`` on, one attempt
         each; raise ChannelSendError (with ``sent_parts``) if LINE refused one."""
-        messages = await self.render(reply)
+        messages, shows = await self.render(reply)
         if reply.actions and self._deps.buttons is not None:
             messages += button_messages(self._deps.buttons, chat, reply.actions, reply.text)
         batches = [messages[i:i + MESSAGES_PER_CALL]
                    for i in range(0, len(messages), MESSAGES_PER_CALL)]
         origin = key or chat.message_id
+        ids = [""] * len(messages)      # every sent message's id, for Sent.image_ids
 
         async def send_one(index: int, batch: list[dict]) -> str:
+            got: Optional[list[str]] = None
             if index == 0 and self._take_reply_token(chat):
-                replied = await self._reply(chat.reply_token, batch)
-                if replied is not None:
-                    return replied
-            return await self._push(chat.chat_id, batch, retry_key(chat, origin, index))
+                got = await self._reply(chat.reply_token, batch)
+            if got is None:
+                got = await self._push(chat.chat_id, batch, retry_key(chat, origin, index))
+            if len(got) == len(batch):  # one sentMessages entry per message, in order
+                ids[index * MESSAGES_PER_CALL:(index + 1) * MESSAGES_PER_CALL] = got
+            return got[0] if got else ""
 
         sent = await send_parts("line", chat.chat_id, batches, start_part, send_one)
         self.health.ok()
-        return sent
+        return dataclasses.replace(sent, image_ids=image_ids(shows, ids, len(reply.images)))
 
     async def typing(self, chat: ChatRef) -> None:
         """The loading animation in a 1:1 chat (groups and rooms cannot show it: §2.3);
@@ -234,18 +240,21 @@ class LineChannel(WebhookChannel):
             raise ChannelSendError("LINE loading animation refused (status %d)" % resp.code,
                                    permanent=400 <= resp.code < 500)
 
-    async def render(self, reply: Reply) -> list[dict]:
+    async def render(self, reply: Reply) -> tuple[list[dict], list[int]]:
         """Text pieces, then one image object per image (notes replace images), then
-        video objects (mp4; other animations are links in the text: issue 19)."""
-        stills = [i for i in reply.images if i.kind == IMAGE]
-        moving = await moving_media(self._deps.media, [i for i in reply.images
-                                                       if i.kind != IMAGE],
+        video objects (mp4; other animations are links in the text: issue 19); and per
+        message the index in ``reply.images`` it shows (-1: none)."""
+        still_at, moving_at = kinds_at(reply.images)
+        moving = await moving_media(self._deps.media, [reply.images[n] for n in moving_at],
                                     native_max_bytes=VIDEO_MAX_BYTES)
-        urls, notes = await image_urls(self._deps.media, stills,
-                                 platform_max_bytes=IMAGE_MAX_BYTES)
+        links, notes = await image_links(self._deps.media, [reply.images[n] for n in still_at],
+                                         platform_max_bytes=IMAGE_MAX_BYTES)
+        urls = [url for _index, url in links]
         text = with_notes(reply.text, moving.links + notes + moving.notes)
         messages: list[dict] = [{"type": "text", "text": piece}
                                 for piece in split_text(text, TEXT_LIMIT, units="utf16")]
+        shows = [-1] * len(messages) + [still_at[k] for k, _url in links] + \
+            [moving_at[k] for k in moving.video_of]
         messages += [{"type": "image", "originalContentUrl": url, "previewImageUrl": url}
                      for url in urls]
         if moving.videos:   # a preview is required: the job's first still, else a plain PNG
@@ -253,7 +262,7 @@ class LineChannel(WebhookChannel):
                                                             placeholder_png(), "image/png")
             messages += [{"type": "video", "originalContentUrl": url,
                           "previewImageUrl": preview} for url in moving.videos]
-        return messages
+        return messages, shows
 
     def _take_reply_token(self, chat: ChatRef) -> bool:
         now = time.time()
@@ -279,8 +288,8 @@ class LineChannel(WebhookChannel):
             connect_timeout=self.cfg.connect_timeout_sec,
             request_timeout=self.cfg.request_timeout_sec)
 
-    async def _reply(self, token: str, batch: list[dict]) -> Optional[str]:
-        """The first message id if LINE accepted the reply; None when push should
+    async def _reply(self, token: str, batch: list[dict]) -> Optional[list[str]]:
+        """The sent message ids if LINE accepted the reply; None when push should
         take over (the token was refused, or LINE failed)."""
         try:
             resp = await self._call("/v2/bot/message/reply",
@@ -292,7 +301,7 @@ class LineChannel(WebhookChannel):
             return None
         if resp.code == 200:
             count(self._deps.metrics, "line_sends_total", api="reply", status="200")
-            return _first_id(resp)
+            return _sent_ids(resp)
         count(self._deps.metrics, "line_sends_total", api="reply", status=str(resp.code))
         if resp.code == 400 and "reply token" in _error_message(resp).lower():
             log.info("event=reply_token_rejected fallback=push")
@@ -303,8 +312,9 @@ class LineChannel(WebhookChannel):
         self._raise_for(resp, "reply")
         return None
 
-    async def _push(self, to: str, batch: list[dict], key: str) -> str:
-        """One push carrying ``key`` as ``X-Line-Retry-Key``; 409 = delivered before."""
+    async def _push(self, to: str, batch: list[dict], key: str) -> list[str]:
+        """One push carrying ``key`` as ``X-Line-Retry-Key``; 409 = delivered before
+        (no ids then). The sent message ids."""
         try:
             resp = await self._call("/v2/bot/message/push", {"to": to, "messages": batch},
                                     {"X-Line-Retry-Key": key})
@@ -315,10 +325,10 @@ class LineChannel(WebhookChannel):
             raise ChannelSendError("LINE push failed (no answer)") from None
         count(self._deps.metrics, "line_sends_total", api="push", status=str(resp.code))
         if resp.code == 200:
-            return _first_id(resp)
+            return _sent_ids(resp)
         if resp.code == 409:
             log.info("event=push_already_accepted retry_key=%s", key)
-            return ""
+            return []
         if resp.code < 500:
             self._raise_for(resp, "push")
         log.warning("event=push_failed status=%d", resp.code)
@@ -348,13 +358,13 @@ def retry_key(chat: ChatRef, origin: str, index: int) -> str:
     return str(uuid.uuid5(RETRY_KEY_NAMESPACE, "%s\n%s\n%d" % (chat.chat_id, origin, index)))
 
 
-def _first_id(resp: APIResponse) -> str:
-    """The id of the first message LINE reports as sent (``sentMessages``), or ""."""
+def _sent_ids(resp: APIResponse) -> list[str]:
+    """The ids LINE reports as sent (``sentMessages``: one per message, in order)."""
     try:
         sent = json.loads(resp.body or b"{}").get("sentMessages")
-        return str(sent[0]["id"]) if sent else ""
-    except (ValueError, AttributeError, KeyError, TypeError, IndexError):
-        return ""
+        return [str(item["id"]) for item in sent or ()]
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return []
 
 
 def _error_message(resp: APIResponse) -> str:

@@ -1,7 +1,7 @@
 """Videos and animations for the platforms that fetch media by URL: LINE and WhatsApp
 (interactive.md §4; issue 19).
 
-Stills keep going through ``webhook.image_urls``. A video or animation is
+Stills keep going through ``webhook.image_links``. A video or animation is
 stored in the MediaStore (``media.max_video_mb``) and sent as the platform's
 native video message when it is an mp4 within the platform's limit (LINE
 200 MB, WhatsApp 16 MB), else as a signed link in the text. Without
@@ -19,7 +19,7 @@ import tornado.ioloop
 
 from openclaw_connector import log as logmod
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
-from openclaw_connector.media_out import VIDEO, is_mp4
+from openclaw_connector.media_out import IMAGE, VIDEO, is_mp4
 from openclaw_connector.messages import Image
 
 log = logmod.get("media")
@@ -35,15 +35,33 @@ class MovingMedia:
     """What a reply's videos and animations become: native video URLs, links, notes."""
 
     videos: list[str] = field(default_factory=list)
+    video_of: list[int] = field(default_factory=list)  # per video: its index in the input
     links: list[str] = field(default_factory=list)     # "Animation x.webp: https://..."
     notes: list[str] = field(default_factory=list)
+
+
+def kinds_at(images: Sequence[Image]) -> tuple[list[int], list[int]]:
+    """The positions in ``images`` of the stills and of the videos/animations, so a
+    channel can tell which reply image each sent message shows (``Sent.image_ids``)."""
+    stills = [n for n, image in enumerate(images) if image.kind == IMAGE]
+    return stills, [n for n in range(len(images)) if n not in stills]
+
+
+def image_ids(shows: Sequence[int], ids: Sequence[str], count: int) -> tuple[str, ...]:
+    """``Sent.image_ids`` from each sent message's id and the reply image it showed
+    (``shows``: an index into the reply's images, -1 for none); () when no id matched."""
+    out = [""] * count
+    for index, message_id in zip(shows, ids):
+        if index >= 0 and message_id:
+            out[index] = message_id
+    return tuple(out) if any(out) else ()
 
 
 async def moving_media(media: Any, images: Sequence[Image], *,
                        native_max_bytes: int) -> MovingMedia:
     """Store each non-still file; mp4 within ``native_max_bytes`` is a native video."""
     out = MovingMedia()
-    for image in images:
+    for index, image in enumerate(images):
         label = "%s %s" % ("Video" if image.kind == VIDEO else "Animation", image.filename)
         if media is None or not media.public:
             out.notes.append(NO_PUBLIC_URL_NOTE % label)
@@ -60,6 +78,7 @@ async def moving_media(media: Any, images: Sequence[Image], *,
         if image.kind == VIDEO and is_mp4(image.filename) and \
                 len(image.data) <= native_max_bytes:
             out.videos.append(url)
+            out.video_of.append(index)
         else:
             out.links.append("%s: %s" % (label, url))
     return out

@@ -85,9 +85,10 @@ UNSUPPORTED_NOTE = "An image could not be delivered (%s; only PNG and JPEG can b
 URL_IMAGE_TYPES = ("image/png", "image/jpeg")   # what LINE and WhatsApp fetch by URL
 
 
-async def image_urls(media, images, *,
-                     platform_max_bytes: int) -> tuple[list[str], list[str]]:
-    """Store ``images`` in the MediaStore; return (public URLs, notes for the user).
+async def image_links(media, images, *,
+                      platform_max_bytes: int) -> tuple[list[tuple[int, str]], list[str]]:
+    """Store ``images`` in the MediaStore; return ((index in ``images``, public URL)
+    for each stored one, notes for the user).
 
     A note replaces each image that cannot be sent by URL: no
     ``public_base_url``, over ``media.max_mb`` or the platform's own limit,
@@ -95,9 +96,9 @@ async def image_urls(media, images, *,
     written on the default executor, as MediaHandler reads it: an image of
     several MB would otherwise hold the IOLoop for tens of milliseconds.
     """
-    urls: list[str] = []
+    urls: list[tuple[int, str]] = []
     notes: list[str] = []
-    for image in images:
+    for index, image in enumerate(images):
         if media is None or not media.public:
             if NO_PUBLIC_URL_NOTE not in notes:
                 notes.append(NO_PUBLIC_URL_NOTE)
@@ -109,8 +110,8 @@ async def image_urls(media, images, *,
                 raise MediaUnsupported(ctype)
             if len(image.data) > limit:
                 raise MediaTooLarge(ctype)
-            urls.append(await tornado.ioloop.IOLoop.current().run_in_executor(
-                None, media.url, image.data, ctype))
+            urls.append((index, await tornado.ioloop.IOLoop.current().run_in_executor(
+                None, media.url, image.data, ctype)))
         except MediaTooLarge:
             log.warning("event=image_not_sent reason=too_large bytes=%d limit=%d",
                         len(image.data), limit)

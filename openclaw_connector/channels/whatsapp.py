@@ -26,6 +26,7 @@ with its error code (e.g. 131047) and remembered (:meth:`delivery_failed`).
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import math
@@ -35,17 +36,16 @@ from typing import Any, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, ApiUnreachable
 from openclaw_connector.channels.base import ChannelDeps, send_parts
-from openclaw_connector.channels.media_links import moving_media
+from openclaw_connector.channels.media_links import image_ids, kinds_at, moving_media
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook_taps import WebhookTaps
 from openclaw_connector.channels.whatsapp_buttons import MAX_BUTTONS, parse_button_reply, \
     with_buttons
 from openclaw_connector.channels.whatsapp_media import fetch_photo
 from openclaw_connector.channels.whatsapp_wire import iter_values, message_to_inbound
-from openclaw_connector.media_out import IMAGE
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, WebhookChannel,
                                                  WebhookPathHandler,
-                                                 count, hub_signature, image_urls, is_stale,
+                                                 count, hub_signature, image_links, is_stale,
                                                  signature_matches, with_notes)
 from openclaw_connector.config import WhatsAppConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, \
@@ -266,14 +266,20 @@ class WhatsAppChannel(WebhookChannel):
             count(self._deps.metrics, "whatsapp_window_skips_total")
             raise ChannelSendError("outside WhatsApp's 24-hour window", permanent=True,
                                    sent_parts=start_part)
-        bodies = await self.render(to, reply, chat.message_id)
+        bodies, shows = await self.render(to, reply, chat.message_id)
         if reply.actions and self._deps.buttons is not None:
             base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+            # Buttons replace a text body in place or come last: image positions hold.
             bodies = with_buttons(bodies, base, self._deps.buttons, chat, reply.actions)
-        sent = await send_parts("whatsapp", to, bodies, start_part,
-                                lambda _index, body: self._post(body))
+        ids = [""] * len(bodies)        # every sent message's wamid, for Sent.image_ids
+
+        async def send_one(index: int, body: dict) -> str:
+            ids[index] = await self._post(body)
+            return ids[index]
+
+        sent = await send_parts("whatsapp", to, bodies, start_part, send_one)
         self.health.ok()
-        return sent
+        return dataclasses.replace(sent, image_ids=image_ids(shows, ids, len(reply.images)))
 
     async def typing(self, chat: ChatRef) -> None:
         """Mark the command read with the typing indicator (interactive.md §2.4: shown
@@ -294,23 +300,26 @@ class WhatsAppChannel(WebhookChannel):
             raise ChannelSendError("WhatsApp typing indicator refused (status %d)"
                                    % resp.code, permanent=400 <= resp.code < 500)
 
-    async def render(self, to: str, reply: Reply, reply_to: str = "") -> list[dict]:
-        """Graph message bodies: text pieces (the first quoting the command), images."""
-        moving = await moving_media(self._deps.media, [i for i in reply.images
-                                                       if i.kind != IMAGE],
+    async def render(self, to: str, reply: Reply,
+                     reply_to: str = "") -> tuple[list[dict], list[int]]:
+        """Graph message bodies: text pieces (the first quoting the command), images;
+        and per body the index in ``reply.images`` it shows (-1: none)."""
+        still_at, moving_at = kinds_at(reply.images)
+        moving = await moving_media(self._deps.media, [reply.images[n] for n in moving_at],
                                     native_max_bytes=VIDEO_MAX_BYTES)
-        urls, notes = await image_urls(self._deps.media,
-                                       [i for i in reply.images if i.kind == IMAGE],
-                                       platform_max_bytes=IMAGE_MAX_BYTES)
+        links, notes = await image_links(self._deps.media, [reply.images[n] for n in still_at],
+                                         platform_max_bytes=IMAGE_MAX_BYTES)
         text = with_notes(reply.text, moving.links + notes + moving.notes)
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         bodies = [dict(base, type="text", text={"body": piece, "preview_url": False})
                   for piece in split_text(text, TEXT_LIMIT)]
         if bodies and reply_to:
             bodies[0]["context"] = {"message_id": reply_to}
-        bodies += [dict(base, type="image", image={"link": url}) for url in urls]
+        shows = [-1] * len(bodies) + [still_at[k] for k, _url in links] + \
+            [moving_at[k] for k in moving.video_of]
+        bodies += [dict(base, type="image", image={"link": url}) for _k, url in links]
         bodies += [dict(base, type="video", video={"link": url}) for url in moving.videos]
-        return bodies
+        return bodies, shows
 
     async def _post(self, body: dict) -> str:
         """One Graph call; the wamid of the sent message."""

@@ -65,10 +65,15 @@ Handler = Callable[[Request, CommandContext], Awaitable[Reply]]
 
 @dataclass(frozen=True)
 class CommandSpec:
-    """One command: its word, usage line, who may run it, and its handler."""
+    """One command: its word, usage line, who may run it, and its handler.
+
+    ``takes_photo``: the command can use a chat photo as an input (``/run``), so
+    platform menus that can carry a file offer one (Discord's ATTACHMENT option).
+    """
 
     word: str
     usage: str
     summary: str
     handler: Handler
     admin_only: bool = False
+    takes_photo: bool = False

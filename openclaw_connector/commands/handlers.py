@@ -248,7 +248,7 @@ def builtin_specs() -> list[CommandSpec]:
         CommandSpec("templates", "/templates [id]", "templates, their inputs and defaults",
                     templates),
         CommandSpec("run", "/run <template> [prompt] [k=v ...] [--approval]",
-                    "run a template", guarded(control.run)),
+                    "run a template", guarded(control.run), takes_photo=True),
         CommandSpec("stop", "/stop [id]", "interrupt the running job, or stop one job",
                     guarded(control.stop), admin_only=True),
         CommandSpec("trace", "/trace <id>", "events of a job's trace", trace, admin_only=True),

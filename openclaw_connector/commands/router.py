@@ -177,8 +177,10 @@ class Router:
         """The command list for platform menus (Telegram setMyCommands, Discord slash)."""
         specs = list(self.commands.values())
         return CommandMenu(
-            general=tuple(MenuItem(s.word, s.summary) for s in specs if not s.admin_only),
-            admin=tuple(MenuItem(s.word, s.summary) for s in specs if s.admin_only),
+            general=tuple(MenuItem(s.word, s.summary, s.takes_photo)
+                          for s in specs if not s.admin_only),
+            admin=tuple(MenuItem(s.word, s.summary, s.takes_photo)
+                        for s in specs if s.admin_only),
             admin_ids={p: self.permissions.admin_ids(p) for p in PLATFORMS if p != "console"})
 
     def _label(self, word: str) -> str:

@@ -119,7 +119,11 @@ class ResultSender:
         if not refs or sent is None or self._state is None:
             return
         outputs = self._state.kv(RESULT_OUTPUTS)
-        for message_id, ref in ((sent.first_id, refs[0]), (sent.last_id, refs[-1])):
+        # The first and last message of the reply, then each image's own message where
+        # the channel says which (LINE, WhatsApp): the more precise mapping wins.
+        shown = [(message_id, image.source) for image, message_id
+                 in zip(reply.images, sent.image_ids) if image.source]
+        for message_id, ref in [(sent.first_id, refs[0]), (sent.last_id, refs[-1])] + shown:
             if message_id:
                 outputs.put_expiring(result_name(chat.platform, chat.chat_id, message_id), ref,
                                      OUTPUT_MEMORY_SEC)

@@ -11,9 +11,9 @@ parsed as JSON and handed to ``on_message``; binary frames (previews) go to
 
 One loop shape (STYLE.md §1, §7): connect, read until ``read_message()``
 returns None, report the drop, back off with jitter and reconnect. Keepalive
-(``ping_interval``/``ping_timeout``), the message size cap and the connect
-timeout are explicit, so a half-open socket is noticed within two ping periods
-(plus the 5 s Tornado waits for the close handshake before it aborts).
+(``net/ws_keepalive.py``: ping every ``ping_sec``, abort when nothing came back
+within ``ping_sec``), the message size cap and the connect timeout are explicit,
+so a half-open socket is dropped within two ping periods.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.lifecycle import drain
 from openclaw_connector.net.resolver import public_url
+from openclaw_connector.net.ws_keepalive import KeepAlive
 
 log = logmod.get("comfy_ws")
 
@@ -113,14 +114,21 @@ class ComfyWebSocket:
             if self._stopping.is_set():
                 conn.close()
                 break
-            got_any = await self._read(conn, delays)
+            keepalive = KeepAlive(conn, self._ping_sec, self._ping_sec).start()
+            try:
+                got_any = await self._read(conn, delays, keepalive)
+            finally:
+                keepalive.stop()
+                conn.close()    # no-op after a close; releases an aborted one
             self._conn = None
             if got_any:
                 failures = 0
                 self._set_state(False)
+                reason = "ping_timeout" if keepalive.timed_out else \
+                    (conn.close_reason or "").replace(" ", "_") or "-"
                 (log.debug if self._stopping.is_set() else log.warning)(
                     "event=ws_closed url=%s code=%s reason=%s", _where(self._url),
-                    conn.close_code, (conn.close_reason or "").replace(" ", "_") or "-")
+                    conn.close_code, reason)
             if self._stopping.is_set():
                 break
             wait = delays.next()
@@ -131,17 +139,19 @@ class ComfyWebSocket:
     async def _connect(self) -> WebSocketClientConnection:
         request = HTTPRequest(self._url, connect_timeout=self._connect_timeout,
                               request_timeout=self._connect_timeout)
-        return await websocket_connect(request, ping_interval=self._ping_sec,
-                                       ping_timeout=self._ping_sec,
+        # No Tornado pinger: KeepAlive pings and aborts without the close handshake.
+        return await websocket_connect(request, ping_interval=None,
                                        max_message_size=self._max_message_size)
 
-    async def _read(self, conn: WebSocketClientConnection, delays: Backoff) -> bool:
+    async def _read(self, conn: WebSocketClientConnection, delays: Backoff,
+                    keepalive: KeepAlive) -> bool:
         """Read until the connection closes; True if it delivered any message."""
         got_any = False
         while True:
             message = await conn.read_message()
             if message is None:
                 return got_any
+            keepalive.heard()
             if not got_any:
                 got_any = True
                 delays.reset()   # only a socket that really talked counts as a success

@@ -205,17 +205,35 @@ class FakeDiscord(ScriptedFake):
 
     def interaction_create(self, name: str, text: Optional[str] = None, *,
                            user_id: str = USER_ID, channel_id: str = CHANNEL_ID,
-                           guild_id: Optional[str] = GUILD_ID) -> Interaction:
+                           guild_id: Optional[str] = GUILD_ID,
+                           image: Optional[dict] = None) -> Interaction:
         """Emit an INTERACTION_CREATE (type 2, a slash command with an optional "text"
-        option) as a user invoking ``/name text``; returns its record."""
+        option) as a user invoking ``/name text``; returns its record.
+
+        ``image`` (an ``attachment()`` object) fills the ATTACHMENT option ``image``
+        as Discord does (interactive.md §5.2): the option's value is the attachment
+        id, the object is in ``data.resolved.attachments[<id>]``. Discord only lets
+        a user fill an option the command declares, so the command registered for
+        the guild must have that option."""
         self._next_id += 1
         iid = str(self._next_id)
         d: dict = {"id": iid, "application_id": self.bot_id, "type": 2,
                    "token": "aW50ZXJhY3Rpb246" + uuid.uuid4().hex, "version": 1,
                    "channel_id": channel_id, "locale": "en-US",
                    "data": {"id": "901", "name": name, "type": 1}}
+        options: list[dict] = []
         if text is not None:
-            d["data"]["options"] = [{"name": "text", "type": 3, "value": text}]
+            options.append({"name": "text", "type": 3, "value": text})
+        if image is not None:
+            declared = [o for c in self.guild_commands.get(guild_id or "", ())
+                        if c.get("name") == name for o in c.get("options") or ()]
+            assert {"name": "image", "type": 11} in [
+                {"name": o.get("name"), "type": o.get("type")} for o in declared], \
+                "/%s has no ATTACHMENT option 'image' registered: %r" % (name, declared)
+            options.append({"name": "image", "type": 11, "value": image["id"]})
+            d["data"]["resolved"] = {"attachments": {image["id"]: image}}
+        if options:
+            d["data"]["options"] = options
         return self._emit_interaction(d, user_id, guild_id)
 
     def component_click(self, message_id: str, custom_id: str, *, user_id: str = USER_ID,
@@ -270,10 +288,13 @@ class FakeDiscord(ScriptedFake):
         if live is not None and live.session is session and not live.zombie:
             live.send(frame)
 
-    def zombie(self) -> None:
-        """The current connection goes half-open: no ACKs, no dispatches delivered."""
+    def zombie(self, *, frozen: bool = False) -> None:
+        """The current connection goes half-open: no ACKs, no dispatches delivered.
+        ``frozen``: it answers nothing at all, no pong and no close handshake either
+        (the peer is gone, no FIN came), so only dropping the socket ends it."""
         assert self.live is not None
         self.live.zombie = True
+        self.live.frozen = frozen
 
     def close(self, code: int, reason: str = "") -> None:
         """Close the current connection from the server side with ``code``."""

@@ -275,14 +275,29 @@ class Unexpected(Base):
     get = post = put = patch = delete = _any
 
 
+class _FreezableProtocol(websocket.WebSocketProtocol13):
+    """Tornado's RFC 6455 protocol; while the handler is ``frozen`` every frame is
+    read and dropped: no pong, no close echo, no message (the peer vanished)."""
+
+    def _handle_message(self, opcode: int, data: bytes) -> Any:
+        if getattr(self.handler, "frozen", False):
+            return None
+        return super()._handle_message(opcode, data)
+
+
 class Gateway(websocket.WebSocketHandler):
     def initialize(self, fake: FakeDiscord) -> None:
         self.fake = fake
         self.session: Optional[FakeSession] = None
         self.zombie = False
+        self.frozen = False
         self.server_closed = False
         self.path = ""
         self.number = 0
+
+    def get_websocket_protocol(self) -> Optional[websocket.WebSocketProtocol]:
+        params = websocket._WebSocketParams(max_message_size=self.max_message_size)
+        return _FreezableProtocol(self, mask_outgoing=False, params=params)
 
     def open(self, path: str) -> None:
         fake = self.fake

@@ -96,6 +96,7 @@ class FakeLine(FakeAPI):
         self.tokens: dict[str, dict] = {}
         self.accepted_keys: dict[str, str] = {}
         self.delivered: list[dict] = []          # {"api", "to", "messages"}
+        self.sent_ids: list[list[str]] = []      # per delivered entry: its message ids
         self.faults: dict[str, deque] = {"reply": deque(), "push": deque()}
         self.accept_any_token = False
         self.loadings: list[dict] = []           # accepted loading/start bodies
@@ -125,6 +126,16 @@ class FakeLine(FakeAPI):
         self.faults[api].extend([None] * after)
         for _ in range(times):
             self.faults[api].append((status, message, accept))
+
+    def deliver(self, entry: dict) -> list[dict]:
+        """Record what a user now sees; LINE's ``sentMessages``: one ``{id, quoteToken}``
+        per message, in order (the ids are also kept in ``sent_ids``)."""
+        sent = [{"id": str(uuid.uuid4().int)[:18], "quoteToken": secrets.token_hex(8)}
+                for _ in entry["messages"]]
+        self.delivered.append(entry)
+        self.sent_ids.append([m["id"] for m in sent])
+        self.notify()
+        return sent
 
     def texts(self) -> list[str]:
         return [m["text"] for d in self.delivered for m in d["messages"] if m["type"] == "text"]
@@ -190,13 +201,11 @@ class _MessageHandler(_Base):
             entry["used"] = True
         if fault and not fault[2]:
             return self.answer(fault[0], {"message": fault[1]})
-        self.fake.delivered.append({"api": "reply", "to": (entry or {}).get("to", ""),
-                                    "messages": messages})
-        self.fake.notify()
+        sent = self.fake.deliver({"api": "reply", "to": (entry or {}).get("to", ""),
+                                  "messages": messages})
         if fault:
             return self.answer(fault[0], {"message": fault[1]})
-        self.answer(200, {"sentMessages": [{"id": str(uuid.uuid4().int)[:18]}
-                                           for _ in messages]})
+        self.answer(200, {"sentMessages": sent})
 
     def _push(self, body: dict, messages: list, retry_key: Optional[str]) -> None:
         if retry_key and retry_key in self.fake.accepted_keys:
@@ -210,12 +219,10 @@ class _MessageHandler(_Base):
                                                 "is invalid"})
         if retry_key:
             self.fake.accepted_keys[retry_key] = str(uuid.uuid4())
-        self.fake.delivered.append({"api": "push", "to": body["to"], "messages": messages})
-        self.fake.notify()
+        sent = self.fake.deliver({"api": "push", "to": body["to"], "messages": messages})
         if fault:
             return self.answer(fault[0], {"message": fault[1]})
-        self.answer(200, {"sentMessages": [{"id": str(uuid.uuid4().int)[:18]}
-                                           for _ in messages]})
+        self.answer(200, {"sentMessages": sent})
 
 
 def _check_messages(messages: Any) -> str:

@@ -204,8 +204,8 @@ class SilentPeer:
 
 @pytest.mark.gen_test(timeout=15)
 async def test_peer_that_stops_answering_pings_is_dropped_and_redialled():
-    """No pong within ping_sec: Tornado closes (its close handshake waits 5 s for the
-    silent peer, then aborts), we report down and dial again."""
+    """No pong within ping_sec: the keep-alive aborts the socket at once (no 5 s close
+    handshake with a silent peer), we report down and dial again."""
     async with SilentPeer() as peer:
         states: list[bool] = []
         ws = ComfyWebSocket(ws_url("http://127.0.0.1:%d" % peer.port, "c"),
@@ -223,4 +223,4 @@ async def test_peer_that_stops_answering_pings_is_dropped_and_redialled():
         finally:
             await ws.stop()
     assert states[:2] == [True, False]
-    assert time.monotonic() - started < 7.0     # 2 ping periods + 5 s close wait + backoff
+    assert time.monotonic() - started < 2.0     # 2 ping periods + backoff, plus slack

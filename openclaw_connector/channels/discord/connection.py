@@ -28,6 +28,7 @@ from openclaw_connector.channels.discord.gateway import CLOSE_SHUTDOWN, CLOSE_ZO
     Dispatch, Fatal, GatewaySession, IdentifyBudget, Reconnect, Send, StartHeartbeat
 from openclaw_connector.channels.discord.rest import USER_AGENT, DiscordRest
 from openclaw_connector.config import DiscordConfig
+from openclaw_connector.net.ws_keepalive import KeepAlive, close_now
 
 log = logmod.get("discord")
 
@@ -128,8 +129,8 @@ class GatewayConnection:
                               request_timeout=self._cfg.gateway_timeout_sec)
         # Through network.proxy's CONNECT tunnel when one applies (net/tunnel.py).
         resolver = self._deps.http.websocket_resolver(request.url, self._cfg.gateway_timeout_sec)
-        ws = await websocket_connect(request, ping_interval=PING_INTERVAL,
-                                     ping_timeout=PING_TIMEOUT,
+        # No Tornado pinger: KeepAlive pings and aborts without the close handshake.
+        ws = await websocket_connect(request, ping_interval=None,
                                      max_message_size=MAX_MESSAGE_SIZE, resolver=resolver)
         if self._stopping.is_set():
             ws.close(CLOSE_SHUTDOWN, "shutdown")
@@ -139,11 +140,13 @@ class GatewayConnection:
         self._session.connection_made()
         closed = asyncio.Event()
         beat: Optional[asyncio.Task] = None
+        keepalive = KeepAlive(ws, PING_INTERVAL, PING_TIMEOUT).start()
         try:
             while True:
                 message = await ws.read_message()
                 if message is None:
                     break
+                keepalive.heard()
                 try:
                     frame = json.loads(message)
                 except ValueError:
@@ -164,11 +167,16 @@ class GatewayConnection:
             raise
         finally:
             closed.set()
+            keepalive.stop()
             if beat is not None:
                 beat.cancel()
             self._ws = None
         if self._stopping.is_set():
             return None
+        if keepalive.timed_out:
+            log.warning("event=gateway_ping_timeout timeout_s=%.0f hint=no pong or frame; "
+                        "dropped the socket to resume", PING_TIMEOUT)
+        ws.close()      # no-op after a close handshake; releases an aborted socket
         return self._session.connection_lost(ws.close_code)
 
     async def _act(self, action: Any, ws: WebSocketClientConnection, closed: asyncio.Event,
@@ -205,7 +213,8 @@ class GatewayConnection:
             if isinstance(action, Close):
                 log.warning("event=gateway_zombie hint=no HEARTBEAT_ACK since the last beat; "
                             "reconnecting to resume")
-                ws.close(action.code, action.reason)
+                # A peer that stopped ACKing will not finish a close handshake either.
+                close_now(ws, action.code, action.reason)
                 return
             self._beat_sent = time.monotonic()
             await _write(ws, action.frame)

@@ -6,8 +6,10 @@ it (interactive.md §3.2).
 file extension (the bytes are checked anyway before upload: ``media_in``).
 A reply (type 19) names the replied message in ``message_reference`` and, when
 Discord fetched it, carries it as ``referenced_message`` (absent: not fetched;
-null: deleted). Attachment URLs are signed and expire, so they are fetched
-when the job needs them, soon after receipt, with a plain GET.
+null: deleted). A slash command's ATTACHMENT option carries the attachment's
+id as its value and the object in ``data.resolved.attachments[<id>]``
+(interactive.md §5.2). Attachment URLs are signed and expire, so they are
+fetched when the job needs them, soon after receipt, with a plain GET.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, Optional
 from openclaw_connector.messages import PhotoRef
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+ATTACHMENT_OPTION = 11          # application command option type ATTACHMENT
 
 
 def photo_of(d: Any) -> Optional[PhotoRef]:
@@ -24,15 +27,38 @@ def photo_of(d: Any) -> Optional[PhotoRef]:
     if not isinstance(d, dict) or not isinstance(d.get("attachments"), list):
         return None
     for item in d["attachments"]:
-        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-            continue
-        ctype = str(item.get("content_type") or "")
-        name = str(item.get("filename") or "").lower()
-        if ctype.startswith("image/") or (not ctype and name.endswith(IMAGE_EXTENSIONS)):
-            size = item.get("size")
-            return PhotoRef("discord", str(d.get("channel_id") or ""), str(d.get("id") or ""),
-                            item["url"], size if isinstance(size, int) else 0, ctype)
+        photo = _image(item, str(d.get("channel_id") or ""), str(d.get("id") or ""))
+        if photo is not None:
+            return photo
     return None
+
+
+def option_photo(data: Any, channel_id: str, message_id: str) -> Optional[PhotoRef]:
+    """The image of a slash command's first ATTACHMENT option (``data`` is the
+    interaction's ``data``); ``message_id`` names the command it came with."""
+    if not isinstance(data, dict):
+        return None
+    resolved = data.get("resolved")
+    files = resolved.get("attachments") if isinstance(resolved, dict) else None
+    if not isinstance(files, dict):
+        return None
+    for option in data.get("options") or ():
+        if isinstance(option, dict) and option.get("type") == ATTACHMENT_OPTION:
+            return _image(files.get(str(option.get("value"))), channel_id, message_id)
+    return None
+
+
+def _image(item: Any, channel_id: str, message_id: str) -> Optional[PhotoRef]:
+    """A PhotoRef for an attachment object that is an image (by type, else extension)."""
+    if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+        return None
+    ctype = str(item.get("content_type") or "")
+    name = str(item.get("filename") or "").lower()
+    if not (ctype.startswith("image/") or (not ctype and name.endswith(IMAGE_EXTENSIONS))):
+        return None
+    size = item.get("size")
+    return PhotoRef("discord", channel_id, message_id, item["url"],
+                    size if isinstance(size, int) else 0, ctype)
 
 
 def replied_id(d: dict) -> str:

@@ -10,7 +10,10 @@ commands update at once and need no MESSAGE_CONTENT intent
 
 An ``INTERACTION_CREATE`` of type 2 becomes an ordinary :class:`Inbound` whose
 text is the command line a person would have typed (``/run portrait a red
-fox``), so the router stays platform-blind. Discord wants an answer within
+fox``), so the router stays platform-blind; a command whose menu item
+``takes_photo`` (``/run``) also offers an optional ATTACHMENT option
+``image``, whose file becomes the Inbound's photo just like a message's
+attachment (``media_in.option_photo``). Discord wants an answer within
 3 s, so the channel acks with type 5 (deferred, "thinking…") before the
 command runs, then edits ``@original`` with the reply; the interaction token
 is valid 15 minutes, so a job's later result goes out as a normal channel
@@ -25,11 +28,14 @@ import time
 from typing import Any, Optional
 
 from openclaw_connector import log as logmod
+from openclaw_connector.channels.discord.media_in import ATTACHMENT_OPTION, option_photo
 from openclaw_connector.messages import ChatRef, Inbound
 
 log = logmod.get("discord")
 
 OPTION_NAME = "text"
+IMAGE_OPTION = "image"
+STRING_OPTION = 3
 TOKEN_LIFETIME = 14 * 60.0          # s; Discord's 15 min, less a margin for the edit itself
 CALLBACK_ROUTE = "POST /interactions/{id}/{token}/callback"
 ORIGINAL_ROUTE = "PATCH /webhooks/{app}/{token}/messages/@original"
@@ -40,16 +46,21 @@ DEFERRED = 5                        # DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
 
 def command_bodies(menu: Any) -> list[dict]:
     """The menu as CHAT_INPUT commands, each with one optional STRING option for the
-    arguments (typed as after ``/word`` in a message)."""
+    arguments (typed as after ``/word`` in a message), plus an optional ATTACHMENT
+    option for a command that takes a photo."""
     out = []
     for item in tuple(menu.general) + tuple(menu.admin):
         name = item.word.lower()
         if not (1 <= len(name) <= 32 and all(c.isalnum() or c in "-_" for c in name)):
             continue
+        options = [{"type": STRING_OPTION, "name": OPTION_NAME, "required": False,
+                    "description": "arguments, as you would type them after /%s" % name}]
+        if item.takes_photo:
+            options.append({"type": ATTACHMENT_OPTION, "name": IMAGE_OPTION,
+                            "required": False,
+                            "description": "an image for the template's image input"})
         out.append({"name": name, "type": 1, "description": (item.description or name)[:100],
-                    "options": [{"type": 3, "name": OPTION_NAME, "required": False,
-                                 "description": "arguments, as you would type them after "
-                                                "/%s" % name}]})
+                    "options": options})
     return out[:100]
 
 
@@ -77,8 +88,10 @@ def parse_interaction(d: Any, bot_name: str) -> Optional[Inbound]:
     user_id = str(user.get("id") or "")
     if not name or not channel_id or not user_id:
         return None
+    # An ATTACHMENT option's value is an attachment id, not a word of the command.
     words = [str(o.get("value")) for o in data.get("options") or ()
-             if isinstance(o, dict) and o.get("value") not in (None, "")]
+             if isinstance(o, dict) and o.get("value") not in (None, "")
+             and o.get("type") != ATTACHMENT_OPTION]
     text = "/" + name + ("" if not words else " " + " ".join(words))
     guild = d.get("guild_id")
     # No message_id in the ChatRef: there is no message to reply to (the reply edits the
@@ -86,9 +99,10 @@ def parse_interaction(d: Any, bot_name: str) -> Optional[Inbound]:
     chat = ChatRef(platform="discord", chat_id=channel_id, user_id=user_id,
                    is_group=guild is not None, reply_token=str(d["token"]),
                    received_at=time.time())
+    message_id = "i" + str(d["id"])
     return Inbound(platform="discord", user_id=user_id, chat_id=channel_id, text=text,
-                   chat=chat, message_id="i" + str(d["id"]), is_direct=guild is None,
-                   bot_name=bot_name)
+                   chat=chat, message_id=message_id, is_direct=guild is None,
+                   bot_name=bot_name, photo=option_photo(data, channel_id, message_id))
 
 
 class SlashCommands:

@@ -330,3 +330,19 @@ async def test_configured_gateway_url_wins_and_limit_is_still_checked(fake_disco
     async with running_channel(fake, tmp_path, discord__gateway_url=configured) as (_c, _i):
         await fake.wait_for(lambda: fake.identifies, what="identify")
         assert fake.identifies[0].path == "resume" and fake.gateway_bot_calls
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_frozen_zombie_is_dropped_at_once_and_resumed(fake_discord, tmp_path):
+    """No ACK, and the peer answers no close handshake either: the client drops the
+    socket itself (not after Tornado's 5 s close wait) and resumes."""
+    fake = fake_discord
+    async with running_channel(fake, tmp_path) as (_channel, inbox):
+        await ready(fake)
+        fake.zombie(frozen=True)
+        frozen_at = time.monotonic()
+        await fake.wait_for(lambda: fake.resumes, what="resume")
+        resumed_after = time.monotonic() - frozen_at
+        await settle(fake, inbox)
+    assert len(fake.identifies) == 1
+    assert resumed_after < 2.0, resumed_after      # heartbeat 50 ms + backoff, not 5 s
