@@ -1,5 +1,7 @@
 """Only the enabled channels' code is imported: a Telegram-only daemon never loads the
-Discord, LINE, WhatsApp, media or webhook-server modules, nor cryptography (issue 21)."""
+Discord, LINE, WhatsApp, media or webhook-server modules, nor cryptography; and rare
+paths (typo hints, ``--check``, proxies, uploads, tornado's curses) stay unloaded in a
+daemon started through the entry point (issue 21, benchmarks/README.md)."""
 
 from __future__ import annotations
 
