@@ -2,10 +2,11 @@
 
 Compares, in one run and on the same interpreter:
 
-* ``bare_import``   – ``import tornado, yaml, cryptography`` (package
-  ``__init__`` only), then READY;
-* ``bare_used``     – the modules of those three the daemon really loads
-  (tornado.web, .httpclient, .websocket, yaml, cryptography's HKDF), then READY;
+* ``bare_import``   – ``import tornado, yaml`` (package ``__init__`` only), then
+  READY;
+* ``bare_used``     – the third-party and heavy stdlib modules the daemon really
+  loads (tornado.web, .httpclient, .httpserver, .websocket, yaml, sqlite3; no
+  cryptography since HKDF moved to stdlib ``hmac``), then READY;
 * ``bare_tornado``  – a Tornado server listening on 127.0.0.1 that says READY;
 * ``daemon_idle``   – ``python -m openclaw_connector`` with Telegram, Discord,
   LINE and WhatsApp all enabled against the loopback fakes of tests/fakes
@@ -23,6 +24,11 @@ waits until ``/healthz`` answers 200 (every channel connected), then lets it
 settle and reads ``VmRSS`` from ``/proc/<pid>/status``. Medians of
 ``--runs`` runs. Linux only.
 
+Every process runs with ``PYTHONDONTWRITEBYTECODE=1`` so that measuring leaves
+nothing behind; the package is therefore byte-compiled (``compileall``, quietly)
+before the first run, as an installed daemon's is: with stale or missing
+bytecode each start would recompile the package, ~100 ms and ~1 MiB more.
+
     python benchmarks/footprint.py --runs 7
 """
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import json
 import os
 import platform
@@ -53,10 +60,10 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"].replace("@", "\0", 1).encode())
 signal.sigwait([signal.SIGTERM])
 """
-BARE_IMPORT = "import os, socket, signal\nimport tornado, yaml, cryptography\n" + _READY_THEN_WAIT
+BARE_IMPORT = "import os, socket, signal\nimport tornado, yaml\n" + _READY_THEN_WAIT
 BARE_USED = ("import os, socket, signal\n"
-             "import tornado.web, tornado.httpclient, tornado.websocket, yaml\n"
-             "from cryptography.hazmat.primitives.kdf.hkdf import HKDF\n" + _READY_THEN_WAIT)
+             "import tornado.web, tornado.httpclient, tornado.httpserver, tornado.websocket\n"
+             "import yaml, sqlite3\n" + _READY_THEN_WAIT)
 
 BARE_TORNADO = r"""
 import asyncio, os, signal, socket
@@ -227,7 +234,14 @@ def measure(argv: list[str], env: dict, *, settle_s: float, health_port: Optiona
             "job_watches": watches}
 
 
+def compile_package() -> None:
+    """Byte-compile the package as an install does (the runs themselves write none)."""
+    if not compileall.compile_dir(os.path.join(ROOT, "openclaw_connector"), quiet=1):
+        raise RuntimeError("compileall failed for openclaw_connector")
+
+
 def run_all(runs: int, watches: int, settle_s: float) -> dict:
+    compile_package()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": ROOT,
            "PYTHONDONTWRITEBYTECODE": "1"}
     fakes_proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serve-fakes",

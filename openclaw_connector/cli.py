@@ -26,7 +26,6 @@ from openclaw_connector import config as configmod
 from openclaw_connector import log as logmod
 from openclaw_connector import sdnotify
 from openclaw_connector.config import Config, ConfigError, mask_secret
-from openclaw_connector.state import StateDirError
 
 EX_OK, EX_FATAL, EX_USAGE, EX_CONFIG = 0, 1, 2, 78
 GC_GEN0_THRESHOLD = 50_000   # young-generation pass per this many net new containers (default 700)
@@ -34,9 +33,40 @@ GC_GEN0_THRESHOLD = 50_000   # young-generation pass per this many net new conta
 log = logmod.get("daemon")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, sized without ``shutil``: argparse builds one for every
+    ``add_argument`` (to check the metavar), and the default one imports ``shutil`` (and
+    with it bz2 and lzma, ~0.5 MiB RSS) only to ask the terminal's width."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """``$COLUMNS``, else stdout's terminal width, else 80 (as shutil would say)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):   # no stdout, or not a terminal
+        return 80
+
+
+def _decline_curses() -> None:
+    """Keep curses out of the daemon: tornado.log imports it only to colour tornado's
+    own log formatter, which the daemon never installs (log.py formats every line), and
+    curses with libncursesw is ~0.5 MiB RSS. Nothing in the daemon imports it, so the
+    entry point marks it unavailable before tornado loads; a process that already loaded
+    it keeps it."""
+    if "curses" not in sys.modules:
+        sys.modules["curses"] = None  # type: ignore[assignment]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="openclaw-connectord",
+        prog="openclaw-connectord", formatter_class=_HelpFormatter,
         description="Drive a ComfyUI + OpenClaw machine from Telegram, Discord, LINE and "
                     "WhatsApp. Runs in the foreground; stop it with SIGTERM or Ctrl-C.")
     p.add_argument("-c", "--config", metavar="PATH",
@@ -134,6 +164,7 @@ def summary_lines(cfg: Config) -> list[str]:
 
 def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None,
          stderr: Optional[TextIO] = None) -> int:
+    _decline_curses()
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
@@ -194,6 +225,7 @@ async def _check(cfg: Config, out: TextIO) -> int:
 
 def run(cfg: Config, *, pidfile: Optional[str] = None) -> int:
     """Run the daemon until a stop signal; return the exit status."""
+    from openclaw_connector.state import StateDirError   # with tornado, after _decline_curses
     if pidfile:
         problem = _claim_pidfile(pidfile)
         if problem:

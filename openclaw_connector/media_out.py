@@ -12,7 +12,6 @@ reports whether one is installed (``--check``).
 
 from __future__ import annotations
 
-import shutil
 import struct
 import zlib
 from typing import Optional
@@ -41,6 +40,7 @@ def classify(filename: str, animated: bool = False) -> str:
 
 
 def content_type(filename: str) -> str:
+    """The MIME type of a ComfyUI output from its extension (the one table; no mimetypes)."""
     return _TYPES.get(extension(filename), "application/octet-stream")
 
 
@@ -49,7 +49,8 @@ def is_mp4(filename: str) -> bool:
 
 
 def ffmpeg_path() -> Optional[str]:
-    """Where ``ffmpeg`` is on PATH, if anywhere."""
+    """Where ``ffmpeg`` is on PATH, if anywhere (``--check`` only)."""
+    import shutil   # not at import: shutil brings bz2 and lzma (~0.5 MiB RSS) into the daemon
     return shutil.which("ffmpeg")
 
 

@@ -19,7 +19,6 @@ server hot-reloads its manifest); when a refresh fails the last list is used.
 
 from __future__ import annotations
 
-import difflib
 import math
 import secrets
 import time
@@ -203,6 +202,7 @@ def shown_inputs(template: Optional[Template], inputs: Mapping) -> dict:
 
 
 def _unknown(template: Template, key: str) -> str:
+    import difflib   # only for a mistyped input name: kept out of every start
     close = difflib.get_close_matches(key, inputs_of(template), n=1, cutoff=0.6)
     hint = ' (did you mean "%s"?)' % close[0] if close else ""
     return ('Template %s has no input "%s"%s. Inputs: %s. To put "=" in a prompt, quote '

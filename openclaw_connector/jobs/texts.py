@@ -14,7 +14,6 @@ plain, one line where possible, and never holds a URL or a token.
 
 from __future__ import annotations
 
-import mimetypes
 from typing import Mapping, Optional, Sequence
 
 from openclaw_connector.openclaw.types import JobOutcome, OtherOutput
@@ -146,9 +145,3 @@ def approval_gone_text(approval_id: str, template: str) -> str:
 
 def image_note(filename: str, reason: str) -> str:
     return "(%s not attached: %s)" % (filename, reason)
-
-
-def content_type(filename: str) -> str:
-    """A MIME type from the file name (ComfyUI names carry the extension)."""
-    guessed, _ = mimetypes.guess_type(filename)
-    return guessed or "application/octet-stream"

@@ -28,8 +28,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import secrets
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
@@ -90,7 +90,7 @@ class JobWatcher:
                                            max(self._res.poll_min_sec, self._res.poll_max_sec)))
         self._sender = ResultSender(cfg, openclaw=openclaw, outbox=outbox, metrics=metrics,
                                     stopping=self._stopping, state=state, followups=followups)
-        self.client_id = "openclaw-connector-" + uuid.uuid4().hex[:12]
+        self.client_id = "openclaw-connector-" + secrets.token_hex(6)
         self.ws: Optional[ComfyWebSocket] = None
         self.cards = CardTracker(cfg, outbox=outbox, state=state, stopping=self._stopping,
                                  retry=self._sender.retry, kick=self._kick.set) \

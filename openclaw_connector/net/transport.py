@@ -25,7 +25,7 @@ import asyncio
 import os
 import time
 from io import BytesIO
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 from urllib.parse import urlsplit
 
 from tornado import httputil
@@ -35,7 +35,9 @@ from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
 from openclaw_connector.net.client import (MAX_RESPONSE, ApiUnreachable, ConnectionClosed,
                                            KeepAliveClient)
 from openclaw_connector.net.proxy import ProxyRules
-from openclaw_connector.net.tunnel import TunnelResolver
+
+if TYPE_CHECKING:   # imported when a proxy applies to a websocket (net/tunnel.py)
+    from openclaw_connector.net.tunnel import TunnelResolver
 
 CONNECT_TIMEOUT_SEC = 20.0      # Tornado's defaults, for a request that names none
 REQUEST_TIMEOUT_SEC = 20.0
@@ -50,13 +52,16 @@ class HTTPTransport:
         self.client = client
         self._rules = rules
 
-    def websocket_resolver(self, url: str, timeout: float) -> Optional[TunnelResolver]:
+    def websocket_resolver(self, url: str, timeout: float) -> Optional["TunnelResolver"]:
         """For ``websocket_connect(..., resolver=)``: a tunnel through the proxy when one
         applies to ``url`` (wss:// as https), else None (dial directly)."""
         parts = urlsplit(url)
         scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme)
         proxy = self._rules.for_url(scheme, parts.hostname or "") if self._rules else None
-        return TunnelResolver(proxy=proxy, timeout=timeout) if proxy is not None else None
+        if proxy is None:
+            return None
+        from openclaw_connector.net.tunnel import TunnelResolver
+        return TunnelResolver(proxy=proxy, timeout=timeout)
 
     def close(self) -> None:
         """Close every connection (the daemon, after the services stopped)."""

@@ -21,23 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 from urllib.parse import quote
 
 from openclaw_connector import log as logmod
 from openclaw_connector.backoff import Backoff, BackoffPolicy, wait_or_stop
 from openclaw_connector.config import OpenClawConfig
-from openclaw_connector.net.multipart import FilePart, encode_multipart
-from openclaw_connector.net.probe import Prober
 from openclaw_connector.openclaw.calls import (  # noqa: F401  (re-exported)
     ADMIN_HEADER, OpenClawHttp, request_headers)
-from openclaw_connector.openclaw.probe import probe_comfyui
 from openclaw_connector.openclaw.types import (  # noqa: F401  (re-exported contract)
     AdminTokenRejected, Approval, ApproveResult, BadResponse, Device, FireResult, Health,
     ImageRef, JobOutcome, JobSummary, NotFound, OpenClawError, OtherOutput, QueueEntry,
     QueueState, RateLimited, Schedule, ScheduleRun, ServerError, SystemStats, Template, Trace,
     TraceEvent, Unreachable, outcome_from_history, scrub_server_text)
-from openclaw_connector.probe import ProbeResult
+
+if TYPE_CHECKING:   # --check only
+    from openclaw_connector.probe import ProbeResult
 
 log = logmod.get("openclaw")
 
@@ -73,9 +72,11 @@ class OpenClawClient:
         """
         self._stopping.set()
 
-    async def probe(self, timeout_sec: float) -> list[ProbeResult]:
+    async def probe(self, timeout_sec: float) -> list["ProbeResult"]:
         """``--check``: health, then one admin-tier call with this client's own headers;
         each GET bounded by ``timeout_sec`` and never raising (openclaw/probe.py)."""
+        from openclaw_connector.net.probe import Prober
+        from openclaw_connector.openclaw.probe import probe_comfyui
         return await probe_comfyui(self._cfg, Prober(self._http, timeout_sec),
                                    request_headers(self._cfg))
 
@@ -252,6 +253,7 @@ class OpenClawClient:
         """``POST /api/upload/image`` (interactive.md §6.5): the LoadImage value of the
         stored file, ``"<subfolder>/<name>"`` with the name the server chose (it may
         rename a clash to ``name (1).ext``)."""
+        from openclaw_connector.net.multipart import FilePart, encode_multipart   # photos only
         ctype, body = encode_multipart(
             {"type": "input", "subfolder": subfolder, "overwrite": "true"},
             [FilePart("image", name, content_type, data)])

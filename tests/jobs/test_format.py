@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openclaw_connector import media_out
 from openclaw_connector.jobs import texts as fmt
 from openclaw_connector.openclaw.comfy_ws import ws_url
 from openclaw_connector.openclaw.types import ImageRef, JobOutcome, OtherOutput
@@ -58,8 +59,8 @@ def test_approval_lines():
 
 
 def test_content_type_and_ws_url():
-    assert fmt.content_type("a.webp") == "image/webp"
-    assert fmt.content_type("noext") == "application/octet-stream"
+    assert media_out.content_type("a.webp") == "image/webp"
+    assert media_out.content_type("noext") == "application/octet-stream"
     assert ws_url("http://127.0.0.1:8188", "cid") == "ws://127.0.0.1:8188/ws?clientId=cid"
     assert ws_url("https://comfy.example.test/base/", "c d") == \
         "wss://comfy.example.test/base/ws?clientId=c+d"

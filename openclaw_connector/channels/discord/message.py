@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import time
-import uuid
 from typing import Optional
 
 from openclaw_connector.channels.discord.media_in import photo_of, replied_id
@@ -137,7 +137,7 @@ def render_reply(chat: ChatRef, reply: Reply, max_file_bytes: int, *,
 def _nonce(chat: ChatRef, n: int, content: str, files: list[Image], key: str = "") -> str:
     origin = chat.message_id or key
     if not origin:
-        return uuid.uuid4().hex[:25]     # nothing to derive from (a direct send)
+        return secrets.token_hex(13)[:25]     # nothing to derive from (a direct send)
     digest = hashlib.sha256()
     for part in (chat.chat_id, origin, str(n), content):
         digest.update(part.encode("utf-8") + b"\0")

@@ -372,6 +372,9 @@ async def test_push_failing_500_twice_every_attempt_carries_the_same_derived_ret
     keys = [p.headers["X-Line-Retry-Key"] for p in pushes]
     assert len(pushes) == 5 and keys[:4] == [keys[0]] * 4 and keys[4] != keys[0]
     assert uuid.UUID(keys[0]).version == 5
+    # The key earlier releases derived (uuid.uuid5), so a resend across an upgrade matches.
+    assert keys[0] == str(uuid.uuid5(uuid.UUID("6f1d2c3e-5b7a-4c1e-9a0d-1c2b3a4d5e6f"),
+                                     "%s\nresult:p1\n0" % ALICE_LINE))
     assert (first.attempts, again.attempts, other.attempts) == (3, 1, 1)
     assert [m["text"] for d in fake.delivered for m in d["messages"]] == [
         "your image is ready", "another result"]
