@@ -101,7 +101,7 @@ class CardTracker:
         if watch is None or sent is None or watch.key in self._live:
             return
         if self._outbox.capabilities(chat.platform).edit and not sent.first_id:
-            return      # no message id to edit (a Discord slash answer): no card
+            return      # no message id to edit (the platform gave none): no card
         self._outbox.adopt_card(watch.key, sent, reply)
         self._live[watch.key] = live = _Live(watch)
         live.phase_shown = QUEUED           # the reply said [Queued] already

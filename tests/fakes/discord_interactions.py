@@ -4,7 +4,10 @@
 against Discord's limits), ``POST /interactions/{id}/{token}/callback`` (only
 for an interaction this fake issued, once, within 3 s), and the interaction
 webhook's ``@original`` (PATCH to edit, DELETE), valid after a callback for
-15 minutes. Records live on the FakeDiscord object.
+15 minutes. The first PATCH makes the answer a message of the channel, answered
+with its message object; a non-ephemeral one can then also be edited through
+``PATCH /channels/{id}/messages/{id}`` by the bot, an ephemeral one cannot
+(discord-api-docs issue 3090). Records live on the FakeDiscord object.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Interaction:
     callback: Optional[dict] = None
     callback_at: Optional[float] = None
     original: Optional[dict] = None       # the latest PATCH @original body
+    message_id: str = ""                  # the message @original became
     deleted: bool = False
 
 
@@ -105,9 +109,20 @@ class Original(Base):
         item = self._item(app_id, token)
         if item is None:
             return
+        fake = self.fake
         item.original = json.loads(self.request.body or b"{}")
-        self.answer(Response(200, {"id": "1399", "content": item.original.get("content", "")}))
-        self.fake.changed()
+        if not item.message_id:
+            item.message_id = fake.next_message_id()
+        message = fake.messages.get(item.message_id) or {
+            "id": item.message_id, "channel_id": item.d.get("channel_id", ""),
+            "author": {"id": fake.bot_id, "username": fake.bot_name, "bot": True},
+            "components": [], "attachments": [], "webhook_id": fake.bot_id}
+        message["content"] = item.original.get("content", "")
+        ephemeral = int(((item.callback or {}).get("data") or {}).get("flags") or 0) & 64
+        if not ephemeral:
+            fake.messages[item.message_id] = message
+        self.answer(Response(200, message))
+        fake.changed()
 
     def delete(self, app_id: str, token: str) -> None:
         item = self._item(app_id, token)

@@ -138,3 +138,45 @@ async def test_discord_card_is_the_queued_message_patched(tmp_path):
     assert len({(e.channel_id, e.message_id) for e in fake.edits}) == 1
     assert fake.edits[0].channel_id == CHANNEL_ID
     assert sum(s.content.startswith("[Queued]") for s in fake.sends) == 1
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_discord_slash_run_card_is_the_original_answer_patched(tmp_path):
+    """A slash /run: the deferred answer edited to [Queued] is the card — its message
+    (the id @original answered with) is PATCHed with progress and the outcome through
+    the channel endpoint, which outlives the 15-minute interaction token; the result is a
+    new message, sent once."""
+    from tests.channels.discord.conftest import ready
+    from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
+    from tests.jobs.support import jobs_config
+    fake = FakeDiscord(heartbeat_interval_ms=50).start()
+    try:
+        async with GatedFake(admin_token=TOKEN) as oc:
+            cfg = jobs_config(tmp_path, oc, discord__token=fake.token,
+                              discord__api_base=fake.api_base,
+                              discord__allowed_channels=[CHANNEL_ID],
+                              discord__slash_commands=True,
+                              admin_users=["discord:%s" % USER_ID],
+                              progress__min_interval_sec=0)
+            async with running_daemon(cfg):
+                await ready(fake)
+                item = fake.interaction_create("run", "portrait")
+                await fake.wait_for(lambda: item.original is not None, what="@original")
+                assert item.original["content"].startswith("[Queued]")
+                pid = oc.model.running.prompt_id
+                await until(lambda: oc.runs.attached_to(pid))
+                oc.runs.executing("3")
+                oc.runs.progress(15, 30, node="3")
+                await fake.wait_for(lambda: any("KSampler 15/30 · 50 %" in e.content
+                                                for e in fake.edits), what="progress edit")
+                oc.finish_job(pid)
+                await fake.wait_for(lambda: any(s.content.startswith("[Done]")
+                                                for s in fake.sends), what="result")
+                await fake.wait_for(lambda: fake.edits[-1].content.startswith(
+                    "[Done] portrait · 1.0 s"), what="[Done] card")
+    finally:
+        fake.stop()
+    assert {(e.channel_id, e.message_id) for e in fake.edits} == {
+        (CHANNEL_ID, item.message_id)}
+    assert sum(s.content.startswith("[Done]") for s in fake.sends) == 1
+    assert not any(s.content.startswith("[Queued]") for s in fake.sends)

@@ -244,9 +244,11 @@ class DiscordChannel:
             # A slash command's reply replaces its deferred answer; what does not fit
             # (more text, images) follows as ordinary messages.
             first, *rest = split_text(reply.text, TEXT_LIMIT) or [""]
-            await self._slash.edit_original(token, first)   # type: ignore[union-attr]
+            answer_id = await self._slash.edit_original(  # type: ignore[union-attr]
+                token, first)
             if not rest and not reply.images:
-                return Sent("discord", chat.chat_id)
+                # The answer is a message like any other: a card edits it from here on.
+                return Sent("discord", chat.chat_id, answer_id, answer_id)
             reply = Reply("\n".join(rest), reply.images)
         max_bytes = int(self._cfg.max_file_mb * 1024 * 1024)
         reply = await links_for_oversize(self._deps.media, reply, max_bytes, "Discord")

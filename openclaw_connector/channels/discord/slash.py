@@ -170,11 +170,15 @@ class SlashCommands:
             return None
         return chat.reply_token
 
-    async def edit_original(self, token: str, content: str) -> None:
+    async def edit_original(self, token: str, content: str) -> str:
+        """Replace the deferred answer with ``content``; the id of the message it now is
+        ("" when Discord does not say). The answer is not ephemeral, so the bot can edit
+        that message through the channel endpoint later, after the token's 15 minutes."""
         body = json.dumps({"content": content, "allowed_mentions": {"parse": []}})
-        await self._rest.call("PATCH", "/webhooks/%s/%s/messages/@original" % (
+        answer = await self._rest.call("PATCH", "/webhooks/%s/%s/messages/@original" % (
             self.application_id, token), route=ORIGINAL_ROUTE, major=self.application_id,
             body=body.encode("utf-8"))
+        return str(answer.get("id") or "") if isinstance(answer, dict) else ""
 
     async def finish(self, chat: ChatRef) -> None:
         """After the command ran: delete a "thinking…" answer nobody replaced."""
