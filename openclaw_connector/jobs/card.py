@@ -1,8 +1,8 @@
 """The live job card: a command's ``[Queued]`` reply, kept up to date until the job ends.
 
 Issue 16, DESIGN.md "Cards are edited, results are sent". The card *is* the
-reply the router gave to ``/run`` (or ``/approve``): once the daemon has
-delivered it, :meth:`CardTracker.reply_sent` adopts its ``Sent`` as the card
+reply the router gave to ``/run`` (or ``/approve``; for a run that waited for
+approval, the requester's ``[Approved]`` line): once it was delivered, :meth:`CardTracker.reply_sent` adopts its ``Sent`` as the card
 (the Outbox keeps it in the StateStore, so after a restart the same message
 is edited, never a second card). Each ``/queue`` pass of the JobWatcher
 gives the position and ETA, or "Running" with the elapsed time; the per-run

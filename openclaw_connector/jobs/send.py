@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
 from openclaw_connector.jobs.actions import result_actions
@@ -92,10 +92,16 @@ class ResultSender:
                         await wait_or_stop(self._stopping, delays.next()):
                     raise
 
-    async def send(self, key: str, chat: ChatRef, reply: Reply, outcome: str) -> Optional[str]:
-        """Deliver through the Outbox: DONE, FAILED when never accepted, None if stopping."""
+    async def send(self, key: str, chat: ChatRef, reply: Reply, outcome: str,
+                   on_sent: Optional[Callable[[Optional[Sent]], None]] = None
+                   ) -> Optional[str]:
+        """Deliver through the Outbox: DONE, FAILED when never accepted, None if stopping.
+        ``on_sent`` hears what was sent (None when nothing was): a message to adopt as a
+        card."""
         started = time.monotonic()
         delivery = await self._outbox.deliver(chat, reply, key=key, durable=True)
+        if on_sent is not None:
+            on_sent(delivery.sent if delivery.status == DONE else None)
         if delivery.status == STOPPED:
             return None   # stays pending: delivered after the next start
         if delivery.status == DONE:

@@ -6,13 +6,14 @@ in memory and on disk); this module keeps its kinds, key and time helpers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 from openclaw_connector.messages import ChatRef
 from openclaw_connector.state import Watch
 from openclaw_connector.timetext import parse_iso
 
-__all__ = ["APPROVAL", "PENDING", "PROMPT", "Watch", "epoch", "watch_key"]
+__all__ = ["APPROVAL", "PENDING", "PROMPT", "Watch", "WatcherView", "epoch", "watch_key"]
 
 PROMPT, APPROVAL = "prompt", "approval"
 PENDING = "pending"          # then DONE (accepted) or FAILED (never accepted): jobs.send
@@ -26,3 +27,10 @@ def epoch(iso: str) -> Optional[float]:
     """Epoch seconds of a server's ISO timestamp, or None when it is not one."""
     when = parse_iso(iso)
     return when.timestamp() if when is not None else None
+
+
+@dataclass
+class WatcherView:
+    """:meth:`JobWatcher.introspect`: the watches not yet delivered."""
+
+    pending: list[Watch]

@@ -30,7 +30,6 @@ import dataclasses
 import functools
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from openclaw_connector.jobs import texts as fmt
@@ -41,9 +40,10 @@ from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
 from openclaw_connector.jobs.card import CardTracker
 from openclaw_connector.jobs.send import DONE, FAILED, FollowUps, ResultSender
-from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, epoch, watch_key
+from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, WatcherView, epoch, \
+    watch_key
 from openclaw_connector.lifecycle import drain
-from openclaw_connector.messages import ChatRef, Reply
+from openclaw_connector.messages import ChatRef, Reply, Sent
 from openclaw_connector.metrics import Metrics
 from openclaw_connector.openclaw.client import OpenClawClient
 from openclaw_connector.openclaw.types import Approval, NotFound, OpenClawError
@@ -56,13 +56,6 @@ KEEP_FINISHED_SEC = 7 * 86400.0      # finished rows kept this long so a replay 
 HISTORY_CONCURRENCY = 8
 SAFETY_FACTOR = 10.0                 # safety pass every SAFETY_FACTOR × poll_max_sec
 WS_EVENTS = ("status", "execution_success", "execution_error", "execution_interrupted")
-
-
-@dataclass
-class WatcherView:
-    """:meth:`JobWatcher.introspect`: the watches not yet delivered."""
-
-    pending: list[Watch]
 
 
 class JobWatcher:
@@ -336,9 +329,13 @@ class JobWatcher:
             self._finish(w, DONE)
             self._busy.discard(w.key)
             return
+        reply = Reply(fmt.approved_text(w.ref_id, w.template, prompt_id, a.decision_by))
+        on_sent = None
+        if self.cards is not None:          # the [Approved] line becomes the requester's card
+            self.cards.expect(follow)
+            on_sent = functools.partial(self.cards.reply_sent, w.chat, reply)
         try:
-            await self._send_all([w], Reply(fmt.approved_text(w.ref_id, w.template, prompt_id,
-                                                              a.decision_by)), "approved")
+            await self._send(w, reply, "approved", on_sent)
         finally:
             row = self._state.watch(follow.key)
             if row is not None and row.state == PENDING and follow.key not in self._watches \
@@ -379,9 +376,10 @@ class JobWatcher:
     async def _send_all(self, watches: list[Watch], reply: Reply, outcome: str) -> None:
         await asyncio.gather(*(self._send(w, reply, outcome) for w in watches))
 
-    async def _send(self, w: Watch, reply: Reply, outcome: str) -> None:
+    async def _send(self, w: Watch, reply: Reply, outcome: str,
+                    on_sent: Optional[Callable[[Optional[Sent]], None]] = None) -> None:
         try:
-            verdict = await self._sender.send(w.key, w.chat, reply, outcome)
+            verdict = await self._sender.send(w.key, w.chat, reply, outcome, on_sent)
             if verdict is not None:
                 self._finish(w, verdict)
         finally:

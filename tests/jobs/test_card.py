@@ -222,3 +222,34 @@ async def test_job_done_before_its_reply_went_out_card_shows_the_outcome(tmp_pat
 async def _queued_card(tg: FakeTelegram, pid: str) -> int:
     await tg.wait_until(lambda: any("[Queued]" in t and pid in t for t in tg.texts(CHAT)))
     return _card_id(tg, pid)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_approved_line_becomes_the_requesters_card(tmp_path):
+    """A run that waited for approval: the [Approved] message the requester gets is their
+    card from then on — edited with progress and ending [Done] — and the result still
+    comes once, as a new message."""
+    from tests.jobs.test_approvals import _web_ui
+    async with GatedFake(admin_token=TOKEN) as oc, FakeTelegram() as tg:
+        async with running_daemon(_cfg(tmp_path, oc, tg, progress__min_interval_sec=0)):
+            tg.queue_message("/run portrait --approval", chat_id=int(CHAT))
+            await tg.wait_until(lambda: any(t.startswith("[Approval Requested]")
+                                            for t in tg.texts(CHAT)))
+            (aid,) = oc.model.approvals
+            pid = (await _web_ui(oc, aid, "approve"))["prompt_id"]
+            await tg.wait_until(lambda: any(t.startswith("[Approved]")
+                                            for t in tg.texts(CHAT)))
+            (approved,) = [r for r in tg.sent(CHAT) if r.key == "sendmessage"
+                           and r.params.get("text", "").startswith("[Approved]")]
+            card = approved.response["result"]["message_id"]
+            await until(lambda: oc.runs.attached_to(pid))
+            oc.runs.executing("3")
+            oc.runs.progress(15, 30, node="3")
+            await tg.wait_until(lambda: any("KSampler 15/30 · 50 %" in t
+                                            for t in _edits(tg, card)))
+            oc.finish_job(pid, duration=2.0)
+            await tg.wait_until(lambda: _edits(tg, card)
+                                and _edits(tg, card)[-1].startswith("[Done]"))
+            await tg.wait_until(lambda: any(t.startswith("[Done]") for t in tg.texts(CHAT)))
+    assert sum(t.startswith("[Done]") for t in tg.texts(CHAT)) == 1
+    assert _edits(tg, card)[-1].startswith("[Done] portrait · 2.0 s\nPrompt: %s" % pid)
