@@ -203,6 +203,15 @@ class CardTracker:
         if not self._outbox.capabilities(watch.chat.platform).edit:
             self._outbox.end_card(watch.key)    # nothing to edit: forget the handle now
 
+    def given_up(self, watch: Watch) -> None:
+        """The watcher stopped following the job (``results.max_wait_hours``): the card
+        keeps what it last showed, and nothing of it stays in memory or on disk."""
+        live = self._live.pop(watch.key, None)
+        self._kv.delete("started." + watch.key)
+        if live is not None and live.indicator is not None:
+            live.indicator.cancel()
+        self._outbox.end_card(watch.key)
+
     # ------------------------------------------------------------------ showing
     def _show(self, live: _Live, *, last: bool = False) -> None:
         chat, state = live.watch.chat, live.state

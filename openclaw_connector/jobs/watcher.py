@@ -235,6 +235,8 @@ class JobWatcher:
                    if w.kind == PROMPT and w.key not in self._busy]
         for w in [w for w in watches if now - w.created > limit]:
             watches.remove(w)
+            if self.cards is not None:
+                self.cards.given_up(w)
             self._spawn([w], functools.partial(Reply, fmt.gave_up_text(
                 w.template, w.ref_id, self._res.max_wait_hours)), "gave_up")
         if not watches:

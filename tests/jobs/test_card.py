@@ -253,3 +253,23 @@ async def test_approved_line_becomes_the_requesters_card(tmp_path):
             await tg.wait_until(lambda: any(t.startswith("[Done]") for t in tg.texts(CHAT)))
     assert sum(t.startswith("[Done]") for t in tg.texts(CHAT)) == 1
     assert _edits(tg, card)[-1].startswith("[Done] portrait · 2.0 s\nPrompt: %s" % pid)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_given_up_job_leaves_no_card_behind(tmp_path):
+    """results.max_wait_hours passes with the job still queued: [Gave up] is said, the
+    card's stored handle is forgotten (before, it stayed in the StateStore for good)."""
+    from openclaw_connector.delivery import CARD
+    from openclaw_connector.jobs.watch import PROMPT, watch_key
+    from openclaw_connector.messages import ChatRef
+    async with GatedFake(admin_token=TOKEN) as oc, FakeTelegram() as tg:
+        oc.submit("portrait")                           # runs, and never ends here
+        async with running_daemon(_cfg(tmp_path, oc, tg, results__max_wait_hours=0.0003,
+                                       results__poll_max_sec=0.03)) as daemon:
+            tg.queue_message("/run portrait", chat_id=int(CHAT))
+            pid = await _queued(tg, oc, set())
+            key = watch_key(PROMPT, pid, ChatRef("telegram", CHAT))
+            await until(lambda: daemon.state.kv(CARD).get(key) is not None)
+            await tg.wait_until(lambda: any(t.startswith("[Gave up]") for t in tg.texts(CHAT)))
+            await until(lambda: daemon.state.kv(CARD).get(key) is None)
+    assert sum(t.startswith("[Gave up]") for t in tg.texts(CHAT)) == 1
