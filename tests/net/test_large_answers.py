@@ -19,7 +19,7 @@ import tornado.web
 from openclaw_connector.net.client import KeepAliveClient
 from tests.fakes.certs import self_signed
 
-SIZE = 700 << 10      # more than two 256 KiB reads
+SIZE = 700 << 10      # several reads of the 64 KiB receive buffer (and of asyncio's 256)
 CALLS = 12
 
 
