@@ -291,10 +291,13 @@ def setup(level: str = "INFO", *, file: Optional[str] = None, secrets: Iterable[
     handler.setFormatter(RedactingFormatter(secrets, tracebacks=numeric <= logging.DEBUG))
     root.addHandler(handler)
     root.setLevel(numeric)
-    # Our lines never show thread or process names: skip collecting them per record.
+    # Our lines never show thread or process names, nor the caller's file, line or
+    # function (RedactingFormatter.format): skip collecting them per record (without
+    # _srcfile, logging walks the stack for every line).
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    logging._srcfile = None  # type: ignore[attr-defined]
     # Tornado's per-request access lines go through our own log function
     # (access_log below), and asyncio's debug chatter is not for operators.
     logging.getLogger("asyncio").setLevel(max(numeric, logging.WARNING))

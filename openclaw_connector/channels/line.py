@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import itertools
 import json
 import secrets
 import time
@@ -269,11 +268,14 @@ class LineChannel(WebhookChannel):
         now = time.time()
         if not chat.reply_token or now - chat.received_at >= REPLY_TOKEN_FRESH_SEC:
             return False
-        # Insertion order is (nearly) expiry order: drop expired entries from the front.
-        for token, expires in list(itertools.islice(self._used_tokens.items(), 64)):
-            if expires > now:
+        # Insertion order is (nearly) expiry order: drop expired entries from the front,
+        # looking at the oldest only (no copy per reply; usually it is still fresh).
+        used = self._used_tokens
+        for _ in range(64):
+            oldest = next(iter(used), None)
+            if oldest is None or used[oldest] > now:
                 break
-            del self._used_tokens[token]
+            del used[oldest]
         if chat.reply_token in self._used_tokens:
             return False
         self._used_tokens[chat.reply_token] = now + REPLY_TOKEN_FRESH_SEC

@@ -10,12 +10,13 @@ cost ~0.6 ms of CPU per reply, more than the whole acknowledgement
 (benchmarks/README.md, webhook ingest). This client keeps idle connections
 per host and speaks the small part of HTTP/1.1 these APIs need.
 
-Why an ``asyncio.Protocol`` on the IOLoop's own asyncio loop rather than a
+Why an asyncio protocol on the IOLoop's own asyncio loop rather than a
 Tornado ``IOStream``: a reply is the single largest cost of a webhook, and an
 IOStream re-registers its socket with epoll for every read and wraps every
 read in a Future; a protocol stays registered and parses the bytes as they
 arrive. Measured on loopback: ~35 µs of CPU per call against ~75-95 µs
-through an IOStream, ~250 µs through ``HTTP1Connection`` (issue 6).
+through an IOStream, ~250 µs through ``HTTP1Connection`` (issue 6); ~27 µs
+since it reads into one reused buffer (``connection.py``, issue 21).
 
 Limits and rules: at most ``max_per_host`` requests in flight per host (the
 rest wait their turn inside the request deadline); idle connections are
@@ -40,16 +41,17 @@ flight (a Telegram long poll), so nothing outlives the daemon's stop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 from urllib.parse import urlsplit
 
 from tornado import httputil
 
 from openclaw_connector.net.connection import (MAX_RESPONSE, Connection, ConnectionClosed,
-                                               RawResponse)
+                                               RawResponse, ReceiveBuffer)
 from openclaw_connector.net.proxy import Proxy, connect_request
 
 __all__ = ["MAX_RESPONSE", "APIResponse", "ApiTimeout", "ApiUnreachable", "ConnectionClosed",
@@ -113,6 +115,7 @@ class KeepAliveClient:
         self._ssl = ssl_context           # None: the system's CA store, made on first use
         self._proxies = proxies           # (scheme, host) -> Proxy or None (ProxyRules.for_url)
         self._closed = False
+        self._receive = ReceiveBuffer()   # every connection reads into this (connection.py)
 
     def introspect(self) -> "PoolView":
         """What the pool holds now (tests and benchmarks read this, never the internals)."""
@@ -133,13 +136,10 @@ class KeepAliveClient:
                     request_timeout: float = 20.0,
                     max_body: int = MAX_RESPONSE) -> APIResponse:
         """The server's answer; raises ApiTimeout or ApiUnreachable when none came."""
-        parts = urlsplit(url)
-        https = parts.scheme == "https"
-        host = parts.hostname or ""
-        port = parts.port or (443 if https else 80)
+        parts = _split_url(url)
+        https, host, port, target = parts.https, parts.host, parts.port, parts.target
         proxy = self._proxies(parts.scheme, host) if self._proxies is not None else None
         key = (https, host, port, proxy)
-        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         if proxy is not None and not https:   # plain HTTP: the proxy gets the whole URL
             target = "http://%s%s" % (parts.netloc, target)
             if proxy.authorization:
@@ -219,11 +219,11 @@ class KeepAliveClient:
         if proxy is None:
             # server_hostname: the name sent as SNI and checked against the certificate.
             _transport, conn = await asyncio.wait_for(loop.create_connection(
-                Connection, host, port, ssl=self._ssl if https else None,
+                self._new_connection, host, port, ssl=self._ssl if https else None,
                 server_hostname=host if https else None), _left(connect_by))
         else:
             _transport, conn = await asyncio.wait_for(loop.create_connection(
-                Connection, proxy.host, proxy.port), _left(connect_by))
+                self._new_connection, proxy.host, proxy.port), _left(connect_by))
             if https:
                 try:
                     await self._tunnel(conn, proxy, host, port, connect_by)
@@ -232,6 +232,9 @@ class KeepAliveClient:
                     raise
         self._opened += 1
         return conn
+
+    def _new_connection(self) -> Connection:
+        return Connection(self._receive)
 
     async def _tunnel(self, conn: Connection, proxy: Proxy, host: str, port: int,
                       connect_by: float) -> None:
@@ -278,6 +281,28 @@ class KeepAliveClient:
         finally:
             timer.cancel()
             self._busy.discard(conn)
+
+
+class _URL(NamedTuple):
+    """What a call needs of its URL (see :func:`_split_url`)."""
+
+    scheme: str
+    https: bool
+    host: str
+    port: int
+    netloc: str
+    target: str       # path and query, as sent in the request line
+
+
+@functools.lru_cache(maxsize=256)
+def _split_url(url: str) -> _URL:
+    """The parts of ``url``; cached, because a bot calls the same few URLs over and
+    over and ``urlsplit`` plus ``.hostname``/``.port`` cost several µs per call."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+    return _URL(parts.scheme, https, parts.hostname or "", parts.port or (443 if https else 80),
+                parts.netloc, target)
 
 
 def _left(by: float) -> float:

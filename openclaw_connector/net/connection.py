@@ -1,6 +1,17 @@
-"""One keep-alive HTTP/1.1 connection as an ``asyncio.Protocol``: writes one request
-at a time and parses its response as the bytes arrive (status line, headers,
+"""One keep-alive HTTP/1.1 connection as an ``asyncio.BufferedProtocol``: writes one
+request at a time and parses its response as the bytes arrive (status line, headers,
 ``Content-Length``/chunked/close framing, 1xx skipping, the ``max_body`` cap).
+
+Why a *buffered* protocol: a plain ``asyncio.Protocol`` gets each read as a new
+``bytes`` of up to 256 KiB, which the allocator maps and unmaps on every read
+(an ``mmap``/``munmap`` pair per reply); here the socket is read into one
+:class:`ReceiveBuffer` the client owns, and only the bytes that arrived are
+copied out. Client CPU per call on loopback: ~47 → ~27 µs (issue 21). The
+buffer can be shared by every connection of one client: asyncio calls
+``get_buffer`` and ``buffer_updated`` back to back on the loop's thread, and
+``buffer_updated`` copies the bytes out before returning. 64 KiB rather than
+asyncio's 256: the same CPU for API answers (a few hundred bytes), and
+0.2 MiB less resident memory (a bytearray is zero-filled, so all of it is).
 
 Why its own module: the byte-level parser is one concept; the pool, deadlines,
 proxies and retries of :class:`~openclaw_connector.net.client.KeepAliveClient`
@@ -18,6 +29,7 @@ from tornado import httputil
 MAX_RESPONSE = 8 << 20
 MAX_HEAD = 64 << 10
 MAX_INFORMATIONAL = 5        # 1xx heads skipped before the real answer
+RECEIVE_BUFFER = 64 << 10    # one socket read at most; below glibc's mmap threshold
 
 
 class BodyTooLarge(httputil.HTTPInputError):
@@ -27,6 +39,21 @@ class BodyTooLarge(httputil.HTTPInputError):
 
 class ConnectionClosed(ConnectionError):
     """The server closed the connection before the response was complete."""
+
+
+class ReceiveBuffer:
+    """The memory a client's connections read their sockets into (see the module
+    docstring for why one is enough per client); allocated on first use."""
+
+    def __init__(self, size: int = RECEIVE_BUFFER) -> None:
+        self._size = size
+        self._view: Optional[memoryview] = None
+
+    @property
+    def view(self) -> memoryview:
+        if self._view is None:
+            self._view = memoryview(bytearray(self._size))
+        return self._view
 
 
 @dataclass
@@ -40,11 +67,12 @@ class RawResponse:
     framed: bool          # its end was marked, so the connection can carry another
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     """One keep-alive connection: one request at a time, its response parsed as bytes
-    arrive (``data_received``), handed to the waiting call through a future."""
+    arrive (``buffer_updated``), handed to the waiting call through a future."""
 
-    def __init__(self) -> None:
+    def __init__(self, receive: Optional[ReceiveBuffer] = None) -> None:
+        self._receive = receive if receive is not None else ReceiveBuffer()
         self.transport: Optional[asyncio.Transport] = None
         self.closed = False
         self.idle_since = 0.0
@@ -62,12 +90,15 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._receive.view
+
+    def buffer_updated(self, nbytes: int) -> None:
         if self._waiter is None:     # bytes nobody asked for: not reusable
             self.abort()
             return
         self._received = True
-        self._buffer += data
+        self._buffer += self._receive.view[:nbytes]   # copied out: the buffer is shared
         try:
             response = self._parse()
         except httputil.HTTPInputError as exc:
