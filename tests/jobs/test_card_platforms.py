@@ -4,6 +4,8 @@ the console writes one line per state change and per 25 % of steps; then the res
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tests.channels.webhooks.support import ALICE_LINE, ALICE_WA, GROUP, WA_TOKEN, \
@@ -102,12 +104,11 @@ async def test_console_one_line_per_state_and_per_quarter(tmp_path):
     assert sum(line.startswith("[Running]") for line in lines) == 1 + len(progress)
 
 
-@pytest.mark.gen_test(timeout=20)
-async def test_discord_card_is_the_queued_message_patched(tmp_path):
-    """Discord: the [Queued] message is PATCHed with progress and the outcome (one message
-    id throughout), and the result is a new message."""
+@contextlib.asynccontextmanager
+async def _discord_daemon(tmp_path, **extra):
+    """(fake Discord, fake OpenClaw) with a daemon on them, READY seen; edits every state."""
     from tests.channels.discord.conftest import ready
-    from tests.fakes.discord import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord
+    from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
     from tests.jobs.support import jobs_config
     fake = FakeDiscord(heartbeat_interval_ms=50).start()
     try:
@@ -116,25 +117,40 @@ async def test_discord_card_is_the_queued_message_patched(tmp_path):
                               discord__api_base=fake.api_base,
                               discord__allowed_channels=[CHANNEL_ID],
                               admin_users=["discord:%s" % USER_ID],
-                              progress__min_interval_sec=0)
+                              progress__min_interval_sec=0, **extra)
             async with running_daemon(cfg):
                 await ready(fake)
-                fake.message_create("/run portrait", guild_id=GUILD_ID)
-                queued = await fake.next_send(1)
-                assert queued.content.startswith("[Queued]")
-                pid = oc.model.running.prompt_id
-                await until(lambda: oc.runs.attached_to(pid))
-                oc.runs.executing("3")
-                oc.runs.progress(15, 30, node="3")
-                await fake.wait_for(lambda: any("KSampler 15/30 · 50 %" in e.content
-                                                for e in fake.edits), what="progress edit")
-                oc.finish_job(pid)
-                await fake.wait_for(lambda: any(s.content.startswith("[Done]")
-                                                for s in fake.sends), what="result")
-                await fake.wait_for(lambda: fake.edits[-1].content.startswith(
-                    "[Done] portrait · 1.0 s"), what="[Done] card")
+                yield fake, oc
     finally:
         fake.stop()
+
+
+async def _run_to_done_on_discord(fake, oc) -> None:
+    """The running job reports 15/30 steps, then ends: wait for the progress edit, the
+    result message and the [Done] card."""
+    pid = oc.model.running.prompt_id
+    await until(lambda: oc.runs.attached_to(pid))
+    oc.runs.executing("3")
+    oc.runs.progress(15, 30, node="3")
+    await fake.wait_for(lambda: any("KSampler 15/30 · 50 %" in e.content
+                                    for e in fake.edits), what="progress edit")
+    oc.finish_job(pid)
+    await fake.wait_for(lambda: any(s.content.startswith("[Done]") for s in fake.sends),
+                        what="result")
+    await fake.wait_for(lambda: fake.edits[-1].content.startswith("[Done] portrait · 1.0 s"),
+                        what="[Done] card")
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_discord_card_is_the_queued_message_patched(tmp_path):
+    """Discord: the [Queued] message is PATCHed with progress and the outcome (one message
+    id throughout), and the result is a new message."""
+    from tests.fakes.discord import CHANNEL_ID, GUILD_ID
+    async with _discord_daemon(tmp_path) as (fake, oc):
+        fake.message_create("/run portrait", guild_id=GUILD_ID)
+        queued = await fake.next_send(1)
+        assert queued.content.startswith("[Queued]")
+        await _run_to_done_on_discord(fake, oc)
     assert len({(e.channel_id, e.message_id) for e in fake.edits}) == 1
     assert fake.edits[0].channel_id == CHANNEL_ID
     assert sum(s.content.startswith("[Queued]") for s in fake.sends) == 1
@@ -146,36 +162,12 @@ async def test_discord_slash_run_card_is_the_original_answer_patched(tmp_path):
     (the id @original answered with) is PATCHed with progress and the outcome through
     the channel endpoint, which outlives the 15-minute interaction token; the result is a
     new message, sent once."""
-    from tests.channels.discord.conftest import ready
-    from tests.fakes.discord import CHANNEL_ID, USER_ID, FakeDiscord
-    from tests.jobs.support import jobs_config
-    fake = FakeDiscord(heartbeat_interval_ms=50).start()
-    try:
-        async with GatedFake(admin_token=TOKEN) as oc:
-            cfg = jobs_config(tmp_path, oc, discord__token=fake.token,
-                              discord__api_base=fake.api_base,
-                              discord__allowed_channels=[CHANNEL_ID],
-                              discord__slash_commands=True,
-                              admin_users=["discord:%s" % USER_ID],
-                              progress__min_interval_sec=0)
-            async with running_daemon(cfg):
-                await ready(fake)
-                item = fake.interaction_create("run", "portrait")
-                await fake.wait_for(lambda: item.original is not None, what="@original")
-                assert item.original["content"].startswith("[Queued]")
-                pid = oc.model.running.prompt_id
-                await until(lambda: oc.runs.attached_to(pid))
-                oc.runs.executing("3")
-                oc.runs.progress(15, 30, node="3")
-                await fake.wait_for(lambda: any("KSampler 15/30 · 50 %" in e.content
-                                                for e in fake.edits), what="progress edit")
-                oc.finish_job(pid)
-                await fake.wait_for(lambda: any(s.content.startswith("[Done]")
-                                                for s in fake.sends), what="result")
-                await fake.wait_for(lambda: fake.edits[-1].content.startswith(
-                    "[Done] portrait · 1.0 s"), what="[Done] card")
-    finally:
-        fake.stop()
+    from tests.fakes.discord import CHANNEL_ID
+    async with _discord_daemon(tmp_path, discord__slash_commands=True) as (fake, oc):
+        item = fake.interaction_create("run", "portrait")
+        await fake.wait_for(lambda: item.original is not None, what="@original")
+        assert item.original["content"].startswith("[Queued]")
+        await _run_to_done_on_discord(fake, oc)
     assert {(e.channel_id, e.message_id) for e in fake.edits} == {
         (CHANNEL_ID, item.message_id)}
     assert sum(s.content.startswith("[Done]") for s in fake.sends) == 1
