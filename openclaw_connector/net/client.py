@@ -208,11 +208,18 @@ class KeepAliveClient:
         else:
             conn.abort()
 
+    def tls_context(self) -> ssl.SSLContext:
+        """The context every TLS connection of this client is checked with (the system's
+        CA store, read on first use); websockets that should trust the same use it too."""
+        if self._ssl is None:
+            self._ssl = ssl.create_default_context()
+        return self._ssl
+
     async def _connect(self, key: tuple, connect_timeout: float,
                        deadline: float) -> Connection:
         https, host, port, proxy = key
-        if https and self._ssl is None:
-            self._ssl = ssl.create_default_context()
+        if https:
+            self.tls_context()
         connect_by = time.monotonic() + min(connect_timeout,
                                             max(0.0, deadline - time.monotonic()))
         loop = asyncio.get_running_loop()

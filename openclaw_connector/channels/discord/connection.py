@@ -124,9 +124,12 @@ class GatewayConnection:
             url = await self._identify_url()
             if url is None:
                 return None
+        # wss:// is checked like the REST calls (one context, read when first needed), not
+        # with the one Tornado made when it was imported.
+        tls = self._deps.http.client.tls_context() if url.startswith("wss:") else None
         request = HTTPRequest(_gateway_query(url), headers={"User-Agent": USER_AGENT},
                               connect_timeout=self._cfg.gateway_timeout_sec,
-                              request_timeout=self._cfg.gateway_timeout_sec)
+                              request_timeout=self._cfg.gateway_timeout_sec, ssl_options=tls)
         # Through network.proxy's CONNECT tunnel when one applies (net/tunnel.py).
         resolver = self._deps.http.websocket_resolver(request.url, self._cfg.gateway_timeout_sec)
         # No Tornado pinger: KeepAlive pings and aborts without the close handshake.
