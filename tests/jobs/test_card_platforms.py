@@ -13,16 +13,12 @@ from tests.channels.webhooks.support import ALICE_LINE, ALICE_WA, GROUP, WA_TOKE
 from tests.fakes import line as fline
 from tests.fakes import whatsapp as fwa
 from tests.jobs.support import TOKEN, GatedFake, job_env
-from tests.harness import running_daemon, until
+from tests.harness import running_daemon, until, webhook_url
 
 
 def _oc_keys(oc, admin: str) -> dict:
     return {"openclaw.url": oc.url, "openclaw.admin_token": TOKEN, "admin_users": [admin],
             "results.poll_min_sec": 0.02, "results.poll_max_sec": 0.1}
-
-
-def _url(daemon, sub) -> str:
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port), sub.path)
 
 
 @pytest.mark.gen_test(timeout=15)
@@ -33,7 +29,7 @@ async def test_line_loading_for_a_1to1_chat_and_not_for_a_group(tmp_path):
             GatedFake(admin_token=TOKEN) as oc:
         cfg = webhook_config(tmp_path, line=fl, **_oc_keys(oc, "line:%s" % ALICE_LINE))
         async with running_daemon(cfg) as daemon:
-            url = _url(daemon, daemon.cfg.line)
+            url = webhook_url(daemon, "line")
             token = fl.issue_reply_token(to=GROUP)
             resp = await post_line(url, fline.body_of(fline.text_event(
                 "/run portrait", group_id=GROUP, reply_token=token)))
@@ -65,7 +61,7 @@ async def test_whatsapp_typing_sent_once_per_command(tmp_path):
         cfg = webhook_config(tmp_path, wa=fw, **_oc_keys(oc, "whatsapp:%s" % ALICE_WA))
         async with running_daemon(cfg) as daemon:
             command = fwa.text_message(ALICE_WA, "/run portrait")
-            resp = await post_wa(_url(daemon, daemon.cfg.whatsapp),
+            resp = await post_wa(webhook_url(daemon, "whatsapp"),
                                  fwa.notification(messages=(command,)))
             assert resp.code == 200
             await fw.wait_sent(1)

@@ -11,11 +11,7 @@ from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_LINE, LINE_TOKEN
 from tests.fakes import line as fline
 from tests.media.support import PHOTO, fired_inputs, media_openclaw
 from tests.support import running_daemon
-
-
-def line_url(daemon) -> str:
-    sub = daemon.cfg.line
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port), sub.path)
+from tests.harness import webhook_url
 
 
 def config(tmp_path, fl, oc, **overrides):
@@ -30,11 +26,11 @@ async def test_image_then_run_within_the_window_uploads_the_image(tmp_path):
         oc.admin_token = ADMIN_TOKEN
         async with running_daemon(config(tmp_path, fl, oc)) as daemon:
             image = fline.image_event(fl, PHOTO, reply_token=fl.issue_reply_token())
-            assert (await post_line(line_url(daemon), fline.body_of(image))).code == 200
+            assert (await post_line(webhook_url(daemon, "line"), fline.body_of(image))).code == 200
             await daemon.channels["line"]._tasks.drain(2.0)
             assert fl.delivered == []                   # a lone image gets no answer
             run = fline.text_event("/run invert", reply_token=fl.issue_reply_token())
-            await post_line(line_url(daemon), fline.body_of(run))
+            await post_line(webhook_url(daemon, "line"), fline.body_of(run))
             sent = await fl.wait_delivered(1)
         blob = fl.contents[image["message"]["id"]]
         assert blob.downloads == 1 and blob.refused == 0     # with the Bearer token
@@ -51,10 +47,10 @@ async def test_run_after_the_window_is_refused_with_a_hint(tmp_path):
         cfg = config(tmp_path, fl, oc, **{"media.input_window_sec": 0.001})
         async with running_daemon(cfg) as daemon:
             image = fline.image_event(fl, PHOTO)
-            await post_line(line_url(daemon), fline.body_of(image))
+            await post_line(webhook_url(daemon, "line"), fline.body_of(image))
             await daemon.channels["line"]._tasks.drain(2.0)
             run = fline.text_event("/run invert", reply_token=fl.issue_reply_token())
-            await post_line(line_url(daemon), fline.body_of(run))
+            await post_line(webhook_url(daemon, "line"), fline.body_of(run))
             sent = await fl.wait_delivered(1)
         text = sent[0]["messages"][0]["text"]
         assert text.startswith("Template invert needs a photo. Send a photo, then /run invert")
@@ -69,11 +65,11 @@ async def test_run_quoting_an_earlier_image_uses_that_one(tmp_path):
         async with running_daemon(config(tmp_path, fl, oc)) as daemon:
             first = fline.image_event(fl, PHOTO + b"first")
             second = fline.image_event(fl, PHOTO + b"second")
-            await post_line(line_url(daemon), fline.body_of(first, second))
+            await post_line(webhook_url(daemon, "line"), fline.body_of(first, second))
             await daemon.channels["line"]._tasks.drain(2.0)
             run = fline.text_event("/run invert", reply_token=fl.issue_reply_token())
             run["message"]["quotedMessageId"] = first["message"]["id"]
-            await post_line(line_url(daemon), fline.body_of(run))
+            await post_line(webhook_url(daemon, "line"), fline.body_of(run))
             sent = await fl.wait_delivered(1)
         assert sent[0]["messages"][0]["text"].startswith("[Queued] invert")
         assert [u[2] for u in oc.uploads] == [PHOTO + b"first"]

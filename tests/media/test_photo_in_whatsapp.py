@@ -10,11 +10,7 @@ from tests.channels.webhooks.support import (ADMIN_TOKEN, ALICE_WA, WA_TOKEN, po
 from tests.fakes import whatsapp as fwa
 from tests.media.support import PHOTO, fired_inputs, media_openclaw
 from tests.support import running_daemon
-
-
-def wa_url(daemon) -> str:
-    sub = daemon.cfg.whatsapp
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port), sub.path)
+from tests.harness import webhook_url
 
 
 @pytest.mark.gen_test(timeout=15)
@@ -25,7 +21,8 @@ async def test_image_with_run_caption_uploads_it(tmp_path, caplog):
                                                  "admin_users": ["whatsapp:%s" % ALICE_WA]})
         async with running_daemon(cfg) as daemon:
             message = fw.image_message(ALICE_WA, PHOTO, caption="/run invert")
-            resp = await post_wa(wa_url(daemon), fwa.notification(messages=(message,)))
+            resp = await post_wa(webhook_url(daemon, "whatsapp"),
+                                 fwa.notification(messages=(message,)))
             sent = await fw.wait_sent(1)
         assert resp.code == 200
         blob = fw.media[message["image"]["id"]]
@@ -48,11 +45,12 @@ async def test_run_quoting_an_earlier_image_uses_that_one_not_the_latest(tmp_pat
         async with running_daemon(cfg) as daemon:
             first = fw.image_message(ALICE_WA, first_bytes)
             second = fw.image_message(ALICE_WA, PHOTO + b"second")
-            await post_wa(wa_url(daemon), fwa.notification(messages=(first, second)))
+            await post_wa(webhook_url(daemon, "whatsapp"),
+                          fwa.notification(messages=(first, second)))
             await daemon.channels["whatsapp"]._tasks.drain(2.0)
             run = fwa.text_message(ALICE_WA, "/run invert")
             run["context"] = {"from": fw.phone_number_id, "id": first["id"]}
-            await post_wa(wa_url(daemon), fwa.notification(messages=(run,)))
+            await post_wa(webhook_url(daemon, "whatsapp"), fwa.notification(messages=(run,)))
             sent = await fw.wait_sent(1)
         assert sent[0]["text"]["body"].startswith("[Queued] invert")
         assert [u[2] for u in oc.uploads] == [first_bytes]

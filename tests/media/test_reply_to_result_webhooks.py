@@ -16,6 +16,7 @@ from tests.fakes import whatsapp as fwa
 from tests.fakes.openclaw_media import png
 from tests.media.support import fired_inputs, media_openclaw
 from tests.support import running_daemon
+from tests.harness import webhook_url
 
 OUTPUTS = ("result_a.png", "result_b.png", "result_c.png")
 FAST = {"results.poll_min_sec": 0.02, "results.poll_max_sec": 0.1}
@@ -29,16 +30,6 @@ def finish_with_three_images(oc) -> None:
         {"filename": name, "subfolder": "", "type": "output"} for name in OUTPUTS]}})
 
 
-def line_url(daemon) -> str:
-    sub = daemon.cfg.line
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port), sub.path)
-
-
-def wa_url(daemon) -> str:
-    sub = daemon.cfg.whatsapp
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port), sub.path)
-
-
 @pytest.mark.gen_test(timeout=20)
 async def test_line_quoting_the_second_image_of_a_result_reuses_that_output(tmp_path):
     async with fline.FakeLine(access_token=LINE_TOKEN) as fl, media_openclaw() as oc:
@@ -46,7 +37,8 @@ async def test_line_quoting_the_second_image_of_a_result_reuses_that_output(tmp_
         cfg = webhook_config(tmp_path, line=fl, **{
             "openclaw.url": oc.url, "admin_users": ["line:%s" % ALICE_LINE], **FAST})
         async with running_daemon(cfg) as daemon:
-            await post_line(line_url(daemon), fline.body_of(fline.text_event("/run poster")))
+            await post_line(webhook_url(daemon, "line"),
+                            fline.body_of(fline.text_event("/run poster")))
             await fl.wait_delivered(1)
             finish_with_three_images(oc)
             result = (await fl.wait_delivered(2))[1]
@@ -55,7 +47,7 @@ async def test_line_quoting_the_second_image_of_a_result_reuses_that_output(tmp_
             second_image = fl.sent_ids[1][2]        # not the first message of the batch
             run = fline.text_event("/run invert")
             run["message"]["quotedMessageId"] = second_image
-            await post_line(line_url(daemon), fline.body_of(run))
+            await post_line(webhook_url(daemon, "line"), fline.body_of(run))
             queued = (await fl.wait_delivered(3))[2]
         assert queued["messages"][0]["text"].startswith("[Queued] invert")
         assert fired_inputs(oc)[-1] == {"image": "result_b.png [output]"}
@@ -70,7 +62,7 @@ async def test_whatsapp_quoting_a_result_image_reuses_that_output(tmp_path):
             "openclaw.url": oc.url, "admin_users": ["whatsapp:%s" % ALICE_WA], **FAST})
         async with running_daemon(cfg) as daemon:
             notify = fwa.notification(messages=(fwa.text_message(ALICE_WA, "/run poster"),))
-            await post_wa(wa_url(daemon), notify)
+            await post_wa(webhook_url(daemon, "whatsapp"), notify)
             await fw.wait_sent(1)
             finish_with_three_images(oc)
             sent = await fw.wait_sent(5)            # the text, then one message per image
@@ -78,7 +70,7 @@ async def test_whatsapp_quoting_a_result_image_reuses_that_output(tmp_path):
             second_image = fw.wamids[3]
             run = fwa.text_message(ALICE_WA, "/run invert")
             run["context"] = {"from": "15550001111", "id": second_image}
-            await post_wa(wa_url(daemon), fwa.notification(messages=(run,)))
+            await post_wa(webhook_url(daemon, "whatsapp"), fwa.notification(messages=(run,)))
             queued = (await fw.wait_sent(6))[5]
         assert "[Queued] invert" in str(queued)
         assert fired_inputs(oc)[-1] == {"image": "result_b.png [output]"}

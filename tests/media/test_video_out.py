@@ -18,6 +18,7 @@ from tests.fakes.openclaw_media import finish_like_comfy, png
 from tests.fakes.telegram import FakeTelegram
 from tests.media.support import ADMIN, media_openclaw, tg_config
 from tests.support import running_daemon
+from tests.harness import webhook_url
 
 MP4 = b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom" + b"\0" * 200
 GIF = b"GIF89a\x10\x00\x10\x00" + b"\0" * 40
@@ -84,16 +85,6 @@ async def test_discord_gets_anim_and_mp4_as_attachments(fake_discord, tmp_path):
 
 # --------------------------------------------------------------------------- LINE, WhatsApp
 
-def line_url(daemon) -> str:
-    sub = daemon.cfg.line
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port), sub.path)
-
-
-def wa_url(daemon) -> str:
-    sub = daemon.cfg.whatsapp
-    return "http://127.0.0.1:%d%s" % (daemon.web.bound_port(sub.bind, sub.port), sub.path)
-
-
 @pytest.mark.gen_test(timeout=20)
 async def test_line_gets_anim_as_link_and_mp4_as_video_with_a_preview(tmp_path):
     async with fline.FakeLine(access_token=LINE_TOKEN) as fl, media_openclaw() as oc:
@@ -102,11 +93,13 @@ async def test_line_gets_anim_as_link_and_mp4_as_video_with_a_preview(tmp_path):
             "openclaw.url": oc.url, "admin_users": ["line:%s" % ALICE_LINE],
             "results.poll_min_sec": 0.02, "results.poll_max_sec": 0.1})
         async with running_daemon(cfg) as daemon:
-            await post_line(line_url(daemon), fline.body_of(fline.text_event("/run anim")))
+            await post_line(webhook_url(daemon, "line"),
+                            fline.body_of(fline.text_event("/run anim")))
             await fl.wait_delivered(1)
             finish_like_comfy(oc)
             anim = (await fl.wait_delivered(2))[1]
-            await post_line(line_url(daemon), fline.body_of(fline.text_event("/run portrait")))
+            await post_line(webhook_url(daemon, "line"),
+                            fline.body_of(fline.text_event("/run portrait")))
             await fl.wait_delivered(3)
             finish_with(oc, "clip_00001_.mp4", MP4)
             video = (await fl.wait_delivered(4))[3]
@@ -130,12 +123,12 @@ async def test_whatsapp_gets_anim_as_link_and_mp4_as_video(tmp_path):
             "results.poll_min_sec": 0.02, "results.poll_max_sec": 0.1})
         async with running_daemon(cfg) as daemon:
             notify = fwa.notification(messages=(fwa.text_message(ALICE_WA, "/run anim"),))
-            await post_wa(wa_url(daemon), notify)
+            await post_wa(webhook_url(daemon, "whatsapp"), notify)
             await fw.wait_sent(1)
             finish_like_comfy(oc)
             await fw.wait_sent(2)
             notify = fwa.notification(messages=(fwa.text_message(ALICE_WA, "/run portrait"),))
-            await post_wa(wa_url(daemon), notify)
+            await post_wa(webhook_url(daemon, "whatsapp"), notify)
             await fw.wait_sent(3)
             finish_with(oc, "clip_00001_.mp4", MP4)
             sent = await fw.wait_sent(5)
@@ -154,7 +147,7 @@ async def test_without_public_base_url_a_video_is_a_clear_note_not_a_silent_drop
             "results.poll_min_sec": 0.02, "results.poll_max_sec": 0.1})
         async with running_daemon(cfg) as daemon:
             notify = fwa.notification(messages=(fwa.text_message(ALICE_WA, "/run portrait"),))
-            await post_wa(wa_url(daemon), notify)
+            await post_wa(webhook_url(daemon, "whatsapp"), notify)
             await fw.wait_sent(1)
             finish_with(oc, "clip_00001_.mp4", MP4)
             sent = await fw.wait_sent(2)
@@ -192,7 +185,8 @@ async def test_line_video_preview_is_the_jobs_first_still_image(tmp_path):
             "openclaw.url": oc.url, "admin_users": ["line:%s" % ALICE_LINE],
             "results.poll_min_sec": 0.02, "results.poll_max_sec": 0.1})
         async with running_daemon(cfg) as daemon:
-            await post_line(line_url(daemon), fline.body_of(fline.text_event("/run portrait")))
+            await post_line(webhook_url(daemon, "line"),
+                            fline.body_of(fline.text_event("/run portrait")))
             await fl.wait_delivered(1)
             finish_with(oc, "clip_00001_.mp4", MP4, still=True)
             result = (await fl.wait_delivered(2))[1]
