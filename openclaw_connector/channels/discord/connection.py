@@ -124,8 +124,8 @@ class GatewayConnection:
             url = await self._identify_url()
             if url is None:
                 return None
-        # wss:// is checked like the REST calls (one context, read when first needed), not
-        # with the one Tornado made when it was imported.
+        # wss:// is checked with the REST calls' context, so the gateway and REST always
+        # trust the same store (not Tornado's process-wide default, cached at first use).
         tls = self._deps.http.client.tls_context() if url.startswith("wss:") else None
         request = HTTPRequest(_gateway_query(url), headers={"User-Agent": USER_AGENT},
                               connect_timeout=self._cfg.gateway_timeout_sec,
