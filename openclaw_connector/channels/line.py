@@ -35,12 +35,11 @@ from openclaw_connector.net.client import APIResponse, ApiUnreachable
 from openclaw_connector.net.retry import retry_after
 from openclaw_connector.channels.base import ChannelDeps, send_parts
 from openclaw_connector.channels.line_media import fetch_photo, photo_of
-from openclaw_connector.channels.media_links import image_ids, kinds_at, moving_media, \
-    stored_url
+from openclaw_connector.channels.media_links import image_ids, stored_url
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook import (WebhookChannel, WebhookPathHandler, count,
-                                                 image_links, is_stale, line_signature,
-                                                 signature_matches, with_notes)
+                                                 is_stale, line_signature, signature_matches,
+                                                 url_media)
 from openclaw_connector.channels.line_buttons import MAX_BUTTONS, button_messages, \
     parse_postback
 from openclaw_connector.channels.webhook_taps import WebhookTaps
@@ -244,24 +243,19 @@ class LineChannel(WebhookChannel):
         """Text pieces, then one image object per image (notes replace images), then
         video objects (mp4; other animations are links in the text: issue 19); and per
         message the index in ``reply.images`` it shows (-1: none)."""
-        still_at, moving_at = kinds_at(reply.images)
-        moving = await moving_media(self._deps.media, [reply.images[n] for n in moving_at],
-                                    native_max_bytes=VIDEO_MAX_BYTES)
-        links, notes = await image_links(self._deps.media, [reply.images[n] for n in still_at],
-                                         platform_max_bytes=IMAGE_MAX_BYTES)
-        urls = [url for _index, url in links]
-        text = with_notes(reply.text, moving.links + notes + moving.notes)
+        out = await url_media(self._deps.media, reply, image_max_bytes=IMAGE_MAX_BYTES,
+                              video_max_bytes=VIDEO_MAX_BYTES)
+        urls = [url for _n, url in out.stills]
         messages: list[dict] = [{"type": "text", "text": piece}
-                                for piece in split_text(text, TEXT_LIMIT, units="utf16")]
-        shows = [-1] * len(messages) + [still_at[k] for k, _url in links] + \
-            [moving_at[k] for k in moving.video_of]
+                                for piece in split_text(out.text, TEXT_LIMIT, units="utf16")]
+        shows = out.shows(len(messages))
         messages += [{"type": "image", "originalContentUrl": url, "previewImageUrl": url}
                      for url in urls]
-        if moving.videos:   # a preview is required: the job's first still, else a plain PNG
+        if out.videos:   # a preview is required: the job's first still, else a plain PNG
             preview = urls[0] if urls else await stored_url(self._deps.media,
                                                             placeholder_png(), "image/png")
             messages += [{"type": "video", "originalContentUrl": url,
-                          "previewImageUrl": preview} for url in moving.videos]
+                          "previewImageUrl": preview} for _n, url in out.videos]
         return messages, shows
 
     def _take_reply_token(self, chat: ChatRef) -> bool:

@@ -1,8 +1,8 @@
 """Videos and animations for the platforms that fetch media by URL: LINE and WhatsApp
 (interactive.md §4; issue 19).
 
-Stills keep going through ``webhook.image_links``. A video or animation is
-stored in the MediaStore (``media.max_video_mb``) and sent as the platform's
+Stills go through ``webhook.image_links``; ``webhook.url_media`` does both
+for a reply. A video or animation is stored in the MediaStore (``media.max_video_mb``) and sent as the platform's
 native video message when it is an mp4 within the platform's limit (LINE
 200 MB, WhatsApp 16 MB), else as a signed link in the text. Without
 ``media.public_base_url`` nothing can be fetched, so the user gets a clear
@@ -19,7 +19,7 @@ import tornado.ioloop
 
 from openclaw_connector import log as logmod
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
-from openclaw_connector.media_out import IMAGE, VIDEO, is_mp4
+from openclaw_connector.media_out import VIDEO, is_mp4
 from openclaw_connector.messages import Image
 
 log = logmod.get("media")
@@ -38,13 +38,6 @@ class MovingMedia:
     video_of: list[int] = field(default_factory=list)  # per video: its index in the input
     links: list[str] = field(default_factory=list)     # "Animation x.webp: https://..."
     notes: list[str] = field(default_factory=list)
-
-
-def kinds_at(images: Sequence[Image]) -> tuple[list[int], list[int]]:
-    """The positions in ``images`` of the stills and of the videos/animations, so a
-    channel can tell which reply image each sent message shows (``Sent.image_ids``)."""
-    stills = [n for n, image in enumerate(images) if image.kind == IMAGE]
-    return stills, [n for n in range(len(images)) if n not in stills]
 
 
 def image_ids(shows: Sequence[int], ids: Sequence[str], count: int) -> tuple[str, ...]:

@@ -27,7 +27,9 @@ from openclaw_connector import log as logmod
 from openclaw_connector.channels.base import ChannelDeps, ChannelHealth, NoEdits
 from openclaw_connector.channels.pending import PendingInbounds
 from openclaw_connector.lifecycle import drain
+from openclaw_connector.channels.media_links import moving_media
 from openclaw_connector.media import MediaTooLarge, MediaUnsupported
+from openclaw_connector.media_out import IMAGE
 from openclaw_connector.messages import Capabilities, ChatRef, InboundHandler, Reply, Sent
 from openclaw_connector.net.client import KeepAliveClient
 from openclaw_connector.web.webhook import WEBHOOK_HEADERS, WebhookEndpoint
@@ -125,6 +127,38 @@ async def image_links(media, images, *,
 def with_notes(text: str, notes: list[str]) -> str:
     """``text`` followed by ``notes``, one paragraph each."""
     return "\n\n".join([p for p in [text, *notes] if p])
+
+
+@dataclasses.dataclass
+class UrlMedia:
+    """A reply as the platforms that fetch media by URL (LINE, WhatsApp) send it: its text
+    with the links and notes that stand in for files, then stills and native videos as
+    URLs, each paired with its index in ``Reply.images``."""
+
+    text: str
+    stills: list[tuple[int, str]]
+    videos: list[tuple[int, str]]
+
+    def shows(self, text_messages: int) -> list[int]:
+        """Per message sent in that order (text pieces, stills, videos): the index of the
+        reply image it shows, -1 for none (``media_links.image_ids``)."""
+        return [-1] * text_messages + [n for n, _url in self.stills] + \
+            [n for n, _url in self.videos]
+
+
+async def url_media(media: Any, reply: Reply, *, image_max_bytes: int,
+                    video_max_bytes: int) -> UrlMedia:
+    """Store ``reply``'s stills (:func:`image_links`) and videos or animations
+    (``media_links.moving_media``) for a platform with these size limits."""
+    still_at = [n for n, image in enumerate(reply.images) if image.kind == IMAGE]
+    moving_at = [n for n, image in enumerate(reply.images) if image.kind != IMAGE]
+    moving = await moving_media(media, [reply.images[n] for n in moving_at],
+                                native_max_bytes=video_max_bytes)
+    links, notes = await image_links(media, [reply.images[n] for n in still_at],
+                                     platform_max_bytes=image_max_bytes)
+    return UrlMedia(with_notes(reply.text, moving.links + notes + moving.notes),
+                    [(still_at[k], url) for k, url in links],
+                    [(moving_at[k], url) for k, url in zip(moving.video_of, moving.videos)])
 
 
 METRIC_HELP = {

@@ -36,7 +36,7 @@ from typing import Any, Optional
 from openclaw_connector import log as logmod
 from openclaw_connector.net.client import APIResponse, ApiUnreachable
 from openclaw_connector.channels.base import ChannelDeps, send_parts
-from openclaw_connector.channels.media_links import image_ids, kinds_at, moving_media
+from openclaw_connector.channels.media_links import image_ids
 from openclaw_connector.channels.textsplit import split_text
 from openclaw_connector.channels.webhook_taps import WebhookTaps
 from openclaw_connector.channels.whatsapp_buttons import MAX_BUTTONS, parse_button_reply, \
@@ -45,8 +45,8 @@ from openclaw_connector.channels.whatsapp_media import fetch_photo
 from openclaw_connector.channels.whatsapp_wire import iter_values, message_to_inbound
 from openclaw_connector.channels.webhook import (DEDUP_TTL_SEC, WebhookChannel,
                                                  WebhookPathHandler,
-                                                 count, hub_signature, image_links, is_stale,
-                                                 signature_matches, with_notes)
+                                                 count, hub_signature, is_stale,
+                                                 signature_matches, url_media)
 from openclaw_connector.config import WhatsAppConfig
 from openclaw_connector.messages import Capabilities, ChannelSendError, ChatRef, \
     InboundHandler, PhotoRef, Reply, Sent
@@ -304,21 +304,16 @@ class WhatsAppChannel(WebhookChannel):
                      reply_to: str = "") -> tuple[list[dict], list[int]]:
         """Graph message bodies: text pieces (the first quoting the command), images;
         and per body the index in ``reply.images`` it shows (-1: none)."""
-        still_at, moving_at = kinds_at(reply.images)
-        moving = await moving_media(self._deps.media, [reply.images[n] for n in moving_at],
-                                    native_max_bytes=VIDEO_MAX_BYTES)
-        links, notes = await image_links(self._deps.media, [reply.images[n] for n in still_at],
-                                         platform_max_bytes=IMAGE_MAX_BYTES)
-        text = with_notes(reply.text, moving.links + notes + moving.notes)
+        out = await url_media(self._deps.media, reply, image_max_bytes=IMAGE_MAX_BYTES,
+                              video_max_bytes=VIDEO_MAX_BYTES)
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
         bodies = [dict(base, type="text", text={"body": piece, "preview_url": False})
-                  for piece in split_text(text, TEXT_LIMIT)]
+                  for piece in split_text(out.text, TEXT_LIMIT)]
         if bodies and reply_to:
             bodies[0]["context"] = {"message_id": reply_to}
-        shows = [-1] * len(bodies) + [still_at[k] for k, _url in links] + \
-            [moving_at[k] for k in moving.video_of]
-        bodies += [dict(base, type="image", image={"link": url}) for _k, url in links]
-        bodies += [dict(base, type="video", video={"link": url}) for url in moving.videos]
+        shows = out.shows(len(bodies))
+        bodies += [dict(base, type="image", image={"link": url}) for _n, url in out.stills]
+        bodies += [dict(base, type="video", video={"link": url}) for _n, url in out.videos]
         return bodies, shows
 
     async def _post(self, body: dict) -> str:
