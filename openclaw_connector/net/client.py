@@ -218,16 +218,15 @@ class KeepAliveClient:
     async def _connect(self, key: tuple, connect_timeout: float,
                        deadline: float) -> Connection:
         https, host, port, proxy = key
-        if https:
-            self.tls_context()
+        tls = self.tls_context() if https else None
         connect_by = time.monotonic() + min(connect_timeout,
                                             max(0.0, deadline - time.monotonic()))
         loop = asyncio.get_running_loop()
         if proxy is None:
             # server_hostname: the name sent as SNI and checked against the certificate.
             _transport, conn = await asyncio.wait_for(loop.create_connection(
-                self._new_connection, host, port, ssl=self._ssl if https else None,
-                server_hostname=host if https else None), _left(connect_by))
+                self._new_connection, host, port, ssl=tls,
+                server_hostname=host if tls else None), _left(connect_by))
         else:
             _transport, conn = await asyncio.wait_for(loop.create_connection(
                 self._new_connection, proxy.host, proxy.port), _left(connect_by))
@@ -258,9 +257,10 @@ class KeepAliveClient:
                 authority, answer.code,
                 " (proxy credentials needed or wrong)" if answer.code == 407 else ""))
         loop = asyncio.get_running_loop()
-        assert conn.transport is not None and self._ssl is not None
+        assert conn.transport is not None
         conn.transport = await asyncio.wait_for(loop.start_tls(  # type: ignore[assignment]
-            conn.transport, conn, self._ssl, server_hostname=host), _left(connect_by))
+            conn.transport, conn, self.tls_context(), server_hostname=host),
+            _left(connect_by))
 
     async def _exchange(self, conn: Connection, request: bytes, method: str,
                         deadline: float, reused: bool,
