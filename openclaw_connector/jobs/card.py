@@ -2,9 +2,10 @@
 
 Issue 16, DESIGN.md "Cards are edited, results are sent". The card *is* the
 reply the router gave to ``/run`` (or ``/approve``; for a run that waited for
-approval, the requester's ``[Approved]`` line): once it was delivered, :meth:`CardTracker.reply_sent` adopts its ``Sent`` as the card
-(the Outbox keeps it in the StateStore, so after a restart the same message
-is edited, never a second card). Each ``/queue`` pass of the JobWatcher
+approval, the requester's ``[Approved]`` line): once it was delivered,
+:meth:`CardTracker.reply_sent` adopts its ``Sent`` as the card (the Outbox
+keeps it in the StateStore, so after a restart the same message is edited,
+never a second card). Each ``/queue`` pass of the JobWatcher
 gives the position and ETA, or "Running" with the elapsed time; the per-run
 socket (:mod:`jobs.runs`) adds steps and nodes. Edits go through
 :meth:`Outbox.update`, which throttles each card to one edit per
@@ -179,8 +180,7 @@ class CardTracker:
 
     def finished(self, watch: Watch, outcome: JobOutcome) -> None:
         """The job ended: the card shows the outcome, then is forgotten."""
-        live = self._live.pop(watch.key, None)
-        self._kv.delete("started." + watch.key)
+        live = self._drop(watch)
         if self._awaiting.get((watch.chat.platform, watch.chat.chat_id,
                                watch.chat.message_id)) == watch:
             # Its reply is still on the way (a cached job ends at once): that reply
@@ -194,8 +194,6 @@ class CardTracker:
             self._eta.record(watch.template, outcome.duration_sec)
         if live is None:
             return
-        if live.indicator is not None:
-            live.indicator.cancel()
         live.preview = None
         live.state.phase = OUTCOME_PHASE.get(outcome.state, FAILED)
         live.state.took_sec = outcome.duration_sec
@@ -206,11 +204,16 @@ class CardTracker:
     def given_up(self, watch: Watch) -> None:
         """The watcher stopped following the job (``results.max_wait_hours``): the card
         keeps what it last showed, and nothing of it stays in memory or on disk."""
+        self._drop(watch)
+        self._outbox.end_card(watch.key)
+
+    def _drop(self, watch: Watch) -> Optional[_Live]:
+        """Stop tracking ``watch``'s card (its typing indicator too); what it was."""
         live = self._live.pop(watch.key, None)
         self._kv.delete("started." + watch.key)
         if live is not None and live.indicator is not None:
             live.indicator.cancel()
-        self._outbox.end_card(watch.key)
+        return live
 
     # ------------------------------------------------------------------ showing
     def _show(self, live: _Live, *, last: bool = False) -> None:

@@ -34,7 +34,7 @@ from openclaw_connector.openclaw.types import ImageRef, JobOutcome, NotFound, Op
 
 log = logmod.get("jobs")
 
-__all__ = ["DONE", "FAILED", "FollowUps", "ResultSender"]
+__all__ = ["DONE", "FAILED", "ResultSender"]
 
 OUTPUT_MEMORY_SEC = 7 * 86400.0     # as long as finished watches are kept (jobs.watcher)
 

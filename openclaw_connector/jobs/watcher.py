@@ -39,7 +39,8 @@ from openclaw_connector.openclaw.comfy_ws import ComfyWebSocket, ws_url
 from openclaw_connector.config import Config
 from openclaw_connector.delivery import Outbox
 from openclaw_connector.jobs.card import CardTracker
-from openclaw_connector.jobs.send import DONE, FAILED, FollowUps, ResultSender
+from openclaw_connector.jobs.followups import FollowUps
+from openclaw_connector.jobs.send import DONE, FAILED, ResultSender
 from openclaw_connector.jobs.watch import APPROVAL, PENDING, PROMPT, Watch, WatcherView, epoch, \
     watch_key
 from openclaw_connector.lifecycle import drain
