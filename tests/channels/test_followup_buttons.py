@@ -50,6 +50,15 @@ def _tg_markup(tg, chat):
     raise AssertionError("no keyboard in %s" % chat)
 
 
+def _tg_cfg(tmp_path, tg, oc, followups=None, allowed=(ADMIN,)):
+    """A Telegram daemon config: ``ADMIN`` the admin, ``portrait`` with ``followups``."""
+    return telegram_config(tmp_path, tg, **POLL, **{
+        "telegram.allowed_users": [str(user) for user in allowed],
+        "admin_users": ["telegram:%d" % ADMIN], "openclaw.url": oc.url,
+        "openclaw.admin_token": TOKEN,
+        "templates": {"portrait": {"followups": followups or {"Upscale": "upscale"}}}})
+
+
 @pytest.mark.gen_test(timeout=15)
 async def test_telegram_followup_runs_the_target_on_the_result_image(tmp_path, caplog):
     """Upscale and Bigger follow Again and Details; the targets without an image input
@@ -60,10 +69,7 @@ async def test_telegram_followup_runs_the_target_on_the_result_image(tmp_path, c
                  "Ghost": "nosuch"}
     async with FakeOpenClaw(admin_token=TOKEN, templates=TEMPLATES) as oc, \
             FakeTelegram() as tg:
-        cfg = telegram_config(tmp_path, tg, **POLL, **{
-            "telegram.allowed_users": [str(ADMIN)], "admin_users": ["telegram:%d" % ADMIN],
-            "openclaw.url": oc.url, "openclaw.admin_token": TOKEN,
-            "templates": {"portrait": {"followups": followups}}})
+        cfg = _tg_cfg(tmp_path, tg, oc, followups)
         async with running_daemon(cfg):
             tg.queue_message("/run portrait a red fox", user_id=ADMIN)
             await tg.wait_until(lambda: any("[Queued]" in t for t in tg.texts(ADMIN)))
@@ -97,11 +103,7 @@ async def test_a_followup_tap_is_a_command_of_the_tapper(tmp_path):
     member = 43
     async with FakeOpenClaw(admin_token=TOKEN, templates=TEMPLATES) as oc, \
             FakeTelegram() as tg:
-        cfg = telegram_config(tmp_path, tg, **POLL, **{
-            "telegram.allowed_users": [str(ADMIN), str(member)],
-            "admin_users": ["telegram:%d" % ADMIN], "openclaw.url": oc.url,
-            "openclaw.admin_token": TOKEN,
-            "templates": {"portrait": {"followups": {"Upscale": "upscale"}}}})
+        cfg = _tg_cfg(tmp_path, tg, oc, allowed=(ADMIN, member))
         async with running_daemon(cfg):
             group = -1001234567890
             tg.queue_message("/run portrait a fox", user_id=ADMIN, chat_id=group,
@@ -162,10 +164,7 @@ async def test_a_video_only_result_gets_no_followups(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     async with FakeOpenClaw(admin_token=TOKEN, templates=TEMPLATES) as oc, \
             FakeTelegram() as tg:
-        cfg = telegram_config(tmp_path, tg, **POLL, **{
-            "telegram.allowed_users": [str(ADMIN)], "admin_users": ["telegram:%d" % ADMIN],
-            "openclaw.url": oc.url, "openclaw.admin_token": TOKEN,
-            "templates": {"portrait": {"followups": {"Upscale": "upscale"}}}})
+        cfg = _tg_cfg(tmp_path, tg, oc)
         async with running_daemon(cfg):
             tg.queue_message("/run portrait a clip", user_id=ADMIN)
             await tg.wait_until(lambda: any("[Queued]" in t for t in tg.texts(ADMIN)))
@@ -250,10 +249,7 @@ async def test_an_unreadable_catalogue_leaves_the_followup_out(tmp_path, caplog)
     caplog.set_level(logging.INFO)
     async with FakeOpenClaw(admin_token=TOKEN, templates=TEMPLATES) as oc, \
             FakeTelegram() as tg:
-        cfg = telegram_config(tmp_path, tg, **POLL, **{
-            "telegram.allowed_users": [str(ADMIN)], "admin_users": ["telegram:%d" % ADMIN],
-            "openclaw.url": oc.url, "openclaw.admin_token": TOKEN,
-            "templates": {"portrait": {"followups": {"Upscale": "upscale"}}}})
+        cfg = _tg_cfg(tmp_path, tg, oc)
         oc.fail_next(20, 403, {"ok": False, "error": "forbidden"}, path="/openclaw/templates")
         async with running_daemon(cfg):
             tg.queue_message("/run portrait seed=3", user_id=ADMIN)
