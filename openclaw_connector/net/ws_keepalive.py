@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 from typing import Optional
 
-from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError, \
+    WebSocketProtocol
 
 
 class KeepAlive:
@@ -77,11 +78,9 @@ class KeepAlive:
 def close_now(conn: WebSocketClientConnection, code: int, reason: str) -> None:
     """Send a close frame (best effort: a live peer learns the code) and drop the
     connection without waiting for the answer, for a peer known to be unresponsive."""
-    protocol = conn.protocol
-    stream = protocol.stream if protocol is not None else None
+    protocol = conn.protocol      # closing may let go of it
     conn.close(code, reason)
-    if stream is not None:
-        stream.close()
+    _drop_stream(protocol)
 
 
 def abort(conn: WebSocketClientConnection) -> None:
@@ -91,6 +90,9 @@ def abort(conn: WebSocketClientConnection) -> None:
     ``read_message()`` returns None (``close_code`` stays None: no close frame
     was exchanged).
     """
-    protocol = conn.protocol
+    _drop_stream(conn.protocol)
+
+
+def _drop_stream(protocol: Optional[WebSocketProtocol]) -> None:
     if protocol is not None and protocol.stream is not None:
         protocol.stream.close()
