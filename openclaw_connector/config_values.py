@@ -296,13 +296,14 @@ def _parse_followups(where: str, value: Any) -> Mapping[str, str]:
             raise KeyProblem(where, "button label %s: expected text of 1 to %d characters "
                              "(what the button shows) %s" % (describe(label),
                                                             FOLLOWUP_LABEL_LIMIT, example))
-        if label.strip().lower() in (r.lower() for r in RESERVED_LABELS):
+        folded = label.strip().lower()
+        if folded in (r.lower() for r in RESERVED_LABELS):
             raise KeyProblem(where, "button label %s: Again and Details are the result's own "
                              "buttons; choose another label" % describe(label))
-        if label.strip().lower() in seen:
+        if folded in seen:
             raise KeyProblem(where, "button label %s: given twice (labels must differ, "
                              "ignoring case)" % describe(label))
-        seen.add(label.strip().lower())
+        seen.add(folded)
         if not isinstance(target, str) or not re.fullmatch(_TEMPLATE_ID, target.strip()):
             raise KeyProblem(where, "%s: expected a template id (as /templates lists it), "
                              "got %s %s" % (label, describe(target), example))
